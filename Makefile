@@ -1,0 +1,52 @@
+# fadump-emu: every target sets itself up; only python3 (3.11+) is needed to start.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= out/basic-panic
+SCENARIO ?= scenarios/basic-panic.toml
+DEB_TOOLS := gdb-multiarch elfutils binutils
+
+.PHONY: all setup run test tools bench clean help
+
+all: test
+
+help:
+	@echo "make run    set up .venv and run $(SCENARIO) into $(OUT)"
+	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
+	@echo "make tools  install readelf, eu-readelf and gdb-multiarch (Debian packages)"
+	@echo "make clean  remove .venv and out/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/fadump-emu run $(SCENARIO) --out $(OUT) --force
+
+# The real vmcore readers: installed when missing and we may (root with apt-get);
+# otherwise the tests that need them say how to get them.
+tools:
+	@missing=""; \
+	command -v readelf >/dev/null || missing="$$missing binutils"; \
+	command -v eu-readelf >/dev/null || missing="$$missing elfutils"; \
+	command -v gdb-multiarch >/dev/null || missing="$$missing gdb-multiarch"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "note: missing$$missing; run 'sudo apt-get install$$missing' to enable the real-tool tests"; \
+	  fi; \
+	fi
+
+test: $(STAMP) tools
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,96 @@
+"""The fadump-emu command line."""
+
+import argparse
+import sys
+
+from rich.console import Console as RichConsole
+
+from emulator import __version__
+from emulator.errors import FadumpEmuError
+from emulator.units import fmt_size
+
+DEFAULT_SCENARIO = "scenarios/basic-panic.toml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fadump-emu",
+        description="Emulate a POWER partition that crashes and is saved by firmware-assisted dump.",
+        epilog="Example: fadump-emu run scenarios/basic-panic.toml --out out/basic-panic",
+    )
+    p.add_argument("--version", action="version", version=f"fadump-emu {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run a scenario: boot, crash, preserve, capture, verify",
+                         description="Run a scenario file and write console.log, report.json and vmcore "
+                                     "into the output folder. Exit status: 0 expectations met, 1 not met, "
+                                     "2 bad input.")
+    run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help=f"scenario file (default {DEFAULT_SCENARIO})")
+    run.add_argument("--out", "-o", default=None, help="output folder (default out/NAME)")
+    run.add_argument("--force", action="store_true", help="replace vmcores already in the output folder")
+    run.add_argument("--quiet", "-q", action="store_true", help="do not echo the console while running")
+    check = sub.add_parser("check-scenario", help="validate scenario files without running them")
+    check.add_argument("scenarios", nargs="+")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    err = RichConsole(stderr=True, highlight=False)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "check-scenario":
+            return cmd_check(args)
+    except FadumpEmuError as exc:
+        err.print(f"[bold red]fadump-emu:[/] {exc}")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        err.print("fadump-emu: interrupted")
+        return 130
+    return 2
+
+
+def cmd_check(args) -> int:
+    from emulator import scenario
+
+    for path in args.scenarios:
+        sc = scenario.load(path)
+        print(f"{path}: ok ({sc.kernel.profile}, {fmt_size(sc.machine.memory)}, {len(sc.events)} events)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from emulator import report, scenario
+    from emulator.runner import run_scenario
+
+    sc = scenario.load(args.scenario)
+    out = args.out or f"out/{sc.name}"
+    result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout)
+    expectations = report.check_expectations(result)
+    rep = report.write(result, out, expectations)
+    summarize(result, rep, out)
+    return 0 if rep["ok"] else 1
+
+
+def summarize(result, rep: dict, out: str) -> None:
+    con = RichConsole(highlight=False)
+    con.rule("[bold]summary")
+    con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
+              f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")
+    con.print(f"outcome   [bold]{rep['outcome']}[/]")
+    for cap in result.captures:
+        if cap.rejected:
+            con.print(f"boot {cap.boot}    capture kernel rejected the dump")
+            continue
+        v = cap.verification or {}
+        mark = "[green]matches crash-time memory[/]" if v.get("ok") else "[red]DIFFERS from crash-time memory[/]"
+        where = cap.path or "(not saved)"
+        con.print(f"vmcore    {where}: {fmt_size(cap.size)} file, {fmt_size(cap.disk_bytes)} of data, {mark}")
+    for e in rep["expectations"]:
+        sign = "[green]ok  [/]" if e["ok"] else "[red]FAIL[/]"
+        detail = f" ({e['detail']})" if e["detail"] and not e["ok"] else ""
+        con.print(f"{sign} {e['what']}{detail}")
+    con.print(f"written   {out}/console.log, {out}/report.json")

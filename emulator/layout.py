@@ -1,0 +1,99 @@
+"""The partition's memory map: LMBs, holes and the memblock ranges they form."""
+
+from dataclasses import dataclass, field
+
+from emulator.units import fmt_size
+
+
+@dataclass(frozen=True, order=True)
+class Range:
+    """A half-open physical range [start, end)."""
+
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def overlaps(self, other: "Range") -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: "Range") -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return f"[{self.start:#x}-{self.end - 1:#x}] ({fmt_size(self.size)})"
+
+
+def subtract(ranges: list[Range], cut: Range) -> list[Range]:
+    """``ranges`` with ``cut`` taken out (each range splits into at most two)."""
+    out = []
+    for r in ranges:
+        if not r.overlaps(cut):
+            out.append(r)
+            continue
+        if r.start < cut.start:
+            out.append(Range(r.start, cut.start))
+        if cut.end < r.end:
+            out.append(Range(cut.end, r.end))
+    return out
+
+
+def merge(ranges: list[Range]) -> list[Range]:
+    """Sorted union of ranges, adjacent ones folded together."""
+    out: list[Range] = []
+    for r in sorted(ranges):
+        if out and r.start <= out[-1].end:
+            out[-1] = Range(out[-1].start, max(out[-1].end, r.end))
+        else:
+            out.append(r)
+    return out
+
+
+@dataclass
+class MemoryLayout:
+    """Partition memory as PowerVM hands it out: LMBs of ``lmb_size`` bytes.
+
+    ``present`` is the set of LMB indices that hold memory; the gaps between
+    them are holes. memblock.memory is the merged list of present LMBs.
+    """
+
+    lmb_size: int
+    present: set[int] = field(default_factory=set)
+
+    @classmethod
+    def with_holes(cls, total: int, lmb_size: int, holes: list[Range]) -> "MemoryLayout":
+        """``total`` bytes of address space in LMBs, minus the LMBs that holes cover."""
+        present = set(range(total // lmb_size))
+        for hole in holes:
+            for i in range(hole.start // lmb_size, -(-hole.end // lmb_size)):
+                present.discard(i)
+        return cls(lmb_size, present)
+
+    @property
+    def end_of_dram(self) -> int:
+        """memblock_end_of_DRAM(): end of the highest present LMB."""
+        return (max(self.present) + 1) * self.lmb_size if self.present else 0
+
+    @property
+    def phys_mem_size(self) -> int:
+        """memblock_phys_mem_size(): bytes of memory actually present."""
+        return len(self.present) * self.lmb_size
+
+    def memblock_memory(self) -> list[Range]:
+        """memblock.memory: the present LMBs, adjacent ones merged."""
+        return merge([Range(i * self.lmb_size, (i + 1) * self.lmb_size) for i in self.present])
+
+    def holes(self) -> list[Range]:
+        """Address ranges below end_of_dram that hold no memory."""
+        out, cursor = [], 0
+        for r in self.memblock_memory():
+            if r.start > cursor:
+                out.append(Range(cursor, r.start))
+            cursor = r.end
+        return out
+
+    def is_memory(self, r: Range) -> bool:
+        """Whether every byte of ``r`` is present memory."""
+        return any(m.contains(r) for m in self.memblock_memory())

@@ -1,0 +1,99 @@
+"""The partition: RAM, memory map, CPUs, device tree, console, firmware and clock."""
+
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import simpy
+
+from emulator.console import Console
+from emulator.cpu import Cpu, make_cpus
+from emulator.devicetree import DeviceTree, cells
+from emulator.layout import MemoryLayout, Range
+from emulator.ram import PartitionRAM
+from emulator.units import GiB, MiB
+from firmware import abi
+from firmware.fadump import PhypFadump
+from firmware.rtas import Rtas
+
+
+@dataclass
+class MachineConfig:
+    """The hardware of one partition, as a scenario's [machine] table gives it."""
+
+    memory: int = 8 * GiB
+    lmb_size: int = 256 * MiB
+    holes: list[Range] = field(default_factory=list)
+    cpus: int = 8
+    online_cpus: list[int] | None = None
+    page_size: int = 64 * 1024
+    little_endian: bool = True
+    rma_size: int = 256 * MiB
+    num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR
+    extended_os_term: bool = True
+
+
+class Machine:
+    """One POWER partition under PowerVM, driven by a SimPy environment."""
+
+    def __init__(self, config: MachineConfig, echo: TextIO | None = None):
+        self.config = config
+        self.env = simpy.Environment()
+        self.ram = PartitionRAM(config.memory)
+        self.layout = MemoryLayout.with_holes(config.memory, config.lmb_size, config.holes)
+        online = set(range(config.cpus)) if config.online_cpus is None else set(config.online_cpus)
+        self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)
+        self.console = Console(echo)
+        self.devicetree = DeviceTree()
+        self.rtas = Rtas(lambda: self.env.now)
+        self.fadump = PhypFadump(self, config.num_cpu_offset)
+        self.rtas.install(self.fadump)
+        self.boot_count = 0
+        self.boot_time = 0.0
+        self._build_rtas_node()
+
+    @property
+    def rma_size(self) -> int:
+        return self.config.rma_size
+
+    @property
+    def page_size(self) -> int:
+        return self.config.page_size
+
+    def _build_rtas_node(self) -> None:
+        """/rtas as PowerVM presents it to every boot (LoPAR app_papr_binding.xml)."""
+        dt = self.devicetree
+        dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP, cells(self.rtas.token(abi.DT_CONFIGURE_KERNEL_DUMP)))
+        dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_SIZES, self.fadump.sizes_property())
+        dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_VERSION, (1).to_bytes(2, "big") * 2)
+        dt.set("/rtas", abi.DT_OS_TERM, cells(self.rtas.token(abi.DT_OS_TERM)))
+        if self.config.extended_os_term:
+            dt.set("/rtas", abi.DT_EXTENDED_OS_TERM, b"")
+        for r in self.layout.memblock_memory():
+            dt.set(f"/memory@{r.start:x}", "reg", cells(r.start >> 32, r.start, r.size >> 32, r.size))
+
+    # --- lifecycle ---
+
+    def power_on(self, bootargs: str) -> int:
+        """Start a boot: count it, note the time, pass the command line in /chosen."""
+        self.boot_count += 1
+        self.boot_time = self.env.now
+        self.devicetree.set("/chosen", "bootargs", bootargs.encode() + b"\0")
+        return self.boot_count
+
+    def reset(self) -> None:
+        """Memory-preserving reset (PAPR R1-6): RAM survives, firmware state stays.
+
+        CPUs restart: every online CPU's live registers return to their
+        defaults, the way a new kernel finds them.
+        """
+        from emulator.cpu import default_registers
+
+        for cpu in self.cpus:
+            cpu.regs = default_registers(cpu.id, self.config.little_endian)
+
+    def uptime(self) -> float:
+        return self.env.now - self.boot_time
+
+    def firmware_log(self, text: str) -> None:
+        """A line from the hypervisor, stamped with the uptime of the boot it ends."""
+        self.console.emit(self.env.now, self.uptime(), "PHYP", f"PHYP: {text}", self.boot_count)

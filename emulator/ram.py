@@ -1,0 +1,143 @@
+"""Partition RAM: one numpy byte array over a lazily allocated anonymous mapping.
+
+An 8 GiB (or far larger) partition costs only the pages that were written.
+Writes are tracked per 64 KiB block so that copies, hashes and exports can skip
+memory that was never touched (it reads as zeros).
+"""
+
+import mmap
+
+import numpy as np
+
+from emulator.errors import MemoryAccessError
+from emulator.units import fmt_size
+
+BLOCK_SHIFT = 16
+BLOCK_SIZE = 1 << BLOCK_SHIFT
+"""Granularity of write tracking; independent of the guest kernel's page size."""
+
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+"""Linux: do not reserve swap, so a huge sparse partition maps under overcommit."""
+
+
+class PartitionRAM:
+    """The partition's physical memory, addressed from 0."""
+
+    def __init__(self, size: int):
+        if size <= 0 or size % BLOCK_SIZE:
+            raise MemoryAccessError(f"RAM size {size:#x} must be a positive multiple of {BLOCK_SIZE:#x}")
+        self.size = size
+        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        self.bytes = np.frombuffer(self._map, dtype=np.uint8)
+        self._touched = np.zeros(size >> BLOCK_SHIFT, dtype=bool)
+
+    # --- bounds and tracking ---
+
+    def check(self, addr: int, length: int) -> None:
+        """Raise MemoryAccessError unless [addr, addr+length) lies inside RAM."""
+        if addr < 0 or length < 0 or addr + length > self.size:
+            raise MemoryAccessError(
+                f"access to [{addr:#x}, {addr + length:#x}) is outside the partition's "
+                f"{fmt_size(self.size)} of RAM (last address {self.size - 1:#x})"
+            )
+
+    def _mark(self, addr: int, length: int) -> None:
+        if length:
+            self._touched[addr >> BLOCK_SHIFT:((addr + length - 1) >> BLOCK_SHIFT) + 1] = True
+
+    def touched_runs(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Byte intervals inside [start, end) that lie in blocks ever written, merged."""
+        if end <= start:
+            return []
+        first, last = start >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT
+        flags = self._touched[first:last + 1]
+        if not flags.any():
+            return []
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
+        runs = []
+        for b0, b1 in zip(edges[::2], edges[1::2]):
+            s = max(start, (first + int(b0)) << BLOCK_SHIFT)
+            e = min(end, (first + int(b1)) << BLOCK_SHIFT)
+            runs.append((s, e))
+        return runs
+
+    def touched_bytes(self) -> int:
+        """How many bytes lie in blocks that were ever written."""
+        return int(self._touched.sum()) << BLOCK_SHIFT
+
+    # --- raw access ---
+
+    def read(self, addr: int, length: int) -> bytes:
+        """A copy of [addr, addr+length)."""
+        self.check(addr, length)
+        return self.bytes[addr:addr + length].tobytes()
+
+    def view(self, addr: int, length: int) -> np.ndarray:
+        """A read-only numpy view of [addr, addr+length), without copying."""
+        self.check(addr, length)
+        v = self.bytes[addr:addr + length]
+        v.flags.writeable = False
+        return v
+
+    def write(self, addr: int, data) -> None:
+        """Store bytes (or a uint8 array) at addr."""
+        arr = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+        self.check(addr, len(arr))
+        self.bytes[addr:addr + len(arr)] = arr
+        self._mark(addr, len(arr))
+
+    def fill(self, addr: int, length: int, value: int = 0) -> None:
+        """Set [addr, addr+length) to one byte value (zeroing untouched memory is free)."""
+        self.check(addr, length)
+        if value == 0:
+            for s, e in self.touched_runs(addr, addr + length):
+                self.bytes[s:e] = 0
+            return
+        self.bytes[addr:addr + length] = value
+        self._mark(addr, length)
+
+    def copy(self, src: int, dst: int, length: int) -> None:
+        """memmove within RAM; runs where neither side was ever written cost nothing."""
+        self.check(src, length)
+        self.check(dst, length)
+        spans = [(s - src, e - src) for s, e in self.touched_runs(src, src + length)]
+        spans += [(s - dst, e - dst) for s, e in self.touched_runs(dst, dst + length)]
+        # memmove: when dst is above src, copy the highest span first so that no
+        # span reads source bytes an earlier span has already overwritten.
+        merged = _merge(spans)
+        for lo, hi in (reversed(merged) if dst > src else merged):
+            self.bytes[dst + lo:dst + hi] = self.bytes[src + lo:src + hi]
+            self._mark(dst + lo, hi - lo)
+
+    # --- typed access ---
+
+    def read_int(self, addr: int, size: int, byteorder: str) -> int:
+        """An unsigned integer of ``size`` bytes in ``byteorder`` ("big"/"little")."""
+        return int.from_bytes(self.read(addr, size), byteorder)
+
+    def write_int(self, addr: int, value: int, size: int, byteorder: str) -> None:
+        """Store an unsigned integer of ``size`` bytes in ``byteorder``."""
+        self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder))
+
+    def read_u32(self, addr: int, byteorder: str) -> int:
+        return self.read_int(addr, 4, byteorder)
+
+    def read_u64(self, addr: int, byteorder: str) -> int:
+        return self.read_int(addr, 8, byteorder)
+
+    def write_u32(self, addr: int, value: int, byteorder: str) -> None:
+        self.write_int(addr, value, 4, byteorder)
+
+    def write_u64(self, addr: int, value: int, byteorder: str) -> None:
+        self.write_int(addr, value, 8, byteorder)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of half-open intervals, sorted."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out

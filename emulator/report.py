@@ -1,0 +1,76 @@
+"""What a run says about itself: expectations met, verification, report.json, console.log."""
+
+import json
+from pathlib import Path
+
+from emulator import __version__
+from emulator.runner import RunResult
+from emulator.verify import describe
+
+
+def check_expectations(result: RunResult) -> list[dict]:
+    """Each expectation of the scenario with whether it held; verification counts as one."""
+    sc, out = result.scenario, []
+    console = result.machine.console
+    if sc.expect.outcome is not None:
+        out.append({"what": f"outcome is {sc.expect.outcome}", "ok": result.outcome == sc.expect.outcome,
+                    "detail": f"outcome was {result.outcome}"})
+    for needle in sc.expect.console:
+        out.append({"what": f"console shows {needle!r}", "ok": console.contains(needle), "detail": ""})
+    for needle in sc.expect.no_console:
+        out.append({"what": f"console does not show {needle!r}", "ok": not console.contains(needle),
+                    "detail": ""})
+    for cap in result.captures:
+        if cap.verification is not None:
+            problems = describe(cap.verification)
+            out.append({"what": f"vmcore of boot {cap.boot} matches crash-time memory",
+                        "ok": cap.verification["ok"], "detail": "; ".join(problems[:5])})
+        if cap.expected_regs and not cap.rejected:
+            want = [regs for _, regs in sorted(cap.expected_regs.items())]
+            got = [n["regs"] for n in cap.notes]
+            ok = len(want) == len(got) and all(w == {k: g.get(k, 0) for k in w} for w, g in zip(want, got))
+            out.append({"what": f"every online CPU's registers reach the notes of boot {cap.boot}'s vmcore",
+                        "ok": ok, "detail": f"{len(got)} notes for {len(want)} online CPUs"})
+    return out
+
+
+def registers_table(cap) -> dict:
+    """Per CPU and register: what the scenario set next to what the vmcore holds."""
+    table = {}
+    for i, (cpu, want) in enumerate(sorted(cap.expected_regs.items())):
+        got = cap.notes[i]["regs"] if i < len(cap.notes) else {}
+        table[str(cpu)] = {name: {"scenario": f"{value:#x}", "vmcore": f"{got.get(name, 0):#x}"}
+                           for name, value in want.items()}
+    return table
+
+
+def to_json(result: RunResult, expectations: list[dict]) -> dict:
+    sc = result.scenario
+    m = result.machine
+    return {
+        "fadump_emu": __version__,
+        "scenario": {"path": sc.path, "name": sc.name, "profile": sc.kernel.profile},
+        "outcome": result.outcome,
+        "ok": all(e["ok"] for e in expectations),
+        "expectations": expectations,
+        "crashes": result.crashes,
+        "captures": [{"boot": c.boot, "vmcore": c.path, "size": c.size, "disk_bytes": c.disk_bytes,
+                      "rejected": c.rejected, "verification": c.verification,
+                      "registers": registers_table(c)} for c in result.captures],
+        "sysfs_writes": result.sysfs,
+        "rtas_calls": [{"time": round(r.time, 6), "call": r.name, "args": [f"{a:#x}" for a in r.args],
+                        "status": r.status} for r in m.rtas.log],
+        "firmware": m.fadump.state.history,
+        "simulated_seconds": round(m.env.now, 6),
+        "console_lines": len(m.console.lines),
+    }
+
+
+def write(result: RunResult, out_dir: str, expectations: list[dict]) -> dict:
+    """Write console.log and report.json into out_dir; the report as a dict."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "console.log").write_text(result.machine.console.text())
+    report = to_json(result, expectations)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,262 @@
+"""Run a scenario: boot, events, crash, firmware preservation, capture, verification.
+
+The partition's life is one SimPy process; each kernel boot is a sub-process.
+Everything a run produces is collected in a RunResult and written by report.py.
+"""
+
+import errno
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from emulator.errors import OutputExistsError, ScenarioError
+from emulator.layout import Range
+from emulator.machine import Machine
+from emulator.scenario import Event, Scenario
+from emulator.verify import CrashSnapshot, verify
+from kernels import elfcore
+from kernels.image import IMAGE_SIZE
+from kernels.linux34 import Linux34
+from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
+
+PROFILES = {"linux-3.4": Linux34}
+DISK_BANDWIDTH = 1 << 30
+"""Bytes per simulated second the capture kernel writes the vmcore at (assumption)."""
+
+
+@dataclass
+class Capture:
+    """One capture kernel's result."""
+
+    boot: int
+    path: str | None = None
+    size: int = 0
+    disk_bytes: int = 0
+    verification: dict | None = None
+    notes: list[dict] = field(default_factory=list)
+    rejected: bool = False
+    expected_regs: dict[int, dict[str, int]] = field(default_factory=dict)
+    """Per online CPU, what its note should hold (from the crash this capture follows)."""
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    machine: Machine
+    outcome: str = "none"
+    crashes: list[dict] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)
+    sysfs: list[dict] = field(default_factory=list)
+    kernels: list = field(default_factory=list)
+
+
+class Run:
+    """One execution of a scenario into an output folder."""
+
+    def __init__(self, scenario: Scenario, out_dir: str | None, force: bool = False, echo: TextIO | None = None):
+        self.sc = scenario
+        self.out = Path(out_dir) if out_dir else None
+        self.force = force
+        self.machine = Machine(scenario.machine, echo)
+        self.result = RunResult(scenario, self.machine)
+        for cpu_id, regs in scenario.cpu_regs.items():
+            self.machine.cpus[cpu_id].set(regs)
+        self._snapshot: CrashSnapshot | None = None
+        self._expected_regs: dict[int, dict[str, int]] = {}
+
+    # --- output folder ---
+
+    def prepare_output(self) -> None:
+        """Create the folder; refuse to overwrite a saved vmcore unless forced."""
+        if self.out is None:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        old = sorted(self.out.glob("vmcore*"))
+        if old and not self.force:
+            raise OutputExistsError(f"{old[0]} already exists; choose another --out folder or pass --force "
+                                    "to replace the vmcores in it")
+        for p in old:
+            p.unlink()
+
+    def vmcore_path(self, n: int) -> Path | None:
+        if self.out is None:
+            return None
+        return self.out / ("vmcore" if n == 1 else f"vmcore.{n}")
+
+    # --- the partition's life ---
+
+    def execute(self) -> RunResult:
+        self.prepare_output()
+        env = self.machine.env
+        env.process(self.partition())
+        env.run()
+        self.result.outcome = self.outcome()
+        return self.result
+
+    def partition(self):
+        m, sc = self.machine, self.sc
+        events = list(sc.events)
+        boot = 0
+        while True:
+            boot += 1
+            capture_boot = m.devicetree.has("/rtas", "ibm,kernel-dump")
+            cmdline = (sc.kernel.capture_cmdline or sc.kernel.cmdline) if capture_boot else sc.kernel.cmdline
+            m.power_on(cmdline)
+            k = PROFILES[sc.kernel.profile](m, cmdline, sc.kernel.osrelease, boot, sc.kernel.epoch)
+            self.result.kernels.append(k)
+            yield m.env.process(k.boot_sequence())
+            ended = None
+            if k.vmcore is not None:
+                yield from self.capture(k)
+                ended = self.after_capture(k)
+            elif capture_boot:
+                self.result.captures.append(Capture(boot, rejected=True))
+            else:
+                k.kdump_service_register()
+            mine = [e for e in events if e.boot == boot]
+            events = [e for e in events if e.boot != boot]
+            for ev in mine:
+                if ended:
+                    raise ScenarioError(f"this event is for boot {boot}, which already ended ({ended})",
+                                        sc.path, ev.line)
+                yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
+                ended = yield from self.apply(k, ev)
+            if ended in ("dumped", "reboot", "clean-reboot"):
+                m.reset()
+                if ended == "reboot" or ended == "clean-reboot":
+                    yield m.env.timeout(1.0)
+                continue
+            if events:
+                first = min(events, key=lambda e: (e.boot, e.at))
+                raise ScenarioError(f"event for boot {first.boot} never runs: boot {boot} does not crash or "
+                                    "reboot", sc.path, first.line)
+            return
+
+    def apply(self, k, ev: Event):
+        """Carry out one event; the reason the boot ended, or None."""
+        if ev.action == "write":
+            self.check_write(k, ev)
+            k.ram.write(ev.addr, ev.data)
+            return None
+        if ev.action == "sysfs":
+            rc = k.sysfs_write(ev.path, ev.value)
+            text = "ok" if rc >= 0 else f"-{errno.errorcode.get(-rc, str(-rc))}"
+            k.userspace(f"# echo {ev.value} > {ev.path}" + ("" if rc >= 0 else f"  (write error: {text})"))
+            self.result.sysfs.append({"boot": k.boot, "path": ev.path, "value": ev.value, "result": text})
+            return None
+        return (yield from self.crash(k, ev))
+
+    def check_write(self, k, ev: Event) -> None:
+        r = Range(ev.addr, ev.addr + len(ev.data))
+        where = f"write [{r.start:#x}, {r.end:#x})"
+        if r.start < IMAGE_SIZE:
+            raise ScenarioError(f"{where} overlaps the running kernel's image [0, {IMAGE_SIZE:#x}); "
+                                f"write at or above {IMAGE_SIZE:#x}", self.sc.path, ev.line)
+        if not self.machine.layout.is_memory(r):
+            raise ScenarioError(f"{where} is not all memory (it touches a hole)", self.sc.path, ev.line)
+        for res in k.memblock.reserved:
+            if r.overlaps(res):
+                raise ScenarioError(f"{where} overlaps memory the kernel reserved [{res.start:#x}, {res.end:#x}) "
+                                    "(the fadump reserved area); move it below or above", self.sc.path, ev.line)
+
+    def crash(self, k, ev: Event):
+        m = self.machine
+        c = ev.crash
+        cpu = m.cpus[c.cpu]
+        if not cpu.online:
+            raise ScenarioError(f"crash cpu {c.cpu} is offline", self.sc.path, ev.line)
+        regs = dict(cpu.regs)
+        regs.update(c.regs)
+        self._expected_regs = self.expected_registers(c.cpu, regs, k.pt_regs_fields)
+        # The crashing CPU enters RTAS: firmware sees its live state inside enter_rtas.
+        cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
+        memory_at_crash = m.layout.memblock_memory()
+        area = k.reserved_area
+        verdict = k.panic(c.cpu, regs, c.message)
+        self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
+                                    "result": verdict})
+        if verdict == "dumped":
+            excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
+            self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
+            m.firmware_log(f"ibm,os-term: \"{m.fadump.state.os_term_message}\"; dump registered: preserving")
+            yield from m.fadump.preserve()
+            m.firmware_log("dump complete; resetting the partition (memory preserved)")
+        return verdict
+
+    def expected_registers(self, crashing: int, crash_regs: dict, fields) -> dict[int, dict[str, int]]:
+        """What each CPU's NT_PRSTATUS should hold (only what the kernel takes from firmware)."""
+        taken = {f"gpr{i}" for i in range(32)} | {"nip", "msr", "ctr", "link", "xer", "ccr", "dar", "dsisr"}
+        out = {}
+        for cpu in self.machine.cpus:
+            if not cpu.online:
+                continue
+            if cpu.id == crashing:
+                out[cpu.id] = {f: crash_regs.get(f, 0) for f in fields}
+            else:
+                out[cpu.id] = {f: (cpu.regs.get(f, 0) if f in taken else 0) for f in fields}
+        return out
+
+    # --- capture kernel ---
+
+    def capture(self, k):
+        """The kdump service in the capture kernel: save /proc/vmcore, then verify it."""
+        m = self.machine
+        n = len(self.result.captures) + 1
+        cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
+        path = self.vmcore_path(n)
+        verification = verify(self._snapshot, k.vmcore, m.ram) if self._snapshot else None
+        cap.verification = verification
+        cap.notes = self.read_notes(k)
+        if self.sc.capture_save and path is not None:
+            k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
+            cap.disk_bytes = k.vmcore.export(str(path))
+            cap.path = str(path)
+            yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
+            k.userspace(f"kdump: saved vmcore: {cap.disk_bytes} bytes of data in a {k.vmcore.size}-byte sparse file")
+        self.result.captures.append(cap)
+
+    def read_notes(self, k) -> list[dict]:
+        """The NT_PRSTATUS notes as the vmcore holds them: pid and registers per note."""
+        out = []
+        order = k.ks.pt_regs_fields
+        for name, n_type, desc, _ in elfcore.walk_notes(k.ks, k.vmcore.notes):
+            if name != "CORE" or n_type != NT_PRSTATUS:
+                continue
+            regs = [int.from_bytes(desc[PR_REG_OFFSET + 8 * i:PR_REG_OFFSET + 8 * i + 8], k.byteorder)
+                    for i in range(48)]
+            out.append({"pid": int.from_bytes(desc[32:36], k.byteorder), "regs": dict(zip(order, regs))})
+        return out
+
+    def after_capture(self, k) -> str | None:
+        after = self.sc.capture_after
+        if after in ("release", "release-and-register"):
+            rel = k.sysfs_write("/sys/kernel/fadump_release_mem", "1")
+            k.userspace(f"kdump: released the dump memory (fadump_release_mem: {'ok' if rel >= 0 else rel})")
+            if after == "release-and-register":
+                k.kdump_service_register()
+            return None
+        if after == "reboot":
+            k.userspace("kdump: rebooting")
+            k.machine_shutdown()
+            return "clean-reboot"
+        return None
+
+    def outcome(self) -> str:
+        r = self.result
+        if not r.crashes:
+            return "none"
+        if r.crashes[0]["result"] != "dumped":
+            return "no-dump"
+        if not r.captures or r.captures[0].rejected:
+            return "dump-rejected"
+        return "vmcore"
+
+
+def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None) -> RunResult:
+    """Run ``scenario`` and return its result (the report is written by report.write)."""
+    return Run(scenario, out_dir, force, echo).execute()
+
+
+def ensure_dir(path: str) -> None:
+    os.makedirs(path, exist_ok=True)

@@ -1,0 +1,391 @@
+"""Scenario files (TOML): what machine, which kernel, what happens, what must come out.
+
+Scenario files are data: nothing in them is executed. Every mistake is reported
+as ``file:line: what is wrong`` (ScenarioError), with the line found by
+scanning the file, since tomllib does not keep positions.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator.cpu import REGISTER_NAMES
+from emulator.errors import ScenarioError
+from emulator.layout import Range
+from emulator.machine import MachineConfig
+from emulator.units import parse_addr, parse_size
+from firmware import abi
+
+PROFILES = ("linux-3.4",)
+CRASH_KINDS = ("panic",)
+OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "none")
+CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
+DEFAULT_EPOCH = 1_767_225_600
+"""CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
+
+
+@dataclass
+class KernelSpec:
+    profile: str = "linux-3.4"
+    cmdline: str = "root=/dev/sda2 fadump=on"
+    capture_cmdline: str | None = None
+    osrelease: str = "3.4.0-fadump-emu"
+    epoch: int = DEFAULT_EPOCH
+
+
+@dataclass
+class CrashSpec:
+    cpu: int = 0
+    kind: str = "panic"
+    message: str = "fadump-emu: scripted crash"
+    regs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Event:
+    """One timeline entry: at ``at`` seconds of uptime of boot number ``boot``."""
+
+    action: str
+    boot: int
+    at: float
+    line: int | None
+    addr: int = 0
+    data: bytes = b""
+    path: str = ""
+    value: str = ""
+    crash: CrashSpec | None = None
+
+
+@dataclass
+class Expect:
+    outcome: str | None = None
+    console: list[str] = field(default_factory=list)
+    no_console: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    path: str
+    name: str
+    description: str = ""
+    machine: MachineConfig = field(default_factory=MachineConfig)
+    kernel: KernelSpec = field(default_factory=KernelSpec)
+    events: list[Event] = field(default_factory=list)
+    cpu_regs: dict[int, dict[str, int]] = field(default_factory=dict)
+    capture_after: str = "release"
+    capture_save: bool = True
+    expect: Expect = field(default_factory=Expect)
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    def line_of(self, *path) -> int | None:
+        """The line where ``path`` (or its nearest enclosing table) was written."""
+        for n in range(len(path), 0, -1):
+            if tuple(path[:n]) in self.lines:
+                return self.lines[tuple(path[:n])]
+        return None
+
+    def error(self, message: str, *path) -> ScenarioError:
+        return ScenarioError(message, self.path, self.line_of(*path))
+
+
+def locate_lines(text: str) -> dict[tuple, int]:
+    """Map key paths to the line that writes them (tables, arrays of tables, keys)."""
+    lines: dict[tuple, int] = {}
+    counters: dict[tuple, int] = {}
+    current: tuple = ()
+    header = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    keyline = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+    for no, raw in enumerate(text.splitlines(), 1):
+        m = header.match(raw)
+        if m:
+            parts = tuple(p.strip().strip("\"'") for p in m.group(2).split("."))
+            resolved: tuple = ()
+            for p in parts[:-1]:
+                resolved += (p,)
+                if resolved in counters:
+                    resolved += (counters[resolved],)
+            resolved += (parts[-1],)
+            if m.group(1) == "[[":
+                counters[resolved] = counters.get(resolved, -1) + 1
+                lines.setdefault(resolved, no)
+                resolved += (counters[resolved],)
+            current = resolved
+            lines.setdefault(current, no)
+            continue
+        k = keyline.match(raw)
+        if k:
+            key = tuple(p.strip().strip("\"'") for p in k.group(1).split("."))
+            lines.setdefault(current + key, no)
+    return lines
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises ScenarioError on any mistake."""
+    path = str(path)
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ScenarioError("no such scenario file; the bundled ones are in scenarios/", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file ({exc})", path) from None
+    return loads(text, path)
+
+
+def loads(text: str, path: str = "<scenario>") -> Scenario:
+    """Parse scenario text (see load)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError(f"not valid TOML: {reason}", path, int(m.group(1)) if m else None) from None
+    sc = Scenario(path=path, name=Path(path).stem, lines=locate_lines(text))
+    _Reader(sc).read(doc)
+    return sc
+
+
+class _Reader:
+    """Turns the parsed TOML document into a Scenario, table by table."""
+
+    def __init__(self, sc: Scenario):
+        self.sc = sc
+
+    def keys(self, table: dict, allowed: set[str], *path) -> None:
+        for key in table:
+            if key not in allowed:
+                where = "[" + ".".join(str(p) for p in path) + "]" if path else "the top level"
+                known = ", ".join(sorted(allowed))
+                raise self.sc.error(f"unknown key '{key}' in {where}; known keys: {known}", *path, key)
+
+    def conv(self, fn, value, what: str, *path):
+        try:
+            return fn(value)
+        except (ValueError, TypeError) as exc:
+            raise self.sc.error(f"{what}: {exc}", *path) from None
+
+    def typed(self, value, kind, what: str, *path):
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.sc.error(f"{what} must be a {names}, not {value!r}", *path)
+        return value
+
+    def read(self, doc: dict) -> None:
+        sc = self.sc
+        self.keys(doc, {"name", "description", "machine", "kernel", "memory", "crash", "cpu", "events",
+                        "capture", "expect"})
+        sc.name = self.typed(doc.get("name", sc.name), str, "name", "name")
+        sc.description = self.typed(doc.get("description", ""), str, "description", "description")
+        self.machine(doc.get("machine", {}))
+        self.kernel(doc.get("kernel", {}))
+        self.cpus(doc.get("cpu", {}))
+        for i, w in enumerate(doc.get("memory", {}).get("write", [])):
+            sc.events.append(self.write(w, "memory", "write", i))
+        self.keys(doc.get("memory", {}), {"write"}, "memory")
+        if "crash" in doc:
+            crash = self.crash(doc["crash"], "crash", allow_time=True)
+            t = doc["crash"]
+            sc.events.append(Event("crash", self.int_(t.get("boot", 1), "crash.boot", "crash", "boot"),
+                                   self.seconds(t.get("at", "30s"), "crash", "at"), sc.line_of("crash"),
+                                   crash=crash))
+        for i, e in enumerate(doc.get("events", [])):
+            sc.events.append(self.event(e, i))
+        self.capture(doc.get("capture", {}))
+        self.expect(doc.get("expect", {}))
+        self.check_events()
+
+    def int_(self, value, what, *path) -> int:
+        return self.typed(value, int, what, *path)
+
+    def seconds(self, value, *path) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)?\s*", str(value))
+        if not m:
+            raise self.sc.error(f"cannot read {value!r} as a time; write e.g. \"30s\", \"250ms\" or 12.5", *path)
+        return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+
+    def machine(self, t: dict) -> None:
+        sc, mc = self.sc, self.sc.machine
+        self.keys(t, {"memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
+                      "rma_size", "register_save_area", "extended_os_term"}, "machine")
+        for key in ("memory", "lmb_size", "rma_size", "page_size"):
+            if key in t:
+                setattr(mc, key, self.conv(parse_size, t[key], f"machine.{key}", "machine", key))
+        if mc.lmb_size <= 0 or mc.lmb_size & (mc.lmb_size - 1) or mc.lmb_size < (16 << 20):
+            raise sc.error("machine.lmb_size must be a power of two of at least 16MiB (PowerVM uses 256MiB)",
+                           "machine", "lmb_size")
+        if mc.memory <= 0 or mc.memory % mc.lmb_size:
+            raise sc.error(f"machine.memory must be a positive multiple of lmb_size ({mc.lmb_size >> 20}MiB)",
+                           "machine", "memory")
+        if mc.page_size not in (4096, 65536):
+            raise sc.error("machine.page_size must be \"64KiB\" or \"4KiB\"", "machine", "page_size")
+        if "cpus" in t:
+            mc.cpus = self.int_(t["cpus"], "machine.cpus", "machine", "cpus")
+        if not 1 <= mc.cpus <= 2048:
+            raise sc.error("machine.cpus must be between 1 and 2048", "machine", "cpus")
+        if "online_cpus" in t:
+            online = self.typed(t["online_cpus"], list, "machine.online_cpus", "machine", "online_cpus")
+            for c in online:
+                if not isinstance(c, int) or not 0 <= c < mc.cpus:
+                    raise sc.error(f"machine.online_cpus: {c!r} is not a CPU number below {mc.cpus}",
+                                   "machine", "online_cpus")
+            if not online:
+                raise sc.error("machine.online_cpus must name at least one CPU", "machine", "online_cpus")
+            mc.online_cpus = sorted(set(online))
+        if "endian" in t:
+            if t["endian"] not in ("little", "big"):
+                raise sc.error("machine.endian must be \"little\" (ppc64le) or \"big\" (ppc64)", "machine", "endian")
+            mc.little_endian = t["endian"] == "little"
+        if "register_save_area" in t:
+            layouts = {"lopar": abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, "qemu": abi.REGSAVE_NUM_CPU_OFFSET_QEMU}
+            if t["register_save_area"] not in layouts:
+                raise sc.error("machine.register_save_area must be \"lopar\" or \"qemu\"",
+                               "machine", "register_save_area")
+            mc.num_cpu_offset = layouts[t["register_save_area"]]
+        if "extended_os_term" in t:
+            mc.extended_os_term = self.typed(t["extended_os_term"], bool, "machine.extended_os_term",
+                                             "machine", "extended_os_term")
+        holes = self.typed(t.get("holes", []), list, "machine.holes", "machine", "holes")
+        for h in holes:
+            if not isinstance(h, dict) or set(h) != {"start", "size"}:
+                raise sc.error("each hole is a table {start = \"0x...\", size = \"256MiB\"}", "machine", "holes")
+            start = self.conv(parse_addr, h["start"], "hole start", "machine", "holes")
+            size = self.conv(parse_size, h["size"], "hole size", "machine", "holes")
+            if start % mc.lmb_size or size % mc.lmb_size or not size:
+                raise sc.error(f"hole {start:#x}+{size:#x} must start and end on an LMB boundary "
+                               f"({mc.lmb_size >> 20}MiB)", "machine", "holes")
+            if start == 0:
+                raise sc.error("a hole cannot start at 0: the first LMB holds the RMA", "machine", "holes")
+            if start + size >= mc.memory:
+                raise sc.error("a hole must end below machine.memory (memory ends with present LMBs)",
+                               "machine", "holes")
+            mc.holes.append(Range(start, start + size))
+        if mc.rma_size > mc.memory or mc.rma_size % mc.lmb_size and mc.rma_size > mc.lmb_size:
+            raise sc.error("machine.rma_size must fit in memory", "machine", "rma_size")
+
+    def kernel(self, t: dict) -> None:
+        ks = self.sc.kernel
+        self.keys(t, {"profile", "cmdline", "capture_cmdline", "osrelease", "epoch"}, "kernel")
+        for key in ("profile", "cmdline", "capture_cmdline", "osrelease"):
+            if key in t:
+                setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
+        if "epoch" in t:
+            ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
+        if ks.profile not in PROFILES:
+            raise self.sc.error(f"unknown kernel profile {ks.profile!r}; known: {', '.join(PROFILES)}",
+                                "kernel", "profile")
+
+    def regs(self, t, *path) -> dict[str, int]:
+        self.typed(t, dict, "registers", *path)
+        out = {}
+        for name, value in t.items():
+            if name not in REGISTER_NAMES:
+                raise self.sc.error(f"unknown register '{name}'; use gpr0..gpr31, nip, msr, link, ctr, xer, "
+                                    "ccr, dar, dsisr, trap, softe, orig_gpr3, result and other SPR names",
+                                    *path, name)
+            out[name] = self.conv(parse_addr, value, f"register {name}", *path, name)
+            if out[name] >= 1 << 64:
+                raise self.sc.error(f"register {name} does not fit in 64 bits", *path, name)
+        return out
+
+    def cpus(self, t: dict) -> None:
+        self.typed(t, dict, "[cpu]", "cpu")
+        for key, table in t.items():
+            if not key.isdigit() or int(key) >= self.sc.machine.cpus:
+                raise self.sc.error(f"[cpu.{key}]: '{key}' is not a CPU number below {self.sc.machine.cpus}",
+                                    "cpu", key)
+            self.keys(table, {"regs"}, "cpu", key)
+            self.sc.cpu_regs[int(key)] = self.regs(table.get("regs", {}), "cpu", key, "regs")
+
+    def crash(self, t: dict, *path, allow_time=False) -> CrashSpec:
+        allowed = {"cpu", "kind", "message", "regs"} | ({"at", "boot"} if allow_time else set())
+        self.keys(t, allowed, *path)
+        c = CrashSpec()
+        c.cpu = self.int_(t.get("cpu", 0), "crash cpu", *path, "cpu")
+        if not 0 <= c.cpu < self.sc.machine.cpus:
+            raise self.sc.error(f"crash cpu {c.cpu} does not exist (machine.cpus = {self.sc.machine.cpus})",
+                                *path, "cpu")
+        online = self.sc.machine.online_cpus
+        if online is not None and c.cpu not in online:
+            raise self.sc.error(f"crash cpu {c.cpu} is offline; online CPUs are {online}", *path, "cpu")
+        c.kind = t.get("kind", "panic")
+        if c.kind not in CRASH_KINDS:
+            raise self.sc.error(f"crash kind {c.kind!r} is not supported; use one of {', '.join(CRASH_KINDS)}",
+                                *path, "kind")
+        c.message = self.typed(t.get("message", c.message), str, "crash message", *path, "message")
+        c.regs = self.regs(t.get("regs", {}), *path, "regs")
+        return c
+
+    def write(self, t: dict, *path) -> Event:
+        self.keys(t, {"addr", "hex", "text", "repeat", "boot", "at"}, *path)
+        if "addr" not in t:
+            raise self.sc.error("a memory write needs addr", *path)
+        if ("hex" in t) == ("text" in t):
+            raise self.sc.error("a memory write needs exactly one of hex or text", *path)
+        addr = self.conv(parse_addr, t["addr"], "addr", *path, "addr")
+        if "hex" in t:
+            try:
+                data = bytes.fromhex(self.typed(t["hex"], str, "hex", *path, "hex").replace(" ", ""))
+            except ValueError:
+                raise self.sc.error("hex must be pairs of hex digits, e.g. \"deadbeef\"", *path, "hex") from None
+        else:
+            data = self.typed(t["text"], str, "text", *path, "text").encode()
+        data *= self.int_(t.get("repeat", 1), "repeat", *path, "repeat")
+        if not data:
+            raise self.sc.error("a memory write needs at least one byte", *path)
+        if addr + len(data) > self.sc.machine.memory:
+            raise self.sc.error(f"write [{addr:#x}, {addr + len(data):#x}) runs past the end of memory "
+                                f"({self.sc.machine.memory:#x})", *path, "addr")
+        at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0
+        boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
+        return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data)
+
+    def event(self, t: dict, i: int) -> Event:
+        path = ("events", i)
+        self.typed(t, dict, "an event", *path)
+        action = t.get("action")
+        if action == "write":
+            fields = {k: v for k, v in t.items() if k != "action"}
+            return self.write(fields, *path)
+        if action not in ("sysfs", "crash"):
+            raise self.sc.error("each [[events]] entry needs action = \"write\", \"sysfs\" or \"crash\"", *path)
+        boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
+        if "at" not in t:
+            raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
+        at = self.seconds(t["at"], *path, "at")
+        if action == "sysfs":
+            self.keys(t, {"action", "boot", "at", "path", "value"}, *path)
+            if "path" not in t or "value" not in t:
+                raise self.sc.error("a sysfs event needs path and value", *path)
+            return Event("sysfs", boot, at, self.sc.line_of(*path), path=self.typed(t["path"], str, "path", *path),
+                         value=self.typed(t["value"], str, "value", *path))
+        fields = {k: v for k, v in t.items() if k not in ("action", "boot", "at")}
+        return Event("crash", boot, at, self.sc.line_of(*path), crash=self.crash(fields, *path))
+
+    def capture(self, t: dict) -> None:
+        self.keys(t, {"after", "save"}, "capture")
+        after = t.get("after", "release")
+        if after not in CAPTURE_AFTER:
+            raise self.sc.error(f"capture.after must be one of {', '.join(CAPTURE_AFTER)}", "capture", "after")
+        self.sc.capture_after = after
+        self.sc.capture_save = self.typed(t.get("save", True), bool, "capture.save", "capture", "save")
+
+    def expect(self, t: dict) -> None:
+        self.keys(t, {"outcome", "console", "no_console"}, "expect")
+        e = self.sc.expect
+        if "outcome" in t:
+            if t["outcome"] not in OUTCOMES:
+                raise self.sc.error(f"expect.outcome must be one of {', '.join(OUTCOMES)}", "expect", "outcome")
+            e.outcome = t["outcome"]
+        for key in ("console", "no_console"):
+            items = self.typed(t.get(key, []), list, f"expect.{key}", "expect", key)
+            if not all(isinstance(s, str) for s in items):
+                raise self.sc.error(f"expect.{key} must be a list of strings", "expect", key)
+            setattr(e, key, items)
+
+    def check_events(self) -> None:
+        for ev in self.sc.events:
+            if ev.boot < 1:
+                raise ScenarioError("boot numbers start at 1 (the first kernel)", self.sc.path, ev.line)
+        self.sc.events.sort(key=lambda e: (e.boot, e.at))

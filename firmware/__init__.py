@@ -1,0 +1,1 @@
+"""PowerVM (PHYP) firmware model: RTAS and firmware-assisted dump."""

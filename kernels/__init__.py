@@ -1,0 +1,1 @@
+"""The Linux kernels of the partition: first (production) and capture kernels."""

@@ -1,0 +1,74 @@
+"""What a kernel image puts in RAM when it boots: text, banner, utsname, its symbols.
+
+The emulated kernel is not executed, but its data is real: symbols that
+VMCOREINFO publishes point at bytes that are really there.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.cpu import KERNELBASE
+
+IMAGE_SIZE = 0x0200_0000
+"""The kernel image and its static data occupy the first 32 MiB of RAM."""
+
+SYMBOLS = {
+    "_stext": 0x0000_0000,
+    "linux_banner": 0x00A0_0000,
+    "init_uts_ns": 0x0140_0000,
+    "swapper_pg_dir": 0x0150_0000,
+    "vmcoreinfo_note": 0x0160_0000,
+    "fdm": 0x0170_0000,
+    "rtas_os_term_buf": 0x0171_0000,
+    "log_buf": 0x0180_0000,
+}
+"""Physical addresses of the kernel's static objects (all inside the image)."""
+
+TEXT_SIZE = 0x0010_0000
+NEW_UTSNAME_FIELD = 65
+HEAP_START = IMAGE_SIZE
+"""Pages the kernel allocates at run time come from just above its image."""
+
+
+def va(paddr: int) -> int:
+    """__va(): the linear-map address of a physical address."""
+    return paddr | KERNELBASE
+
+
+def pa(vaddr: int) -> int:
+    """__pa()."""
+    return vaddr & ~KERNELBASE
+
+
+@dataclass
+class KernelImage:
+    """One build of the kernel: its release and the bytes it loads."""
+
+    release: str
+    machine: str
+    version: str = "#1 SMP"
+
+    def banner(self) -> str:
+        return f"Linux version {self.release} (fadump-emu) {self.version}"
+
+    def utsname(self) -> bytes:
+        """struct new_utsname: six 65-byte NUL-padded fields."""
+        fields = ("Linux", "(none)", self.release, self.version, self.machine, "(none)")
+        return b"".join(f.encode()[:NEW_UTSNAME_FIELD - 1].ljust(NEW_UTSNAME_FIELD, b"\0") for f in fields)
+
+    def load(self, ram, boot: int) -> None:
+        """Place text, banner and init_uts_ns; zero the static data the boot reuses.
+
+        ``boot`` seeds the data a boot leaves behind, so two boots' memory differ.
+        """
+        seed = hashlib.sha256(f"{self.release}/{self.machine}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
+        ram.write(SYMBOLS["_stext"], rng.integers(0, 256, TEXT_SIZE, dtype=np.uint8))
+        ram.write(SYMBOLS["linux_banner"], self.banner().encode() + b"\n\0")
+        kref = (1).to_bytes(4, "little" if "le" in self.machine else "big")
+        ram.write(SYMBOLS["init_uts_ns"], kref + self.utsname())
+        for name in ("vmcoreinfo_note", "fdm", "rtas_os_term_buf"):
+            ram.fill(SYMBOLS[name], 0x1_0000, 0)
+        ram.write(SYMBOLS["swapper_pg_dir"], (boot.to_bytes(8, "big") + seed) * 64)

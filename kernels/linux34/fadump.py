@@ -1,0 +1,524 @@
+"""arch/powerpc/kernel/fadump.c as merged in Linux 3.4, one method per function.
+
+Firmware structures are big-endian (as after the 2014 endianness fix, so that
+the profile also runs little-endian); the crash info header, ELF header and
+notes are in the kernel's byte order.
+"""
+
+import errno
+from dataclasses import dataclass, field
+
+from construct import Container
+
+from emulator.devicetree import read_cells
+from emulator.layout import Range
+from emulator.units import align_up
+from firmware import abi
+from firmware.abi import DumpCommand, RtasStatus, SectionType
+from firmware.structs import DumpMemStruct, RegEntry
+from kernels import cmdline as cmdline_mod
+from kernels import elfcore, vmcoreinfo
+from kernels.image import SYMBOLS, va
+from kernels.linux34 import messages as msg
+from kernels.structs import (
+    EHDR_SIZE, FADUMP_CPU_UNKNOWN, FADUMP_CRASH_INFO_MAGIC_OLD, NT_PRSTATUS, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,
+)
+from emulator.units import memparse
+
+RMA_START = 0
+NOTE_BUF_T = 536
+"""sizeof(note_buf_t): two note headers, "CORE" padded to 8, 504-byte prstatus."""
+VMCOREINFO_BYTES = 4096
+"""3.4: vmcoreinfo_data[4096]; the PT_NOTE says vmcoreinfo_max_size of it."""
+
+
+@dataclass
+class FwDump:
+    """struct fw_dump (asm/fadump.h, v3.4)."""
+
+    cpu_state_data_size: int = 0
+    hpte_region_size: int = 0
+    boot_memory_size: int = 0
+    reserve_dump_area_start: int = 0
+    reserve_dump_area_size: int = 0
+    reserve_bootvar: int = 0
+    fadumphdr_addr: int = 0
+    cpu_notes_buf: int = 0
+    cpu_notes_buf_size: int = 0
+    ibm_configure_kernel_dump: int = 0
+    fadump_enabled: bool = False
+    fadump_supported: bool = False
+    dump_active: bool = False
+    dump_registered: bool = False
+    crash_memory_ranges: list[Range] = field(default_factory=list)
+
+
+class Fadump34:
+    """The fadump code of one 3.4 kernel, with its fw_dump, fdm and fdm_active."""
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self.fw_dump = FwDump()
+        self.fdm: Container | None = None
+        self.fdm_active: Container | None = None
+        self.memory_limit = 0
+
+    # --- early boot ---
+
+    def early_init_dt_scan_fw_dump(self) -> None:
+        """Find /rtas ibm,configure-kernel-dump, ibm,kernel-dump and the section sizes."""
+        dt = self.k.machine.devicetree
+        token = dt.get("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP)
+        if token is None:
+            return
+        fw = self.fw_dump
+        fw.fadump_supported = True
+        fw.ibm_configure_kernel_dump = read_cells(token)[0]
+        active = dt.get("/rtas", abi.DT_KERNEL_DUMP)
+        if active is not None:
+            self.fdm_active = DumpMemStruct.parse(active)
+            fw.dump_active = True
+        sizes = dt.get("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_SIZES)
+        if sizes is None:
+            return
+        c = read_cells(sizes)
+        for i in range(0, len(c) - 2, 3):
+            size = (c[i + 1] << 32) | c[i + 2]
+            if c[i] == SectionType.CPU_STATE_DATA:
+                fw.cpu_state_data_size = size
+            elif c[i] == SectionType.HPTE_REGION:
+                fw.hpte_region_size = size
+
+    def early_fadump_param(self) -> None:
+        """early_param("fadump"): "on"/"off" matched by prefix; fadump_reserve_mem=."""
+        p = self.k.params
+        if "fadump" in p:
+            if p["fadump"].startswith("on"):
+                self.fw_dump.fadump_enabled = True
+            elif p["fadump"].startswith("off"):
+                self.fw_dump.fadump_enabled = False
+        if p.get("fadump_reserve_mem"):
+            self.fw_dump.reserve_bootvar = memparse(p["fadump_reserve_mem"])[0]
+        if p.get("mem"):
+            self.memory_limit = align_up(memparse(p["mem"])[0], self.k.page_size)
+
+    @property
+    def min_boot_mem(self) -> int:
+        """MIN_BOOT_MEM: max(RMA size, 256 MiB) + 64 MiB."""
+        return max(self.k.machine.rma_size, 1 << 28) + (1 << 26)
+
+    def fadump_calculate_reserve_size(self) -> int:
+        """fadump_reserve_mem=, else crashkernel= size, else 5% of DRAM rounded down to 256 MiB."""
+        if self.fw_dump.reserve_bootvar:
+            return self.fw_dump.reserve_bootvar
+        layout = self.k.machine.layout
+        crash = cmdline_mod.parse_crashkernel_size(self.k.params.get("crashkernel", ""), layout.phys_mem_size)
+        if crash:
+            return crash
+        size = layout.end_of_dram // 20
+        size &= ~0x0FFFFFFF
+        if self.memory_limit and size > self.memory_limit:
+            size = self.memory_limit
+        return size if size > self.min_boot_mem else self.min_boot_mem
+
+    def get_fadump_area_size(self) -> int:
+        """CPU + HPTE + boot memory + crash info header + ELF header with (regions + 2) phdrs."""
+        fw = self.fw_dump
+        size = fw.cpu_state_data_size + fw.hpte_region_size + fw.boot_memory_size
+        size += self.k.ks.crash_info_header_old.sizeof()
+        size += EHDR_SIZE + PHDR_SIZE
+        size += PHDR_SIZE * (len(self.k.memblock.memory) + 2)
+        return align_up(size, self.k.page_size)
+
+    def fadump_reserve_mem(self) -> bool:
+        """Reserve the dump area at the top of RAM, or everything above boot memory if a dump is active."""
+        fw, k = self.fw_dump, self.k
+        if not fw.fadump_enabled:
+            return False
+        if not fw.fadump_supported:
+            k.printk(msg.NOT_SUPPORTED)
+            fw.fadump_enabled = False
+            return False
+        if self.fdm_active is not None:
+            fw.boot_memory_size = self._active_rmr().source_len
+        else:
+            fw.boot_memory_size = align_up(self.fadump_calculate_reserve_size(), k.page_size)
+        end = k.machine.layout.end_of_dram
+        if self.memory_limit and self.memory_limit < end:
+            size = self.get_fadump_area_size()
+            self.memory_limit = self.memory_limit + size if self.memory_limit + size < end else end
+            k.printk(msg.ADJUSTED_MEMORY_LIMIT.format(limit=self.memory_limit))
+        boundary = self.memory_limit or end
+        if fw.dump_active:
+            k.printk(msg.DUMP_ACTIVE)
+            base = fw.boot_memory_size
+            size = boundary - base
+            k.memblock.reserve(Range(base, base + size))
+            k.printk(msg.RESERVED_CAPTURE.format(size_mb=size >> 20, base_mb=base >> 20))
+            rmr = self._active_rmr()
+            fw.fadumphdr_addr = rmr.destination_address + rmr.source_len
+        else:
+            size = self.get_fadump_area_size()
+            base = boundary - size
+            k.memblock.reserve(Range(base, base + size))
+            k.printk(msg.RESERVED_FIRST.format(size_mb=size >> 20, base_mb=base >> 20))
+        fw.reserve_dump_area_start = base
+        fw.reserve_dump_area_size = size
+        return True
+
+    def _active_rmr(self) -> Container:
+        return next(s for s in self.fdm_active.sections if s.source_data_type == SectionType.REAL_MODE_REGION)
+
+    def _active_cpu(self) -> Container:
+        return next(s for s in self.fdm_active.sections if s.source_data_type == SectionType.CPU_STATE_DATA)
+
+    # --- registration structure ---
+
+    def init_fadump_mem_struct(self, addr: int) -> int:
+        """Build fdm: CPU state, HPTE and RMR sections laid out from ``addr`` down the area."""
+        fw = self.fw_dump
+        addr &= ~(self.k.page_size - 1)
+
+        def section(kind, src, length, dest):
+            return Container(request_flag=abi.REQUEST_FLAG, source_data_type=kind, error_flags=0,
+                             source_address=src, source_len=length, bytes_dumped=0, destination_address=dest)
+
+        cpu = section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)
+        addr += fw.cpu_state_data_size
+        hpte = section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr)
+        addr += fw.hpte_region_size
+        rmr = section(SectionType.REAL_MODE_REGION, RMA_START, fw.boot_memory_size, addr)
+        addr += fw.boot_memory_size
+        header = Container(dump_format_version=abi.DUMP_FORMAT_VERSION, dump_num_sections=3,
+                           dump_status_flag=0, offset_first_dump_section=abi.SECTION_HEADER_SIZE,
+                           dd_block_size=0, dd_block_offset=0, dd_num_blocks=0, dd_offset_disk_path=0,
+                           max_time_auto=0)
+        self.fdm = Container(header=header, sections=[cpu, hpte, rmr])
+        return addr
+
+    @property
+    def rmr(self) -> Container:
+        return self.fdm.sections[2]
+
+    def _rtas_fdm(self, command: int, fdm: Container) -> int | None:
+        """Copy the structure to its static home in low memory and call ibm,configure-kernel-dump."""
+        raw = DumpMemStruct.build(fdm)
+        self.k.ram.write(SYMBOLS["fdm"], raw)
+        return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, SYMBOLS["fdm"], len(raw))
+
+    # --- crash memory ranges and the ELF core header ---
+
+    def fadump_add_crash_memory(self, base: int, end: int) -> None:
+        if base != end:
+            self.fw_dump.crash_memory_ranges.append(Range(base, end))
+
+    def fadump_exclude_reserved_area(self, start: int, end: int) -> None:
+        fw = self.fw_dump
+        ra_start = fw.reserve_dump_area_start
+        ra_end = ra_start + fw.reserve_dump_area_size
+        if ra_start < end and ra_end > start:
+            if start < ra_start and end > ra_end:
+                self.fadump_add_crash_memory(start, ra_start)
+                self.fadump_add_crash_memory(ra_end, end)
+            elif start < ra_start:
+                self.fadump_add_crash_memory(start, ra_start)
+            elif ra_end < end:
+                self.fadump_add_crash_memory(ra_end, end)
+        else:
+            self.fadump_add_crash_memory(start, end)
+
+    def fadump_setup_crash_memory_ranges(self) -> None:
+        """Boot memory as its own range, then every memblock range minus the reserved area."""
+        fw = self.fw_dump
+        fw.crash_memory_ranges = []
+        self.fadump_add_crash_memory(RMA_START, fw.boot_memory_size)
+        for r in self._memblock_memory():
+            start, end = r.start, r.end
+            if start == RMA_START and end >= fw.boot_memory_size:
+                start = fw.boot_memory_size
+            self.fadump_exclude_reserved_area(start, end)
+
+    def _memblock_memory(self) -> list[Range]:
+        limit = self.memory_limit
+        ranges = self.k.memblock.memory
+        if not limit:
+            return list(ranges)
+        return [Range(r.start, min(r.end, limit)) for r in ranges if r.start < limit]
+
+    def fadump_relocate(self, paddr: int) -> int:
+        """Where firmware will have moved ``paddr`` (only boot memory moves)."""
+        if RMA_START < paddr < self.fw_dump.boot_memory_size:
+            return self.rmr.destination_address + paddr
+        return paddr
+
+    def init_fadump_header(self, addr: int) -> int:
+        """Write the FADMPINF crash info header at ``addr``; the ELF header goes right after."""
+        ks = self.k.ks
+        size = ks.crash_info_header_old.sizeof()
+        fdh = Container(elfcorehdr_addr=addr + size, crashing_cpu=FADUMP_CPU_UNKNOWN,
+                        regs=Container({f: 0 for f in ks.pt_regs_fields}), cpu_mask=bytes(ks.cpumask_size))
+        self.k.ram.write(addr, ks.crash_info_header_old.build(fdh))
+        return addr + size
+
+    def fadump_create_elfcore_headers(self, addr: int) -> None:
+        """Ehdr, a PT_NOTE placeholder for CPU notes, the vmcoreinfo PT_NOTE, one PT_LOAD per range."""
+        ks = self.k.ks
+        phdrs = [elfcore.phdr(ks, PT_NOTE)]
+        note = self.fadump_relocate(SYMBOLS["vmcoreinfo_note"])
+        phdrs.append(elfcore.phdr(ks, PT_NOTE, p_offset=note, p_paddr=note,
+                                  p_filesz=VMCOREINFO_BYTES, p_memsz=VMCOREINFO_BYTES))
+        for r in self.fw_dump.crash_memory_ranges:
+            offset = self.rmr.destination_address if r.start == RMA_START else r.start
+            phdrs.append(elfcore.phdr(ks, PT_LOAD, p_offset=offset, p_paddr=r.start, p_vaddr=va(r.start),
+                                      p_filesz=r.size, p_memsz=r.size, p_flags=PF_R | PF_W | PF_X))
+        self.k.ram.write(addr, elfcore.ehdr(ks, len(phdrs)) + b"".join(phdrs))
+
+    def register_fadump(self) -> None:
+        """Build the ranges, the crash info header and the ELF header, then register."""
+        fw = self.fw_dump
+        if not fw.reserve_dump_area_size:
+            return
+        self.fadump_setup_crash_memory_ranges()
+        addr = self.rmr.destination_address + self.rmr.source_len
+        fw.fadumphdr_addr = addr
+        addr = self.init_fadump_header(addr)
+        self.fadump_create_elfcore_headers(addr)
+        self.register_fw_dump()
+
+    def register_fw_dump(self) -> int | None:
+        rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm)
+        k = self.k
+        if rc == RtasStatus.HARDWARE_ERROR:
+            k.printk(msg.REGISTER_HW_ERROR.format(rc=rc))
+        elif rc == RtasStatus.PARAMETER_ERROR:
+            k.printk(msg.REGISTER_PARAM_ERROR.format(rc=rc))
+        elif rc == RtasStatus.DUMP_ALREADY_REGISTERED:
+            k.printk(msg.ALREADY_REGISTERED)
+            self.fw_dump.dump_registered = True
+        elif rc == RtasStatus.SUCCESS:
+            k.printk(msg.REGISTERED)
+            self.fw_dump.dump_registered = True
+        return rc
+
+    def fadump_unregister_dump(self) -> int:
+        rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm)
+        if rc:
+            self.k.printk(msg.UNREGISTER_FAILED.format(rc=rc))
+            return rc
+        self.fw_dump.dump_registered = False
+        return 0
+
+    def fadump_invalidate_dump(self, fdm: Container) -> int:
+        rc = self._rtas_fdm(DumpCommand.INVALIDATE, fdm)
+        if rc:
+            self.k.printk(msg.INVALIDATE_FAILED.format(rc=rc))
+            return rc
+        self.fw_dump.dump_active = False
+        self.fdm_active = None
+        return 0
+
+    def fadump_cleanup(self) -> None:
+        """machine_shutdown(): invalidate the registration only if a dump is active (3.4)."""
+        if self.fw_dump.dump_active:
+            self.init_fadump_mem_struct(self._active_cpu().destination_address)
+            self.fadump_invalidate_dump(self.fdm)
+
+    # --- crash ---
+
+    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        """Record the crashing CPU and its registers, then call ibm,os-term; True if it never returned."""
+        fw, k = self.fw_dump, self.k
+        if not fw.dump_registered or not fw.fadumphdr_addr:
+            return False
+        ks = k.ks
+        raw = k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof())
+        fdh = ks.crash_info_header_old.parse(raw)
+        fdh.crashing_cpu = k.crashing_cpu
+        k.crash_save_vmcoreinfo()
+        fdh.regs = Container({f: regs.get(f, 0) for f in ks.pt_regs_fields})
+        fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
+        k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_old.build(fdh))
+        return k.rtas_os_term(reason)
+
+    # --- capture kernel ---
+
+    def process_fadump(self) -> int:
+        """Validate the dump and the crash info header, build CPU notes, set elfcorehdr_addr."""
+        fw, k, active = self.fw_dump, self.k, self.fdm_active
+        if active is None or not fw.fadumphdr_addr:
+            return -errno.EINVAL
+        cpu, rmr = self._active_cpu(), self._active_rmr()
+        if active.header.dump_status_flag == abi.DumpStatus.ERROR or cpu.error_flags or rmr.error_flags:
+            k.printk(msg.NOT_VALID)
+            return -errno.EINVAL
+        if rmr.bytes_dumped != rmr.source_len or not cpu.bytes_dumped:
+            k.printk(msg.INCOMPLETE)
+            return -errno.EINVAL
+        magic = k.ram.read_u64(fw.fadumphdr_addr, k.byteorder)
+        if magic != FADUMP_CRASH_INFO_MAGIC_OLD:
+            k.printk(msg.HEADER_NOT_VALID)
+            return -errno.EINVAL
+        rc = self.fadump_build_cpu_notes(cpu)
+        if rc:
+            return rc
+        fdh = k.ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, k.ks.crash_info_header_old.sizeof()))
+        k.elfcorehdr_addr = fdh.elfcorehdr_addr
+        return 0
+
+    def fadump_build_cpu_notes(self, cpu_section: Container) -> int:
+        """Turn the register save area into one NT_PRSTATUS note per CPU in the crash-time mask."""
+        k, fw, ks = self.k, self.fw_dump, self.k.ks
+        addr = cpu_section.destination_address
+        if k.ram.read(addr, 8) != abi.REGSAVE_MAGIC:
+            k.printk(msg.REGSAVE_BAD)
+            return -errno.ENOENT
+        num_cpu_offset = k.ram.read_u32(addr + 12, "big")
+        num_cpus = k.ram.read_u32(addr + num_cpu_offset, "big")
+        entry = addr + num_cpu_offset + 4
+        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
+        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
+        fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
+        mask = fdh.cpu_mask
+        notes = b""
+        end_of_area = addr + cpu_section.bytes_dumped
+        for _ in range(num_cpus):
+            rid, value = self._reg_entry(entry)
+            if rid != abi.reg_id("CPUSTRT"):
+                k.printk(msg.CPU_STATE_BAD)
+                return -errno.ENOENT
+            cpu = value & abi.CPU_ID_MASK
+            in_mask = k.cpumask_test(mask, cpu)
+            regs = {f: 0 for f in ks.pt_regs_fields}
+            entry += abi.REGSAVE_ENTRY_SIZE
+            while entry < end_of_area:
+                rid, value = self._reg_entry(entry)
+                entry += abi.REGSAVE_ENTRY_SIZE
+                if rid == abi.reg_id("CPUEND"):
+                    break
+                set_regval(regs, rid, value)
+            if not in_mask:
+                continue
+            if fdh.crashing_cpu == cpu:
+                regs = dict(fdh.regs)
+            notes += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, [regs[f] for f in ks.pt_regs_fields]))
+        notes += elfcore.FINAL_NOTE
+        k.ram.write(fw.cpu_notes_buf, notes)
+        self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
+        return 0
+
+    def _reg_entry(self, addr: int) -> tuple[int, int]:
+        e = RegEntry.parse(self.k.ram.read(addr, abi.REGSAVE_ENTRY_SIZE))
+        return e.reg_id, e.reg_value
+
+    def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
+        """Point the first PT_NOTE (the placeholder) at the CPU notes buffer."""
+        ks, k = self.k.ks, self.k
+        at = elfcorehdr + EHDR_SIZE
+        ph = ks.elf64_phdr.parse(k.ram.read(at, PHDR_SIZE))
+        if ph.p_type == PT_NOTE:
+            size = self.fw_dump.cpu_notes_buf_size
+            k.ram.write(at, elfcore.phdr(ks, PT_NOTE, p_offset=self.fw_dump.cpu_notes_buf,
+                                          p_paddr=self.fw_dump.cpu_notes_buf, p_filesz=size, p_memsz=size))
+
+    def fadump_invalidate_release_mem(self) -> None:
+        """Invalidate the dump, give the old memory back, keep the area for re-registration."""
+        fw, k = self.fw_dump, self.k
+        if not fw.dump_active:
+            return
+        destination = self._active_cpu().destination_address
+        self.fadump_cleanup()
+        old = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+        fw.reserve_dump_area_start = destination
+        fw.reserve_dump_area_size = self.get_fadump_area_size()
+        self.fadump_release_memory(old)
+        fw.cpu_notes_buf = fw.cpu_notes_buf_size = 0
+        self.init_fadump_mem_struct(fw.reserve_dump_area_start)
+
+    def fadump_release_memory(self, old: Range) -> None:
+        """Free every page of ``old`` except the (new) dump reserve area."""
+        fw, k = self.fw_dump, self.k
+        keep = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+        k.memblock.reserved = [r for r in k.memblock.reserved if r != old]
+        k.memblock.reserve(keep)
+        k.heap_limit = k.machine.layout.end_of_dram
+
+    # --- sysfs (/sys/kernel/fadump_*) and debugfs ---
+
+    def fadump_enabled_show(self) -> str:
+        return f"{int(self.fw_dump.fadump_enabled)}\n"
+
+    def fadump_register_show(self) -> str:
+        return f"{int(self.fw_dump.dump_registered)}\n"
+
+    def fadump_register_store(self, buf: str) -> int:
+        fw = self.fw_dump
+        if not fw.fadump_enabled or self.fdm_active is not None:
+            return -errno.EPERM
+        first = buf[:1]
+        if first == "0":
+            if not fw.dump_registered:
+                return -errno.EINVAL
+            self.fadump_unregister_dump()
+        elif first == "1":
+            if fw.dump_registered:
+                return -errno.EINVAL
+            self.register_fadump()
+        else:
+            return -errno.EINVAL
+        return len(buf)
+
+    def fadump_release_memory_store(self, buf: str) -> int:
+        if not self.fw_dump.dump_active:
+            return -errno.EPERM
+        if buf[:1] != "1":
+            return -errno.EINVAL
+        self.k.vmcore_cleanup()
+        self.fadump_invalidate_release_mem()
+        return len(buf)
+
+    def fadump_region_show(self) -> str:
+        """debugfs powerpc/fadump_region in the 3.4 to 5.4 format."""
+        fw = self.fw_dump
+        if not fw.fadump_enabled:
+            return ""
+        fdm = self.fdm_active if self.fdm_active is not None else self.fdm
+        if fdm is None:
+            return ""
+        cpu, hpte, rmr = (next(s for s in fdm.sections if s.source_data_type == t) for t in
+                          (SectionType.CPU_STATE_DATA, SectionType.HPTE_REGION, SectionType.REAL_MODE_REGION))
+        out = ""
+        for label, s in (("CPU ", cpu), ("HPTE", hpte), ("DUMP", rmr)):
+            d = s.destination_address
+            out += f"{label}: [{d:#016x}-{d + s.source_len - 1:#016x}] {s.source_len:#x} bytes, Dumped: {s.bytes_dumped:#x}\n"
+        if self.fdm_active is None or fw.reserve_dump_area_start == cpu.destination_address:
+            return out
+        size = cpu.destination_address - fw.reserve_dump_area_start
+        out += (f"    : [{fw.reserve_dump_area_start:#016x}-{cpu.destination_address - 1:#016x}] "
+                f"{size:#x} bytes, Dumped: {size:#x}\n")
+        return out
+
+
+def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
+    """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
+    gpr = gpr_index(rid)
+    if gpr >= 0:
+        regs[f"gpr{gpr}"] = value
+        return
+    name = {"NIA": "nip", "MSR": "msr", "CTR": "ctr", "LR": "link", "XER": "xer",
+            "CR": "ccr", "DAR": "dar", "DSISR": "dsisr"}.get(abi.reg_name(rid))
+    if name:
+        regs[name] = value
+
+
+def gpr_index(rid: int) -> int:
+    """fadump_gpr_index(): "GPR" prefix, then the two bytes after it read as decimal; -1 if not a GPR."""
+    mask = 0xFFFFFF0000000000
+    if rid & mask != abi.reg_id("GPR"):
+        return -1
+    digits = ((rid & ~mask) >> 24) & 0xFFFF
+    text = bytes([(digits >> 8) & 0xFF, digits & 0xFF]).rstrip(b"\0").decode("ascii", "replace")
+    try:
+        i = int(text, 10)
+    except ValueError:
+        return -1
+    return i if 0 <= i <= 31 else -1

@@ -1,0 +1,26 @@
+"""Console messages of the 3.4-era fadump code, verbatim (no prefix: raw printk).
+
+Source: arch/powerpc/kernel/fadump.c (v3.4) and arch/powerpc/kernel/rtas.c.
+"""
+
+NOT_SUPPORTED = "Firmware-assisted dump is not supported on this hardware"
+RESERVED_FIRST = "Reserved {size_mb}MB of memory at {base_mb}MB for firmware-assisted dump"
+RESERVED_CAPTURE = "Reserved {size_mb}MB of memory at {base_mb}MB for saving crash dump"
+ADJUSTED_MEMORY_LIMIT = "Adjusted memory_limit for firmware-assisted dump, now {limit:#016x}"
+DUMP_ACTIVE = "Firmware-assisted dump is active."
+REGISTERED = "firmware-assisted kernel dump registration is successful"
+REGISTER_HW_ERROR = "Failed to register firmware-assisted kernel dump. Hardware Error({rc})."
+REGISTER_PARAM_ERROR = "Failed to register firmware-assisted kernel dump. Parameter Error({rc})."
+ALREADY_REGISTERED = "firmware-assisted kernel dump is already  registered."
+UNREGISTER_FAILED = "Failed to un-register firmware-assisted dump. unexpected error({rc})."
+INVALIDATE_FAILED = "Failed to invalidate firmware-assisted dump rgistration. unexpected error({rc})."
+NOT_VALID = "Dump taken by platform is not valid"
+INCOMPLETE = "Dump taken by platform is incomplete"
+HEADER_NOT_VALID = "Crash info header is not valid."
+REGSAVE_BAD = "Unable to read register save area."
+CPU_STATE_BAD = "Unable to read CPU state data"
+NOTES_ALLOC_FAILED = "Failed to allocate {size:#x} bytes for cpu notes buffer"
+SYSFS_FAILED = "fadump: unable to create sysfs file {name} ({rc})"
+OS_TERM_FAILED = "ibm,os-term call failed {rc}"
+PANIC = "Kernel panic - not syncing: {message}"
+REBOOTING = "Rebooting in {seconds} seconds.."

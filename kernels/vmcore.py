@@ -1,0 +1,187 @@
+"""/proc/vmcore as ``fs/proc/vmcore.c`` lays it out, streamed from RAM.
+
+``parse_crash_elf_headers`` reads the ELF core header the capture kernel was
+given (elfcorehdr_addr), merges every PT_NOTE into one placed first, and
+rewrites each PT_LOAD's p_offset from "physical address of the data" to the
+file offset. Two generations: the 3.4 layout (contiguous, p_align 0) and the
+page-aligned layout of 3.11 and later (mmap support; merged note p_align 4).
+"""
+
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from kernels import elfcore
+from kernels.structs import (
+    EHDR_SIZE, ELFCLASS64, EM_PPC64, ET_CORE, EV_CURRENT, PHDR_SIZE, PT_LOAD, PT_NOTE, KernelStructs,
+)
+
+LAYOUT_3_4 = "3.4"
+LAYOUT_PAGED = "paged"
+
+
+class VmcoreError(Exception):
+    """The header is unusable; ``message`` is what the kernel prints."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the file: ``size`` bytes at file ``offset`` from a source."""
+
+    offset: int
+    size: int
+    buffer: bytes | None = None
+    paddr: int | None = None
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """One PT_LOAD as /proc/vmcore exports it."""
+
+    paddr: int
+    vaddr: int
+    size: int
+    file_offset: int
+    source: int
+    """Physical address the bytes are read from (the old p_offset)."""
+
+
+class ProcVmcore:
+    """The exported file: header and notes buffers, then physical memory."""
+
+    def __init__(self, ram, ks: KernelStructs, elfcorehdr_addr: int, page_size: int, layout: str):
+        self.ram = ram
+        self.ks = ks
+        self.page_size = page_size
+        self.layout = layout
+        self._parse(elfcorehdr_addr)
+
+    def _parse(self, addr: int) -> None:
+        ks, ram = self.ks, self.ram
+        try:
+            eh = ks.elf64_ehdr.parse(ram.read(addr, EHDR_SIZE))
+        except Exception as exc:
+            raise VmcoreError("Warning: Core image elf header is not sane") from exc
+        if (eh.e_type != ET_CORE or eh.e_machine != EM_PPC64 or eh.e_ident.EI_VERSION != EV_CURRENT
+                or eh.e_ehsize != EHDR_SIZE or eh.e_phentsize != PHDR_SIZE or eh.e_phnum == 0):
+            raise VmcoreError("Warning: Core image elf header is not sane")
+        raw = ram.read(addr + eh.e_phoff, eh.e_phnum * PHDR_SIZE)
+        phdrs = [ks.elf64_phdr.parse(raw[i * PHDR_SIZE:(i + 1) * PHDR_SIZE]) for i in range(eh.e_phnum)]
+        self.e_flags = eh.e_flags
+
+        notes = b""
+        nr_ptnote = 0
+        for ph in phdrs:
+            if ph.p_type != PT_NOTE:
+                continue
+            nr_ptnote += 1
+            data = ram.read(ph.p_offset, ph.p_memsz)
+            walked = elfcore.walk_notes(ks, data)
+            real = 0
+            if walked:
+                name, _, desc, off = walked[-1]
+                real = off + 12 + elfcore.align4(len(name) + 1) + elfcore.align4(len(desc))
+            notes += data[:real]
+        if nr_ptnote == 0 or not notes:
+            raise VmcoreError("Warning: Zero PT_NOTE entries found")
+        loads = [ph for ph in phdrs if ph.p_type == PT_LOAD]
+        self.notes_size = len(notes)
+        phnum = len(loads) + 1
+        page = self.page_size
+        if self.layout == LAYOUT_PAGED:
+            note_off = _roundup(EHDR_SIZE + phnum * PHDR_SIZE, page)
+            head_size = note_off
+            notes_area = _roundup(len(notes), page)
+            note_align = 4
+        else:
+            note_off = EHDR_SIZE + phnum * PHDR_SIZE
+            head_size = note_off
+            notes_area = len(notes)
+            note_align = 0
+        off = head_size + notes_area
+        out_phdrs = [elfcore.phdr(ks, PT_NOTE, p_offset=note_off, p_filesz=len(notes), p_memsz=len(notes),
+                                  p_align=note_align)]
+        self.loads: list[LoadInfo] = []
+        segments: list[Segment] = []
+        for ph in loads:
+            if self.layout == LAYOUT_PAGED:
+                start = ph.p_offset - ph.p_offset % page
+                end = _roundup(ph.p_offset + ph.p_memsz, page)
+                new_offset = off + (ph.p_offset - start)
+                segments.append(Segment(off, end - start, paddr=start))
+                off += end - start
+            else:
+                new_offset = off
+                segments.append(Segment(off, ph.p_memsz, paddr=ph.p_offset))
+                off += ph.p_memsz
+            out_phdrs.append(elfcore.phdr(ks, PT_LOAD, p_offset=new_offset, p_vaddr=ph.p_vaddr,
+                                          p_paddr=ph.p_paddr, p_filesz=ph.p_filesz, p_memsz=ph.p_memsz,
+                                          p_flags=ph.p_flags, p_align=ph.p_align))
+            self.loads.append(LoadInfo(ph.p_paddr, ph.p_vaddr, ph.p_memsz, new_offset, ph.p_offset))
+        header = elfcore.ehdr(ks, phnum, eh.e_flags) + b"".join(out_phdrs)
+        self.header = header.ljust(head_size, b"\0")
+        self.notes = notes.ljust(notes_area, b"\0")
+        self.segments = [Segment(0, len(self.header), buffer=self.header),
+                         Segment(len(self.header), len(self.notes), buffer=self.notes)] + segments
+        self._starts = [s.offset for s in self.segments]
+        self.size = off
+
+    # --- reading ---
+
+    def read(self, offset: int, size: int) -> bytes:
+        """read(2) on /proc/vmcore: bytes at [offset, offset+size), short at EOF."""
+        end = min(offset + size, self.size)
+        out = bytearray()
+        pos = offset
+        while pos < end:
+            seg = self.segments[bisect_right(self._starts, pos) - 1]
+            take = min(end, seg.offset + seg.size) - pos
+            inner = pos - seg.offset
+            if seg.buffer is not None:
+                out += seg.buffer[inner:inner + take]
+            else:
+                out += self.ram.read(seg.paddr + inner, take)
+            pos += take
+        return bytes(out)
+
+    def read_paddr(self, paddr: int, size: int) -> bytes:
+        """The vmcore's bytes for physical range [paddr, paddr+size), via its PT_LOADs."""
+        for load in self.loads:
+            if load.paddr <= paddr and paddr + size <= load.paddr + load.size:
+                return self.read(load.file_offset + paddr - load.paddr, size)
+        raise KeyError(f"{paddr:#x}+{size:#x} is not inside one PT_LOAD")
+
+    def export(self, path: str, progress=None) -> int:
+        """Write the whole file, leaving holes where RAM was never written; bytes on disk.
+
+        The file is created exclusively by the caller's choice of path; holes make
+        an 8 GiB core cost only its data.
+        """
+        written = 0
+        with open(path, "wb") as f:
+            for seg in self.segments:
+                if seg.buffer is not None:
+                    f.seek(seg.offset)
+                    f.write(seg.buffer)
+                    written += len(seg.buffer)
+                    continue
+                for s, e in self.ram.touched_runs(seg.paddr, seg.paddr + seg.size):
+                    pos = s
+                    while pos < e:
+                        chunk = min(e - pos, 64 << 20)
+                        f.seek(seg.offset + pos - seg.paddr)
+                        f.write(self.ram.view(pos, chunk))
+                        written += chunk
+                        pos += chunk
+                        if progress:
+                            progress(chunk)
+            f.truncate(self.size)
+        return written
+
+
+def _roundup(n: int, align: int) -> int:
+    return -(-n // align) * align

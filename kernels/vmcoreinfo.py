@@ -1,0 +1,49 @@
+"""VMCOREINFO: the kernel's note describing itself to dump readers.
+
+Models ``crash_save_vmcoreinfo_init``/``crash_save_vmcoreinfo`` and
+``update_vmcoreinfo_note`` (kernel/kexec.c in 3.4, kernel/vmcore_info.c now).
+Only keys the emulated kernel can back with real bytes are written.
+"""
+
+from kernels import elfcore
+from kernels.image import SYMBOLS, va
+from kernels.structs import KernelStructs
+
+VMCOREINFO_NOTE_NAME = "VMCOREINFO"
+
+
+def base_text(release: str, page_size: int) -> str:
+    """The text written at boot (subsys_initcall), before any crash."""
+    lines = [
+        f"OSRELEASE={release}",
+        f"PAGESIZE={page_size}",
+        f"SYMBOL(init_uts_ns)={va(SYMBOLS['init_uts_ns']):x}",
+        f"SYMBOL(swapper_pg_dir)={va(SYMBOLS['swapper_pg_dir']):x}",
+        f"SYMBOL(_stext)={va(SYMBOLS['_stext']):x}",
+        "OFFSET(uts_namespace.name)=4",
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def note_size(vmcoreinfo_bytes: int) -> int:
+    """VMCOREINFO_NOTE_SIZE: two note headers, the padded name, the data area."""
+    return 12 * 2 + 12 + vmcoreinfo_bytes
+
+
+def write_note(ram, ks: KernelStructs, text: str, capacity: int) -> int:
+    """update_vmcoreinfo_note(): the note plus final_note at vmcoreinfo_note; its address."""
+    data = text.encode()[:capacity]
+    raw = elfcore.note(ks, VMCOREINFO_NOTE_NAME, 0, data) + elfcore.FINAL_NOTE
+    addr = SYMBOLS["vmcoreinfo_note"]
+    ram.write(addr, raw)
+    return addr
+
+
+def parse(text: str) -> dict[str, str]:
+    """KEY=value lines as a dict (the way drgn and makedumpfile read them)."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key] = value
+    return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from emulator.errors import OutputExistsError, ScenarioError
+from emulator.errors import FadumpEmuError, OutputExistsError, ScenarioError
 from emulator.layout import Range
 from emulator.machine import Machine
 from emulator.scenario import Event, Scenario
@@ -90,7 +90,11 @@ class Run:
         self.prepare_output()
         env = self.machine.env
         env.process(self.partition())
-        env.run()
+        try:
+            env.run()
+        except FadumpEmuError as exc:
+            # SimPy re-raises a copy; give the caller the original (with its file and line).
+            raise (exc.__cause__ if isinstance(exc.__cause__, FadumpEmuError) else exc) from None
         self.result.outcome = self.outcome()
         return self.result
 

@@ -6,7 +6,7 @@ one status (a list of output words); the dispatcher stores it once.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from firmware.abi import RtasStatus
 

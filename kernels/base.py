@@ -91,6 +91,13 @@ class Kernel:
         self._heap_next = addr + size
         return addr
 
+    def use_freed_memory(self, ranges: list[Range]) -> None:
+        """Memory just given back is soon used: leave a page-cache block at the start of each range."""
+        stamp = f"boot {self.boot}: page cache in memory freed by the kernel ".encode()
+        block = (stamp * (65536 // len(stamp) + 1))[:65536]
+        for r in ranges[:4]:
+            self.ram.write(r.start, block[:min(len(block), r.size)])
+
     # --- firmware ---
 
     def rtas_call(self, name: str, *args: int) -> int | None:

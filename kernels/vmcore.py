@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kernels import elfcore
 from kernels.structs import (
-    EHDR_SIZE, ELFCLASS64, EM_PPC64, ET_CORE, EV_CURRENT, PHDR_SIZE, PT_LOAD, PT_NOTE, KernelStructs,
+    EHDR_SIZE, EM_PPC64, ET_CORE, EV_CURRENT, PHDR_SIZE, PT_LOAD, PT_NOTE, KernelStructs,
 )
 
 LAYOUT_3_4 = "3.4"

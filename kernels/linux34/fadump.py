@@ -5,7 +5,6 @@ the profile also runs little-endian); the crash info header, ELF header and
 notes are in the kernel's byte order.
 """
 
-import errno
 from dataclasses import dataclass, field
 
 from construct import Container
@@ -15,19 +14,19 @@ from emulator.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct, RegEntry
+from firmware.structs import DumpMemStruct
 from kernels import cmdline as cmdline_mod
-from kernels import elfcore, vmcoreinfo
+from kernels import elfcore
 from kernels.image import SYMBOLS, va
 from kernels.linux34 import messages as msg
+from kernels.linux34.capture import NOTE_BUF_T, CaptureMixin, gpr_index, set_regval  # noqa: F401
+from kernels.linux34.sysfs import SysfsMixin
 from kernels.structs import (
-    EHDR_SIZE, FADUMP_CPU_UNKNOWN, FADUMP_CRASH_INFO_MAGIC_OLD, NT_PRSTATUS, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,
+    EHDR_SIZE, FADUMP_CPU_UNKNOWN, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,
 )
 from emulator.units import memparse
 
 RMA_START = 0
-NOTE_BUF_T = 536
-"""sizeof(note_buf_t): two note headers, "CORE" padded to 8, 504-byte prstatus."""
 VMCOREINFO_BYTES = 4096
 """3.4: vmcoreinfo_data[4096]; the PT_NOTE says vmcoreinfo_max_size of it."""
 
@@ -53,7 +52,7 @@ class FwDump:
     crash_memory_ranges: list[Range] = field(default_factory=list)
 
 
-class Fadump34:
+class Fadump34(CaptureMixin, SysfsMixin):
     """The fadump code of one 3.4 kernel, with its fw_dump, fdm and fdm_active."""
 
     def __init__(self, kernel):
@@ -339,186 +338,3 @@ class Fadump34:
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_old.build(fdh))
         return k.rtas_os_term(reason)
-
-    # --- capture kernel ---
-
-    def process_fadump(self) -> int:
-        """Validate the dump and the crash info header, build CPU notes, set elfcorehdr_addr."""
-        fw, k, active = self.fw_dump, self.k, self.fdm_active
-        if active is None or not fw.fadumphdr_addr:
-            return -errno.EINVAL
-        cpu, rmr = self._active_cpu(), self._active_rmr()
-        if active.header.dump_status_flag == abi.DumpStatus.ERROR or cpu.error_flags or rmr.error_flags:
-            k.printk(msg.NOT_VALID)
-            return -errno.EINVAL
-        if rmr.bytes_dumped != rmr.source_len or not cpu.bytes_dumped:
-            k.printk(msg.INCOMPLETE)
-            return -errno.EINVAL
-        magic = k.ram.read_u64(fw.fadumphdr_addr, k.byteorder)
-        if magic != FADUMP_CRASH_INFO_MAGIC_OLD:
-            k.printk(msg.HEADER_NOT_VALID)
-            return -errno.EINVAL
-        rc = self.fadump_build_cpu_notes(cpu)
-        if rc:
-            return rc
-        fdh = k.ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, k.ks.crash_info_header_old.sizeof()))
-        k.elfcorehdr_addr = fdh.elfcorehdr_addr
-        return 0
-
-    def fadump_build_cpu_notes(self, cpu_section: Container) -> int:
-        """Turn the register save area into one NT_PRSTATUS note per CPU in the crash-time mask."""
-        k, fw, ks = self.k, self.fw_dump, self.k.ks
-        addr = cpu_section.destination_address
-        if k.ram.read(addr, 8) != abi.REGSAVE_MAGIC:
-            k.printk(msg.REGSAVE_BAD)
-            return -errno.ENOENT
-        num_cpu_offset = k.ram.read_u32(addr + 12, "big")
-        num_cpus = k.ram.read_u32(addr + num_cpu_offset, "big")
-        entry = addr + num_cpu_offset + 4
-        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
-        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
-        fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
-        mask = fdh.cpu_mask
-        notes = b""
-        end_of_area = addr + cpu_section.bytes_dumped
-        for _ in range(num_cpus):
-            rid, value = self._reg_entry(entry)
-            if rid != abi.reg_id("CPUSTRT"):
-                k.printk(msg.CPU_STATE_BAD)
-                return -errno.ENOENT
-            cpu = value & abi.CPU_ID_MASK
-            in_mask = k.cpumask_test(mask, cpu)
-            regs = {f: 0 for f in ks.pt_regs_fields}
-            entry += abi.REGSAVE_ENTRY_SIZE
-            while entry < end_of_area:
-                rid, value = self._reg_entry(entry)
-                entry += abi.REGSAVE_ENTRY_SIZE
-                if rid == abi.reg_id("CPUEND"):
-                    break
-                set_regval(regs, rid, value)
-            if not in_mask:
-                continue
-            if fdh.crashing_cpu == cpu:
-                regs = dict(fdh.regs)
-            notes += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, [regs[f] for f in ks.pt_regs_fields]))
-        notes += elfcore.FINAL_NOTE
-        k.ram.write(fw.cpu_notes_buf, notes)
-        self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
-        return 0
-
-    def _reg_entry(self, addr: int) -> tuple[int, int]:
-        e = RegEntry.parse(self.k.ram.read(addr, abi.REGSAVE_ENTRY_SIZE))
-        return e.reg_id, e.reg_value
-
-    def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
-        """Point the first PT_NOTE (the placeholder) at the CPU notes buffer."""
-        ks, k = self.k.ks, self.k
-        at = elfcorehdr + EHDR_SIZE
-        ph = ks.elf64_phdr.parse(k.ram.read(at, PHDR_SIZE))
-        if ph.p_type == PT_NOTE:
-            size = self.fw_dump.cpu_notes_buf_size
-            k.ram.write(at, elfcore.phdr(ks, PT_NOTE, p_offset=self.fw_dump.cpu_notes_buf,
-                                          p_paddr=self.fw_dump.cpu_notes_buf, p_filesz=size, p_memsz=size))
-
-    def fadump_invalidate_release_mem(self) -> None:
-        """Invalidate the dump, give the old memory back, keep the area for re-registration."""
-        fw, k = self.fw_dump, self.k
-        if not fw.dump_active:
-            return
-        destination = self._active_cpu().destination_address
-        self.fadump_cleanup()
-        old = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
-        fw.reserve_dump_area_start = destination
-        fw.reserve_dump_area_size = self.get_fadump_area_size()
-        self.fadump_release_memory(old)
-        fw.cpu_notes_buf = fw.cpu_notes_buf_size = 0
-        self.init_fadump_mem_struct(fw.reserve_dump_area_start)
-
-    def fadump_release_memory(self, old: Range) -> None:
-        """Free every page of ``old`` except the (new) dump reserve area."""
-        fw, k = self.fw_dump, self.k
-        keep = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
-        k.memblock.reserved = [r for r in k.memblock.reserved if r != old]
-        k.memblock.reserve(keep)
-        k.heap_limit = k.machine.layout.end_of_dram
-
-    # --- sysfs (/sys/kernel/fadump_*) and debugfs ---
-
-    def fadump_enabled_show(self) -> str:
-        return f"{int(self.fw_dump.fadump_enabled)}\n"
-
-    def fadump_register_show(self) -> str:
-        return f"{int(self.fw_dump.dump_registered)}\n"
-
-    def fadump_register_store(self, buf: str) -> int:
-        fw = self.fw_dump
-        if not fw.fadump_enabled or self.fdm_active is not None:
-            return -errno.EPERM
-        first = buf[:1]
-        if first == "0":
-            if not fw.dump_registered:
-                return -errno.EINVAL
-            self.fadump_unregister_dump()
-        elif first == "1":
-            if fw.dump_registered:
-                return -errno.EINVAL
-            self.register_fadump()
-        else:
-            return -errno.EINVAL
-        return len(buf)
-
-    def fadump_release_memory_store(self, buf: str) -> int:
-        if not self.fw_dump.dump_active:
-            return -errno.EPERM
-        if buf[:1] != "1":
-            return -errno.EINVAL
-        self.k.vmcore_cleanup()
-        self.fadump_invalidate_release_mem()
-        return len(buf)
-
-    def fadump_region_show(self) -> str:
-        """debugfs powerpc/fadump_region in the 3.4 to 5.4 format."""
-        fw = self.fw_dump
-        if not fw.fadump_enabled:
-            return ""
-        fdm = self.fdm_active if self.fdm_active is not None else self.fdm
-        if fdm is None:
-            return ""
-        cpu, hpte, rmr = (next(s for s in fdm.sections if s.source_data_type == t) for t in
-                          (SectionType.CPU_STATE_DATA, SectionType.HPTE_REGION, SectionType.REAL_MODE_REGION))
-        out = ""
-        for label, s in (("CPU ", cpu), ("HPTE", hpte), ("DUMP", rmr)):
-            d = s.destination_address
-            out += f"{label}: [{d:#016x}-{d + s.source_len - 1:#016x}] {s.source_len:#x} bytes, Dumped: {s.bytes_dumped:#x}\n"
-        if self.fdm_active is None or fw.reserve_dump_area_start == cpu.destination_address:
-            return out
-        size = cpu.destination_address - fw.reserve_dump_area_start
-        out += (f"    : [{fw.reserve_dump_area_start:#016x}-{cpu.destination_address - 1:#016x}] "
-                f"{size:#x} bytes, Dumped: {size:#x}\n")
-        return out
-
-
-def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
-    """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
-    gpr = gpr_index(rid)
-    if gpr >= 0:
-        regs[f"gpr{gpr}"] = value
-        return
-    name = {"NIA": "nip", "MSR": "msr", "CTR": "ctr", "LR": "link", "XER": "xer",
-            "CR": "ccr", "DAR": "dar", "DSISR": "dsisr"}.get(abi.reg_name(rid))
-    if name:
-        regs[name] = value
-
-
-def gpr_index(rid: int) -> int:
-    """fadump_gpr_index(): "GPR" prefix, then the two bytes after it read as decimal; -1 if not a GPR."""
-    mask = 0xFFFFFF0000000000
-    if rid & mask != abi.reg_id("GPR"):
-        return -1
-    digits = ((rid & ~mask) >> 24) & 0xFFFF
-    text = bytes([(digits >> 8) & 0xFF, digits & 0xFF]).rstrip(b"\0").decode("ascii", "replace")
-    try:
-        i = int(text, 10)
-    except ValueError:
-        return -1
-    return i if 0 <= i <= 31 else -1

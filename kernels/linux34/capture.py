@@ -1,0 +1,152 @@
+"""The capture-kernel half of arch/powerpc/kernel/fadump.c (v3.4).
+
+process_fadump() validates what firmware left, fadump_build_cpu_notes() turns the
+register save area into ELF notes and patches the first kernel's ELF header in
+old memory; release gives the preserved memory back.
+"""
+
+import errno
+
+from construct import Container
+
+from emulator.layout import Range, subtract
+from emulator.units import align_up
+from firmware import abi
+from firmware.structs import RegEntry
+from kernels import elfcore
+from kernels.linux34 import messages as msg
+from kernels.structs import EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC_OLD, NT_PRSTATUS, PHDR_SIZE, PT_NOTE
+
+NOTE_BUF_T = 536
+"""sizeof(note_buf_t): two note headers, "CORE" padded to 8, 504-byte prstatus."""
+
+
+class CaptureMixin:
+    """fadump_process and release, for Fadump34 (needs self.k, fw_dump, fdm_active)."""
+
+    def process_fadump(self) -> int:
+        """Validate the dump and the crash info header, build CPU notes, set elfcorehdr_addr."""
+        fw, k, active = self.fw_dump, self.k, self.fdm_active
+        if active is None or not fw.fadumphdr_addr:
+            return -errno.EINVAL
+        cpu, rmr = self._active_cpu(), self._active_rmr()
+        if active.header.dump_status_flag == abi.DumpStatus.ERROR or cpu.error_flags or rmr.error_flags:
+            k.printk(msg.NOT_VALID)
+            return -errno.EINVAL
+        if rmr.bytes_dumped != rmr.source_len or not cpu.bytes_dumped:
+            k.printk(msg.INCOMPLETE)
+            return -errno.EINVAL
+        magic = k.ram.read_u64(fw.fadumphdr_addr, k.byteorder)
+        if magic != FADUMP_CRASH_INFO_MAGIC_OLD:
+            k.printk(msg.HEADER_NOT_VALID)
+            return -errno.EINVAL
+        rc = self.fadump_build_cpu_notes(cpu)
+        if rc:
+            return rc
+        fdh = k.ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, k.ks.crash_info_header_old.sizeof()))
+        k.elfcorehdr_addr = fdh.elfcorehdr_addr
+        return 0
+
+    def fadump_build_cpu_notes(self, cpu_section: Container) -> int:
+        """Turn the register save area into one NT_PRSTATUS note per CPU in the crash-time mask."""
+        k, fw, ks = self.k, self.fw_dump, self.k.ks
+        addr = cpu_section.destination_address
+        if k.ram.read(addr, 8) != abi.REGSAVE_MAGIC:
+            k.printk(msg.REGSAVE_BAD)
+            return -errno.ENOENT
+        num_cpu_offset = k.ram.read_u32(addr + 12, "big")
+        num_cpus = k.ram.read_u32(addr + num_cpu_offset, "big")
+        entry = addr + num_cpu_offset + 4
+        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
+        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
+        fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
+        mask = fdh.cpu_mask
+        notes = b""
+        end_of_area = addr + cpu_section.bytes_dumped
+        for _ in range(num_cpus):
+            rid, value = self._reg_entry(entry)
+            if rid != abi.reg_id("CPUSTRT"):
+                k.printk(msg.CPU_STATE_BAD)
+                return -errno.ENOENT
+            cpu = value & abi.CPU_ID_MASK
+            in_mask = k.cpumask_test(mask, cpu)
+            regs = {f: 0 for f in ks.pt_regs_fields}
+            entry += abi.REGSAVE_ENTRY_SIZE
+            while entry < end_of_area:
+                rid, value = self._reg_entry(entry)
+                entry += abi.REGSAVE_ENTRY_SIZE
+                if rid == abi.reg_id("CPUEND"):
+                    break
+                set_regval(regs, rid, value)
+            if not in_mask:
+                continue
+            if fdh.crashing_cpu == cpu:
+                regs = dict(fdh.regs)
+            notes += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, [regs[f] for f in ks.pt_regs_fields]))
+        notes += elfcore.FINAL_NOTE
+        k.ram.write(fw.cpu_notes_buf, notes)
+        self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
+        return 0
+
+    def _reg_entry(self, addr: int) -> tuple[int, int]:
+        e = RegEntry.parse(self.k.ram.read(addr, abi.REGSAVE_ENTRY_SIZE))
+        return e.reg_id, e.reg_value
+
+    def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
+        """Point the first PT_NOTE (the placeholder) at the CPU notes buffer."""
+        ks, k = self.k.ks, self.k
+        at = elfcorehdr + EHDR_SIZE
+        ph = ks.elf64_phdr.parse(k.ram.read(at, PHDR_SIZE))
+        if ph.p_type == PT_NOTE:
+            size = self.fw_dump.cpu_notes_buf_size
+            k.ram.write(at, elfcore.phdr(ks, PT_NOTE, p_offset=self.fw_dump.cpu_notes_buf,
+                                          p_paddr=self.fw_dump.cpu_notes_buf, p_filesz=size, p_memsz=size))
+
+    def fadump_invalidate_release_mem(self) -> None:
+        """Invalidate the dump, give the old memory back, keep the area for re-registration."""
+        fw = self.fw_dump
+        if not fw.dump_active:
+            return
+        destination = self._active_cpu().destination_address
+        self.fadump_cleanup()
+        old = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+        fw.reserve_dump_area_start = destination
+        fw.reserve_dump_area_size = self.get_fadump_area_size()
+        self.fadump_release_memory(old)
+        fw.cpu_notes_buf = fw.cpu_notes_buf_size = 0
+        self.init_fadump_mem_struct(fw.reserve_dump_area_start)
+
+    def fadump_release_memory(self, old: Range) -> None:
+        """Free every page of ``old`` except the (new) dump reserve area."""
+        fw, k = self.fw_dump, self.k
+        keep = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+        k.memblock.reserved = [r for r in k.memblock.reserved if r != old]
+        k.memblock.reserve(keep)
+        k.heap_limit = k.machine.layout.end_of_dram
+        k.use_freed_memory(subtract([old], keep))
+
+
+def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
+    """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
+    gpr = gpr_index(rid)
+    if gpr >= 0:
+        regs[f"gpr{gpr}"] = value
+        return
+    name = {"NIA": "nip", "MSR": "msr", "CTR": "ctr", "LR": "link", "XER": "xer",
+            "CR": "ccr", "DAR": "dar", "DSISR": "dsisr"}.get(abi.reg_name(rid))
+    if name:
+        regs[name] = value
+
+
+def gpr_index(rid: int) -> int:
+    """fadump_gpr_index(): "GPR" prefix, then the two bytes after it read as decimal; -1 if not a GPR."""
+    mask = 0xFFFFFF0000000000
+    if rid & mask != abi.reg_id("GPR"):
+        return -1
+    digits = ((rid & ~mask) >> 24) & 0xFFFF
+    text = bytes([(digits >> 8) & 0xFF, digits & 0xFF]).rstrip(b"\0").decode("ascii", "replace")
+    try:
+        i = int(text, 10)
+    except ValueError:
+        return -1
+    return i if 0 <= i <= 31 else -1

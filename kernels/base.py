@@ -9,7 +9,20 @@ from emulator.units import align_up
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels.image import HEAP_START, KernelImage
+from kernels import vmcoreinfo
+from kernels.image import SYMBOLS
 from kernels.structs import kernel_structs
+from kernels.vmcore import ProcVmcore, VmcoreError
+from firmware import abi
+
+PANIC = "Kernel panic - not syncing: {message}"
+REBOOTING = "Rebooting in {seconds} seconds.."
+OS_TERM_FAILED = "ibm,os-term call failed {rc}"
+"""rtas.c, KERN_EMERG, no prefix."""
+
+CAPTURE_SCRATCH = (0x0400_0000, 0x0300_0000)
+"""(start, size) of low memory a booting kernel fills with its initramfs and
+page cache: in a capture kernel this overwrites the crashed kernel's data."""
 
 
 @dataclass
@@ -43,14 +56,18 @@ class Kernel:
     profile = "base"
     pt_regs_fields: tuple[str, ...] = ()
     nr_cpus = 2048
+    vmcoreinfo_bytes = 4096
+    vmcore_layout = "paged"
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int):
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0):
         self.machine = machine
         self.ram = machine.ram
         self.cmdline = cmdline
         self.params = cmdline_mod.params(cmdline)
         self.release = release
         self.boot = boot
+        self.epoch = epoch
+        """Seconds since 1970 at partition power-on (CRASHTIME's base)."""
         le = machine.config.little_endian
         self.ks = kernel_structs(le, self.pt_regs_fields, self.nr_cpus)
         self.byteorder = self.ks.byteorder
@@ -60,8 +77,13 @@ class Kernel:
         self.sysfs: dict[str, SysfsFile] = {}
         self.debugfs: dict[str, SysfsFile] = {}
         self.vmcore = None
+        self.pid_by_cpu = False
+        """Number NT_PRSTATUS notes pid = cpu + 1 (an emulator option; fadump writes 0)."""
         self.stall = 0.0
         """Seconds spent in busy-waits (mdelay) not yet yielded to the clock."""
+        self.crashing_cpu = -1
+        self.elfcorehdr_addr = None
+        self.vmcoreinfo_text = ""
         self._heap_next = HEAP_START
         self.heap_limit = machine.layout.end_of_dram
 
@@ -97,6 +119,87 @@ class Kernel:
         block = (stamp * (65536 // len(stamp) + 1))[:65536]
         for r in ranges[:4]:
             self.ram.write(r.start, block[:min(len(block), r.size)])
+
+
+    # --- boot-time pieces every generation shares ---
+
+    def load_image(self) -> None:
+        """The image and the memory a young kernel fills: all below the reservation."""
+        self.image.load(self.ram, self.boot)
+        start, size = CAPTURE_SCRATCH
+        pattern = f"boot {self.boot} initramfs/page cache ".encode()
+        block = (pattern * (65536 // len(pattern) + 1))[:65536]
+        for off in range(0, size, len(block)):
+            self.ram.write(start + off, block)
+
+    def crash_save_vmcoreinfo_init(self) -> None:
+        """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
+        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size)
+        vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes)
+
+    def crash_save_vmcoreinfo(self) -> None:
+        """Append CRASHTIME and rebuild the note (called by crash_fadump)."""
+        now = self.epoch + int(self.machine.env.now)
+        text = self.vmcoreinfo_text + f"CRASHTIME={now}\n"
+        vmcoreinfo.write_note(self.ram, self.ks, text, self.vmcoreinfo_bytes)
+
+    def vmcore_init(self) -> None:
+        """fs_initcall vmcore_init(): export /proc/vmcore when elfcorehdr_addr is set."""
+        if self.elfcorehdr_addr is None:
+            return
+        try:
+            self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout)
+        except VmcoreError as exc:
+            self.printk(exc.message)
+
+    def vmcore_cleanup(self) -> None:
+        self.vmcore = None
+
+    # --- crash (kernel/panic.c, arch/powerpc/kernel/rtas.c) ---
+
+    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        """The profile's crash_fadump(); True if firmware took over."""
+        return False
+
+    def online_cpu_ids(self) -> list[int]:
+        return [c.id for c in self.machine.cpus if c.online]
+
+    def cpumask_bytes(self, cpus: list[int]) -> bytes:
+        """A struct cpumask: unsigned longs in the kernel's byte order, bit n = CPU n."""
+        words = [0] * (self.ks.cpumask_size // 8)
+        for c in cpus:
+            words[c // 64] |= 1 << (c % 64)
+        return b"".join(w.to_bytes(8, self.byteorder) for w in words)
+
+    def cpumask_test(self, mask: bytes, cpu: int) -> bool:
+        word = int.from_bytes(mask[(cpu // 64) * 8:(cpu // 64) * 8 + 8], self.byteorder)
+        return bool(word >> (cpu % 64) & 1)
+
+    def panic(self, cpu: int, regs: dict[str, int], message: str) -> str:
+        """panic() on ``cpu``: "dumped" if firmware took over, else "reboot" or "hang"."""
+        self.crashing_cpu = cpu
+        self.printk(PANIC.format(message=message))
+        if self.crash_fadump(regs, message):
+            return "dumped"
+        timeout = int(self.params.get("panic", "0") or 0)
+        if timeout > 0:
+            self.printk(REBOOTING.format(seconds=timeout))
+            return "reboot"
+        return "hang"
+
+    def rtas_os_term(self, reason: str) -> bool:
+        """rtas_os_term(): only with ibm,os-term and ibm,extended-os-term; True if it never returned."""
+        dt = self.machine.devicetree
+        if not dt.has("/rtas", abi.DT_OS_TERM) or not dt.has("/rtas", abi.DT_EXTENDED_OS_TERM):
+            return False
+        text = f"OS panic: {reason}".encode()[:2047] + b"\0"
+        self.ram.write(SYMBOLS["rtas_os_term_buf"], text)
+        status = self.rtas_call(abi.DT_OS_TERM, SYMBOLS["rtas_os_term_buf"])
+        if status is None:
+            return True
+        if status != 0:
+            self.printk(OS_TERM_FAILED.format(rc=status))
+        return False
 
     # --- firmware ---
 

@@ -12,13 +12,10 @@ from construct import Container
 from emulator.layout import Range, subtract
 from emulator.units import align_up
 from firmware import abi
-from firmware.structs import RegEntry
 from kernels import elfcore
 from kernels.linux34 import messages as msg
-from kernels.structs import EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC_OLD, NT_PRSTATUS, PHDR_SIZE, PT_NOTE
-
-NOTE_BUF_T = 536
-"""sizeof(note_buf_t): two note headers, "CORE" padded to 8, 504-byte prstatus."""
+from kernels.regsave_reader import NOTE_BUF_T, RegSaveError, cpu_notes, gpr_index, read_area, set_regval  # noqa: F401
+from kernels.structs import EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC_OLD, PHDR_SIZE, PT_NOTE
 
 
 class CaptureMixin:
@@ -50,47 +47,20 @@ class CaptureMixin:
     def fadump_build_cpu_notes(self, cpu_section: Container) -> int:
         """Turn the register save area into one NT_PRSTATUS note per CPU in the crash-time mask."""
         k, fw, ks = self.k, self.fw_dump, self.k.ks
-        addr = cpu_section.destination_address
-        if k.ram.read(addr, 8) != abi.REGSAVE_MAGIC:
-            k.printk(msg.REGSAVE_BAD)
+        try:
+            num_cpus, cpus = read_area(k.ram, cpu_section.destination_address, cpu_section.bytes_dumped,
+                                       ks.pt_regs_fields)
+        except RegSaveError as exc:
+            k.printk(msg.REGSAVE_BAD if exc.kind == "magic" else msg.CPU_STATE_BAD)
             return -errno.ENOENT
-        num_cpu_offset = k.ram.read_u32(addr + 12, "big")
-        num_cpus = k.ram.read_u32(addr + num_cpu_offset, "big")
-        entry = addr + num_cpu_offset + 4
         fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
         fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
         fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
-        mask = fdh.cpu_mask
-        notes = b""
-        end_of_area = addr + cpu_section.bytes_dumped
-        for _ in range(num_cpus):
-            rid, value = self._reg_entry(entry)
-            if rid != abi.reg_id("CPUSTRT"):
-                k.printk(msg.CPU_STATE_BAD)
-                return -errno.ENOENT
-            cpu = value & abi.CPU_ID_MASK
-            in_mask = k.cpumask_test(mask, cpu)
-            regs = {f: 0 for f in ks.pt_regs_fields}
-            entry += abi.REGSAVE_ENTRY_SIZE
-            while entry < end_of_area:
-                rid, value = self._reg_entry(entry)
-                entry += abi.REGSAVE_ENTRY_SIZE
-                if rid == abi.reg_id("CPUEND"):
-                    break
-                set_regval(regs, rid, value)
-            if not in_mask:
-                continue
-            if fdh.crashing_cpu == cpu:
-                regs = dict(fdh.regs)
-            notes += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, [regs[f] for f in ks.pt_regs_fields]))
-        notes += elfcore.FINAL_NOTE
+        notes = cpu_notes(ks, cpus, lambda cpu: k.cpumask_test(fdh.cpu_mask, cpu), fdh.crashing_cpu,
+                          dict(fdh.regs), k.pid_by_cpu)
         k.ram.write(fw.cpu_notes_buf, notes)
         self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
         return 0
-
-    def _reg_entry(self, addr: int) -> tuple[int, int]:
-        e = RegEntry.parse(self.k.ram.read(addr, abi.REGSAVE_ENTRY_SIZE))
-        return e.reg_id, e.reg_value
 
     def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
         """Point the first PT_NOTE (the placeholder) at the CPU notes buffer."""
@@ -125,28 +95,3 @@ class CaptureMixin:
         k.heap_limit = k.machine.layout.end_of_dram
         k.use_freed_memory(subtract([old], keep))
 
-
-def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
-    """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
-    gpr = gpr_index(rid)
-    if gpr >= 0:
-        regs[f"gpr{gpr}"] = value
-        return
-    name = {"NIA": "nip", "MSR": "msr", "CTR": "ctr", "LR": "link", "XER": "xer",
-            "CR": "ccr", "DAR": "dar", "DSISR": "dsisr"}.get(abi.reg_name(rid))
-    if name:
-        regs[name] = value
-
-
-def gpr_index(rid: int) -> int:
-    """fadump_gpr_index(): "GPR" prefix, then the two bytes after it read as decimal; -1 if not a GPR."""
-    mask = 0xFFFFFF0000000000
-    if rid & mask != abi.reg_id("GPR"):
-        return -1
-    digits = ((rid & ~mask) >> 24) & 0xFFFF
-    text = bytes([(digits >> 8) & 0xFF, digits & 0xFF]).rstrip(b"\0").decode("ascii", "replace")
-    try:
-        i = int(text, 10)
-    except ValueError:
-        return -1
-    return i if 0 <= i <= 31 else -1

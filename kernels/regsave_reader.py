@@ -1,0 +1,104 @@
+"""Reading the firmware's register save area into pt_regs, as every Linux generation does.
+
+Mirrors fadump_build_cpu_notes() (fadump.c, v3.4) and rtas_fadump_build_cpu_notes()
+(rtas-fadump.c, v6.10): follow num_cpu_offset, expect CPUSTRT per CPU, take
+only GPR00-31, NIA, MSR, CTR, LR, XER, CR, DAR and DSISR, stop at CPUEND.
+"""
+
+from dataclasses import dataclass
+
+from firmware import abi
+from firmware.structs import RegEntry
+from kernels import elfcore
+from kernels.structs import NT_PRSTATUS, KernelStructs
+
+NOTE_BUF_T = 536
+"""sizeof(note_buf_t): two note headers, "CORE" padded to 8, 504-byte prstatus."""
+
+SPR_FIELDS = {"NIA": "nip", "MSR": "msr", "CTR": "ctr", "LR": "link", "XER": "xer",
+              "CR": "ccr", "DAR": "dar", "DSISR": "dsisr"}
+
+
+class RegSaveError(Exception):
+    """The area is unreadable: ``kind`` is "magic" (no REGSAVE) or "cpustrt" (no CPUSTRT)."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass
+class SavedCpu:
+    """One CPU's list in the area: its logical id and the pt_regs the kernel builds from it."""
+
+    cpu: int
+    regs: dict[str, int]
+
+
+def gpr_index(rid: int) -> int:
+    """fadump_gpr_index(): "GPR" prefix, then the two bytes after it read as decimal; -1 if not a GPR."""
+    mask = 0xFFFFFF0000000000
+    if rid & mask != abi.reg_id("GPR"):
+        return -1
+    digits = ((rid & ~mask) >> 24) & 0xFFFF
+    text = bytes([(digits >> 8) & 0xFF, digits & 0xFF]).rstrip(b"\0").decode("ascii", "replace")
+    try:
+        i = int(text, 10)
+    except ValueError:
+        return -1
+    return i if 0 <= i <= 31 else -1
+
+
+def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
+    """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
+    gpr = gpr_index(rid)
+    if gpr >= 0:
+        regs[f"gpr{gpr}"] = value
+        return
+    name = SPR_FIELDS.get(abi.reg_name(rid))
+    if name:
+        regs[name] = value
+
+
+def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int, list[SavedCpu]]:
+    """(NumCpus, the CPUs listed) of the register save area at ``addr``; raises RegSaveError."""
+    if ram.read(addr, 8) != abi.REGSAVE_MAGIC:
+        raise RegSaveError("magic")
+    num_cpu_offset = ram.read_u32(addr + 12, "big")
+    num_cpus = ram.read_u32(addr + num_cpu_offset, "big")
+    entry, end = addr + num_cpu_offset + 4, addr + length
+    cpus = []
+    for _ in range(num_cpus):
+        if entry + abi.REGSAVE_ENTRY_SIZE > end:
+            raise RegSaveError("cpustrt")
+        e = RegEntry.parse(ram.read(entry, abi.REGSAVE_ENTRY_SIZE))
+        if e.reg_id != abi.reg_id("CPUSTRT"):
+            raise RegSaveError("cpustrt")
+        saved = SavedCpu(e.reg_value & abi.CPU_ID_MASK, {f: 0 for f in fields})
+        entry += abi.REGSAVE_ENTRY_SIZE
+        while entry + abi.REGSAVE_ENTRY_SIZE <= end:
+            e = RegEntry.parse(ram.read(entry, abi.REGSAVE_ENTRY_SIZE))
+            entry += abi.REGSAVE_ENTRY_SIZE
+            if e.reg_id == abi.reg_id("CPUEND"):
+                break
+            set_regval(saved.regs, e.reg_id, e.reg_value)
+        cpus.append(saved)
+    return num_cpus, cpus
+
+
+def cpu_notes(ks: KernelStructs, cpus: list[SavedCpu], in_mask, crashing_cpu: int,
+              crash_regs: dict[str, int], pid_by_cpu: bool = False) -> bytes:
+    """NT_PRSTATUS notes for the CPUs in the mask, in area order, then final_note.
+
+    The crashing CPU's registers come from the crash info header, not firmware.
+    pr_pid stays 0 as fadump writes it, unless ``pid_by_cpu`` numbers them cpu + 1.
+    """
+    out = b""
+    for saved in cpus:
+        if not in_mask(saved.cpu):
+            continue
+        regs = crash_regs if saved.cpu == crashing_cpu else saved.regs
+        values = [regs.get(f, 0) for f in ks.pt_regs_fields]
+        pid = saved.cpu + 1 if pid_by_cpu else 0
+        out += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, values, pid))
+    return out + elfcore.FINAL_NOTE

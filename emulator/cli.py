@@ -35,7 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    err = RichConsole(stderr=True, highlight=False)
     if args.command is None:
         build_parser().print_help()
         return 2
@@ -45,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-scenario":
             return cmd_check(args)
     except FadumpEmuError as exc:
-        err.print(f"[bold red]fadump-emu:[/] {exc}")
+        # Plain text, one line: "file:line: message" must survive grep and editors.
+        print(f"fadump-emu: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
-        err.print("fadump-emu: interrupted")
+        print("fadump-emu: interrupted", file=sys.stderr)
         return 130
     return 2
 

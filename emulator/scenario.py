@@ -111,7 +111,8 @@ def locate_lines(text: str) -> dict[tuple, int]:
                 lines.setdefault(resolved, no)
                 resolved += (counters[resolved],)
             current = resolved
-            lines.setdefault(current, no)
+            for depth in range(1, len(current) + 1):  # [a.b.c] also opens [a] and [a.b]
+                lines.setdefault(current[:depth], no)
             continue
         k = keyline.match(raw)
         if k:

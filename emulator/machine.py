@@ -30,6 +30,8 @@ class MachineConfig:
     rma_size: int = 256 * MiB
     num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR
     extended_os_term: bool = True
+    mmu: str = "hash"
+    """"hash" (PowerVM LPARs) or "radix"; decides where 6.10 puts its parameter area."""
 
 
 class Machine:

@@ -18,9 +18,10 @@ from emulator.verify import CrashSnapshot, verify
 from kernels import elfcore
 from kernels.image import IMAGE_SIZE
 from kernels.linux34 import Linux34
+from kernels.linux610 import Linux610
 from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
 
-PROFILES = {"linux-3.4": Linux34}
+PROFILES = {"linux-3.4": Linux34, "linux-6.10": Linux610}
 DISK_BANDWIDTH = 1 << 30
 """Bytes per simulated second the capture kernel writes the vmcore at (assumption)."""
 
@@ -235,7 +236,7 @@ class Run:
     def after_capture(self, k) -> str | None:
         after = self.sc.capture_after
         if after in ("release", "release-and-register"):
-            rel = k.sysfs_write("/sys/kernel/fadump_release_mem", "1")
+            rel = k.sysfs_write(k.release_path(), "1")
             k.userspace(f"kdump: released the dump memory (fadump_release_mem: {'ok' if rel >= 0 else rel})")
             if after == "release-and-register":
                 k.kdump_service_register()

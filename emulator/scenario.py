@@ -17,7 +17,7 @@ from emulator.machine import MachineConfig
 from emulator.units import parse_addr, parse_size
 from firmware import abi
 
-PROFILES = ("linux-3.4",)
+PROFILES = ("linux-3.4", "linux-6.10")
 CRASH_KINDS = ("panic",)
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
@@ -209,7 +209,7 @@ class _Reader:
     def machine(self, t: dict) -> None:
         sc, mc = self.sc, self.sc.machine
         self.keys(t, {"memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
-                      "rma_size", "register_save_area", "extended_os_term"}, "machine")
+                      "rma_size", "register_save_area", "extended_os_term", "mmu"}, "machine")
         for key in ("memory", "lmb_size", "rma_size", "page_size"):
             if key in t:
                 setattr(mc, key, self.conv(parse_size, t[key], f"machine.{key}", "machine", key))
@@ -238,6 +238,10 @@ class _Reader:
             if t["endian"] not in ("little", "big"):
                 raise sc.error("machine.endian must be \"little\" (ppc64le) or \"big\" (ppc64)", "machine", "endian")
             mc.little_endian = t["endian"] == "little"
+        if "mmu" in t:
+            if t["mmu"] not in ("hash", "radix"):
+                raise sc.error("machine.mmu must be \"hash\" or \"radix\"", "machine", "mmu")
+            mc.mmu = t["mmu"]
         if "register_save_area" in t:
             layouts = {"lopar": abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, "qemu": abi.REGSAVE_NUM_CPU_OFFSET_QEMU}
             if t["register_save_area"] not in layouts:

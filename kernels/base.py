@@ -74,6 +74,8 @@ class Kernel:
         self.page_size = machine.page_size
         self.image = KernelImage(release, "ppc64le" if le else "ppc64")
         self.memblock = Memblock(memory=machine.layout.memblock_memory())
+        self.symbols = dict(SYMBOLS)
+        """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
         self.sysfs: dict[str, SysfsFile] = {}
         self.debugfs: dict[str, SysfsFile] = {}
         self.vmcore = None
@@ -135,13 +137,14 @@ class Kernel:
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
         self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size)
-        vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes)
+        vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes,
+                             self.symbols["vmcoreinfo_note"])
 
     def crash_save_vmcoreinfo(self) -> None:
         """Append CRASHTIME and rebuild the note (called by crash_fadump)."""
         now = self.epoch + int(self.machine.env.now)
         text = self.vmcoreinfo_text + f"CRASHTIME={now}\n"
-        vmcoreinfo.write_note(self.ram, self.ks, text, self.vmcoreinfo_bytes)
+        vmcoreinfo.write_note(self.ram, self.ks, text, self.vmcoreinfo_bytes, self.symbols["vmcoreinfo_note"])
 
     def vmcore_init(self) -> None:
         """fs_initcall vmcore_init(): export /proc/vmcore when elfcorehdr_addr is set."""
@@ -193,8 +196,8 @@ class Kernel:
         if not dt.has("/rtas", abi.DT_OS_TERM) or not dt.has("/rtas", abi.DT_EXTENDED_OS_TERM):
             return False
         text = f"OS panic: {reason}".encode()[:2047] + b"\0"
-        self.ram.write(SYMBOLS["rtas_os_term_buf"], text)
-        status = self.rtas_call(abi.DT_OS_TERM, SYMBOLS["rtas_os_term_buf"])
+        self.ram.write(self.symbols["rtas_os_term_buf"], text)
+        status = self.rtas_call(abi.DT_OS_TERM, self.symbols["rtas_os_term_buf"])
         if status is None:
             return True
         if status != 0:
@@ -215,6 +218,10 @@ class Kernel:
             self.stall += delay / 1000.0
 
     # --- sysfs ---
+
+    def release_path(self) -> str:
+        """The sysfs file that releases a captured dump's memory."""
+        return "/sys/kernel/fadump_release_mem"
 
     def sysfs_read(self, path: str) -> str | int:
         """Text of a sysfs/debugfs file, or -errno (ENOENT, EACCES)."""

@@ -6,7 +6,7 @@ Only keys the emulated kernel can back with real bytes are written.
 """
 
 from kernels import elfcore
-from kernels.image import SYMBOLS, va
+from kernels.image import SYMBOLS, va  # static symbols are the same in every boot
 from kernels.structs import KernelStructs
 
 VMCOREINFO_NOTE_NAME = "VMCOREINFO"
@@ -30,13 +30,10 @@ def note_size(vmcoreinfo_bytes: int) -> int:
     return 12 * 2 + 12 + vmcoreinfo_bytes
 
 
-def write_note(ram, ks: KernelStructs, text: str, capacity: int) -> int:
-    """update_vmcoreinfo_note(): the note plus final_note at vmcoreinfo_note; its address."""
+def write_note(ram, ks: KernelStructs, text: str, capacity: int, addr: int) -> None:
+    """update_vmcoreinfo_note(): the note plus final_note at ``addr`` (vmcoreinfo_note)."""
     data = text.encode()[:capacity]
-    raw = elfcore.note(ks, VMCOREINFO_NOTE_NAME, 0, data) + elfcore.FINAL_NOTE
-    addr = SYMBOLS["vmcoreinfo_note"]
-    ram.write(addr, raw)
-    return addr
+    ram.write(addr, elfcore.note(ks, VMCOREINFO_NOTE_NAME, 0, data) + elfcore.FINAL_NOTE)
 
 
 def parse(text: str) -> dict[str, str]:

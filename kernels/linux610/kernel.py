@@ -1,0 +1,115 @@
+"""A Linux 6.10 pSeries kernel: automatic registration, capture-built ELF header, /sys/kernel/fadump."""
+
+from emulator.layout import Range
+from kernels import cmdline as cmdline_mod
+from kernels import vmcoreinfo
+from kernels.base import Kernel, SysfsFile
+from kernels.linux610.fadump import Fadump610
+from kernels.structs import PT_REGS_FIELDS_6_10
+from kernels.vmcore import LAYOUT_PAGED
+
+SYSFS = "/sys/kernel/fadump"
+
+
+class Linux610(Kernel):
+    """Profile "linux-6.10": arch/powerpc/kernel/fadump.c and pseries/rtas-fadump.c (v6.10)."""
+
+    profile = "linux-6.10"
+    pt_regs_fields = PT_REGS_FIELDS_6_10
+    vmcore_layout = LAYOUT_PAGED
+
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
+        super().__init__(machine, cmdline, release, boot, epoch)
+        self.fadump = Fadump610(self)
+        self.vmcoreinfo_bytes = machine.page_size
+        self.vmcoreinfo_paddr = 0
+
+    @property
+    def vmcoreinfo_note_size(self) -> int:
+        """VMCOREINFO_NOTE_SIZE: 12*2 + 12 + PAGE_SIZE (65572 with 64 KiB pages)."""
+        return vmcoreinfo.note_size(self.vmcoreinfo_bytes)
+
+    def boot_sequence(self):
+        """start_kernel() to userspace; registration happens in setup_fadump (since 5.18)."""
+        env = self.machine.env
+        fd = self.fadump
+        self.printk(self.image.banner())
+        fd.rtas_fadump_dt_scan()
+        self.cmdline = fd.fadump_append_bootargs()
+        self.params = cmdline_mod.params(self.cmdline)
+        fd.early_fadump_param()
+        fd.fadump_reserve_mem()
+        fd.fadump_setup_param_area()
+        self.load_image()
+        yield env.timeout(0.25)
+        self.vmcoreinfo_paddr = self.alloc_pages(self.vmcoreinfo_note_size)
+        self.symbols["vmcoreinfo_note"] = self.vmcoreinfo_paddr
+        self.crash_save_vmcoreinfo_init()
+        yield env.timeout(0.05)
+        self.setup_fadump()
+        yield env.timeout(0.05)
+        self.vmcore_init()
+        yield env.timeout(2.0)
+
+    def setup_fadump(self) -> None:
+        """subsys_initcall_sync: files, then process an active dump or register."""
+        fd, fw = self.fadump, self.fadump.fw_dump
+        self.fadump_init_files()
+        if not fw.fadump_enabled:
+            return
+        if fw.dump_active:
+            if fd.fadump_process() < 0:
+                fd.fadump_invalidate_release_mem()
+        elif fw.reserve_dump_area_size:
+            fd.rtas_fadump_init_mem_struct()
+            fd.register_fadump()
+
+    def fadump_init_files(self) -> None:
+        fd = self.fadump
+        files = {
+            "enabled": SysfsFile(show=fd.enabled_show),
+            "registered": SysfsFile(show=fd.registered_show, store=fd.registered_store),
+            "mem_reserved": SysfsFile(show=fd.mem_reserved_show),
+            "hotplug_ready": SysfsFile(show=fd.hotplug_ready_show),
+        }
+        if fd.fw_dump.dump_active:
+            files["release_mem"] = SysfsFile(store=fd.release_mem_store)
+        if fd.fw_dump.param_area:
+            files["bootargs_append"] = SysfsFile(show=fd.bootargs_append_show, store=fd.bootargs_append_store)
+        for name, f in files.items():
+            self.sysfs[f"{SYSFS}/{name}"] = f
+        for old in ("enabled", "registered", "release_mem"):  # deprecated compatibility symlinks
+            if old in files:
+                self.sysfs[f"/sys/kernel/fadump_{old}"] = files[old]
+        self.debugfs["/sys/kernel/debug/powerpc/fadump_region"] = SysfsFile(show=fd.fadump_region_show)
+
+    def kdump_service_register(self) -> None:
+        """Modern kernels register at boot; the service only re-registers after a release."""
+        fw = self.fadump.fw_dump
+        if fw.fadump_enabled and not fw.dump_active and not fw.dump_registered:
+            self.userspace("kdump: registering for firmware-assisted dump")
+            self.sysfs_write(f"{SYSFS}/registered", "1")
+
+    def release_path(self) -> str:
+        return f"{SYSFS}/release_mem"
+
+    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        return self.fadump.crash_fadump(regs, reason)
+
+    def machine_shutdown(self) -> None:
+        self.fadump.fadump_cleanup()
+
+    @property
+    def reserved_area(self) -> Range | None:
+        fw = self.fadump.fw_dump
+        if not fw.reserve_dump_area_size or fw.dump_active:
+            return None
+        return Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+
+    @property
+    def dump_active(self) -> bool:
+        return self.fadump.fw_dump.dump_active
+
+    @property
+    def dump_registered(self) -> bool:
+        return self.fadump.fw_dump.dump_registered

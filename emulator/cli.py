@@ -86,7 +86,11 @@ def summarize(result, rep: dict, out: str) -> None:
             con.print(f"boot {cap.boot}    capture kernel rejected the dump")
             continue
         v = cap.verification or {}
-        mark = "[green]matches crash-time memory[/]" if v.get("ok") else "[red]DIFFERS from crash-time memory[/]"
+        if v.get("ok"):
+            mark = "[green]matches crash-time memory[/]"
+        else:
+            counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs") if v.get(key))
+            mark = f"[yellow]does not match crash-time memory ({counts}; see report.json)[/]"
         where = cap.path or "(not saved)"
         con.print(f"vmcore    {where}: {fmt_size(cap.size)} file, {fmt_size(cap.disk_bytes)} of data, {mark}")
     for e in rep["expectations"]:

@@ -21,6 +21,8 @@ class MachineConfig:
     """The hardware of one partition, as a scenario's [machine] table gives it."""
 
     memory: int = 8 * GiB
+    max_memory: int | None = None
+    """The partition profile's maximum memory: room for DLPAR memory-add (default: memory)."""
     lmb_size: int = 256 * MiB
     holes: list[Range] = field(default_factory=list)
     cpus: int = 8
@@ -40,7 +42,7 @@ class Machine:
     def __init__(self, config: MachineConfig, echo: TextIO | None = None):
         self.config = config
         self.env = simpy.Environment()
-        self.ram = PartitionRAM(config.memory)
+        self.ram = PartitionRAM(max(config.memory, config.max_memory or 0))
         self.layout = MemoryLayout.with_holes(config.memory, config.lmb_size, config.holes)
         online = set(range(config.cpus)) if config.online_cpus is None else set(config.online_cpus)
         self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)
@@ -70,8 +72,31 @@ class Machine:
         dt.set("/rtas", abi.DT_OS_TERM, cells(self.rtas.token(abi.DT_OS_TERM)))
         if self.config.extended_os_term:
             dt.set("/rtas", abi.DT_EXTENDED_OS_TERM, b"")
+        self._build_memory_nodes()
+
+    def _build_memory_nodes(self) -> None:
+        """One /memory@ADDR node per memblock range, as the next kernel will see them."""
+        dt = self.devicetree
+        for path in [p for p in dt.nodes if p.startswith("/memory@")]:
+            del dt.nodes[path]
         for r in self.layout.memblock_memory():
             dt.set(f"/memory@{r.start:x}", "reg", cells(r.start >> 32, r.start, r.size >> 32, r.size))
+
+    # --- dynamic reconfiguration (DLPAR) ---
+
+    def add_lmb(self, index: int) -> None:
+        """The HMC gives the partition one more LMB (its memory starts zeroed)."""
+        self.layout.present.add(index)
+        size = self.layout.lmb_size
+        self.ram.fill(index * size, size, 0)
+        self._build_memory_nodes()
+
+    def remove_lmb(self, index: int) -> None:
+        """The LMB goes back to the hypervisor; its contents are gone."""
+        self.layout.present.discard(index)
+        size = self.layout.lmb_size
+        self.ram.fill(index * size, size, 0)
+        self._build_memory_nodes()
 
     # --- lifecycle ---
 

@@ -20,11 +20,23 @@ def check_expectations(result: RunResult) -> list[dict]:
     for needle in sc.expect.no_console:
         out.append({"what": f"console does not show {needle!r}", "ok": not console.contains(needle),
                     "detail": ""})
-    for cap in result.captures:
-        if cap.verification is not None:
-            problems = describe(cap.verification)
-            out.append({"what": f"vmcore of boot {cap.boot} matches crash-time memory",
-                        "ok": cap.verification["ok"], "detail": "; ".join(problems[:5])})
+    for n, cap in enumerate(result.captures):
+        v = cap.verification
+        if v is None:
+            continue
+        problems = "; ".join(describe(v)[:5])
+        if sc.expect.complete:
+            out.append({"what": f"vmcore of boot {cap.boot} matches crash-time memory", "ok": v["ok"],
+                        "detail": problems})
+            continue
+        if n == 0:
+            for key in ("missing", "bogus"):
+                want = [{"start": f"{r.start:#x}", "end": f"{r.end:#x}", "size": r.size}
+                        for r in getattr(sc.expect, key)]
+                out.append({"what": f"vmcore of boot {cap.boot} has exactly the expected {key} ranges",
+                            "ok": v[key] == want, "detail": problems or "no problems found"})
+        out.append({"what": f"vmcore of boot {cap.boot} has no bytes that differ from crash-time memory",
+                    "ok": not v["differs"], "detail": problems})
         if cap.expected_regs and not cap.rejected:
             want = [regs for _, regs in sorted(cap.expected_regs.items())]
             got = [n["regs"] for n in cap.notes]
@@ -58,6 +70,8 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
                       "rejected": c.rejected, "verification": c.verification,
                       "registers": registers_table(c)} for c in result.captures],
         "sysfs_writes": result.sysfs,
+        "sysfs": {str(boot): files for boot, files in result.sysfs_state.items()},
+        "hotplug": result.hotplug,
         "rtas_calls": [{"time": round(r.time, 6), "call": r.name, "args": [f"{a:#x}" for a in r.args],
                         "status": r.status} for r in m.rtas.log],
         "firmware": m.fadump.state.history,

@@ -6,6 +6,7 @@ Everything a run produces is collected in a RunResult and written by report.py.
 
 import errno
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -49,6 +50,8 @@ class RunResult:
     crashes: list[dict] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     sysfs: list[dict] = field(default_factory=list)
+    sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    hotplug: list[dict] = field(default_factory=list)
     kernels: list = field(default_factory=list)
 
 
@@ -79,6 +82,8 @@ class Run:
                                     "to replace the vmcores in it")
         for p in old:
             p.unlink()
+        for d in self.out.glob("boot-*"):
+            shutil.rmtree(d)
 
     def vmcore_path(self, n: int) -> Path | None:
         if self.out is None:
@@ -107,10 +112,13 @@ class Run:
             boot += 1
             capture_boot = m.devicetree.has("/rtas", "ibm,kernel-dump")
             cmdline = (sc.kernel.capture_cmdline or sc.kernel.cmdline) if capture_boot else sc.kernel.cmdline
+            profile = (sc.kernel.capture_profile or sc.kernel.profile) if capture_boot else sc.kernel.profile
             m.power_on(cmdline)
-            k = PROFILES[sc.kernel.profile](m, cmdline, sc.kernel.osrelease, boot, sc.kernel.epoch)
+            release = sc.kernel.release(profile, capture_boot)
+            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch)
             self.result.kernels.append(k)
             yield m.env.process(k.boot_sequence())
+            self.save_boot_state(k)
             ended = None
             if k.vmcore is not None:
                 yield from self.capture(k)
@@ -144,6 +152,9 @@ class Run:
             self.check_write(k, ev)
             k.ram.write(ev.addr, ev.data)
             return None
+        if ev.action == "hotplug":
+            self.hotplug(k, ev)
+            return None
         if ev.action == "sysfs":
             rc = k.sysfs_write(ev.path, ev.value)
             text = "ok" if rc >= 0 else f"-{errno.errorcode.get(-rc, str(-rc))}"
@@ -151,6 +162,32 @@ class Run:
             self.result.sysfs.append({"boot": k.boot, "path": ev.path, "value": ev.value, "result": text})
             return None
         return (yield from self.crash(k, ev))
+
+    def hotplug(self, k, ev: Event) -> None:
+        """DLPAR from the management console: memory add/remove, CPU online/offline."""
+        if ev.kind == "memory-add":
+            ok = k.dlpar_memory_add(ev.addr)
+        elif ev.kind == "memory-remove":
+            ok = k.dlpar_memory_remove(ev.addr)
+        else:
+            ok = k.cpu_set_online(ev.cpu, ev.kind == "cpu-online")
+        self.result.hotplug.append({"boot": k.boot, "kind": ev.kind, "addr": f"{ev.addr:#x}", "cpu": ev.cpu,
+                                    "ok": ok})
+
+    def save_boot_state(self, k) -> None:
+        """What userspace sees once the kernel is up: sysfs values and /proc/device-tree."""
+        files = {}
+        for path in sorted({**k.sysfs, **k.debugfs}):
+            value = k.sysfs_read(path)
+            files[path] = value if isinstance(value, str) else None
+        self.result.sysfs_state[k.boot] = files
+        if self.out is None:
+            return
+        root = self.out / f"boot-{k.boot}"
+        for path, raw in self.machine.devicetree.proc_files().items():
+            dest = root / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(raw)
 
     def check_write(self, k, ev: Event) -> None:
         r = Range(ev.addr, ev.addr + len(ev.data))

@@ -18,9 +18,12 @@ from emulator.units import parse_addr, parse_size
 from firmware import abi
 
 PROFILES = ("linux-3.4", "linux-6.10")
+DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadump-emu"}
 CRASH_KINDS = ("panic",)
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
+ACTIONS = ("write", "sysfs", "crash", "hotplug")
+HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600
 """CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
 
@@ -30,7 +33,20 @@ class KernelSpec:
     profile: str = "linux-3.4"
     cmdline: str = "root=/dev/sda2 fadump=on"
     capture_cmdline: str | None = None
-    osrelease: str = "3.4.0-fadump-emu"
+    capture_profile: str | None = None
+    """The capture kernel's generation, when it differs from the crashed kernel's."""
+    osrelease: str | None = None
+    """The first kernel's release (default: per profile, e.g. "6.10.0-fadump-emu")."""
+    capture_osrelease: str | None = None
+
+    def release(self, profile: str, capture: bool) -> str:
+        """The release string of the kernel booted with ``profile``."""
+        given = self.capture_osrelease if capture else self.osrelease
+        if given:
+            return given
+        if capture and profile == self.profile and self.osrelease:
+            return self.osrelease
+        return DEFAULT_RELEASES[profile]
     epoch: int = DEFAULT_EPOCH
 
 
@@ -54,6 +70,8 @@ class Event:
     data: bytes = b""
     path: str = ""
     value: str = ""
+    kind: str = ""
+    cpu: int = 0
     crash: CrashSpec | None = None
 
 
@@ -62,6 +80,11 @@ class Expect:
     outcome: str | None = None
     console: list[str] = field(default_factory=list)
     no_console: list[str] = field(default_factory=list)
+    complete: bool = True
+    """Whether every captured vmcore must match crash-time memory exactly."""
+    missing: list[Range] = field(default_factory=list)
+    """Crash-time memory the (first) vmcore must be missing, exactly."""
+    bogus: list[Range] = field(default_factory=list)
 
 
 @dataclass
@@ -208,9 +231,9 @@ class _Reader:
 
     def machine(self, t: dict) -> None:
         sc, mc = self.sc, self.sc.machine
-        self.keys(t, {"memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
+        self.keys(t, {"memory", "max_memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
                       "rma_size", "register_save_area", "extended_os_term", "mmu"}, "machine")
-        for key in ("memory", "lmb_size", "rma_size", "page_size"):
+        for key in ("memory", "max_memory", "lmb_size", "rma_size", "page_size"):
             if key in t:
                 setattr(mc, key, self.conv(parse_size, t[key], f"machine.{key}", "machine", key))
         if mc.lmb_size <= 0 or mc.lmb_size & (mc.lmb_size - 1) or mc.lmb_size < (16 << 20):
@@ -219,6 +242,9 @@ class _Reader:
         if mc.memory <= 0 or mc.memory % mc.lmb_size:
             raise sc.error(f"machine.memory must be a positive multiple of lmb_size ({mc.lmb_size >> 20}MiB)",
                            "machine", "memory")
+        if mc.max_memory is not None and (mc.max_memory < mc.memory or mc.max_memory % mc.lmb_size):
+            raise sc.error("machine.max_memory must be a multiple of lmb_size and at least machine.memory",
+                           "machine", "max_memory")
         if mc.page_size not in (4096, 65536):
             raise sc.error("machine.page_size must be \"64KiB\" or \"4KiB\"", "machine", "page_size")
         if "cpus" in t:
@@ -271,15 +297,18 @@ class _Reader:
 
     def kernel(self, t: dict) -> None:
         ks = self.sc.kernel
-        self.keys(t, {"profile", "cmdline", "capture_cmdline", "osrelease", "epoch"}, "kernel")
-        for key in ("profile", "cmdline", "capture_cmdline", "osrelease"):
+        self.keys(t, {"profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease",
+                      "capture_osrelease", "epoch"}, "kernel")
+        for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
         if "epoch" in t:
             ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
-        if ks.profile not in PROFILES:
-            raise self.sc.error(f"unknown kernel profile {ks.profile!r}; known: {', '.join(PROFILES)}",
-                                "kernel", "profile")
+        for key in ("profile", "capture_profile"):
+            value = getattr(ks, key)
+            if value is not None and value not in PROFILES:
+                raise self.sc.error(f"unknown kernel profile {value!r}; known: {', '.join(PROFILES)}",
+                                    "kernel", key)
 
     def regs(self, t, *path) -> dict[str, int]:
         self.typed(t, dict, "registers", *path)
@@ -339,9 +368,11 @@ class _Reader:
         data *= self.int_(t.get("repeat", 1), "repeat", *path, "repeat")
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)
-        if addr + len(data) > self.sc.machine.memory:
+        top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
+        if addr + len(data) > top:
             raise self.sc.error(f"write [{addr:#x}, {addr + len(data):#x}) runs past the end of memory "
-                                f"({self.sc.machine.memory:#x})", *path, "addr")
+                                f"({top:#x}; raise machine.max_memory to leave room for hot-added LMBs)",
+                                *path, "addr")
         at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0
         boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
         return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data)
@@ -353,12 +384,36 @@ class _Reader:
         if action == "write":
             fields = {k: v for k, v in t.items() if k != "action"}
             return self.write(fields, *path)
-        if action not in ("sysfs", "crash"):
-            raise self.sc.error("each [[events]] entry needs action = \"write\", \"sysfs\" or \"crash\"", *path)
+        if action not in ACTIONS:
+            raise self.sc.error("each [[events]] entry needs action = " + " or ".join(f'"{a}"' for a in ACTIONS),
+                                *path)
         boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
         if "at" not in t:
             raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
         at = self.seconds(t["at"], *path, "at")
+        if action == "hotplug":
+            self.keys(t, {"action", "boot", "at", "kind", "addr", "cpu"}, *path)
+            kind = t.get("kind")
+            if kind not in HOTPLUG_KINDS:
+                raise self.sc.error(f"hotplug kind must be one of {', '.join(HOTPLUG_KINDS)}", *path, "kind")
+            ev = Event("hotplug", boot, at, self.sc.line_of(*path), kind=kind)
+            if kind.startswith("memory"):
+                if "addr" not in t:
+                    raise self.sc.error("a memory hotplug event needs addr (the LMB's start)", *path)
+                ev.addr = self.conv(parse_addr, t["addr"], "addr", *path, "addr")
+                lmb = self.sc.machine.lmb_size
+                top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
+                if ev.addr >= top:
+                    raise self.sc.error(f"addr {ev.addr:#x} is beyond machine.max_memory ({top:#x})", *path, "addr")
+                if ev.addr % lmb:
+                    raise self.sc.error(f"addr {ev.addr:#x} is not the start of an LMB ({lmb >> 20}MiB)",
+                                        *path, "addr")
+            else:
+                ev.cpu = self.int_(t.get("cpu", -1), "cpu", *path, "cpu")
+                if not 0 <= ev.cpu < self.sc.machine.cpus:
+                    raise self.sc.error(f"cpu {ev.cpu} does not exist (machine.cpus = {self.sc.machine.cpus})",
+                                        *path, "cpu")
+            return ev
         if action == "sysfs":
             self.keys(t, {"action", "boot", "at", "path", "value"}, *path)
             if "path" not in t or "value" not in t:
@@ -377,7 +432,21 @@ class _Reader:
         self.sc.capture_save = self.typed(t.get("save", True), bool, "capture.save", "capture", "save")
 
     def expect(self, t: dict) -> None:
-        self.keys(t, {"outcome", "console", "no_console"}, "expect")
+        self.keys(t, {"outcome", "console", "no_console", "complete", "missing", "bogus"}, "expect")
+        if "complete" in t:
+            e_complete = self.typed(t["complete"], bool, "expect.complete", "expect", "complete")
+            self.sc.expect.complete = e_complete
+        for key in ("missing", "bogus"):
+            ranges = []
+            for item in self.typed(t.get(key, []), list, f"expect.{key}", "expect", key):
+                if not isinstance(item, dict) or set(item) != {"start", "size"}:
+                    raise self.sc.error(f"expect.{key} entries are tables {{start = \"0x...\", size = \"256MiB\"}}",
+                                        "expect", key)
+                start = self.conv(parse_addr, item["start"], "start", "expect", key)
+                ranges.append(Range(start, start + self.conv(parse_size, item["size"], "size", "expect", key)))
+            setattr(self.sc.expect, key, ranges)
+            if ranges:
+                self.sc.expect.complete = False
         e = self.sc.expect
         if "outcome" in t:
             if t["outcome"] not in OUTCOMES:

@@ -44,7 +44,13 @@ class CrashSnapshot:
 def verify(snap: CrashSnapshot, vmcore, ram) -> dict:
     """Compare a ProcVmcore with the snapshot; a JSON-ready verdict."""
     loads = [Range(l.paddr, l.paddr + l.size) for l in vmcore.loads]
-    bogus = [r for r in loads if not any(m.contains(r) for m in snap.memory)]
+    bogus: list[Range] = []
+    for r in loads:  # the parts of each PT_LOAD that were not memory at the crash
+        pieces = [r]
+        for m in snap.memory:
+            pieces = subtract(pieces, m)
+        bogus += pieces
+    bogus = merge(bogus)
     overlapping = [str(a) for i, a in enumerate(loads) for b in loads[i + 1:] if a.overlaps(b)]
     missing = merge(snap.memory)
     for r in loads:

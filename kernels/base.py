@@ -6,14 +6,13 @@ from dataclasses import dataclass, field
 
 from emulator.layout import Range, merge, subtract
 from emulator.units import align_up
+from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
-from kernels.image import HEAP_START, KernelImage
 from kernels import vmcoreinfo
-from kernels.image import SYMBOLS
+from kernels.image import HEAP_START, SYMBOLS, KernelImage
 from kernels.structs import kernel_structs
 from kernels.vmcore import ProcVmcore, VmcoreError
-from firmware import abi
 
 PANIC = "Kernel panic - not syncing: {message}"
 REBOOTING = "Rebooting in {seconds} seconds.."
@@ -203,6 +202,46 @@ class Kernel:
         if status != 0:
             self.printk(OS_TERM_FAILED.format(rc=status))
         return False
+
+    # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
+
+    def dlpar_memory_add(self, addr: int) -> bool:
+        """Hot-add the LMB at ``addr``; memblock and the device tree grow."""
+        m = self.machine
+        index = addr // m.layout.lmb_size
+        if index in m.layout.present:
+            self.printk(f"pseries-hotplug-mem: Failed to hot-add memory at {addr:#x}: already present")
+            return False
+        self.printk(f"pseries-hotplug-mem: Attempting to hot-add LMB, drc index {0x80000000 + index:x}")
+        m.add_lmb(index)
+        self.memblock.memory = m.layout.memblock_memory()
+        self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-added")
+        return True
+
+    def dlpar_memory_remove(self, addr: int) -> bool:
+        """Hot-remove the LMB at ``addr``, unless the kernel holds it (lmb_is_removable)."""
+        m = self.machine
+        index = addr // m.layout.lmb_size
+        lmb = Range(index * m.layout.lmb_size, (index + 1) * m.layout.lmb_size)
+        self.printk(f"pseries-hotplug-mem: Attempting to hot-remove LMB, drc index {0x80000000 + index:x}")
+        pinned = lmb.start < HEAP_START or any(lmb.overlaps(r) for r in self.memblock.reserved)
+        if index not in m.layout.present or pinned:
+            self.printk(f"pseries-hotplug-mem: Failed to hot-remove memory at {addr:x}")
+            return False
+        m.remove_lmb(index)
+        self.memblock.memory = m.layout.memblock_memory()
+        self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-removed")
+        return True
+
+    def cpu_set_online(self, cpu: int, online: bool) -> bool:
+        """echo 0/1 > /sys/devices/system/cpu/cpuN/online; CPU 0 stays online."""
+        c = self.machine.cpus[cpu]
+        if c.online == online or (cpu == 0 and not online):
+            return False
+        c.online = online
+        self.printk(f"CPU {cpu} is now {'online' if online else 'offline'}" if not online else
+                    f"smp: Booting CPU {cpu}")
+        return True
 
     # --- firmware ---
 

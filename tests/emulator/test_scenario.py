@@ -170,7 +170,7 @@ MISTAKES = [
         [[memory.write]]
         addr = "0x3ffffffe"  # <-
         hex = "deadbeef"
-        """, "runs past the end of memory (0x40000000)"),
+        """, "runs past the end of memory (0x40000000;"),
     ("event-without-action", """
         [[events]]
         action = "sysfs"

@@ -17,6 +17,7 @@ from emulator.machine import Machine
 from emulator.scenario import Event, Scenario
 from emulator.verify import CrashSnapshot, verify
 from kernels import elfcore
+from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET
 from kernels.image import IMAGE_SIZE
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610
@@ -116,6 +117,7 @@ class Run:
             m.power_on(cmdline)
             release = sc.kernel.release(profile, capture_boot)
             k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch)
+            k.pid_by_cpu = sc.kernel.note_pids == "cpu"
             self.result.kernels.append(k)
             yield m.env.process(k.boot_sequence())
             self.save_boot_state(k)
@@ -203,35 +205,64 @@ class Run:
                                     "(the fadump reserved area); move it below or above", self.sc.path, ev.line)
 
     def crash(self, k, ev: Event):
+        """The partition goes down by the scenario's trigger; firmware preserves it if registered."""
         m = self.machine
         c = ev.crash
         cpu = m.cpus[c.cpu]
         if not cpu.online:
             raise ScenarioError(f"crash cpu {c.cpu} is offline", self.sc.path, ev.line)
         regs = dict(cpu.regs)
+        if c.kind in ("oops", "sysrq") and not (c.kind == "sysrq" and k.modern_wording):
+            regs.update(trap=TRAP_DATA_ACCESS)
+        if c.kind == "system-reset":
+            for other in m.cpus:
+                if other.online:
+                    other.regs["trap"] = TRAP_SYSTEM_RESET
+            regs.update(trap=TRAP_SYSTEM_RESET)
         regs.update(c.regs)
-        self._expected_regs = self.expected_registers(c.cpu, regs, k.pt_regs_fields)
-        # The crashing CPU enters RTAS: firmware sees its live state inside enter_rtas.
-        cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
         memory_at_crash = m.layout.memblock_memory()
         area = k.reserved_area
-        verdict = k.panic(c.cpu, regs, c.message)
+        if c.kind == "hypervisor":
+            verdict = "dumped" if m.fadump.trigger("partition terminated by the hypervisor") else "terminated"
+        else:
+            # The crashing CPU ends in RTAS: firmware sees it inside enter_rtas.
+            live = dict(cpu.regs)
+            cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
+            verdict = k.crash(c.kind, c.cpu, regs, c.message, tuple(c.stuck_cpus))
+            if verdict != "dumped":
+                cpu.regs = live
+            if verdict != "dumped" and c.kind == "system-reset" and m.fadump.trigger(
+                    "system reset without ibm,nmi-interlock"):
+                verdict = "dumped"
+        self._expected_regs = self.expected_registers(k, c.cpu, regs)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})
         if verdict == "dumped":
             excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
             self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
-            m.firmware_log(f"ibm,os-term: \"{m.fadump.state.os_term_message}\"; dump registered: preserving")
+            m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
             yield from m.fadump.preserve()
             m.firmware_log("dump complete; resetting the partition (memory preserved)")
         return verdict
 
-    def expected_registers(self, crashing: int, crash_regs: dict, fields) -> dict[int, dict[str, int]]:
-        """What each CPU's NT_PRSTATUS should hold (only what the kernel takes from firmware)."""
+    def expected_registers(self, k, crashing: int, crash_regs: dict) -> dict[int, dict[str, int]]:
+        """What each CPU's NT_PRSTATUS should hold, in the order the capture kernel writes them.
+
+        Firmware saves online CPUs; the kernel keeps those in the header's mask, takes
+        only GPRs, NIA, MSR, CTR, LR, XER, CR, DAR, DSISR from firmware, and uses
+        the header's registers for the crashing CPU when crash_fadump() ran.
+        """
         taken = {f"gpr{i}" for i in range(32)} | {"nip", "msr", "ctr", "link", "xer", "ccr", "dar", "dsisr"}
+        fields = k.pt_regs_fields
+        if k.crash_info_saved:
+            mask = {c.id for c in self.machine.cpus if c.online}
+        elif k.mask_at_registration == "possible":
+            mask, crashing = {c.id for c in self.machine.cpus}, None
+        else:
+            mask, crashing = set(), None
         out = {}
         for cpu in self.machine.cpus:
-            if not cpu.online:
+            if not cpu.online or cpu.id not in mask:
                 continue
             if cpu.id == crashing:
                 out[cpu.id] = {f: crash_regs.get(f, 0) for f in fields}

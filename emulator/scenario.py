@@ -19,7 +19,7 @@ from firmware import abi
 
 PROFILES = ("linux-3.4", "linux-6.10")
 DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadump-emu"}
-CRASH_KINDS = ("panic",)
+CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
 ACTIONS = ("write", "sysfs", "crash", "hotplug")
@@ -48,6 +48,8 @@ class KernelSpec:
             return self.osrelease
         return DEFAULT_RELEASES[profile]
     epoch: int = DEFAULT_EPOCH
+    note_pids: str = "zero"
+    """"zero" as fadump writes pr_pid, or "cpu" (pid = cpu + 1) so gdb shows every CPU as a thread."""
 
 
 @dataclass
@@ -56,6 +58,8 @@ class CrashSpec:
     kind: str = "panic"
     message: str = "fadump-emu: scripted crash"
     regs: dict[str, int] = field(default_factory=dict)
+    stuck_cpus: list[int] = field(default_factory=list)
+    """CPUs that never answer a system reset (the crashing CPU then waits 500 ms)."""
 
 
 @dataclass
@@ -298,10 +302,15 @@ class _Reader:
     def kernel(self, t: dict) -> None:
         ks = self.sc.kernel
         self.keys(t, {"profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease",
-                      "capture_osrelease", "epoch"}, "kernel")
+                      "capture_osrelease", "epoch", "note_pids"}, "kernel")
         for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
+        if "note_pids" in t:
+            if t["note_pids"] not in ("zero", "cpu"):
+                raise self.sc.error("kernel.note_pids must be \"zero\" (as fadump writes them) or \"cpu\"",
+                                    "kernel", "note_pids")
+            ks.note_pids = t["note_pids"]
         if "epoch" in t:
             ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
         for key in ("profile", "capture_profile"):
@@ -333,7 +342,7 @@ class _Reader:
             self.sc.cpu_regs[int(key)] = self.regs(table.get("regs", {}), "cpu", key, "regs")
 
     def crash(self, t: dict, *path, allow_time=False) -> CrashSpec:
-        allowed = {"cpu", "kind", "message", "regs"} | ({"at", "boot"} if allow_time else set())
+        allowed = {"cpu", "kind", "message", "regs", "stuck_cpus"} | ({"at", "boot"} if allow_time else set())
         self.keys(t, allowed, *path)
         c = CrashSpec()
         c.cpu = self.int_(t.get("cpu", 0), "crash cpu", *path, "cpu")
@@ -349,6 +358,10 @@ class _Reader:
                                 *path, "kind")
         c.message = self.typed(t.get("message", c.message), str, "crash message", *path, "message")
         c.regs = self.regs(t.get("regs", {}), *path, "regs")
+        stuck = self.typed(t.get("stuck_cpus", []), list, "stuck_cpus", *path, "stuck_cpus")
+        if not all(isinstance(x, int) and 0 <= x < self.sc.machine.cpus for x in stuck):
+            raise self.sc.error(f"stuck_cpus must list CPU numbers below {self.sc.machine.cpus}", *path, "stuck_cpus")
+        c.stuck_cpus = stuck
         return c
 
     def write(self, t: dict, *path) -> Event:

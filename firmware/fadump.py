@@ -174,10 +174,13 @@ class PhypFadump:
         self.state.pending = True
         return None
 
-    def system_reset(self) -> bool:
-        """R1-3: a system reset without ibm,nmi-interlock also triggers the dump."""
+    def trigger(self, reason: str) -> bool:
+        """A dump without ibm,os-term: R1-3's system reset without ibm,nmi-interlock, or
+        the hypervisor terminating the partition. True if a registration makes it dump."""
+        self.state.history.append(f"trigger: {reason}")
         if self.state.registered is None:
             return False
+        self.state.os_term_message = reason
         self.state.pending = True
         return True
 

@@ -6,18 +6,13 @@ from dataclasses import dataclass, field
 
 from emulator.layout import Range, merge, subtract
 from emulator.units import align_up
-from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
+from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, SYMBOLS, KernelImage
 from kernels.structs import kernel_structs
 from kernels.vmcore import ProcVmcore, VmcoreError
-
-PANIC = "Kernel panic - not syncing: {message}"
-REBOOTING = "Rebooting in {seconds} seconds.."
-OS_TERM_FAILED = "ibm,os-term call failed {rc}"
-"""rtas.c, KERN_EMERG, no prefix."""
 
 CAPTURE_SCRATCH = (0x0400_0000, 0x0300_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
@@ -49,7 +44,7 @@ class Memblock:
         return out
 
 
-class Kernel:
+class Kernel(CrashPaths):
     """A booted kernel on a machine. Profiles subclass it with their generation's code."""
 
     profile = "base"
@@ -83,6 +78,8 @@ class Kernel:
         self.stall = 0.0
         """Seconds spent in busy-waits (mdelay) not yet yielded to the clock."""
         self.crashing_cpu = -1
+        self.crash_info_saved = False
+        """crash_fadump() wrote the crashing CPU, registers and online mask into the header."""
         self.elfcorehdr_addr = None
         self.vmcoreinfo_text = ""
         self._heap_next = HEAP_START
@@ -156,52 +153,6 @@ class Kernel:
 
     def vmcore_cleanup(self) -> None:
         self.vmcore = None
-
-    # --- crash (kernel/panic.c, arch/powerpc/kernel/rtas.c) ---
-
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        """The profile's crash_fadump(); True if firmware took over."""
-        return False
-
-    def online_cpu_ids(self) -> list[int]:
-        return [c.id for c in self.machine.cpus if c.online]
-
-    def cpumask_bytes(self, cpus: list[int]) -> bytes:
-        """A struct cpumask: unsigned longs in the kernel's byte order, bit n = CPU n."""
-        words = [0] * (self.ks.cpumask_size // 8)
-        for c in cpus:
-            words[c // 64] |= 1 << (c % 64)
-        return b"".join(w.to_bytes(8, self.byteorder) for w in words)
-
-    def cpumask_test(self, mask: bytes, cpu: int) -> bool:
-        word = int.from_bytes(mask[(cpu // 64) * 8:(cpu // 64) * 8 + 8], self.byteorder)
-        return bool(word >> (cpu % 64) & 1)
-
-    def panic(self, cpu: int, regs: dict[str, int], message: str) -> str:
-        """panic() on ``cpu``: "dumped" if firmware took over, else "reboot" or "hang"."""
-        self.crashing_cpu = cpu
-        self.printk(PANIC.format(message=message))
-        if self.crash_fadump(regs, message):
-            return "dumped"
-        timeout = int(self.params.get("panic", "0") or 0)
-        if timeout > 0:
-            self.printk(REBOOTING.format(seconds=timeout))
-            return "reboot"
-        return "hang"
-
-    def rtas_os_term(self, reason: str) -> bool:
-        """rtas_os_term(): only with ibm,os-term and ibm,extended-os-term; True if it never returned."""
-        dt = self.machine.devicetree
-        if not dt.has("/rtas", abi.DT_OS_TERM) or not dt.has("/rtas", abi.DT_EXTENDED_OS_TERM):
-            return False
-        text = f"OS panic: {reason}".encode()[:2047] + b"\0"
-        self.ram.write(self.symbols["rtas_os_term_buf"], text)
-        status = self.rtas_call(abi.DT_OS_TERM, self.symbols["rtas_os_term_buf"])
-        if status is None:
-            return True
-        if status != 0:
-            self.printk(OS_TERM_FAILED.format(rc=status))
-        return False
 
     # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
 

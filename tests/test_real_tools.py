@@ -1,9 +1,9 @@
 """The vmcores we write, read by independent real tools: pyelftools, readelf, eu-readelf and gdb-multiarch.
 
-Each vmcore is built once per module (small 1 GiB scenarios from conftest, both byte orders); the expected
-facts (workload text and where it was written, the crashing CPU's registers) are read back from the scenario
-text itself, so these tests follow conftest when it changes. What each tool needs and prints is in
-../shared/reference/vmcore-consumers.md, sections 3, 4 and 6.
+Each vmcore is built once per module (small 1 GiB scenarios from conftest, both kernel profiles, both byte
+orders); the expected facts (workload text and where it was written, the crashing CPU's registers) are read back
+from the scenario text itself, so these tests follow conftest when it changes. What each tool needs and prints is
+in ../shared/reference/vmcore-consumers.md, sections 3, 4 and 6.
 """
 
 import io
@@ -23,7 +23,15 @@ from tests.conftest import small_scenario_text
 
 KERNELBASE = 0xC000_0000_0000_0000
 PRSTATUS_SIZE = 504
-ENDIANS = pytest.mark.parametrize("endian", ["little", "big"])
+PROFILES = ("linux-3.4", "linux-6.10")
+EVERY_CORE = pytest.mark.parametrize(("profile", "endian"),
+                                     [(profile, endian) for profile in PROFILES for endian in ("little", "big")])
+NOTE_P_ALIGN = {"linux-3.4": 0, "linux-6.10": 4}
+"""The merged PT_NOTE's p_align as each generation's /proc/vmcore writes it (0 before 3.11, then 4)."""
+CONFTEST_HIGH_WRITE = 'addr = "0x18000000"'
+HIGH_WRITE = {"linux-3.4": CONFTEST_HIGH_WRITE, "linux-6.10": 'addr = "0x30000000"'}
+"""Where the workload write above boot memory goes: 6.10 reserves its dump area right above boot memory (first
+fit), [0x14000000, 0x280102a8) in 1 GiB, over conftest's address, so that write moves above the area."""
 TOOLS_ADVICE = "run `make tools` (Debian packages gdb-multiarch elfutils binutils)"
 
 
@@ -50,6 +58,7 @@ class Core:
     """One vmcore and what the scenario that produced it says should be in it."""
 
     path: str
+    profile: str
     endian: str
     online: list[int]
     crash_cpu: int
@@ -65,14 +74,18 @@ class Core:
 
 @pytest.fixture(scope="module")
 def cores(tmp_path_factory):
-    """Build (once per module) and return the vmcore of a small scenario for a byte order and crashing CPU."""
-    built: dict[tuple[str, int], Core] = {}
+    """Build (once per module) and return the vmcore of a small scenario for a profile, byte order and crashing CPU."""
+    built: dict[tuple[str, str, int], Core] = {}
 
-    def get(endian: str, crash_cpu: int = 1) -> Core:
-        key = (endian, crash_cpu)
+    def get(profile: str, endian: str, crash_cpu: int = 1) -> Core:
+        key = (profile, endian, crash_cpu)
         if key not in built:
-            text = small_scenario_text(name=f"tools-{endian}-cpu{crash_cpu}", endian=endian, crash_cpu=crash_cpu)
-            folder = tmp_path_factory.mktemp(f"{endian}-cpu{crash_cpu}")
+            name = f"tools-{profile}-{endian}-cpu{crash_cpu}"
+            text = small_scenario_text(name=name, endian=endian, crash_cpu=crash_cpu,
+                                       kernel_extra=f'profile = "{profile}"')
+            assert text.count(CONFTEST_HIGH_WRITE) == 1, "conftest moved its write above boot memory"
+            text = text.replace(CONFTEST_HIGH_WRITE, HIGH_WRITE[profile])
+            folder = tmp_path_factory.mktemp(name)
             (folder / "scenario.toml").write_text(text)
             result = run_scenario(scenario.load(folder / "scenario.toml"), str(folder / "out"))
             assert result.outcome == "vmcore", result.outcome
@@ -80,7 +93,7 @@ def cores(tmp_path_factory):
             writes = [(int(w["addr"], 0), w["text"].encode() * w.get("repeat", 1)) for w in data["memory"]["write"]]
             regs = {name: int(value, 0) for name, value in data["crash"]["regs"].items()}
             online = [cpu.id for cpu in result.machine.cpus if cpu.online]
-            built[key] = Core(result.captures[0].path, endian, online, crash_cpu, regs, writes)
+            built[key] = Core(result.captures[0].path, profile, endian, online, crash_cpu, regs, writes)
         return built[key]
 
     return get
@@ -108,10 +121,10 @@ def read_paddr(stream, paddr: int, size: int) -> bytes:
 
 # --- pyelftools ---
 
-@ENDIANS
-def test_pyelftools_reads_a_ppc64_core_header_in_the_right_byte_order(cores, endian):
+@EVERY_CORE
+def test_pyelftools_reads_a_ppc64_core_header_in_the_right_byte_order(cores, profile, endian):
     """The ELF header says ET_CORE, EM_PPC64 and the byte order the partition ran in."""
-    with open(cores(endian).path, "rb") as f:
+    with open(cores(profile, endian).path, "rb") as f:
         elf = ELFFile(f)
         assert elf["e_type"] == "ET_CORE"
         assert elf["e_machine"] == "EM_PPC64"
@@ -119,10 +132,10 @@ def test_pyelftools_reads_a_ppc64_core_header_in_the_right_byte_order(cores, end
         assert elf.little_endian == (endian == "little")
 
 
-@ENDIANS
-def test_pyelftools_finds_one_leading_pt_note_with_a_prstatus_per_online_cpu_and_vmcoreinfo(cores, endian):
+@EVERY_CORE
+def test_pyelftools_finds_one_leading_pt_note_with_a_prstatus_per_online_cpu_and_vmcoreinfo(cores, profile, endian):
     """Exactly one PT_NOTE, first; one 504-byte NT_PRSTATUS per online CPU; VMCOREINFO with the keys drgn needs."""
-    core = cores(endian)
+    core = cores(profile, endian)
     with open(core.path, "rb") as f:
         segments = list(ELFFile(f).iter_segments())
         assert [s["p_type"] for s in segments].count("PT_NOTE") == 1
@@ -138,10 +151,21 @@ def test_pyelftools_finds_one_leading_pt_note_with_a_prstatus_per_online_cpu_and
         assert any(line.startswith(key) for line in text.splitlines()), f"VMCOREINFO lacks {key}\n{text}"
 
 
-@ENDIANS
-def test_every_pt_load_maps_the_kernel_linear_address_and_lies_inside_the_file(cores, endian):
+@EVERY_CORE
+def test_the_merged_pt_note_has_the_p_align_of_its_generation_and_every_pt_load_has_0(cores, profile, endian):
+    """PT_NOTE p_align is 0 under 3.4 and 4 under 6.10 (page-aligned /proc/vmcore); PT_LOADs have 0 in both."""
+    with open(cores(profile, endian).path, "rb") as f:
+        segments = list(ELFFile(f).iter_segments())
+    assert [(s["p_type"], s["p_align"]) for s in segments if s["p_type"] == "PT_NOTE"] == [
+        ("PT_NOTE", NOTE_P_ALIGN[profile])]
+    loads = [s["p_align"] for s in segments if s["p_type"] == "PT_LOAD"]
+    assert loads and set(loads) == {0}
+
+
+@EVERY_CORE
+def test_every_pt_load_maps_the_kernel_linear_address_and_lies_inside_the_file(cores, profile, endian):
     """Each PT_LOAD has p_vaddr == KERNELBASE + p_paddr and its bytes end within the file."""
-    path = cores(endian).path
+    path = cores(profile, endian).path
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         loads = [s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD"]
@@ -151,19 +175,19 @@ def test_every_pt_load_maps_the_kernel_linear_address_and_lies_inside_the_file(c
         assert seg["p_offset"] + seg["p_filesz"] <= size
 
 
-@ENDIANS
-def test_workload_text_is_at_the_file_offset_its_pt_load_gives(cores, endian):
+@EVERY_CORE
+def test_workload_text_is_at_the_file_offset_its_pt_load_gives(cores, profile, endian):
     """The text written inside and above boot memory is where the covering PT_LOAD says its paddr is."""
-    core = cores(endian)
+    core = cores(profile, endian)
     with open(core.path, "rb") as f:
         for paddr, data in core.writes:
             assert read_paddr(f, paddr, len(data)) == data, f"workload at {paddr:#x}"
 
 
-@ENDIANS
-def test_a_corrupted_byte_in_boot_memory_changes_what_pyelftools_reads(cores, endian):
+@EVERY_CORE
+def test_a_corrupted_byte_in_boot_memory_changes_what_pyelftools_reads(cores, profile, endian):
     """The text check is not vacuous: flip one byte of the boot-memory PT_LOAD in a copy and it no longer matches."""
-    core = cores(endian)
+    core = cores(profile, endian)
     paddr, data = core.writes[0]
     with open(core.path, "rb") as f:
         seg = load_covering(ELFFile(f), paddr, len(data))
@@ -179,10 +203,10 @@ def test_a_corrupted_byte_in_boot_memory_changes_what_pyelftools_reads(cores, en
 
 # --- readelf (binutils) ---
 
-@ENDIANS
-def test_readelf_shows_powerpc64_the_byte_order_and_a_prstatus_per_cpu_without_warnings(cores, endian):
+@EVERY_CORE
+def test_readelf_shows_powerpc64_the_byte_order_and_a_prstatus_per_cpu_without_warnings(cores, profile, endian):
     """readelf -W -h -l -n: Machine PowerPC64, the right Data line, 0x1f8-byte NT_PRSTATUS per online CPU."""
-    core = cores(endian)
+    core = cores(profile, endian)
     proc = run_tool("readelf", "-W", "-h", "-l", "-n", core.path)
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stdout + proc.stderr
@@ -210,10 +234,10 @@ def eu_field(block: str, name: str) -> str:
     return match.group(2)
 
 
-@ENDIANS
-def test_eu_readelf_decodes_the_crashing_cpus_registers(cores, endian):
+@EVERY_CORE
+def test_eu_readelf_decodes_the_crashing_cpus_registers(cores, profile, endian):
     """The crashing CPU's note (CPU order) shows its nip, lr, msr and r1 (signed decimal) as the scenario set them."""
-    core = cores(endian)
+    core = cores(profile, endian)
     blocks = eu_readelf_prstatus_blocks(core.path)
     assert len(blocks) == len(core.online)
     assert core.crash_note_index == 1  # cpu 1 of 4, all online: the 2nd note
@@ -228,10 +252,10 @@ def test_eu_readelf_decodes_the_crashing_cpus_registers(cores, endian):
 
 # --- gdb-multiarch ---
 
-@ENDIANS
-def test_gdb_detects_the_byte_order_and_reads_registers_and_workload_memory(cores, endian):
+@EVERY_CORE
+def test_gdb_detects_the_byte_order_and_reads_registers_and_workload_memory(cores, profile, endian):
     """gdb auto-detects the byte order, shows the crashing cpu 0's pc and r1, and reads the workload text."""
-    core = cores(endian, crash_cpu=0)  # all pr_pid are 0: gdb shows only the first note's registers
+    core = cores(profile, endian, crash_cpu=0)  # all pr_pid are 0: gdb shows only the first note's registers
     longest = max(len(data) for _, data in core.writes)
     argv = ["gdb-multiarch", "-nx", "-batch", "-ex", f"core-file {core.path}", "-ex", "show endian",
             # gdb 13 leaves the current thread on a terminated duplicate of pid 0; the one live thread

@@ -337,4 +337,5 @@ class Fadump34(CaptureMixin, SysfsMixin):
         fdh.regs = Container({f: regs.get(f, 0) for f in ks.pt_regs_fields})
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_old.build(fdh))
+        k.crash_info_saved = True
         return k.rtas_os_term(reason)

@@ -345,4 +345,5 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fdh.regs = Container({f: regs.get(f, 0) for f in ks.pt_regs_fields})
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_v1.build(fdh))
+        k.crash_info_saved = True
         return k.rtas_os_term(reason)

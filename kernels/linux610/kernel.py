@@ -17,6 +17,9 @@ class Linux610(Kernel):
     profile = "linux-6.10"
     pt_regs_fields = PT_REGS_FIELDS_6_10
     vmcore_layout = LAYOUT_PAGED
+    modern_wording = True
+    waits_for_secondaries = True
+    mask_at_registration = "possible"
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
         super().__init__(machine, cmdline, release, boot, epoch)

@@ -108,10 +108,10 @@ def test_a_bad_scenario_exits_2_with_path_and_line_and_no_traceback(tmp_path, ca
 def test_check_scenario_on_a_bad_file_exits_2_with_path_and_line(tmp_path, capsys, monkeypatch):
     """check-scenario reports a mistake as `path:line:` and exits 2."""
     monkeypatch.chdir(tmp_path)
-    Path("bad.toml").write_text('[crash]\ncpu = 0\nkind = "oops"\n')
+    Path("bad.toml").write_text('[crash]\ncpu = 0\nkind = "meteor"\n')
     assert main(["check-scenario", "bad.toml"]) == 2
     captured = capsys.readouterr()
-    assert "bad.toml:3: crash kind 'oops' is not supported" in flat(captured.err)
+    assert "bad.toml:3: crash kind 'meteor' is not supported" in flat(captured.err)
     assert "Traceback" not in captured.err + captured.out
 
 

@@ -104,8 +104,8 @@ MISTAKES = [
     ("unknown-crash-kind", """
         [crash]
         cpu = 0
-        kind = "oops"  # <-
-        """, "crash kind 'oops' is not supported"),
+        kind = "meteor"  # <-
+        """, "crash kind 'meteor' is not supported"),
     ("unknown-register-name", """
         [crash]
         cpu = 0

@@ -219,7 +219,7 @@ def test_a_panic_records_the_crashing_cpu_its_registers_and_the_online_mask():
     m = Machine(MachineConfig(memory=1 * GiB, cpus=4, online_cpus=[0, 1, 3]))
     k = booted_kernel(m)
     regs = {"nip": 0xC000_0000_000A_5F10, "gpr1": 0xC000_0000_FB4F_3B80, "link": 0xC000_0000_000A_5E80}
-    assert k.panic(3, regs, "test crash") == "dumped"
+    assert k.crash("panic", 3, regs, "test crash") == "dumped"
     assert m.fadump.state.pending
     fdh = crash_info(k)
     assert fdh.crashing_cpu == 3

@@ -1,0 +1,123 @@
+"""How a kernel goes down: panic, oops, sysrq-c, system reset, and the way to firmware.
+
+Models kernel/panic.c, arch/powerpc/kernel/traps.c (die, system_reset_exception),
+drivers/tty/sysrq.c and rtas_os_term() in arch/powerpc/kernel/rtas.c; the
+wording follows the kernel generation (``modern_wording``).
+"""
+
+from firmware import abi
+
+PANIC = "Kernel panic - not syncing: {message}"
+REBOOTING = "Rebooting in {seconds} seconds.."
+OS_TERM_FAILED = "ibm,os-term call failed {rc}"
+"""rtas.c, KERN_EMERG, no prefix."""
+TRAP_SYSTEM_RESET = 0x100
+TRAP_DATA_ACCESS = 0x300
+CRASH_TIMEOUT_MS = 500
+"""crash_fadump(): how long the first CPU waits for the others on a system reset (since ~5.8)."""
+
+
+class CrashPaths:
+    """Entry points into crash_fadump(), mixed into Kernel."""
+
+    modern_wording = False
+    waits_for_secondaries = False
+    mask_at_registration = "none"
+    """Which CPUs the header's mask holds until a crash rewrites it: "none" (3.4, zeroed)
+    or "possible" (5.19+, so a hypervisor-initiated dump still has every CPU's notes)."""
+
+    def online_cpu_ids(self) -> list[int]:
+        return [c.id for c in self.machine.cpus if c.online]
+
+    def cpumask_bytes(self, cpus: list[int]) -> bytes:
+        """A struct cpumask: unsigned longs in the kernel's byte order, bit n = CPU n."""
+        words = [0] * (self.ks.cpumask_size // 8)
+        for c in cpus:
+            words[c // 64] |= 1 << (c % 64)
+        return b"".join(w.to_bytes(8, self.byteorder) for w in words)
+
+    def cpumask_test(self, mask: bytes, cpu: int) -> bool:
+        word = int.from_bytes(mask[(cpu // 64) * 8:(cpu // 64) * 8 + 8], self.byteorder)
+        return bool(word >> (cpu % 64) & 1)
+
+    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        """The profile's crash_fadump(); True if firmware took over."""
+        return False
+
+    def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> str:
+        """Crash on ``cpu`` by ``kind``: "dumped", "reboot" or "hang"."""
+        self.crashing_cpu = cpu
+        if kind == "panic":
+            return self.panic(regs, message)
+        if kind == "sysrq":
+            return self.sysrq_crash(regs)
+        if kind == "oops":
+            return self.die_oops(regs)
+        if kind == "system-reset":
+            return self.system_reset_exception(regs, stuck)
+        raise ValueError(kind)
+
+    def panic(self, regs: dict[str, int], message: str) -> str:
+        """panic(): the message, then the fadump panic notifier, then reboot or hang."""
+        self.printk(PANIC.format(message=message))
+        if self.crash_fadump(regs, message):
+            return "dumped"
+        timeout = int(self.params.get("panic", "0") or 0)
+        if timeout > 0:
+            self.printk(REBOOTING.format(seconds=timeout))
+            return "reboot"
+        return "hang"
+
+    def sysrq_crash(self, regs: dict[str, int]) -> str:
+        """echo c > /proc/sysrq-trigger: a panic in modern kernels, a NULL store (oops) in 3.4."""
+        if self.modern_wording:
+            self.printk("sysrq: Trigger a crash")
+            return self.panic(regs, "sysrq triggered crash")
+        self.printk("SysRq : Trigger a crash")
+        return self.die_oops(dict(regs, dar=0))
+
+    def die_oops(self, regs: dict[str, int]) -> str:
+        """A bad kernel data access: the fault report, then die() calls crash_fadump(regs, "die oops")."""
+        dar, nip = regs.get("dar", 0), regs.get("nip", 0)
+        if self.modern_wording:
+            what = "Kernel NULL pointer dereference" if dar < self.page_size else "Unable to handle kernel data access"
+            self.printk(f"BUG: {what} on read at {dar:#010x}")
+        else:
+            self.printk(f"Unable to handle kernel paging request for data at address {dar:#010x}")
+        self.printk(f"Faulting instruction address: {nip:#010x}")
+        self.printk("Oops: Kernel access of bad area, sig: 11 [#1]")
+        if self.crash_fadump(regs, "die oops"):
+            return "dumped"
+        return self.panic(regs, "Fatal exception")
+
+    def system_reset_exception(self, regs: dict[str, int], stuck: tuple[int, ...]) -> str:
+        """An NMI on every CPU: the first to arrive sends it through crash_fadump("System Reset").
+
+        Since ~5.8 that CPU waits up to 500 ms for the others (cpus_in_fadump);
+        CPUs listed in ``stuck`` never arrive, so the wait runs out.
+        """
+        if self.waits_for_secondaries and self.fadump_registered_now():
+            others = len(self.online_cpu_ids()) - 1
+            arrived = others - len([c for c in stuck if c != self.crashing_cpu])
+            self.stall += CRASH_TIMEOUT_MS / 1000 if arrived < others else 0.001
+        if self.crash_fadump(regs, "System Reset"):
+            return "dumped"
+        self.printk("Oops: System Reset, sig: 6 [#1]")
+        return self.panic(regs, "System Reset" if self.modern_wording else "Fatal exception")
+
+    def fadump_registered_now(self) -> bool:
+        return bool(getattr(self, "dump_registered", False))
+
+    def rtas_os_term(self, reason: str) -> bool:
+        """rtas_os_term(): only with ibm,os-term and ibm,extended-os-term; True if it never returned."""
+        dt = self.machine.devicetree
+        if not dt.has("/rtas", abi.DT_OS_TERM) or not dt.has("/rtas", abi.DT_EXTENDED_OS_TERM):
+            return False
+        text = f"OS panic: {reason}".encode()[:2047] + b"\0"
+        self.ram.write(self.symbols["rtas_os_term_buf"], text)
+        status = self.rtas_call(abi.DT_OS_TERM, self.symbols["rtas_os_term_buf"])
+        if status is None:
+            return True
+        if status != 0:
+            self.printk(OS_TERM_FAILED.format(rc=status))
+        return False

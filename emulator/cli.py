@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", "-o", default=None, help="output folder (default out/NAME)")
     run.add_argument("--force", action="store_true", help="replace vmcores already in the output folder")
     run.add_argument("--quiet", "-q", action="store_true", help="do not echo the console while running")
+    run.add_argument("--format", choices=("auto", "full", "filtered"), default="auto",
+                     help="vmcore file format: the full image as a sparse file, or a filtered ELF dump without "
+                          "zero pages (makedumpfile -E -d 1); auto writes the full image unless the file system "
+                          "cannot hold it (default auto)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -68,7 +72,8 @@ def cmd_run(args) -> int:
 
     sc = scenario.load(args.scenario)
     out = args.out or f"out/{sc.name}"
-    result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout)
+    result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout,
+                          export_mode=args.format)
     expectations = report.check_expectations(result)
     rep = report.write(result, out, expectations)
     summarize(result, rep, out)
@@ -92,7 +97,10 @@ def summarize(result, rep: dict, out: str) -> None:
             counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs") if v.get(key))
             mark = f"[yellow]does not match crash-time memory ({counts}; see report.json)[/]"
         where = cap.path or "(not saved)"
-        con.print(f"vmcore    {where}: {fmt_size(cap.size)} file, {fmt_size(cap.disk_bytes)} of data, {mark}")
+        con.print(f"vmcore    {where}: {fmt_size(cap.file_size or cap.size)} {cap.format or ''} file, "
+                  f"{fmt_size(cap.disk_bytes)} of data, {mark}")
+        if cap.format_reason:
+            con.print(f"          {cap.format_reason}")
     for e in rep["expectations"]:
         sign = "[green]ok  [/]" if e["ok"] else "[red]FAIL[/]"
         detail = f" ({e['detail']})" if e["detail"] and not e["ok"] else ""

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from emulator.units import fmt_size
 
 
@@ -82,8 +84,16 @@ class MemoryLayout:
         return len(self.present) * self.lmb_size
 
     def memblock_memory(self) -> list[Range]:
-        """memblock.memory: the present LMBs, adjacent ones merged."""
-        return merge([Range(i * self.lmb_size, (i + 1) * self.lmb_size) for i in self.present])
+        """memblock.memory: the present LMBs, adjacent ones merged (vectorised: 64 TiB has 262144 LMBs)."""
+        if not self.present:
+            return []
+        idx = np.fromiter(self.present, dtype=np.int64, count=len(self.present))
+        idx.sort()
+        breaks = np.flatnonzero(np.diff(idx) != 1)
+        starts = np.concatenate(([idx[0]], idx[breaks + 1]))
+        ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
+        size = self.lmb_size
+        return [Range(int(s) * size, int(e) * size) for s, e in zip(starts, ends)]
 
     def holes(self) -> list[Range]:
         """Address ranges below end_of_dram that hold no memory."""

@@ -10,6 +10,7 @@ import mmap
 import numpy as np
 
 from emulator.errors import MemoryAccessError
+from emulator.touchmap import TouchMap
 from emulator.units import fmt_size
 
 BLOCK_SHIFT = 16
@@ -29,7 +30,7 @@ class PartitionRAM:
         self.size = size
         self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
         self.bytes = np.frombuffer(self._map, dtype=np.uint8)
-        self._touched = np.zeros(size >> BLOCK_SHIFT, dtype=bool)
+        self._touched = TouchMap(size >> BLOCK_SHIFT)
 
     # --- bounds and tracking ---
 
@@ -43,27 +44,20 @@ class PartitionRAM:
 
     def _mark(self, addr: int, length: int) -> None:
         if length:
-            self._touched[addr >> BLOCK_SHIFT:((addr + length - 1) >> BLOCK_SHIFT) + 1] = True
+            self._touched.mark(addr >> BLOCK_SHIFT, (addr + length - 1) >> BLOCK_SHIFT)
 
     def touched_runs(self, start: int, end: int) -> list[tuple[int, int]]:
         """Byte intervals inside [start, end) that lie in blocks ever written, merged."""
         if end <= start:
             return []
-        first, last = start >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT
-        flags = self._touched[first:last + 1]
-        if not flags.any():
-            return []
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
         runs = []
-        for b0, b1 in zip(edges[::2], edges[1::2]):
-            s = max(start, (first + int(b0)) << BLOCK_SHIFT)
-            e = min(end, (first + int(b1)) << BLOCK_SHIFT)
-            runs.append((s, e))
+        for b0, b1 in self._touched.runs(start >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT):
+            runs.append((max(start, b0 << BLOCK_SHIFT), min(end, b1 << BLOCK_SHIFT)))
         return runs
 
     def touched_bytes(self) -> int:
         """How many bytes lie in blocks that were ever written."""
-        return int(self._touched.sum()) << BLOCK_SHIFT
+        return self._touched.count() << BLOCK_SHIFT
 
     # --- raw access ---
 

@@ -67,6 +67,7 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
         "expectations": expectations,
         "crashes": result.crashes,
         "captures": [{"boot": c.boot, "vmcore": c.path, "size": c.size, "disk_bytes": c.disk_bytes,
+                      "format": c.format, "format_reason": c.format_reason, "file_size": c.file_size,
                       "rejected": c.rejected, "verification": c.verification,
                       "registers": registers_table(c)} for c in result.captures],
         "sysfs_writes": result.sysfs,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from emulator import export
 from emulator.errors import FadumpEmuError, OutputExistsError, ScenarioError
 from emulator.layout import Range
 from emulator.machine import Machine
@@ -39,6 +40,9 @@ class Capture:
     verification: dict | None = None
     notes: list[dict] = field(default_factory=list)
     rejected: bool = False
+    format: str = ""
+    format_reason: str = ""
+    file_size: int = 0
     expected_regs: dict[int, dict[str, int]] = field(default_factory=dict)
     """Per online CPU, what its note should hold (from the crash this capture follows)."""
 
@@ -59,8 +63,10 @@ class RunResult:
 class Run:
     """One execution of a scenario into an output folder."""
 
-    def __init__(self, scenario: Scenario, out_dir: str | None, force: bool = False, echo: TextIO | None = None):
+    def __init__(self, scenario: Scenario, out_dir: str | None, force: bool = False, echo: TextIO | None = None,
+                 export_mode: str = export.AUTO):
         self.sc = scenario
+        self.export_mode = export_mode
         self.out = Path(out_dir) if out_dir else None
         self.force = force
         self.machine = Machine(scenario.machine, echo)
@@ -283,10 +289,12 @@ class Run:
         cap.notes = self.read_notes(k)
         if self.sc.capture_save and path is not None:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
-            cap.disk_bytes = k.vmcore.export(str(path))
-            cap.path = str(path)
+            saved = export.save(k.vmcore, str(path), self.export_mode)
+            cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
+            cap.file_size = saved.size
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
-            k.userspace(f"kdump: saved vmcore: {cap.disk_bytes} bytes of data in a {k.vmcore.size}-byte sparse file")
+            k.userspace(f"kdump: saved vmcore ({saved.format}): {saved.data_bytes} bytes of data in a "
+                        f"{saved.size}-byte file")
         self.result.captures.append(cap)
 
     def read_notes(self, k) -> list[dict]:
@@ -326,9 +334,10 @@ class Run:
         return "vmcore"
 
 
-def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None) -> RunResult:
+def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None,
+                 export_mode: str = export.AUTO) -> RunResult:
     """Run ``scenario`` and return its result (the report is written by report.write)."""
-    return Run(scenario, out_dir, force, echo).execute()
+    return Run(scenario, out_dir, force, echo, export_mode).execute()
 
 
 def ensure_dir(path: str) -> None:

@@ -155,33 +155,6 @@ class ProcVmcore:
                 return self.read(load.file_offset + paddr - load.paddr, size)
         raise KeyError(f"{paddr:#x}+{size:#x} is not inside one PT_LOAD")
 
-    def export(self, path: str, progress=None) -> int:
-        """Write the whole file, leaving holes where RAM was never written; bytes on disk.
-
-        The file is created exclusively by the caller's choice of path; holes make
-        an 8 GiB core cost only its data.
-        """
-        written = 0
-        with open(path, "wb") as f:
-            for seg in self.segments:
-                if seg.buffer is not None:
-                    f.seek(seg.offset)
-                    f.write(seg.buffer)
-                    written += len(seg.buffer)
-                    continue
-                for s, e in self.ram.touched_runs(seg.paddr, seg.paddr + seg.size):
-                    pos = s
-                    while pos < e:
-                        chunk = min(e - pos, 64 << 20)
-                        f.seek(seg.offset + pos - seg.paddr)
-                        f.write(self.ram.view(pos, chunk))
-                        written += chunk
-                        pos += chunk
-                        if progress:
-                            progress(chunk)
-            f.truncate(self.size)
-        return written
-
 
 def _roundup(n: int, align: int) -> int:
     return -(-n // align) * align

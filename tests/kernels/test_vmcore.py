@@ -2,6 +2,7 @@
 
 import pytest
 
+from emulator import export
 from emulator.ram import PartitionRAM
 from kernels import elfcore
 from kernels.structs import (
@@ -97,5 +98,5 @@ def test_export_writes_a_sparse_file_equal_to_the_read_path(tmp_path):
     """The exported file is byte-identical to read() and stores holes for untouched memory."""
     vm = ProcVmcore(make_old_memory(), KS, HDR, 65536, LAYOUT_PAGED)
     path = tmp_path / "vmcore"
-    vm.export(str(path))
+    export.save(vm, str(path), export.FULL)
     assert path.read_bytes() == vm.read(0, vm.size)

@@ -1,0 +1,63 @@
+"""Which blocks of RAM were ever written: a lazily allocated, chunked bitmap.
+
+Cost grows with the memory a scenario touches, not with the partition's size:
+a 64 TiB partition that wrote 256 MiB keeps a few kilobytes of flags.
+"""
+
+from bisect import bisect_left, insort
+
+import numpy as np
+
+CHUNK_SHIFT = 14
+"""Blocks per chunk: 16384 blocks of 64 KiB = 1 GiB of RAM per 16 KiB flag array."""
+CHUNK = 1 << CHUNK_SHIFT
+
+
+class TouchMap:
+    """Per-block "ever written" flags, allocated one chunk at a time."""
+
+    def __init__(self, blocks: int):
+        self.blocks = blocks
+        self._chunks: dict[int, np.ndarray] = {}
+        self._order: list[int] = []
+
+    def mark(self, first: int, last: int) -> None:
+        """Flag blocks first..last (inclusive)."""
+        for c in range(first >> CHUNK_SHIFT, (last >> CHUNK_SHIFT) + 1):
+            flags = self._chunks.get(c)
+            if flags is None:
+                flags = self._chunks[c] = np.zeros(CHUNK, dtype=bool)
+                insort(self._order, c)
+            lo = max(first, c << CHUNK_SHIFT) - (c << CHUNK_SHIFT)
+            hi = min(last, ((c + 1) << CHUNK_SHIFT) - 1) - (c << CHUNK_SHIFT)
+            flags[lo:hi + 1] = True
+
+    def runs(self, first: int, last: int) -> list[tuple[int, int]]:
+        """Half-open block runs [b0, b1) of flagged blocks within first..last, merged."""
+        out: list[tuple[int, int]] = []
+        i = bisect_left(self._order, first >> CHUNK_SHIFT)
+        while i < len(self._order) and self._order[i] <= last >> CHUNK_SHIFT:
+            c = self._order[i]
+            base = c << CHUNK_SHIFT
+            lo, hi = max(first, base) - base, min(last, base + CHUNK - 1) - base
+            flags = self._chunks[c][lo:hi + 1]
+            i += 1
+            if not flags.any():
+                continue
+            edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
+            for b0, b1 in zip(edges[::2].tolist(), edges[1::2].tolist()):
+                s, e = base + lo + b0, base + lo + b1
+                if out and out[-1][1] == s:
+                    out[-1] = (out[-1][0], e)
+                else:
+                    out.append((s, e))
+        return out
+
+    def count(self) -> int:
+        """How many blocks are flagged."""
+        return int(sum(int(f.sum()) for f in self._chunks.values()))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the flags themselves take."""
+        return len(self._chunks) * CHUNK

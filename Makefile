@@ -15,6 +15,7 @@ help:
 	@echo "make run    set up .venv and run $(SCENARIO) into $(OUT)"
 	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
 	@echo "make tools  install readelf, eu-readelf and gdb-multiarch (Debian packages)"
+	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
 	@echo "make clean  remove .venv and out/"
 
 $(STAMP): pyproject.toml
@@ -47,6 +48,9 @@ tools:
 
 test: $(STAMP) tools
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m emulator.bench --out bench.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

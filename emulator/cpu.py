@@ -1,16 +1,48 @@
-"""Virtual processors: a register file per CPU and which CPUs are online."""
+"""Virtual processors: a register file per CPU and which CPUs are online.
+
+Register-file names (what scenario files may set, checked against
+REGISTER_NAMES) are lowercase and simple:
+
+* ``gpr0``..``gpr31`` and ``fpr0``..``fpr31`` (no leading zeros);
+* ``vr0_hi``/``vr0_lo``..``vr31_hi``/``vr31_lo`` and ``vsr0_hi``/``vsr0_lo``..
+  ``vsr63_hi``/``vsr63_lo``: one 64-bit doubleword each, named after LoPAR's
+  ``VRnn_HI``/``VSRnn_LO`` register save area ids. They are independent
+  entries: the architectural overlaps (FPRn is VSRn's high doubleword, VRn is
+  VSR(n+32)) are not enforced, so a scenario that wants them consistent sets
+  both names;
+* the pt_regs names Linux uses: ``nip`` (LoPAR NIA), ``link`` (LR), ``ccr``
+  (CR), ``msr``, ``ctr``, ``xer``, ``dar``, ``dsisr``, ``orig_gpr3``,
+  ``softe``, ``trap``, ``result``, ``ppr``, ``exit_result``, ``kuap``,
+  ``iamr``;
+* every other SPR in LoPAR's register save area table, lowercased
+  (``mmcr0``, ``pmc6``, ``dawrx0``, ``texasr``, ``psscr``, ...), plus
+  ``hdar`` and ``hdsisr``, which firmware does not save.
+
+default_registers() sets every name: a few plausible, CPU-dependent values for
+the registers Linux reads back, zero for the rest.
+"""
 
 from dataclasses import dataclass, field
 
 GPRS = tuple(f"gpr{i}" for i in range(32))
 FPRS = tuple(f"fpr{i}" for i in range(32))
+VRS = tuple(f"vr{i}_{half}" for i in range(32) for half in ("hi", "lo"))
+"""VR0..31 as high/low doublewords (LoPAR VR00_HI..VR31_LO)."""
+VSRS = tuple(f"vsr{i}_{half}" for i in range(64) for half in ("hi", "lo"))
+"""VSR0..63 as high/low doublewords (LoPAR VSR00_HI..VSR63_LO)."""
 SPRS = (
     "nip", "msr", "ctr", "link", "xer", "ccr", "dar", "dsisr", "orig_gpr3", "softe",
     "trap", "result", "ppr", "exit_result", "kuap", "iamr",
     "srr0", "srr1", "pir", "pvr", "tb", "dec", "fpscr", "vrsave", "vscr", "amr",
     "cfar", "dscr", "tar", "sprg0", "sprg1", "sprg2", "sprg3", "hdar", "hdsisr",
+    # The rest of LoPAR's register save area SPRs, lowercased.
+    "acop", "bescr", "ciabr", "ctrl", "dabr", "dabrx", "dawr0", "dawrx0", "dpdes",
+    "ebbhr", "ebbrr", "fscr", "ic", "lmrr", "lmser", "mmcr0", "mmcr1", "mmcr2", "mmcra",
+    "mmcrs", "pid", "pmc1", "pmc2", "pmc3", "pmc4", "pmc5", "pmc6", "psscr", "pspb",
+    "purr", "rpr", "sdar", "siar", "sier", "spmc1", "spmc2", "spurr", "texasr", "tfhar",
+    "tfiar", "tid", "tir", "tsr", "uamor", "vtb", "worc", "wort",
 )
-REGISTER_NAMES = frozenset(GPRS + FPRS + SPRS)
+REGISTER_NAMES = frozenset(GPRS + FPRS + VRS + VSRS + SPRS)
 """Every register a scenario may set on a CPU."""
 
 MSR_SF = 1 << 63

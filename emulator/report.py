@@ -77,6 +77,7 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
                         "status": r.status} for r in m.rtas.log],
         "firmware": m.fadump.state.history,
         "simulated_seconds": round(m.env.now, 6),
+        "host_seconds": {phase: round(t, 6) for phase, t in result.timings.items()},
         "console_lines": len(m.console.lines),
     }
 

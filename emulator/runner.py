@@ -7,6 +7,7 @@ Everything a run produces is collected in a RunResult and written by report.py.
 import errno
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -58,6 +59,24 @@ class RunResult:
     sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
     hotplug: list[dict] = field(default_factory=list)
     kernels: list = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Host wall-clock seconds spent in each phase (snapshot, preserve, verify, export)."""
+
+    def timed(self, phase: str):
+        return _Timer(self.timings, phase)
+
+
+class _Timer:
+    """Adds the wall time of a with-block to timings[phase]."""
+
+    def __init__(self, timings: dict[str, float], phase: str):
+        self.timings, self.phase = timings, phase
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.timings[self.phase] = self.timings.get(self.phase, 0.0) + time.perf_counter() - self.start
 
 
 class Run:
@@ -245,9 +264,11 @@ class Run:
                                     "result": verdict})
         if verdict == "dumped":
             excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
-            self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
+            with self.result.timed("snapshot"):
+                self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
             m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
-            yield from m.fadump.preserve()
+            with self.result.timed("preserve"):
+                yield from m.fadump.preserve()
             m.firmware_log("dump complete; resetting the partition (memory preserved)")
         return verdict
 
@@ -284,12 +305,14 @@ class Run:
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
         path = self.vmcore_path(n)
-        verification = verify(self._snapshot, k.vmcore, m.ram) if self._snapshot else None
+        with self.result.timed("verify"):
+            verification = verify(self._snapshot, k.vmcore, m.ram) if self._snapshot else None
         cap.verification = verification
         cap.notes = self.read_notes(k)
         if self.sc.capture_save and path is not None:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
-            saved = export.save(k.vmcore, str(path), self.export_mode)
+            with self.result.timed("export"):
+                saved = export.save(k.vmcore, str(path), self.export_mode)
             cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
             cap.file_size = saved.size
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)

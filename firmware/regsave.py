@@ -10,20 +10,49 @@ markers. All fields big-endian.
 from firmware import abi
 from firmware.structs import RegEntry, RegSaveHeader
 
+# LoPAR app_firmware_dump.xml, "Identifiers Supported in Version 0x0 of the Table".
+_LOPAR_SPRS = (
+    "ACOP", "AMR", "BESCR", "CFAR", "CIABR", "CR", "CTR", "CTRL", "DABR", "DABRX", "DAR",
+    "DAWR0", "DAWRX0", "DEC", "DPDES", "DSCR", "DSISR", "EBBHR", "EBBRR", "FPSCR", "FSCR",
+    "IAMR", "IC", "LMRR", "LMSER", "LR", "MMCR0", "MMCR1", "MMCR2", "MMCRA", "MMCRS", "MSR",
+    "NIA", "PID", "PIR", "PMC1", "PMC2", "PMC3", "PMC4", "PMC5", "PMC6", "PSPB", "PSSCR",
+    "PURR", "PVR", "RPR", "SDAR", "SIAR", "SIER", "SPMC1", "SPMC2", "SPRG0", "SPRG1",
+    "SPRG2", "SPRG3", "SPURR", "SRR0", "SRR1", "TAR", "TB", "TEXASR", "TFHAR", "TFIAR",
+    "TID", "TIR", "TSR", "UAMOR", "VRSAVE", "VSCR", "VTB", "WORC", "WORT", "XER",
+)
+"""The SPR ids, in ascending ASCII order. LoPAR oddities: its row for PMC6 reads
+"PIMC6" though its hex 0x504D433600000000 spells "PMC6"; its MMCRA row's hex
+0x4D4D435240000000 spells "MMCR@". We use PMC6 and MMCRA (0x...41), matching
+PMC1-5 and the register names."""
+
+_FOUR_BYTE = frozenset({
+    "CR", "CTRL", "DEC", "DSISR", "PID", "PIR", "PMC1", "PMC2", "PMC3", "PMC4", "PMC5",
+    "PMC6", "PSPB", "PVR", "SPMC1", "SPMC2", "VRSAVE", "VSCR",
+})
+"""4-byte RegEntries. LoPAR defines both entry formats but marks no id with a
+width, so these are the registers the Power ISA defines as 32 bits wide."""
+
+_PT_REGS_NAMES = {"CR": "ccr", "LR": "link", "NIA": "nip"}
+
 # (ASCII id, CPU register name, width in bytes): 4-byte entries hold a reserved
 # zero word then the value, which is the same bytes as a be64 of a 32-bit value.
+# Order (LoPAR note 2): each group (GPRs, FPRs, VRs, VSRs) in ascending index
+# order with nothing between; a 128-bit VR/VSR as its _HI doubleword then _LO;
+# other registers need no order, so they follow in ascending ASCII order.
+# The VSRnn_HI/_LO ids are exactly 8 bytes, so they have no zero padding.
+# The transactional-memory checkpoint ids (X-CR .. X-GPR31, X-VS00HI .. X-VS63LO)
+# are only written for a CPU with a valid TM checkpoint; our CPUs have no
+# transactional state, so they are left out. (LoPAR's X-VS51LO hex,
+# 0x582D565355314C4F, spells "X-VSU1LO".)
 REGISTER_IDS: tuple[tuple[str, str, int], ...] = (
     *[(f"GPR{i:02d}", f"gpr{i}", 8) for i in range(32)],
     *[(f"FPR{i:02d}", f"fpr{i}", 8) for i in range(32)],
-    ("NIA", "nip", 8), ("MSR", "msr", 8), ("CR", "ccr", 4), ("CTR", "ctr", 8),
-    ("LR", "link", 8), ("XER", "xer", 8), ("DAR", "dar", 8), ("DSISR", "dsisr", 4),
-    ("SRR0", "srr0", 8), ("SRR1", "srr1", 8), ("PIR", "pir", 4), ("PVR", "pvr", 4),
-    ("TB", "tb", 8), ("DEC", "dec", 4), ("FPSCR", "fpscr", 8), ("VRSAVE", "vrsave", 4),
-    ("VSCR", "vscr", 4), ("AMR", "amr", 8), ("CFAR", "cfar", 8), ("DSCR", "dscr", 8),
-    ("TAR", "tar", 8), ("PPR", "ppr", 8), ("SPRG0", "sprg0", 8), ("SPRG1", "sprg1", 8),
-    ("SPRG2", "sprg2", 8), ("SPRG3", "sprg3", 8), ("HDAR", "hdar", 8), ("HDSISR", "hdsisr", 4),
+    *[(f"VR{i:02d}_{h}", f"vr{i}_{h.lower()}", 8) for i in range(32) for h in ("HI", "LO")],
+    *[(f"VSR{i:02d}_{h}", f"vsr{i}_{h.lower()}", 8) for i in range(64) for h in ("HI", "LO")],
+    *[(r, _PT_REGS_NAMES.get(r, r.lower()), 4 if r in _FOUR_BYTE else 8) for r in _LOPAR_SPRS],
 )
-"""The registers this firmware saves per CPU (a subset of LoPAR's 501 ids)."""
+"""The 329 registers this firmware saves per CPU: LoPAR's 500 register ids less the 171
+X- checkpoint ids. PPR, HDAR and HDSISR are not LoPAR ids and are not saved."""
 
 ENTRIES_PER_CPU = len(REGISTER_IDS) + 2
 """Register entries plus the CPUSTRT and CPUEND markers."""

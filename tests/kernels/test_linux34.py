@@ -276,14 +276,14 @@ def test_fadump_region_shows_the_three_sections_in_the_3_4_format():
         f"CPU : [0x{cpu:014x}-0x{cpu + hpte - 1:014x}] {hpte:#x} bytes, Dumped: 0x0\n"
         f"HPTE: [0x{dump:014x}-0x{dump - 1:014x}] 0x0 bytes, Dumped: 0x0\n"
         f"DUMP: [0x{dump:014x}-0x{dump + boot - 1:014x}] {boot:#x} bytes, Dumped: 0x0\n")
-    assert k.sysfs_read(REGION).startswith("CPU : [0x0000002bff0000-0x0000002bff179f] 0x17a0 bytes")
+    assert k.sysfs_read(REGION).startswith("CPU : [0x0000002bff0000-0x0000002bff52df] 0x52e0 bytes")
 
 
 def test_fadump_region_in_the_capture_kernel_adds_the_reserved_memory_line(run_text):
     """With a dump active, the dumped sizes show and a fourth line covers [boot size, CPU destination)."""
     result, _ = run_text(small_scenario_text(extra='[capture]\nafter = "stay"'))
     text = result.kernels[-1].sysfs_read(REGION).splitlines()
-    assert text[0].endswith("0x17a0 bytes, Dumped: 0x17a0")
+    assert text[0].endswith("0x52e0 bytes, Dumped: 0x52e0")
     assert text[1].endswith("0x0 bytes, Dumped: 0x0")
     assert text[2].endswith("0x14000000 bytes, Dumped: 0x14000000")
     assert text[3] == "    : [0x00000014000000-0x0000002bfeffff] 0x17ff0000 bytes, Dumped: 0x17ff0000"

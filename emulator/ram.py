@@ -18,6 +18,9 @@ BLOCK_SIZE = 1 << BLOCK_SHIFT
 """Granularity of write tracking; independent of the guest kernel's page size."""
 
 _MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+MADV_POPULATE_WRITE = 23
+POPULATE_MIN = 4 << 20
+"""Copies at least this large pre-fault their destination (cheaper than one fault per page)."""
 """Linux: do not reserve swap, so a huge sparse partition maps under overcommit."""
 
 
@@ -75,7 +78,12 @@ class PartitionRAM:
 
     def write(self, addr: int, data) -> None:
         """Store bytes (or a uint8 array) at addr."""
-        arr = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+        if isinstance(data, np.ndarray):
+            arr = data.view(np.uint8).reshape(-1)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            arr = np.frombuffer(data, dtype=np.uint8)
+        else:
+            raise TypeError(f"RAM.write takes bytes or a numpy array, not {type(data).__name__}")
         self.check(addr, len(arr))
         self.bytes[addr:addr + len(arr)] = arr
         self._mark(addr, len(arr))
@@ -90,8 +98,8 @@ class PartitionRAM:
         self.bytes[addr:addr + length] = value
         self._mark(addr, length)
 
-    def copy(self, src: int, dst: int, length: int) -> None:
-        """memmove within RAM; runs where neither side was ever written cost nothing."""
+    def copy(self, src: int, dst: int, length: int) -> int:
+        """memmove within RAM; runs where neither side was ever written cost nothing. Bytes moved."""
         self.check(src, length)
         self.check(dst, length)
         spans = [(s - src, e - src) for s, e in self.touched_runs(src, src + length)]
@@ -99,9 +107,27 @@ class PartitionRAM:
         # memmove: when dst is above src, copy the highest span first so that no
         # span reads source bytes an earlier span has already overwritten.
         merged = _merge(spans)
+        moved = 0
         for lo, hi in (reversed(merged) if dst > src else merged):
+            self._populate(dst + lo, hi - lo)
             self.bytes[dst + lo:dst + hi] = self.bytes[src + lo:src + hi]
             self._mark(dst + lo, hi - lo)
+            moved += hi - lo
+        return moved
+
+    def _populate(self, addr: int, length: int) -> None:
+        """Fault in destination pages in one go before a bulk copy.
+
+        MADV_POPULATE_WRITE (Linux 5.14) roughly doubles first-touch speed; where
+        the host lacks it the copy simply faults the pages in itself.
+        """
+        if length < POPULATE_MIN:
+            return
+        start = addr - addr % mmap.PAGESIZE
+        try:
+            self._map.madvise(MADV_POPULATE_WRITE, start, length + (addr - start))
+        except OSError:
+            pass
 
     # --- typed access ---
 

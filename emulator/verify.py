@@ -25,10 +25,20 @@ _W1 = _RNG.integers(0, 2**63, WORDS, dtype=np.uint64) * np.uint64(2) + np.uint64
 _W2 = _RNG.integers(0, 2**63, WORDS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
-def fingerprints(data: np.ndarray) -> np.ndarray:
+STEP = 8 << 20
+"""Fingerprint in 8 MiB steps so temporaries stay small whatever the run length."""
+
+
+def fingerprints(data) -> np.ndarray:
     """One 128-bit fingerprint (two uint64 columns) per whole grain of ``data``."""
     words = np.frombuffer(data, dtype=np.uint64).reshape(-1, WORDS)
-    return np.stack(((words * _W1).sum(axis=1), (words * _W2).sum(axis=1)), axis=1)
+    out = np.empty((len(words), 2), dtype=np.uint64)
+    rows = STEP // GRAIN
+    for i in range(0, len(words), rows):
+        chunk = words[i:i + rows]
+        np.sum(chunk * _W1, axis=1, out=out[i:i + rows, 0])
+        np.sum(chunk * _W2, axis=1, out=out[i:i + rows, 1])
+    return out
 
 
 ZERO = fingerprints(np.zeros(GRAIN, dtype=np.uint8))[0]
@@ -139,10 +149,11 @@ def _compare(snap: CrashSnapshot, vmcore, load, lo: int, hi: int) -> list[Range]
     for a, b in ((lo, head), (max(head, tail), hi)):  # partial grains at unaligned load edges
         if a < b and not _partial_matches(snap, vmcore, load, a, b):
             out.append(Range(a, b))
-    if head < tail:
-        data = np.frombuffer(vmcore.read(load.file_offset + head - load.paddr, tail - head), dtype=np.uint8)
-        bad = np.flatnonzero((fingerprints(data) != snap.expected(head // GRAIN, (tail - head) // GRAIN)).any(axis=1))
-        out += [Range(head + int(i) * GRAIN, head + (int(i) + 1) * GRAIN) for i in bad]
+    for a in range(head, tail, STEP):
+        b = min(tail, a + STEP)
+        data = vmcore.read(load.file_offset + a - load.paddr, b - a)
+        bad = np.flatnonzero((fingerprints(data) != snap.expected(a // GRAIN, (b - a) // GRAIN)).any(axis=1))
+        out += [Range(a + int(i) * GRAIN, a + (int(i) + 1) * GRAIN) for i in bad]
     return out
 
 

@@ -35,6 +35,8 @@ class FadumpState:
     pending: bool = False
     """os-term arrived while registered: the dump runs before the next boot."""
     os_term_message: str = ""
+    bytes_moved: int = 0
+    """Bytes the last dump really copied (never-written memory costs nothing)."""
     history: list[str] = field(default_factory=list)
 
 
@@ -193,6 +195,7 @@ class PhypFadump:
         m = self.machine
         mem = DumpMemStruct.parse(self.state.registered)
         mem.header.dump_status_flag = 0
+        self.state.bytes_moved = 0
         cpu_sections = []
         for s in mem.sections:
             s.error_flags, s.bytes_dumped = 0, 0
@@ -228,7 +231,7 @@ class PhypFadump:
             return
         m.firmware_log(f"copying {src} to {dst.start:#x}")
         yield m.env.timeout(s.source_len / COPY_BANDWIDTH)
-        m.ram.copy(src.start, dst.start, s.source_len)
+        self.state.bytes_moved += m.ram.copy(src.start, dst.start, s.source_len)
         s.bytes_dumped = s.source_len
 
     def _write_cpu_state(self, s) -> None:

@@ -7,8 +7,10 @@ register entries, CPUEND, with the logical CPU id in the low word of the
 markers. All fields big-endian.
 """
 
+import numpy as np
+
 from firmware import abi
-from firmware.structs import RegEntry, RegSaveHeader
+from firmware.structs import RegSaveHeader
 
 # LoPAR app_firmware_dump.xml, "Identifiers Supported in Version 0x0 of the Table".
 _LOPAR_SPRS = (
@@ -68,19 +70,23 @@ def area_size(possible_cpus: int, num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFS
     return prologue_size(num_cpu_offset) + possible_cpus * ENTRIES_PER_CPU * abi.REGSAVE_ENTRY_SIZE
 
 
+ENTRY_ARRAY = np.dtype([("reg_id", ">u8"), ("reg_value", ">u8")])
+"""RegEntry as a numpy record, for writing thousands at once (same bytes as RegEntry)."""
+_IDS = np.array([abi.reg_id(i) for i, _, _ in REGISTER_IDS], dtype=np.uint64)
+_MASKS = [0xFFFFFFFF if width == 4 else 0xFFFF_FFFF_FFFF_FFFF for _, _, width in REGISTER_IDS]
+
+
 def build(cpus, num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR) -> bytes:
     """The register save area for ``cpus`` (objects with .id and .regs), in CPU order."""
     head = RegSaveHeader.build(dict(version=0, num_cpu_offset=num_cpu_offset))
     out = bytearray(head.ljust(num_cpu_offset, b"\0"))
     out += len(cpus).to_bytes(4, "big")
-    for cpu in cpus:
-        out += _entry("CPUSTRT", cpu.id)
-        for ident, name, width in REGISTER_IDS:
-            value = cpu.regs.get(name, 0)
-            out += _entry(ident, value & 0xFFFFFFFF if width == 4 else value)
-        out += _entry("CPUEND", cpu.id)
-    return bytes(out)
-
-
-def _entry(ident: str, value: int) -> bytes:
-    return RegEntry.build(dict(reg_id=abi.reg_id(ident), reg_value=value & 0xFFFF_FFFF_FFFF_FFFF))
+    entries = np.zeros((len(cpus), ENTRIES_PER_CPU), dtype=ENTRY_ARRAY)
+    entries["reg_id"][:, 0] = abi.reg_id("CPUSTRT")
+    entries["reg_id"][:, 1:-1] = _IDS
+    entries["reg_id"][:, -1] = abi.reg_id("CPUEND")
+    for row, cpu in enumerate(cpus):
+        entries["reg_value"][row, 0] = entries["reg_value"][row, -1] = cpu.id
+        entries["reg_value"][row, 1:-1] = [cpu.regs.get(name, 0) & mask
+                                           for (_, name, _), mask in zip(REGISTER_IDS, _MASKS)]
+    return bytes(out) + entries.tobytes()

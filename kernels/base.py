@@ -14,7 +14,7 @@ from kernels.image import HEAP_START, SYMBOLS, KernelImage
 from kernels.structs import kernel_structs
 from kernels.vmcore import ProcVmcore, VmcoreError
 
-CAPTURE_SCRATCH = (0x0400_0000, 0x0300_0000)
+CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
 page cache: in a capture kernel this overwrites the crashed kernel's data."""
 
@@ -126,9 +126,7 @@ class Kernel(CrashPaths):
         self.image.load(self.ram, self.boot)
         start, size = CAPTURE_SCRATCH
         pattern = f"boot {self.boot} initramfs/page cache ".encode()
-        block = (pattern * (65536 // len(pattern) + 1))[:65536]
-        for off in range(0, size, len(block)):
-            self.ram.write(start + off, block)
+        self.ram.write(start, (pattern * (size // len(pattern) + 1))[:size])
 
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""

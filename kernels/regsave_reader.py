@@ -7,8 +7,9 @@ only GPR00-31, NIA, MSR, CTR, LR, XER, CR, DAR and DSISR, stop at CPUEND.
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from firmware import abi
-from firmware.structs import RegEntry
 from kernels import elfcore
 from kernels.structs import NT_PRSTATUS, KernelStructs
 
@@ -49,13 +50,18 @@ def gpr_index(rid: int) -> int:
     return i if 0 <= i <= 31 else -1
 
 
+_GPR_PREFIX = abi.reg_id("GPR")
+_FIELD_BY_ID = {abi.reg_id(ident): name for ident, name in SPR_FIELDS.items()}
+
+
 def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
     """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
-    gpr = gpr_index(rid)
-    if gpr >= 0:
-        regs[f"gpr{gpr}"] = value
+    if rid & 0xFFFFFF0000000000 == _GPR_PREFIX:
+        gpr = gpr_index(rid)
+        if gpr >= 0:
+            regs[f"gpr{gpr}"] = value
         return
-    name = SPR_FIELDS.get(abi.reg_name(rid))
+    name = _FIELD_BY_ID.get(rid)
     if name:
         regs[name] = value
 
@@ -66,22 +72,23 @@ def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int
         raise RegSaveError("magic")
     num_cpu_offset = ram.read_u32(addr + 12, "big")
     num_cpus = ram.read_u32(addr + num_cpu_offset, "big")
-    entry, end = addr + num_cpu_offset + 4, addr + length
-    cpus = []
+    start = addr + num_cpu_offset + 4
+    count = max(0, (addr + length - start) // abi.REGSAVE_ENTRY_SIZE)
+    # The area as (id, value) pairs: RegEntry's layout, read in one go.
+    pairs = np.frombuffer(ram.read(start, count * abi.REGSAVE_ENTRY_SIZE), dtype=">u8").reshape(-1, 2).tolist()
+    cpustrt, cpuend = abi.reg_id("CPUSTRT"), abi.reg_id("CPUEND")
+    cpus, i = [], 0
     for _ in range(num_cpus):
-        if entry + abi.REGSAVE_ENTRY_SIZE > end:
+        if i >= len(pairs) or pairs[i][0] != cpustrt:
             raise RegSaveError("cpustrt")
-        e = RegEntry.parse(ram.read(entry, abi.REGSAVE_ENTRY_SIZE))
-        if e.reg_id != abi.reg_id("CPUSTRT"):
-            raise RegSaveError("cpustrt")
-        saved = SavedCpu(e.reg_value & abi.CPU_ID_MASK, {f: 0 for f in fields})
-        entry += abi.REGSAVE_ENTRY_SIZE
-        while entry + abi.REGSAVE_ENTRY_SIZE <= end:
-            e = RegEntry.parse(ram.read(entry, abi.REGSAVE_ENTRY_SIZE))
-            entry += abi.REGSAVE_ENTRY_SIZE
-            if e.reg_id == abi.reg_id("CPUEND"):
+        saved = SavedCpu(pairs[i][1] & abi.CPU_ID_MASK, {f: 0 for f in fields})
+        i += 1
+        while i < len(pairs):
+            rid, value = pairs[i]
+            i += 1
+            if rid == cpuend:
                 break
-            set_regval(saved.regs, e.reg_id, e.reg_value)
+            set_regval(saved.regs, rid, value)
         cpus.append(saved)
     return num_cpus, cpus
 

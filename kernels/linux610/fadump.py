@@ -215,9 +215,10 @@ class Fadump610(CaptureMixin, SysfsMixin):
             if k.machine.rma_size < MIN_RMA_FOR_PARAM_AREA:
                 return
             window = Range(MIN_RMA_FOR_PARAM_AREA, min(k.machine.rma_size, fw.boot_mem_top))
-        for r in k.memblock.free():
-            start = align_up(max(r.start, window.start), COMMAND_LINE_SIZE)
-            if start + COMMAND_LINE_SIZE <= min(r.end, window.end):
+        for r in reversed(k.memblock.free()):  # memblock allocates top-down
+            top = min(r.end, window.end)
+            start = (top - COMMAND_LINE_SIZE) & ~(COMMAND_LINE_SIZE - 1)
+            if start >= max(r.start, window.start):
                 fw.param_area = start
                 k.memblock.reserve(Range(start, start + COMMAND_LINE_SIZE))
                 k.ram.fill(start, COMMAND_LINE_SIZE, 0)

@@ -59,6 +59,7 @@ class SysfsMixin:
         self.k.vmcore_cleanup()
         self.fadump_invalidate_release_mem()
         self.k.sysfs.pop("/sys/kernel/fadump/release_mem", None)
+        self.k.sysfs.pop("/sys/kernel/fadump_release_mem", None)
         return len(buf)
 
     def bootargs_append_show(self) -> str:

@@ -71,6 +71,31 @@ def memcpy_bandwidth(size: int = GiB // 2, rounds: int = 5) -> float:
     return best
 
 
+def fresh_copy_bandwidth(size: int = GiB // 2) -> float:
+    """Bytes per second copying into never-written anonymous memory (page faults included):
+    the limit for any copy into memory a process has not used yet, like the dump area."""
+    from emulator.ram import PartitionRAM
+
+    ram = PartitionRAM(2 * size)
+    ram.fill(0, size, 7)
+    t = time.perf_counter()
+    ram.copy(0, size, size)
+    return size / (time.perf_counter() - t)
+
+
+def file_write_bandwidth(folder: str, size: int = GiB // 2) -> float:
+    """Bytes per second writing a buffer to a new file in ``folder`` (the page-cache write path)."""
+    buf = np.full(size, 7, dtype=np.uint8)
+    path = os.path.join(folder, "write-test")
+    t = time.perf_counter()
+    with open(path, "wb") as f:
+        for off in range(0, size, 64 << 20):
+            f.write(buf[off:off + (64 << 20)])
+    rate = size / (time.perf_counter() - t)
+    os.unlink(path)
+    return rate
+
+
 def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
     """Run scenario text in this process; host timings per phase and the report."""
     from emulator import report, scenario
@@ -92,7 +117,8 @@ def child(memory: str, touched: int, out: str) -> dict:
     """Run one scenario in a fresh interpreter; its wall time, peak RSS and verdict."""
     code = ("import json,resource,sys,time;t=time.perf_counter();from emulator.bench import run_once, scenario_text;"
             f"r=run_once(scenario_text({memory!r},{touched}),{out!r});r['process']=time.perf_counter()-t;"
-            "r['rss_mib']=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024;print(json.dumps(r))")
+            "r['rss_mib']=[int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]/1024;"
+            "print(json.dumps(r))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -123,6 +149,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         bw = memcpy_bandwidth()
         res["memcpy_bytes_per_second"] = bw
+        res["fresh_copy_bytes_per_second"] = fresh_copy_bandwidth()
+        res["file_write_bytes_per_second"] = file_write_bandwidth(tmp)
         r = run_once(scenario_text("16GiB", GiB, boot_mem="2G", low_share=1.0), os.path.join(tmp, "tp"))
         moved = r["data"]
         res["throughput"] = {
@@ -130,8 +158,11 @@ def main(argv=None) -> int:
             "preserve_bytes_per_second": r["moved"] / r["timings"]["preserve"],
             "export_bytes_per_second": moved / r["timings"]["export"],
             "timings": r["timings"]}
-        res["throughput"]["preserve_ratio"] = res["throughput"]["preserve_bytes_per_second"] / bw
-        res["throughput"]["export_ratio"] = res["throughput"]["export_bytes_per_second"] / bw
+        tp = res["throughput"]
+        tp["preserve_ratio"] = tp["preserve_bytes_per_second"] / bw
+        tp["export_ratio"] = tp["export_bytes_per_second"] / bw
+        tp["preserve_to_fresh_copy"] = tp["preserve_bytes_per_second"] / res["fresh_copy_bytes_per_second"]
+        tp["export_to_file_write"] = tp["export_bytes_per_second"] / res["file_write_bytes_per_second"]
         scale = {}
         for label, memory in (("1GiB", "1GiB"), ("1TiB", "1TiB"), ("64TiB", "64TiB")):
             out = os.path.join(tmp, label)
@@ -179,11 +210,15 @@ def show(res: dict) -> None:
     def row(name, value, target, key):
         t.add_row(name, value, target, "[green]yes[/]" if m[key] else "[red]no[/]")
 
-    t.add_row("numpy memcpy", f"{res['memcpy_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    t.add_row("numpy memcpy (warm memory)", f"{res['memcpy_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    t.add_row("copy into never-written memory", f"{res['fresh_copy_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    t.add_row("file write (page cache)", f"{res['file_write_bytes_per_second'] / gb:.2f} GB/s", "", "")
     row("firmware preservation (1 GiB touched)", f"{tp['preserve_bytes_per_second'] / gb:.2f} GB/s = "
-        f"{tp['preserve_ratio']:.2f} x memcpy", ">= 0.5 x", "preserve_ratio")
+        f"{tp['preserve_ratio']:.2f} x memcpy, {tp['preserve_to_fresh_copy']:.2f} x fresh copy", ">= 0.5 x memcpy",
+        "preserve_ratio")
     row("vmcore export (1 GiB touched)", f"{tp['export_bytes_per_second'] / gb:.2f} GB/s = "
-        f"{tp['export_ratio']:.2f} x memcpy", ">= 0.5 x", "export_ratio")
+        f"{tp['export_ratio']:.2f} x memcpy, {tp['export_to_file_write']:.2f} x file write", ">= 0.5 x memcpy",
+        "export_ratio")
     for label in ("1GiB", "1TiB", "64TiB"):
         t.add_row(f"whole run, 256 MiB touched, {label}", f"{sc[label]['process']:.2f} s, "
                   f"{sc[label]['rss_mib']:.0f} MiB RSS", "", "")

@@ -32,6 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="vmcore file format: the full image as a sparse file, or a filtered ELF dump without "
                           "zero pages (makedumpfile -E -d 1); auto writes the full image unless the file system "
                           "cannot hold it (default auto)")
+    test = sub.add_parser("test", help="run many scenarios in parallel: table, JUnit XML, JSON, golden transcripts",
+                          description="Run every scenario file under PATHS (folders are searched recursively "
+                                      "for *.toml), each in a worker process into OUT/NAME, and compare each "
+                                      "console with the golden transcript NAME.log beside the scenario when "
+                                      "there is one. Exit status: 0 all passed, 1 any FAIL or ERROR, "
+                                      "2 bad input (no such path, nothing to run).")
+    test.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default scenarios/)")
+    test.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                      help="worker processes (default: the number of CPUs)")
+    test.add_argument("--out", "-o", default="out/test",
+                      help="output root; each scenario runs into OUT/NAME (default out/test)")
+    test.add_argument("--junit", default=None, metavar="FILE", help="JUnit XML file (default OUT/junit.xml)")
+    test.add_argument("--json", default=None, metavar="FILE", help="JSON results file (default OUT/results.json)")
+    test.add_argument("--update-golden", action="store_true",
+                      help="write each run's console to NAME.log beside its scenario instead of comparing")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -47,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "check-scenario":
             return cmd_check(args)
+        if args.command == "test":
+            return cmd_test(args)
     except FadumpEmuError as exc:
         # Plain text, one line: "file:line: message" must survive grep and editors.
         print(f"fadump-emu: {exc}", file=sys.stderr)
@@ -64,6 +81,13 @@ def cmd_check(args) -> int:
         sc = scenario.load(path)
         print(f"{path}: ok ({sc.kernel.profile}, {fmt_size(sc.machine.memory)}, {len(sc.events)} events)")
     return 0
+
+
+def cmd_test(args) -> int:
+    from emulator import suite
+
+    return suite.run_suite(args.paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
+                           json_path=args.json, update_golden=args.update_golden)
 
 
 def cmd_run(args) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.errors import FadumpEmuError
+from emulator.faults import DiskFull
 from kernels import elfcore
 from kernels.structs import PHDR_SIZE, PT_LOAD, PT_NOTE
 
@@ -31,13 +32,45 @@ class Saved:
     data_bytes: int
 
 
-def save(vmcore, path: str, mode: str = AUTO, progress: Callable[[int], None] | None = None) -> Saved:
-    """Write ``vmcore`` to ``path`` in the requested format (auto: full, else filtered)."""
+def save(vmcore, path: str, mode: str = AUTO, progress: Callable[[int], None] | None = None,
+         capacity: int | None = None) -> Saved:
+    """Write ``vmcore`` to ``path`` in the requested format (auto: full, else filtered).
+
+    Like kdump-utils, the data goes to PATH-incomplete first and is renamed when
+    complete; ``capacity`` simulates a disk that fills up (DiskFull).
+    """
+    partial = path + "-incomplete"
+    if capacity is not None:
+        progress = _Budget(capacity, progress)
+    saved = _save(vmcore, partial, mode, progress)
+    os.replace(partial, path)
+    saved.path = path
+    return saved
+
+
+class _Budget:
+    """Counts bytes written and raises DiskFull past the disk's capacity."""
+
+    def __init__(self, capacity: int, then):
+        self.left, self.then, self.written = capacity, then, 0
+
+    def __call__(self, n: int) -> None:
+        self.written += n
+        self.left -= n
+        if self.left < 0:
+            raise DiskFull(errno.ENOSPC, "No space left on device", self.written)
+        if self.then:
+            self.then(n)
+
+
+def _save(vmcore, path: str, mode: str, progress) -> Saved:
     if mode == FILTERED:
         return _filtered(vmcore, path, "filtered format requested", progress)
     try:
         data = _full(vmcore, path, progress)
         return Saved(path, FULL, "full image (sparse: unwritten memory takes no disk space)", vmcore.size, data)
+    except DiskFull:
+        raise
     except OSError as exc:
         if exc.errno not in (errno.EFBIG, errno.EINVAL) or mode == FULL:
             raise FadumpEmuError(f"cannot write {path}: {exc.strerror}; free some space or choose another --out "
@@ -68,10 +101,10 @@ def _copy(ram, f, start: int, end: int, offset: int, progress) -> int:
     pos = start
     while pos < end:
         n = min(end - pos, CHUNK)
+        if progress:
+            progress(n)  # before the write: a full disk refuses it
         f.write(ram.view(pos, n))
         pos += n
-        if progress:
-            progress(n)
     return end - start
 
 

@@ -118,6 +118,14 @@ class Machine:
         for cpu in self.cpus:
             cpu.regs = default_registers(cpu.id, self.config.little_endian)
 
+    def power_loss(self) -> None:
+        """Power goes away: memory and the hypervisor's dump state are gone."""
+        self.ram = PartitionRAM(self.ram.size)
+        self.fadump.state.registered = None
+        self.fadump.state.dump = None
+        self.fadump.state.pending = False
+        self.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
+
     def uptime(self) -> float:
         return self.env.now - self.boot_time
 

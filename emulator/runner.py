@@ -14,6 +14,9 @@ from typing import TextIO
 
 from emulator import export
 from emulator.errors import FadumpEmuError, OutputExistsError, ScenarioError
+from emulator.faults import DiskFull, FaultPlan, KernelCrashed
+from emulator.scenario import CrashSpec
+from firmware.fadump import PowerLoss
 from emulator.layout import Range
 from emulator.machine import Machine
 from emulator.scenario import Event, Scenario
@@ -44,6 +47,7 @@ class Capture:
     format: str = ""
     format_reason: str = ""
     file_size: int = 0
+    save_error: str = ""
     expected_regs: dict[int, dict[str, int]] = field(default_factory=dict)
     """Per online CPU, what its note should hold (from the crash this capture follows)."""
 
@@ -92,6 +96,8 @@ class Run:
         self.result = RunResult(scenario, self.machine)
         for cpu_id, regs in scenario.cpu_regs.items():
             self.machine.cpus[cpu_id].set(regs)
+        self.faults = FaultPlan(scenario.faults)
+        self.faults.arm_machine(self.machine)
         self._snapshot: CrashSnapshot | None = None
         self._expected_regs: dict[int, dict[str, int]] = {}
 
@@ -138,22 +144,29 @@ class Run:
             boot += 1
             capture_boot = m.devicetree.has("/rtas", "ibm,kernel-dump")
             cmdline = (sc.kernel.capture_cmdline or sc.kernel.cmdline) if capture_boot else sc.kernel.cmdline
+            if capture_boot:
+                cmdline = self.faults.capture_cmdline(cmdline)
             profile = (sc.kernel.capture_profile or sc.kernel.profile) if capture_boot else sc.kernel.profile
             m.power_on(cmdline)
             release = sc.kernel.release(profile, capture_boot)
             k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch)
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
+            k.faults = self.faults
             self.result.kernels.append(k)
-            yield m.env.process(k.boot_sequence())
-            self.save_boot_state(k)
             ended = None
-            if k.vmcore is not None:
-                yield from self.capture(k)
-                ended = self.after_capture(k)
-            elif capture_boot:
-                self.result.captures.append(Capture(boot, rejected=True))
-            else:
-                k.kdump_service_register()
+            try:
+                yield m.env.process(k.boot_sequence())
+                self.save_boot_state(k)
+                if k.vmcore is not None:
+                    yield from self.capture(k)
+                    ended = self.after_capture(k)
+                elif capture_boot:
+                    self.result.captures.append(Capture(boot, rejected=True))
+                else:
+                    k.kdump_service_register()
+            except KernelCrashed as crash:
+                ev = Event("crash", boot, m.uptime(), None, crash=CrashSpec(cpu=crash.cpu, message=crash.message))
+                ended = yield from self.crash(k, ev)
             mine = [e for e in events if e.boot == boot]
             events = [e for e in events if e.boot != boot]
             for ev in mine:
@@ -162,7 +175,7 @@ class Run:
                                         sc.path, ev.line)
                 yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
                 ended = yield from self.apply(k, ev)
-            if ended in ("dumped", "reboot", "clean-reboot"):
+            if ended in ("dumped", "reboot", "clean-reboot", "power-loss"):
                 m.reset()
                 if ended == "reboot" or ended == "clean-reboot":
                     yield m.env.timeout(1.0)
@@ -247,6 +260,7 @@ class Run:
         regs.update(c.regs)
         memory_at_crash = m.layout.memblock_memory()
         area = k.reserved_area
+        self.faults.before_crash(k)
         if c.kind == "hypervisor":
             verdict = "dumped" if m.fadump.trigger("partition terminated by the hypervisor") else "terminated"
         else:
@@ -267,8 +281,16 @@ class Run:
             with self.result.timed("snapshot"):
                 self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
             m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
-            with self.result.timed("preserve"):
-                yield from m.fadump.preserve()
+            try:
+                with self.result.timed("preserve"):
+                    yield from m.fadump.preserve()
+            except PowerLoss as loss:
+                m.firmware_log(str(loss))
+                m.power_loss()
+                self.result.crashes[-1]["result"] = "power-loss"
+                self._snapshot = None
+                return "power-loss"
+            self.faults.after_preserve(m, k)
             m.firmware_log("dump complete; resetting the partition (memory preserved)")
         return verdict
 
@@ -311,8 +333,15 @@ class Run:
         cap.notes = self.read_notes(k)
         if self.sc.capture_save and path is not None:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
-            with self.result.timed("export"):
-                saved = export.save(k.vmcore, str(path), self.export_mode)
+            capacity = self.faults.param("disk-full", "capacity") if self.faults.has("disk-full") else None
+            try:
+                with self.result.timed("export"):
+                    saved = export.save(k.vmcore, str(path), self.export_mode, capacity=capacity)
+            except DiskFull as full:
+                cap.save_error = f"No space left on device after {full.written} bytes"
+                k.userspace(f"kdump: saving vmcore failed: {cap.save_error}; kept {path.name}-incomplete")
+                self.result.captures.append(cap)
+                return
             cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
             cap.file_size = saved.size
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
@@ -351,9 +380,11 @@ class Run:
         if not r.crashes:
             return "none"
         if r.crashes[0]["result"] != "dumped":
-            return "no-dump"
+            return "fallback" if r.kernels[0].kdump_fallback else "no-dump"
         if not r.captures or r.captures[0].rejected:
             return "dump-rejected"
+        if r.captures[0].save_error:
+            return "capture-failed"
         return "vmcore"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from emulator.cpu import REGISTER_NAMES
 from emulator.errors import ScenarioError
+from emulator.faults import FAULTS, SECTIONS, Fault
 from emulator.layout import Range
 from emulator.machine import MachineConfig
 from emulator.units import parse_addr, parse_size
@@ -20,7 +21,7 @@ from firmware import abi
 PROFILES = ("linux-3.4", "linux-6.10")
 DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadump-emu"}
 CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
-OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "none")
+OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
 ACTIONS = ("write", "sysfs", "crash", "hotplug")
 HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
@@ -103,6 +104,7 @@ class Scenario:
     capture_after: str = "release"
     capture_save: bool = True
     expect: Expect = field(default_factory=Expect)
+    faults: list[Fault] = field(default_factory=list)
     lines: dict[tuple, int] = field(default_factory=dict)
 
     def line_of(self, *path) -> int | None:
@@ -201,7 +203,7 @@ class _Reader:
     def read(self, doc: dict) -> None:
         sc = self.sc
         self.keys(doc, {"name", "description", "machine", "kernel", "memory", "crash", "cpu", "events",
-                        "capture", "expect"})
+                        "capture", "expect", "faults"})
         sc.name = self.typed(doc.get("name", sc.name), str, "name", "name")
         sc.description = self.typed(doc.get("description", ""), str, "description", "description")
         self.machine(doc.get("machine", {}))
@@ -218,6 +220,8 @@ class _Reader:
                                    crash=crash))
         for i, e in enumerate(doc.get("events", [])):
             sc.events.append(self.event(e, i))
+        for i, f in enumerate(self.typed(doc.get("faults", []), list, "[[faults]]", "faults")):
+            sc.faults.append(self.fault(f, "faults", i))
         self.capture(doc.get("capture", {}))
         self.expect(doc.get("expect", {}))
         self.check_events()
@@ -435,6 +439,52 @@ class _Reader:
                          value=self.typed(t["value"], str, "value", *path))
         fields = {k: v for k, v in t.items() if k not in ("action", "boot", "at")}
         return Event("crash", boot, at, self.sc.line_of(*path), crash=self.crash(fields, *path))
+
+    def fault(self, t: dict, *path) -> Fault:
+        """One [[faults]] entry: a kind from the catalog and that kind's parameters."""
+        self.typed(t, dict, "a fault", *path)
+        kind = t.get("kind")
+        if kind not in FAULTS:
+            raise self.sc.error(f"unknown fault kind {kind!r}; the catalog: {', '.join(FAULTS)}", *path, "kind")
+        allowed = set(FAULTS[kind][1])
+        self.keys(t, allowed | {"kind"}, *path)
+        params = {k: v for k, v in t.items() if k != "kind"}
+        if kind == "rtas-status":
+            if params.get("call") not in ("ibm,configure-kernel-dump", "ibm,os-term"):
+                raise self.sc.error("rtas-status needs call = \"ibm,configure-kernel-dump\" or \"ibm,os-term\"",
+                                    *path, "call")
+            if params.get("command") not in (None, "register", "unregister", "invalidate"):
+                raise self.sc.error("command must be register, unregister or invalidate", *path, "command")
+            statuses = params.get("statuses")
+            if not isinstance(statuses, list) or not statuses or not all(isinstance(x, int) for x in statuses):
+                raise self.sc.error("statuses must be a non-empty list of integers, e.g. [-2, -2, 0]",
+                                    *path, "statuses")
+        elif kind == "copy-error":
+            if params.get("section") not in SECTIONS:
+                raise self.sc.error(f"section must be one of {', '.join(SECTIONS)}", *path, "section")
+            for key in ("error_flags", "short_by"):
+                if key in params:
+                    params[key] = self.conv(parse_size, params[key], key, *path, key)
+            if not params.get("error_flags") and not params.get("short_by"):
+                raise self.sc.error("copy-error needs error_flags and/or short_by", *path)
+        elif kind == "disk-full":
+            params["capacity"] = self.conv(parse_size, params.get("capacity", 0), "capacity", *path, "capacity")
+        elif kind == "copy-interrupted":
+            fraction = params.get("fraction", 0.5)
+            if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+                raise self.sc.error("fraction must be a number from 0 up to (not including) 1", *path, "fraction")
+            params["fraction"] = float(fraction)
+            params.setdefault("mode", "power-loss")
+            if params["mode"] not in ("power-loss", "hardware-error"):
+                raise self.sc.error("mode must be \"power-loss\" or \"hardware-error\"", *path, "mode")
+        elif kind == "elf-header-overwritten" and self.sc.kernel.profile != "linux-3.4":
+            raise self.sc.error("elf-header-overwritten needs profile linux-3.4: only the seed design builds the "
+                                "ELF core header in the first kernel", *path, "kind")
+        elif kind == "crash-during-registration":
+            cpu = params.get("cpu", 0)
+            if not isinstance(cpu, int) or not 0 <= cpu < self.sc.machine.cpus:
+                raise self.sc.error(f"cpu must be a CPU number below {self.sc.machine.cpus}", *path, "cpu")
+        return Fault(kind, self.sc.line_of(*path), params)
 
     def capture(self, t: dict) -> None:
         self.keys(t, {"after", "save"}, "capture")

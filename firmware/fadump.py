@@ -24,6 +24,10 @@ HPTE_REGION_SIZE = 0
 hash guest's HPT is not modelled, and Linux never parses HPTE data."""
 
 
+class PowerLoss(Exception):
+    """The system lost power while firmware was preserving memory: nothing survives."""
+
+
 @dataclass
 class FadumpState:
     """What the hypervisor remembers across partition reboots."""
@@ -35,6 +39,12 @@ class FadumpState:
     pending: bool = False
     """os-term arrived while registered: the dump runs before the next boot."""
     os_term_message: str = ""
+    copy_faults: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Injected: section type -> (error_flags to set, bytes to leave undumped)."""
+    interrupt: tuple[float, str] | None = None
+    """Injected: stop the boot-memory copy at this fraction, by "power-loss" or "hardware-error"."""
+    status_error: bool = False
+    """Injected: the dump ends with DUMP_ERROR (0x2000) in the header."""
     bytes_moved: int = 0
     """Bytes the last dump really copied (never-written memory costs nothing)."""
     history: list[str] = field(default_factory=list)
@@ -211,6 +221,12 @@ class PhypFadump:
         for s in cpu_sections:
             self._write_cpu_state(s)
         mem.header.dump_status_flag = DumpStatus.TRIGGERED | DumpStatus.PERFORMED
+        for s in mem.sections:
+            flags, short = self.state.copy_faults.get(s.source_data_type, (0, 0))
+            s.error_flags |= flags
+            s.bytes_dumped = max(0, s.bytes_dumped - short)
+        if self.state.status_error:
+            mem.header.dump_status_flag |= DumpStatus.ERROR
         self.state.dump = DumpMemStruct.build(mem)
         self.state.registered = None
         self.state.pending = False
@@ -230,8 +246,20 @@ class PhypFadump:
             s.error_flags = SectionError.INVALID_DEST_ADDR
             return
         m.firmware_log(f"copying {src} to {dst.start:#x}")
-        yield m.env.timeout(s.source_len / COPY_BANDWIDTH)
-        self.state.bytes_moved += m.ram.copy(src.start, dst.start, s.source_len)
+        length = s.source_len
+        if self.state.interrupt and s.source_data_type == SectionType.REAL_MODE_REGION:
+            fraction, mode = self.state.interrupt
+            length = int(s.source_len * fraction) & ~0xFFFF
+            yield m.env.timeout(length / COPY_BANDWIDTH)
+            self.state.bytes_moved += m.ram.copy(src.start, dst.start, length)
+            if mode == "power-loss":
+                raise PowerLoss(f"power lost after copying {length:#x} of {s.source_len:#x} bytes")
+            m.firmware_log(f"hardware error after copying {length:#x} of {s.source_len:#x} bytes")
+            s.bytes_dumped = length
+            self.state.status_error = True
+            return
+        yield m.env.timeout(length / COPY_BANDWIDTH)
+        self.state.bytes_moved += m.ram.copy(src.start, dst.start, length)
         s.bytes_dumped = s.source_len
 
     def _write_cpu_state(self, s) -> None:

@@ -51,6 +51,8 @@ class Rtas:
         self.tokens: dict[str, int] = {}
         self.faults: dict[str, list[int]] = {}
         """Statuses to return instead of calling the handler, consumed one per call."""
+        self.command_faults: dict[tuple[str, int], list[int]] = {}
+        """The same, only for calls whose first argument (the command) matches."""
         self.log: list[CallRecord] = []
 
     def install(self, provider: object) -> None:
@@ -78,8 +80,11 @@ class Rtas:
             spec, fn = entry
             name = spec.name
             queued = self.faults.get(name)
+            by_command = self.command_faults.get((name, args[0] if args else None))
             if queued:
                 status = queued.pop(0)
+            elif by_command:
+                status = by_command.pop(0)
             elif len(args) != spec.nargs:
                 status = RtasStatus.PARAMETER_ERROR
             else:

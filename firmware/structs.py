@@ -84,6 +84,16 @@ HpteSaveHeader = Struct(
 """HPTESAVE prologue (LoPAR); unused while the HPTE section is advertised as 0 bytes."""
 
 
+def overlap_destination(mem: Container) -> Container:
+    """A copy of ``mem`` whose first boot-memory section copies onto its own source (a kernel bug)."""
+    bad = DumpMemStruct.parse(DumpMemStruct.build(mem))
+    for s in bad.sections:
+        if s.source_data_type == abi.SectionType.REAL_MODE_REGION:
+            s.destination_address = s.source_address + 0x0200_0000
+            break
+    return bad
+
+
 def sections_of(kind: int, mem: Container) -> list[Container]:
     """The sections of a parsed DumpMemStruct whose source_data_type is ``kind``."""
     return [s for s in mem.sections if s.source_data_type == kind]

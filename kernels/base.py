@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from emulator.layout import Range, merge, subtract
 from emulator.units import align_up
+from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
@@ -79,6 +80,9 @@ class Kernel(CrashPaths):
         """Seconds spent in busy-waits (mdelay) not yet yielded to the clock."""
         self.crashing_cpu = -1
         self.crash_info_saved = False
+        self.kdump_fallback = False
+        """fadump reserved nothing and crashkernel= did: kdump would take the dump."""
+        self.faults = None
         """crash_fadump() wrote the crashing CPU, registers and online mask into the header."""
         self.elfcorehdr_addr = None
         self.vmcoreinfo_text = ""
@@ -121,12 +125,35 @@ class Kernel(CrashPaths):
 
     # --- boot-time pieces every generation shares ---
 
+    def reserve_crashkernel(self) -> None:
+        """reserve_crashkernel() (arch/powerpc/kexec/core.c): kdump's fallback when fadump reserved nothing."""
+        size = cmdline_mod.parse_crashkernel_size(self.params.get("crashkernel", ""),
+                                                  self.machine.layout.phys_mem_size)
+        if not size:
+            return
+        base = 0x0200_0000  # KDUMP_KERNELBASE: 32 MiB
+        self.memblock.reserve(Range(base, base + size))
+        self.kdump_fallback = True
+        self.printk(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel "
+                    f"(System RAM: {self.machine.layout.phys_mem_size >> 20}MB)")
+
+    def old_memory_reserved(self) -> bool:
+        """Whether this kernel protects a crashed kernel's memory (profiles override)."""
+        return False
+
     def load_image(self) -> None:
         """The image and the memory a young kernel fills: all below the reservation."""
         self.image.load(self.ram, self.boot)
         start, size = CAPTURE_SCRATCH
         pattern = f"boot {self.boot} initramfs/page cache ".encode()
-        self.ram.write(start, (pattern * (size // len(pattern) + 1))[:size])
+        block = (pattern * (size // len(pattern) + 1))[:size]
+        self.ram.write(start, block)
+        if self.machine.devicetree.has("/rtas", "ibm,kernel-dump") and not self.old_memory_reserved():
+            # Nothing reserved the crashed kernel's memory: this kernel spreads its page cache over it.
+            end = self.machine.layout.end_of_dram
+            for r in self.machine.layout.memblock_memory():
+                for spot in range(r.start + (1 << 30), r.end - size, max(1 << 30, (end // 8) & ~0xFFFF)):
+                    self.ram.write(spot, block)
 
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
@@ -198,6 +225,8 @@ class Kernel(CrashPaths):
         """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns."""
         rtas = self.machine.rtas
         token = rtas.token(name)
+        if self.faults is not None and name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
+            self.faults.check_register(args[0])
         while True:
             status = rtas.call(token, *args)
             delay = busy_delay_ms(status) if status is not None else 0

@@ -14,7 +14,7 @@ from emulator.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct
+from firmware.structs import DumpMemStruct, overlap_destination
 from kernels import cmdline as cmdline_mod
 from kernels import elfcore
 from kernels.image import SYMBOLS, va
@@ -201,6 +201,8 @@ class Fadump34(CaptureMixin, SysfsMixin):
 
     def _rtas_fdm(self, command: int, fdm: Container) -> int | None:
         """Copy the structure to its static home in low memory and call ibm,configure-kernel-dump."""
+        if command == DumpCommand.REGISTER and self.k.faults and self.k.faults.has("destination-overlaps-source"):
+            fdm = overlap_destination(fdm)
         raw = DumpMemStruct.build(fdm)
         self.k.ram.write(SYMBOLS["fdm"], raw)
         return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, SYMBOLS["fdm"], len(raw))

@@ -30,6 +30,8 @@ class Linux34(Kernel):
         self.fadump.early_init_dt_scan_fw_dump()
         self.fadump.early_fadump_param()
         self.fadump_reserved = self.fadump.fadump_reserve_mem()
+        if not self.fadump_reserved:
+            self.reserve_crashkernel()
         self.load_image()
         yield env.timeout(0.25)
         self.crash_save_vmcoreinfo_init()
@@ -77,6 +79,9 @@ class Linux34(Kernel):
         self.fadump.fadump_cleanup()
 
     # --- for reports and the runner ---
+
+    def old_memory_reserved(self) -> bool:
+        return self.fadump_reserved and self.fadump.fw_dump.dump_active
 
     def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
         return self.fadump.crash_fadump(regs, reason)

@@ -41,7 +41,8 @@ class Linux610(Kernel):
         self.cmdline = fd.fadump_append_bootargs()
         self.params = cmdline_mod.params(self.cmdline)
         fd.early_fadump_param()
-        fd.fadump_reserve_mem()
+        if not fd.fadump_reserve_mem():
+            self.reserve_crashkernel()
         fd.fadump_setup_param_area()
         self.load_image()
         yield env.timeout(0.25)
@@ -95,6 +96,10 @@ class Linux610(Kernel):
 
     def release_path(self) -> str:
         return f"{SYSFS}/release_mem"
+
+    def old_memory_reserved(self) -> bool:
+        fw = self.fadump.fw_dump
+        return fw.fadump_enabled and fw.dump_active
 
     def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
         return self.fadump.crash_fadump(regs, reason)

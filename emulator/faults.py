@@ -1,0 +1,148 @@
+"""The fault catalog: named things that go wrong, injected at the point they happen.
+
+Each fault is data in a scenario (``[[faults]] kind = "..."`` plus parameters)
+and acts through a hook of the machine, the firmware or the kernels; what
+follows is whatever the real firmware and kernels do about it, with their
+messages. FAULTS documents every kind and its parameters.
+"""
+
+from dataclasses import dataclass, field
+
+from firmware.abi import DumpCommand, SectionType
+
+SECTIONS = {"cpu-state": SectionType.CPU_STATE_DATA, "hpte": SectionType.HPTE_REGION,
+            "boot-memory": SectionType.REAL_MODE_REGION}
+COMMANDS = {"register": DumpCommand.REGISTER, "unregister": DumpCommand.UNREGISTER,
+            "invalidate": DumpCommand.INVALIDATE}
+
+FAULTS: dict[str, tuple[str, dict[str, str]]] = {
+    "rtas-status": ("firmware answers an RTAS call with these statuses first (-1, -2 busy, -3, 9900-9905, -9, -10)",
+                    {"call": "\"ibm,configure-kernel-dump\" or \"ibm,os-term\"",
+                     "command": "register / unregister / invalidate (configure-kernel-dump only; optional)",
+                     "statuses": "list of status words, consumed one per call"}),
+    "copy-error": ("firmware fails a section: sets its error flags and/or dumps it short",
+                   {"section": "boot-memory, cpu-state or hpte", "error_flags": "e.g. 0x4000 (invalid source)",
+                    "short_by": "bytes left undumped (optional)"}),
+    "dump-status-error": ("firmware ends the dump with DUMP_ERROR (0x2000) in the header status", {}),
+    "crash-info-corrupt": ("the crash info header's magic is overwritten in the preserved memory", {}),
+    "crash-info-byteswapped": ("the crash info header was written by a kernel of the other byte order", {}),
+    "elf-header-overwritten": ("a stray write destroys the 3.4 first kernel's ELF core header before the crash", {}),
+    "regsave-bad-magic": ("the register save area lacks its REGSAVE magic", {}),
+    "regsave-missing-cpustrt": ("the register save area's first CPU list lacks its CPUSTRT entry", {}),
+    "destination-overlaps-source": ("a kernel bug points the boot-memory copy's destination into boot memory", {}),
+    "capture-without-fadump": ("the capture kernel boots without fadump=on and uses all of memory", {}),
+    "no-extended-os-term": ("firmware lacks ibm,extended-os-term, so Linux never calls ibm,os-term", {}),
+    "disk-full": ("the disk fills while the capture kernel saves the vmcore",
+                  {"capacity": "bytes the disk takes, e.g. \"16MiB\""}),
+    "crash-during-registration": ("the kernel crashes inside the registration call, before firmware accepts it",
+                                  {"cpu": "crashing CPU (default 0)"}),
+    "copy-interrupted": ("the firmware's boot-memory copy stops part way",
+                         {"fraction": "share copied before it stops, 0..1", "mode": "power-loss or hardware-error"}),
+}
+
+
+@dataclass
+class Fault:
+    """One injected fault as the scenario states it."""
+
+    kind: str
+    line: int | None = None
+    params: dict = field(default_factory=dict)
+
+
+class KernelCrashed(Exception):
+    """The kernel crashed inside a call (crash-during-registration)."""
+
+    def __init__(self, cpu: int, message: str):
+        super().__init__(cpu, message)
+        self.cpu, self.message = cpu, message
+
+
+class DiskFull(OSError):
+    """The disk filled up while saving; ``written`` bytes made it."""
+
+    def __init__(self, err: int, message: str, written: int = 0):
+        super().__init__(err, message)
+        self.written = written
+
+
+class FaultPlan:
+    """The faults of one run and the hooks through which they act."""
+
+    def __init__(self, faults: list[Fault]):
+        self.faults = faults
+        self.kinds = {f.kind: f for f in faults}
+
+    def has(self, kind: str) -> bool:
+        return kind in self.kinds
+
+    def param(self, kind: str, name: str, default=None):
+        return self.kinds[kind].params.get(name, default)
+
+    def arm_machine(self, machine) -> None:
+        """Firmware-side faults: RTAS statuses, copy errors, interrupted copy, status error."""
+        for f in self.faults:
+            if f.kind == "rtas-status":
+                statuses = list(f.params["statuses"])
+                command = f.params.get("command")
+                if command:
+                    machine.rtas.command_faults[(f.params["call"], COMMANDS[command])] = statuses
+                else:
+                    machine.rtas.faults[f.params["call"]] = statuses
+            elif f.kind == "copy-error":
+                kind = SECTIONS[f.params["section"]]
+                machine.fadump.state.copy_faults[kind] = (f.params.get("error_flags", 0), f.params.get("short_by", 0))
+            elif f.kind == "dump-status-error":
+                machine.fadump.state.status_error = True
+            elif f.kind == "copy-interrupted":
+                machine.fadump.state.interrupt = (f.params["fraction"], f.params["mode"])
+            elif f.kind == "no-extended-os-term":
+                machine.devicetree.delete("/rtas", "ibm,extended-os-term")
+
+    def capture_cmdline(self, cmdline: str) -> str:
+        """capture-without-fadump: the capture kernel's command line without fadump=."""
+        if not self.has("capture-without-fadump"):
+            return cmdline
+        return " ".join(w for w in cmdline.split() if not w.startswith("fadump="))
+
+    def before_crash(self, kernel) -> None:
+        """Faults that strike the crashed kernel's memory before firmware takes over."""
+        if self.has("elf-header-overwritten"):
+            fw = kernel.fadump.fw_dump
+            elfcorehdr = fw.fadumphdr_addr + kernel.ks.crash_info_header_old.sizeof()
+            kernel.ram.write(elfcorehdr, b"\xde\xad\xbe\xef" * 16)
+
+    def after_preserve(self, machine, kernel) -> None:
+        """Faults that strike the preserved data between the dump and the capture boot."""
+        ram, fadumphdr, cpu_dest = machine.ram, _fadumphdr_addr(machine), _cpu_dest(machine)
+        if self.has("crash-info-corrupt"):
+            ram.write(fadumphdr, b"\x00GARBAGE")
+        if self.has("crash-info-byteswapped"):
+            ram.write(fadumphdr, ram.read(fadumphdr, 8)[::-1])
+        if self.has("regsave-bad-magic"):
+            ram.write(cpu_dest, b"REGSAV\x00\x01")
+        if self.has("regsave-missing-cpustrt"):
+            offset = ram.read_u32(cpu_dest + 12, "big")
+            ram.write(cpu_dest + offset + 4, b"NOTCPUST")
+
+    def check_register(self, command: int) -> None:
+        """crash-during-registration: the crash lands inside the REGISTER call."""
+        if command == DumpCommand.REGISTER and self.has("crash-during-registration"):
+            f = self.kinds.pop("crash-during-registration")
+            raise KernelCrashed(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
+
+
+def _sections(machine):
+    from firmware.structs import DumpMemStruct
+
+    return DumpMemStruct.parse(machine.fadump.state.dump).sections
+
+
+def _fadumphdr_addr(machine) -> int:
+    rmr = [s for s in _sections(machine) if s.source_data_type == SectionType.REAL_MODE_REGION]
+    first = next(s for s in rmr if s.source_address == 0)
+    return first.destination_address + sum(s.source_len for s in rmr)
+
+
+def _cpu_dest(machine) -> int:
+    return next(s for s in _sections(machine) if s.source_data_type == SectionType.CPU_STATE_DATA).destination_address

@@ -1,0 +1,275 @@
+"""The regression runner: many scenario files, in parallel processes, with a table, JUnit XML and JSON.
+
+Every scenario runs in a worker process into its own folder; the result of
+each is a plain dict (picklable, and what results.json holds):
+
+    name, path, out, profile, outcome, verdict ("PASS" / "FAIL" / "ERROR"),
+    expectations (as report.check_expectations gives them, plus the golden
+    transcript check), met, total, seconds (host wall time), golden, error,
+    error_type, traceback.
+
+A scenario that cannot be read or run as written (ScenarioError and the other
+bad-input errors) is an ERROR row carrying its ``file:line: message``, never a
+traceback; a traceback is kept only for a fault of the emulator itself.
+"""
+
+import json
+import multiprocessing
+import os
+import re
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from emulator import __version__, golden, junit
+from emulator.errors import BadInputError, FadumpEmuError
+
+PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
+DEFAULT_PATHS = ("scenarios",)
+DEFAULT_OUT = "out/test"
+
+
+# --- collecting ---
+
+def collect(paths: list[str] | tuple[str, ...]) -> list[Path]:
+    """The scenario files named by ``paths``: files as given, folders searched recursively for *.toml.
+
+    Each file appears once, in the order given (folders sorted). A path that
+    does not exist, a named file that is not .toml, or nothing to run at all
+    is bad input.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*.toml") if f.is_file())
+        elif p.is_file():
+            if p.suffix != ".toml":
+                raise BadInputError(f"{arg}: not a scenario file (scenario files end in .toml)")
+            files = [p]
+        else:
+            raise BadInputError(f"{arg}: no such file or folder")
+        for f in files:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(f)
+    if not found:
+        raise BadInputError(f"no scenario files (*.toml) in {', '.join(map(str, paths))}")
+    return found
+
+
+def folder_name(name: str) -> str:
+    """A scenario name made safe as one path component."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return safe or "scenario"
+
+
+def plan(files: list[Path], out_root: str | Path) -> list[dict]:
+    """One task per file: its path, a display name and an output folder of its own.
+
+    The name is the scenario's ``name`` (the file stem when the file cannot be
+    read); a name used twice gets -2, -3, ... on its folder, in file order, so
+    folders do not depend on which worker finishes first.
+    """
+    from emulator import scenario
+
+    tasks, used = [], set()
+    for f in files:
+        try:
+            name = scenario.load(f).name
+        except FadumpEmuError:
+            name = f.stem
+        base = folder_name(name)
+        folder, n = base, 1
+        while folder in used:
+            n += 1
+            folder = f"{base}-{n}"
+        used.add(folder)
+        tasks.append({"path": str(f), "name": name, "out": str(Path(out_root) / folder)})
+    return tasks
+
+
+# --- running one scenario (in a worker, or in-process for the pytest plugin) ---
+
+def run_one(path: str, out: str, update_golden: bool = False, name: str | None = None) -> dict:
+    """Run one scenario file into ``out`` (replacing earlier vmcores there) and judge it; a result dict."""
+    from emulator import report, scenario
+    from emulator.runner import run_scenario
+
+    start = time.perf_counter()
+    res = {"name": name or Path(path).stem, "path": path, "out": out, "profile": "", "outcome": "",
+           "verdict": ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
+           "error": None, "error_type": None, "traceback": None, "console": ""}
+    try:
+        sc = scenario.load(path)
+        res.update(name=sc.name, profile=sc.kernel.profile)
+        result = run_scenario(sc, out, force=True, echo=None)
+        expectations = report.check_expectations(result)
+        report.write(result, out, expectations)
+        console = result.machine.console.text()
+        res["golden"] = golden.check(path, console, update=update_golden)
+        extra = golden.expectation(res["golden"])
+        if extra is not None:
+            expectations.append(extra)
+        met = sum(e["ok"] for e in expectations)
+        res.update(outcome=result.outcome, expectations=expectations, met=met, total=len(expectations),
+                   verdict=PASS if met == len(expectations) else FAIL)
+        if res["verdict"] != PASS:
+            res["console"] = console
+    except FadumpEmuError as exc:
+        res.update(error=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # a fault of the emulator: keep the traceback for whoever fixes it
+        res.update(error=f"internal error: {type(exc).__name__}: {exc}", error_type=type(exc).__name__,
+                   traceback=traceback.format_exc())
+    res["seconds"] = round(time.perf_counter() - start, 6)
+    return res
+
+
+def _run_task(task: dict, update_golden: bool) -> dict:
+    return run_one(task["path"], task["out"], update_golden, task["name"])
+
+
+def _lost(task: dict, why: str) -> dict:
+    """The ERROR result of a task whose worker process went away."""
+    return {"name": task["name"], "path": task["path"], "out": task["out"], "profile": "", "outcome": "",
+            "verdict": ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
+            "error": f"{task['path']}: {why}", "error_type": "WorkerLost", "traceback": None, "console": ""}
+
+
+def _pool_context():
+    """forkserver where there is one (no fork of a threaded parent), otherwise spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["emulator.runner", "emulator.report", "emulator.suite"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
+    """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each."""
+    results: list[dict | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_pool_context()) as pool:
+        futures = {pool.submit(_run_task, t, update_golden): i for i, t in enumerate(tasks)}
+        try:
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    results[i] = fut.result()
+                except BrokenProcessPool:
+                    results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
+                if progress is not None:
+                    progress(results[i])
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    return results  # type: ignore[return-value]
+
+
+# --- the whole suite ---
+
+def summary(results: list[dict], seconds: float, workers: int) -> dict:
+    counts = {v: sum(r["verdict"] == v for r in results) for v in (PASS, FAIL, ERROR)}
+    return {"scenarios": len(results), "passed": counts[PASS], "failed": counts[FAIL], "errors": counts[ERROR],
+            "workers": workers, "seconds": round(seconds, 3), "ok": counts[PASS] == len(results)}
+
+
+def write_json(results: list[dict], path: str | Path, summ: dict) -> None:
+    """results.json: the summary and each scenario's result (without the console, which is in its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"fadump_emu": __version__, "summary": summ,
+           "results": [{k: v for k, v in r.items() if k != "console"} for r in results]}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def details(r: dict) -> list[str]:
+    """What a reader needs about a FAIL or ERROR row: the unmet expectations (with any diff) or the error."""
+    if r["verdict"] == ERROR:
+        return [r["error"]]
+    lines = []
+    for e in r["expectations"]:
+        if not e["ok"]:
+            detail = e["detail"].splitlines() if e["detail"] else []
+            if len(detail) == 1:
+                lines.append(f"unmet: {e['what']} ({detail[0]})")
+            else:
+                lines.append(f"unmet: {e['what']}")
+                lines.extend(f"    {d}" for d in detail)
+    return lines
+
+
+def print_table(results: list[dict], summ: dict, file=None) -> None:
+    """The results table, then the details of each FAIL/ERROR row, then one summary line."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = file or sys.stdout
+    # On a terminal rich fits the table to it; in a log file or pipe, make room for the longest name.
+    longest = max((len(r["name"]) for r in results), default=0)
+    width = None if out.isatty() else max(80, longest + 68)
+    con = Console(file=out, highlight=False, width=width)
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    for col, kw in (("scenario", {"overflow": "fold"}), ("profile", {}), ("outcome", {}), ("expectations", {"justify": "right"}),
+                    ("host s", {"justify": "right"}), ("verdict", {})):
+        table.add_column(col, **kw)
+    style = {PASS: "green", FAIL: "red", ERROR: "bold red"}
+    for r in results:
+        table.add_row(Text(r["name"]), r["profile"] or "-", r["outcome"] or "-",
+                      f"{r['met']}/{r['total']}" if r["verdict"] != ERROR else "-",
+                      f"{r['seconds']:.2f}", Text(r["verdict"], style=style[r["verdict"]]))
+    con.print(table)
+    for r in results:
+        if r["verdict"] == PASS:
+            continue
+        con.print(Text(f"\n{r['verdict']} {r['name']} ({r['path']})", style=style[r["verdict"]]), soft_wrap=True)
+        for line in details(r):
+            con.print(Text(f"  {line}"), soft_wrap=True)
+    verdict = "all passed" if summ["ok"] else f"{summ['failed']} failed, {summ['errors']} errors"
+    con.print(Text(f"\n{summ['scenarios']} scenarios, {summ['passed']} passed: {verdict} "
+                   f"({summ['seconds']:.2f} s with {summ['workers']} workers)"), soft_wrap=True)
+
+
+def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, junit_path: str | None = None,
+              json_path: str | None = None, update_golden: bool = False, show_progress: bool | None = None,
+              stdout=None) -> int:
+    """``fadump-emu test``: run, print, write JUnit XML and JSON; the exit status (0 all passed, 1 not)."""
+    if workers is not None and workers < 1:
+        raise BadInputError(f"-j {workers}: the number of workers must be at least 1")
+    workers = workers or os.cpu_count() or 1
+    tasks = plan(collect(list(paths) or list(DEFAULT_PATHS)), out_root)
+    workers = min(workers, len(tasks))
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    start = time.perf_counter()
+    if show_progress:
+        results = _run_with_progress(tasks, workers, update_golden)
+    else:
+        results = run_all(tasks, workers, update_golden)
+    seconds = time.perf_counter() - start
+    summ = summary(results, seconds, workers)
+    junit.write(results, junit_path or Path(out_root) / "junit.xml", seconds)
+    write_json(results, json_path or Path(out_root) / "results.json", summ)
+    print_table(results, summ, stdout)
+    return 0 if summ["ok"] else 1
+
+
+def _run_with_progress(tasks: list[dict], workers: int, update_golden: bool) -> list[dict]:
+    """run_all with a rich progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=len(tasks))
+
+        def advance(r: dict) -> None:
+            bar.update(task, advance=1, description=f"{r['name']}: {r['verdict']}")
+
+        return run_all(tasks, workers, update_golden, advance)

@@ -50,12 +50,20 @@ class ScenarioItem(pytest.Item):
         from emulator import suite
 
         out = self._out_folder()
-        result = suite.run_one(str(self.path), str(out))
+        result = suite.run_one(self._shown_path(), str(out))
         self.user_properties.append(("out", str(out)))
-        if result["verdict"] != suite.PASS:
-            head = (f"{result['name']}: {result['verdict']} ({result['met']}/{result['total']} expectations met; "
-                    f"output in {out})" if result["verdict"] == suite.FAIL else result["name"] + ": ERROR")
+        if result["verdict"] == suite.FAIL:
+            head = f"{result['name']}: {result['met']}/{result['total']} expectations met (output in {out})"
             raise ScenarioNotMet("\n".join([head, *suite.details(result)]))
+        if result["verdict"] == suite.ERROR:
+            raise ScenarioNotMet("\n".join(suite.details(result)))
+
+    def _shown_path(self) -> str:
+        """The scenario path as messages show it: relative to where pytest was started, when below it."""
+        try:
+            return str(self.path.relative_to(self.config.invocation_params.dir))
+        except ValueError:
+            return str(self.path)
 
     def _out_folder(self) -> Path:
         factory = getattr(self.config, "_tmp_path_factory", None)

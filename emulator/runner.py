@@ -240,7 +240,8 @@ class Run:
         for res in k.memblock.reserved:
             if r.overlaps(res):
                 raise ScenarioError(f"{where} overlaps memory the kernel reserved [{res.start:#x}, {res.end:#x}) "
-                                    "(the fadump reserved area); move it below or above", self.sc.path, ev.line)
+                                    "(a dump area, the crashed kernel's memory or a crashkernel region); "
+                                    "move it below or above", self.sc.path, ev.line)
 
     def crash(self, k, ev: Event):
         """The partition goes down by the scenario's trigger; firmware preserves it if registered."""

@@ -231,9 +231,9 @@ def print_table(results: list[dict], summ: dict, file=None) -> None:
         con.print(Text(f"\n{r['verdict']} {r['name']} ({r['path']})", style=style[r["verdict"]]), soft_wrap=True)
         for line in details(r):
             con.print(Text(f"  {line}"), soft_wrap=True)
-    verdict = "all passed" if summ["ok"] else f"{summ['failed']} failed, {summ['errors']} errors"
-    con.print(Text(f"\n{summ['scenarios']} scenarios, {summ['passed']} passed: {verdict} "
-                   f"({summ['seconds']:.2f} s with {summ['workers']} workers)"), soft_wrap=True)
+    con.print(Text(f"\n{summ['scenarios']} scenarios: {summ['passed']} passed, {summ['failed']} failed, "
+                   f"{summ['errors']} errors ({summ['seconds']:.2f} s, {summ['workers']} workers)",
+                   style="green" if summ["ok"] else "red"), soft_wrap=True)
 
 
 def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, junit_path: str | None = None,

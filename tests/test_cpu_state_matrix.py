@@ -11,14 +11,18 @@ import json
 import os
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
 from emulator import report, scenario
 from emulator.runner import run_scenario
-from tests.test_real_tools import eu_field, eu_readelf_prstatus_blocks, require_tool, run_tool, signed64
+from tests.test_real_tools import (
+    eu_field,
+    eu_readelf_prstatus_blocks,
+    run_tool,
+    signed64,
+)
 
 KERNELBASE = 0xC000_0000_0000_0000
 TEXT = "cpu state matrix: order book of customer 42"
@@ -37,7 +41,7 @@ EU_NAMES = {"nip": "nip", "msr": "msr", "link": "lr", "ctr": "ctr", "xer": "xer"
 
 
 def live_regs(cpu: int, endian: str) -> dict[str, int]:
-    """The registers [cpu.N.regs] gives CPU ``cpu``: every value carries the CPU number, the MSR LE bit the byte order."""
+    """What [cpu.N.regs] gives CPU ``cpu``: each value carries the CPU number, the MSR LE bit the byte order."""
     return {"nip": 0xC000_0000_0030_0010 + cpu * 0x100, "gpr1": 0xC000_0000_FB00_3B80 + cpu * 0x10000,
             "link": 0xC000_0000_0031_0020 + cpu * 0x100, "msr": MSR[endian],
             "ctr": 0xC000_0000_0032_0000 + cpu * 0x100, "xer": 0x2000_0000 + cpu, "ccr": 0x2400_2840 + cpu,
@@ -189,6 +193,7 @@ def test_readelf_lists_the_notes_without_warnings(build, spec):
 def test_a_system_reset_leaves_trap_0x100_in_the_crashing_cpus_note_only(build, spec):
     """pt_regs slot 40 (trap) is 0x100 in the crashing CPU's note; firmware does not save trap for the others."""
     descs = prstatus_descs(build(spec).path)
+    assert len(descs) == len(spec.online)
     order = "little" if spec.endian == "little" else "big"
     traps = {cpu: int.from_bytes(d[PR_REG_OFFSET + 8 * TRAP_SLOT:PR_REG_OFFSET + 8 * TRAP_SLOT + 8], order)
              for cpu, d in zip(spec.online, descs)}

@@ -414,8 +414,8 @@ RUNTIME = """
 @pytest.mark.parametrize(
     ("addr", "fragment"),
     [
-        ("0x1EC000000", "the fadump reserved area"),
-        ("0x1FFFFFFF0", "the fadump reserved area"),
+        ("0x1EC000000", "overlaps memory the kernel reserved"),
+        ("0x1FFFFFFF0", "overlaps memory the kernel reserved"),
         ("0x1000000", "the running kernel's image"),
     ],
     ids=["inside-fadump-reserved-area", "end-of-fadump-reserved-area", "inside-kernel-image"],

@@ -48,7 +48,9 @@ class Machine:
         self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)
         self.console = Console(echo)
         self.devicetree = DeviceTree()
-        self.rtas = Rtas(lambda: self.env.now)
+        self.stall = 0.0
+        """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
+        self.rtas = Rtas(self.now)
         self.fadump = PhypFadump(self, config.num_cpu_offset)
         self.rtas.install(self.fadump)
         self.boot_count = 0
@@ -126,9 +128,19 @@ class Machine:
         self.fadump.state.pending = False
         self.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
 
+    def now(self) -> float:
+        """Partition time, including busy-waits of the running synchronous call."""
+        return self.env.now + self.stall
+
     def uptime(self) -> float:
-        return self.env.now - self.boot_time
+        return self.now() - self.boot_time
+
+    def catch_up(self):
+        """Let the event clock pass the busy-waits (a SimPy process step)."""
+        stall, self.stall = self.stall, 0.0
+        if stall:
+            yield self.env.timeout(stall)
 
     def firmware_log(self, text: str) -> None:
         """A line from the hypervisor, stamped with the uptime of the boot it ends."""
-        self.console.emit(self.env.now, self.uptime(), "PHYP", f"PHYP: {text}", self.boot_count)
+        self.console.emit(self.now(), self.uptime(), "PHYP", f"PHYP: {text}", self.boot_count)

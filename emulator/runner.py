@@ -156,6 +156,7 @@ class Run:
             ended = None
             try:
                 yield m.env.process(k.boot_sequence())
+                yield from m.catch_up()
                 self.save_boot_state(k)
                 if k.vmcore is not None:
                     yield from self.capture(k)
@@ -175,6 +176,7 @@ class Run:
                                         sc.path, ev.line)
                 yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
                 ended = yield from self.apply(k, ev)
+                yield from m.catch_up()
             if ended in ("dumped", "reboot", "clean-reboot", "power-loss"):
                 m.reset()
                 if ended == "reboot" or ended == "clean-reboot":
@@ -269,6 +271,7 @@ class Run:
             live = dict(cpu.regs)
             cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
             verdict = k.crash(c.kind, c.cpu, regs, c.message, tuple(c.stuck_cpus))
+            yield from m.catch_up()
             if verdict != "dumped":
                 cpu.regs = live
             if verdict != "dumped" and c.kind == "system-reset" and m.fadump.trigger(

@@ -76,8 +76,6 @@ class Kernel(CrashPaths):
         self.vmcore = None
         self.pid_by_cpu = False
         """Number NT_PRSTATUS notes pid = cpu + 1 (an emulator option; fadump writes 0)."""
-        self.stall = 0.0
-        """Seconds spent in busy-waits (mdelay) not yet yielded to the clock."""
         self.crashing_cpu = -1
         self.crash_info_saved = False
         self.kdump_fallback = False
@@ -94,7 +92,7 @@ class Kernel(CrashPaths):
     def printk(self, text: str) -> None:
         """One kernel console line, stamped with this kernel's uptime."""
         m = self.machine
-        m.console.emit(m.env.now, m.uptime() + self.stall, f"kernel{self.boot}", text, self.boot)
+        m.console.emit(m.now(), m.uptime(), f"kernel{self.boot}", text, self.boot)
 
     def userspace(self, text: str) -> None:
         """A line from a userspace service on the console."""
@@ -232,7 +230,7 @@ class Kernel(CrashPaths):
             delay = busy_delay_ms(status) if status is not None else 0
             if not delay:
                 return status
-            self.stall += delay / 1000.0
+            self.machine.stall += delay / 1000.0
 
     # --- sysfs ---
 

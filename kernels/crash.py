@@ -99,7 +99,7 @@ class CrashPaths:
         if self.waits_for_secondaries and self.fadump_registered_now():
             others = len(self.online_cpu_ids()) - 1
             arrived = others - len([c for c in stuck if c != self.crashing_cpu])
-            self.stall += CRASH_TIMEOUT_MS / 1000 if arrived < others else 0.001
+            self.machine.stall += CRASH_TIMEOUT_MS / 1000 if arrived < others else 0.001
         if self.crash_fadump(regs, "System Reset"):
             return "dumped"
         self.printk("Oops: System Reset, sig: 6 [#1]")

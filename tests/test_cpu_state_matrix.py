@@ -296,10 +296,7 @@ def os_term_time(built: Built) -> float:
 
 
 @pytest.mark.parametrize(("profile", "delay"), [
-    pytest.param("linux-6.10", 0.5, marks=pytest.mark.xfail(strict=True, reason=(
-        "crash_fadump()'s 500 ms wait for CPUs that never arrive (fadump-abi.md §4.2 step 4) is only added to "
-        "Kernel.stall (kernels/crash.py system_reset_exception), which no code yields to the SimPy clock: "
-        "ibm,os-term and crashes[0].time are at the same simulated time with or without a stuck CPU"))),
+    ("linux-6.10", 0.5),
     ("linux-3.4", 0.0),
 ])
 def test_a_stuck_cpu_delays_a_system_reset_dump_by_half_a_second_only_where_the_kernel_waits(build, profile, delay):

@@ -3,7 +3,7 @@
 import re
 import socket
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -32,7 +32,7 @@ def to_xml(results: list[dict], seconds: float, suite: str = "fadump-emu") -> ET
                       errors=str(counts["ERROR"]), time=f"{seconds:.3f}")
     ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(counts["FAIL"]),
                        errors=str(counts["ERROR"]), skipped="0", time=f"{seconds:.3f}",
-                       timestamp=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+                       timestamp=datetime.now(UTC).replace(microsecond=0).isoformat(),
                        hostname=socket.gethostname())
     for r in results:
         case = ET.SubElement(ts, "testcase", classname=f"{suite}.scenarios", name=_clean(r["name"]),

@@ -193,6 +193,7 @@ class Run:
         if ev.action == "write":
             self.check_write(k, ev)
             k.ram.write(ev.addr, ev.data)
+            k.page_kind(ev.addr, len(ev.data), ev.kind or "kernel")
             return None
         if ev.action == "hotplug":
             self.hotplug(k, ev)

@@ -24,6 +24,7 @@ CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
 ACTIONS = ("write", "sysfs", "crash", "hotplug")
+PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")
 HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600
 """CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
@@ -369,7 +370,7 @@ class _Reader:
         return c
 
     def write(self, t: dict, *path) -> Event:
-        self.keys(t, {"addr", "hex", "text", "repeat", "boot", "at"}, *path)
+        self.keys(t, {"addr", "hex", "text", "repeat", "boot", "at", "kind"}, *path)
         if "addr" not in t:
             raise self.sc.error("a memory write needs addr", *path)
         if ("hex" in t) == ("text" in t):
@@ -392,7 +393,11 @@ class _Reader:
                                 *path, "addr")
         at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0
         boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
-        return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data)
+        kind = t.get("kind", "kernel")
+        if kind not in PAGE_KINDS:
+            raise self.sc.error(f"kind must be one of {', '.join(PAGE_KINDS)} (what the pages hold, for mem_map)",
+                                *path, "kind")
+        return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data, kind=kind)
 
     def event(self, t: dict, i: int) -> Event:
         path = ("events", i)

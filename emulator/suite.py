@@ -123,7 +123,7 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
             res["console"] = console
     except FadumpEmuError as exc:
         res.update(error=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # a fault of the emulator: keep the traceback for whoever fixes it
+    except Exception as exc:  # noqa: BLE001 -- a fault of the emulator: keep the traceback for whoever fixes it
         res.update(error=f"internal error: {type(exc).__name__}: {exc}", error_type=type(exc).__name__,
                    traceback=traceback.format_exc())
     res["seconds"] = round(time.perf_counter() - start, 6)
@@ -216,9 +216,12 @@ def print_table(results: list[dict], summ: dict, file=None) -> None:
     width = None if out.isatty() else max(80, longest + 68)
     con = Console(file=out, highlight=False, width=width)
     table = Table(title=None, show_edge=False, pad_edge=False)
-    for col, kw in (("scenario", {"overflow": "fold"}), ("profile", {}), ("outcome", {}), ("expectations", {"justify": "right"}),
-                    ("host s", {"justify": "right"}), ("verdict", {})):
-        table.add_column(col, **kw)
+    table.add_column("scenario", overflow="fold")
+    table.add_column("profile")
+    table.add_column("outcome")
+    table.add_column("expectations", justify="right")
+    table.add_column("host s", justify="right")
+    table.add_column("verdict")
     style = {PASS: "green", FAIL: "red", ERROR: "bold red"}
     for r in results:
         table.add_row(Text(r["name"]), r["profile"] or "-", r["outcome"] or "-",
@@ -228,7 +231,8 @@ def print_table(results: list[dict], summ: dict, file=None) -> None:
     for r in results:
         if r["verdict"] == PASS:
             continue
-        con.print(Text(f"\n{r['verdict']} {r['name']} ({r['path']})", style=style[r["verdict"]]), soft_wrap=True)
+        head = Text(f"\n{r['verdict']} {r['name']} ({r['path']})", style=style[r["verdict"]])
+        con.print(head, soft_wrap=True)
         for line in details(r):
             con.print(Text(f"  {line}"), soft_wrap=True)
     con.print(Text(f"\n{summ['scenarios']} scenarios: {summ['passed']} passed, {summ['failed']} failed, "

@@ -11,7 +11,8 @@ from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
 from kernels.crash import CrashPaths
-from kernels.image import HEAP_START, SYMBOLS, KernelImage
+from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
+from kernels.memmap import MemMap
 from kernels.structs import kernel_structs
 from kernels.vmcore import ProcVmcore, VmcoreError
 
@@ -53,6 +54,11 @@ class Kernel(CrashPaths):
     nr_cpus = 2048
     vmcoreinfo_bytes = 4096
     vmcore_layout = "paged"
+    page_layout = None
+    """struct page of this generation (kernels.memmap), or None for no mem_map."""
+    log_class = None
+    """The printk buffer of this generation (kernels.printk), or None."""
+    max_physmem_bits = 46
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0):
         self.machine = machine
@@ -71,6 +77,8 @@ class Kernel(CrashPaths):
         self.memblock = Memblock(memory=machine.layout.memblock_memory())
         self.symbols = dict(SYMBOLS)
         """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
+        self.memmap = None
+        self.log = self.log_class(self) if self.log_class else None
         self.sysfs: dict[str, SysfsFile] = {}
         self.debugfs: dict[str, SysfsFile] = {}
         self.vmcore = None
@@ -93,6 +101,8 @@ class Kernel(CrashPaths):
         """One kernel console line, stamped with this kernel's uptime."""
         m = self.machine
         m.console.emit(m.now(), m.uptime(), f"kernel{self.boot}", text, self.boot)
+        if self.log is not None:
+            self.log.emit(text, m.uptime())
 
     def userspace(self, text: str) -> None:
         """A line from a userspace service on the console."""
@@ -111,7 +121,13 @@ class Kernel(CrashPaths):
         if addr + size > self.heap_limit:
             raise MemoryError(f"out of memory allocating {size:#x} bytes")
         self._heap_next = addr + size
+        self.page_kind(addr, size, "kernel")
         return addr
+
+    def page_kind(self, addr: int, size: int, kind: str) -> None:
+        """Record in mem_map what the pages of [addr, addr+size) now hold."""
+        if self.memmap is not None:
+            self.memmap.describe(addr, size, kind)
 
     def use_freed_memory(self, ranges: list[Range]) -> None:
         """Memory just given back is soon used: leave a page-cache block at the start of each range."""
@@ -119,6 +135,7 @@ class Kernel(CrashPaths):
         block = (stamp * (65536 // len(stamp) + 1))[:65536]
         for r in ranges[:4]:
             self.ram.write(r.start, block[:min(len(block), r.size)])
+            self.page_kind(r.start, min(len(block), r.size), "cache")
 
 
     # --- boot-time pieces every generation shares ---
@@ -146,6 +163,11 @@ class Kernel(CrashPaths):
         pattern = f"boot {self.boot} initramfs/page cache ".encode()
         block = (pattern * (size // len(pattern) + 1))[:size]
         self.ram.write(start, block)
+        if self.page_layout is not None:
+            self.memmap = MemMap(self, self.page_layout)
+            self.memmap.place()
+            self.page_kind(0, IMAGE_SIZE, "reserved")
+            self.page_kind(start, size, "cache")
         if self.machine.devicetree.has("/rtas", "ibm,kernel-dump") and not self.old_memory_reserved():
             # Nothing reserved the crashed kernel's memory: this kernel spreads its page cache over it.
             end = self.machine.layout.end_of_dram
@@ -153,9 +175,18 @@ class Kernel(CrashPaths):
                 for spot in range(r.start + (1 << 30), r.end - size, max(1 << 30, (end // 8) & ~0xFFFF)):
                     self.ram.write(spot, block)
 
+    def vmcoreinfo_more(self) -> list[str]:
+        """Profile-specific VMCOREINFO lines: memory model, log buffer, arch numbers."""
+        lines = [f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
+        if self.memmap is not None:
+            lines += self.memmap.vmcoreinfo()
+        if self.log is not None:
+            lines += self.log.vmcoreinfo()
+        return lines
+
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
-        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size)
+        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size, self.vmcoreinfo_more())
         vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes,
                              self.symbols["vmcoreinfo_note"])
 

@@ -22,7 +22,13 @@ SYMBOLS = {
     "vmcoreinfo_note": 0x0160_0000,
     "fdm": 0x0170_0000,
     "rtas_os_term_buf": 0x0171_0000,
-    "log_buf": 0x0180_0000,
+    "mem_map": 0x0172_0000,
+    "log_buf": 0x0173_0000,
+    "log_buf_len": 0x0173_0008,
+    "log_end": 0x0173_0010,
+    "logged_chars": 0x0173_0018,
+    "prb": 0x0174_0000,
+    "__log_buf": 0x0180_0000,
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 

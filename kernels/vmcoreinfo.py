@@ -12,15 +12,15 @@ from kernels.structs import KernelStructs
 VMCOREINFO_NOTE_NAME = "VMCOREINFO"
 
 
-def base_text(release: str, page_size: int) -> str:
-    """The text written at boot (subsys_initcall), before any crash."""
+def base_text(release: str, page_size: int, more: list[str] = ()) -> str:
+    """The text written at boot (subsys_initcall), before any crash; ``more`` from the profile."""
     lines = [
         f"OSRELEASE={release}",
         f"PAGESIZE={page_size}",
         f"SYMBOL(init_uts_ns)={va(SYMBOLS['init_uts_ns']):x}",
         f"SYMBOL(swapper_pg_dir)={va(SYMBOLS['swapper_pg_dir']):x}",
         f"SYMBOL(_stext)={va(SYMBOLS['_stext']):x}",
-        "OFFSET(uts_namespace.name)=4",
+        *more,
     ]
     return "".join(line + "\n" for line in lines)
 

@@ -90,7 +90,7 @@ class CaptureMixin:
         """Free every page of ``old`` except the (new) dump reserve area."""
         fw, k = self.fw_dump, self.k
         keep = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
-        k.memblock.reserved = [r for r in k.memblock.reserved if r != old]
+        k.memblock.reserved = subtract(k.memblock.reserved, old)
         k.memblock.reserve(keep)
         k.heap_limit = k.machine.layout.end_of_dram
         k.use_freed_memory(subtract([old], keep))

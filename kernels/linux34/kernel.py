@@ -2,6 +2,8 @@
 
 from emulator.layout import Range
 from kernels.base import Kernel, SysfsFile
+from kernels.memmap import PAGE_3_4
+from kernels.printk import PlainLogBuffer
 from kernels.linux34 import messages as msg
 from kernels.linux34.fadump import VMCOREINFO_BYTES, Fadump34
 from kernels.structs import PT_REGS_FIELDS_3_4
@@ -15,6 +17,8 @@ class Linux34(Kernel):
     pt_regs_fields = PT_REGS_FIELDS_3_4
     vmcore_layout = LAYOUT_3_4
     vmcoreinfo_bytes = VMCOREINFO_BYTES
+    page_layout = PAGE_3_4
+    log_class = PlainLogBuffer
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
         super().__init__(machine, cmdline, release, boot, epoch)

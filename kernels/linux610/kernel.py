@@ -4,6 +4,7 @@ from emulator.layout import Range
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
 from kernels.base import Kernel, SysfsFile
+from kernels.memmap import PAGE_6_10
 from kernels.linux610.fadump import Fadump610
 from kernels.structs import PT_REGS_FIELDS_6_10
 from kernels.vmcore import LAYOUT_PAGED
@@ -20,6 +21,12 @@ class Linux610(Kernel):
     modern_wording = True
     waits_for_secondaries = True
     mask_at_registration = "possible"
+    page_layout = PAGE_6_10
+    max_physmem_bits = 51
+
+    def vmcoreinfo_more(self) -> list[str]:
+        radix = int(self.machine.config.mmu == "radix")
+        return ["OFFSET(uts_namespace.name)=4", *super().vmcoreinfo_more(), f"NUMBER(RADIX_MMU)={radix}"]
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
         super().__init__(machine, cmdline, release, boot, epoch)

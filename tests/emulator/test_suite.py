@@ -335,3 +335,19 @@ def test_the_progress_bar_runs_the_same_suite_and_leaves_the_table_on_stdout(tmp
     out = io.StringIO()
     assert suite.run_suite([str(folder)], out_root=str(tmp_path / "out"), show_progress=True, stdout=out) == 0
     assert "2 scenarios: 2 passed, 0 failed, 0 errors" in flat(out.getvalue())
+
+
+def test_a_fault_of_the_emulator_is_an_error_row_with_the_traceback_kept_in_json(tmp_path, monkeypatch):
+    """An unexpected exception inside a run becomes ERROR "internal error: ..." and keeps its traceback."""
+    import emulator.runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("emulator bug")
+
+    monkeypatch.setattr(emulator.runner, "run_scenario", broken)
+    folder = write_scenarios(tmp_path / "scenarios", failing=False)
+    r = suite.run_one(str(folder / "alpha.toml"), str(tmp_path / "out"))
+    assert r["verdict"] == "ERROR"
+    assert r["error"] == "internal error: RuntimeError: emulator bug"
+    assert "Traceback" in r["traceback"]
+    assert suite.details(r) == [r["error"]]

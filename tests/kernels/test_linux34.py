@@ -150,7 +150,8 @@ def test_without_fadump_on_nothing_is_reserved_or_registered(run_text, cmdline):
     assert result.outcome == "no-dump"
     assert not any("firmware-assisted" in text for text in lines(result.machine))
     assert [r.name for r in result.machine.rtas.log] == []
-    assert result.kernels[0].memblock.reserved == []
+    k = result.kernels[0]
+    assert k.memblock.reserved == [Range(k.memmap.base, k.memmap.base + k.memmap.size)]  # only mem_map
 
 
 def test_a_machine_without_configure_kernel_dump_is_not_supported():
@@ -160,7 +161,7 @@ def test_a_machine_without_configure_kernel_dump_is_not_supported():
     k = booted_kernel(m)
     assert msg.NOT_SUPPORTED in lines(m)
     assert not k.fadump.fw_dump.fadump_enabled and not k.dump_registered
-    assert k.memblock.reserved == [] and m.rtas.log == []
+    assert k.memblock.reserved == [Range(k.memmap.base, k.memmap.base + k.memmap.size)] and m.rtas.log == []
 
 
 # --- what the first kernel writes at registration ---

@@ -63,11 +63,19 @@ class RunResult:
     sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
     hotplug: list[dict] = field(default_factory=list)
     kernels: list = field(default_factory=list)
+    timeline: list[dict] = field(default_factory=list)
+    """Spans and instants of the run in simulated seconds: {name, actor, start, end, args}."""
     timings: dict[str, float] = field(default_factory=dict)
     """Host wall-clock seconds spent in each phase (snapshot, preserve, verify, export)."""
 
     def timed(self, phase: str):
         return _Timer(self.timings, phase)
+
+    def span(self, name: str, actor: str, start: float, end: float | None = None, **args) -> dict:
+        """Record a span (or an instant when end is None); returns it so the end can be set later."""
+        entry = {"name": name, "actor": actor, "start": start, "end": end, "args": args}
+        self.timeline.append(entry)
+        return entry
 
 
 class _Timer:
@@ -153,6 +161,8 @@ class Run:
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
             k.faults = self.faults
             self.result.kernels.append(k)
+            boot_span = self.result.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
+                                         f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
             ended = None
             try:
                 yield m.env.process(k.boot_sequence())
@@ -177,6 +187,8 @@ class Run:
                 yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
                 ended = yield from self.apply(k, ev)
                 yield from m.catch_up()
+            boot_span["end"] = m.env.now
+            boot_span["args"]["ended"] = ended or "scenario end"
             if ended in ("dumped", "reboot", "clean-reboot", "power-loss"):
                 m.reset()
                 if ended == "reboot" or ended == "clean-reboot":
@@ -279,6 +291,7 @@ class Run:
                     "system reset without ibm,nmi-interlock"):
                 verdict = "dumped"
         self._expected_regs = self.expected_registers(k, c.cpu, regs)
+        self.result.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})
         if verdict == "dumped":
@@ -286,9 +299,11 @@ class Run:
             with self.result.timed("snapshot"):
                 self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
             m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
+            preserve_span = self.result.span("firmware preserves the partition", "PHYP", m.env.now)
             try:
                 with self.result.timed("preserve"):
                     yield from m.fadump.preserve()
+                preserve_span["end"] = m.env.now
             except PowerLoss as loss:
                 m.firmware_log(str(loss))
                 m.power_loss()
@@ -349,7 +364,10 @@ class Run:
                 return
             cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
             cap.file_size = saved.size
+            save_span = self.result.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
+                                         bytes=saved.data_bytes)
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
+            save_span["end"] = m.env.now
             k.userspace(f"kdump: saved vmcore ({saved.format}): {saved.data_bytes} bytes of data in a "
                         f"{saved.size}-byte file")
         self.result.captures.append(cap)

@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--json", default=None, metavar="FILE", help="JSON results file (default OUT/results.json)")
     test.add_argument("--update-golden", action="store_true",
                       help="write each run's console to NAME.log beside its scenario instead of comparing")
+    explore = sub.add_parser("explore", help="crash at every lifecycle boundary of a scenario and check the dump",
+                             description="Run the scenario once per (lifecycle boundary, trigger) with a crash "
+                                         "injected there, and check that every vmcore matches crash-time memory "
+                                         "or the console says why there is none. Violations are written as "
+                                         "reproducing scenario files.")
+    explore.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
+    explore.add_argument("--triggers", default="panic,system-reset,hypervisor",
+                         help="comma-separated crash kinds to inject (default panic,system-reset,hypervisor)")
+    explore.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    explore.add_argument("--out", default="out/explore", help="where reproducing scenarios go (default out/explore)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -60,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "explore":
+            return cmd_explore(args)
         if args.command == "check-scenario":
             return cmd_check(args)
         if args.command == "test":
@@ -72,6 +84,40 @@ def main(argv: list[str] | None = None) -> int:
         print("fadump-emu: interrupted", file=sys.stderr)
         return 130
     return 2
+
+
+def cmd_explore(args) -> int:
+    import time
+
+    from rich.progress import Progress
+
+    from emulator import explore as ex
+    from emulator import scenario
+    from emulator.errors import BadInputError
+
+    scenario.load(args.scenario)  # bad input is reported before any work
+    triggers = tuple(t.strip() for t in args.triggers.split(",") if t.strip())
+    unknown = [t for t in triggers if t not in scenario.CRASH_KINDS]
+    if unknown:
+        raise BadInputError(f"unknown trigger(s) {', '.join(unknown)}; use {', '.join(scenario.CRASH_KINDS)}")
+    start = time.perf_counter()
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("exploring", total=None)
+        points = ex.explore(args.scenario, triggers, args.jobs, progress=lambda: bar.advance(task))
+    bad = [p for p in points if not p.ok]
+    boundaries = len({p.index for p in points})
+    outcomes: dict[str, int] = {}
+    for p in points:
+        outcomes[p.outcome or "error"] = outcomes.get(p.outcome or "error", 0) + 1
+    con = RichConsole(highlight=False)
+    con.print(f"explored {len(points)} runs: {boundaries} boundaries x triggers of {args.scenario} "
+              f"in {time.perf_counter() - start:.1f} s")
+    con.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    for p in bad:
+        path = ex.write_repro(args.scenario, p, args.out)
+        con.print(f"[red]VIOLATION[/] boundary {p.index} ({p.label}), {p.trigger}: {p.problem}\n          {path}")
+    con.print(f"{len(bad)} invariant violations" if bad else "[green]0 invariant violations[/]")
+    return 1 if bad else 0
 
 
 def cmd_check(args) -> int:

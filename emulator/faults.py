@@ -36,6 +36,11 @@ FAULTS: dict[str, tuple[str, dict[str, str]]] = {
                   {"capacity": "bytes the disk takes, e.g. \"16MiB\""}),
     "crash-during-registration": ("the kernel crashes inside the registration call, before firmware accepts it",
                                   {"cpu": "crashing CPU (default 0)"}),
+    "crash-at-boundary": ("a crash (or power loss during the firmware's copy) at the Nth lifecycle boundary; "
+                          "what fadump-emu explore injects",
+                          {"boundary": "index of the boundary (explore prints them)",
+                           "trigger": "panic, sysrq, oops, system-reset, hypervisor or power-loss",
+                           "cpu": "crashing CPU (default: the first online)"}),
     "copy-interrupted": ("the firmware's boot-memory copy stops part way",
                          {"fraction": "share copied before it stops, 0..1", "mode": "power-loss or hardware-error"}),
 }
@@ -98,6 +103,11 @@ class FaultPlan:
                 machine.fadump.state.interrupt = (f.params["fraction"], f.params["mode"])
             elif f.kind == "no-extended-os-term":
                 machine.devicetree.delete("/rtas", "ibm,extended-os-term")
+
+    def injection_at(self, index: int) -> dict | None:
+        """The crash-at-boundary fault aimed at boundary ``index``, if any."""
+        f = self.kinds.get("crash-at-boundary")
+        return f.params if f is not None and f.params.get("boundary") == index else None
 
     def capture_cmdline(self, cmdline: str) -> str:
         """capture-without-fadump: the capture kernel's command line without fadump=."""

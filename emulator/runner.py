@@ -63,6 +63,8 @@ class RunResult:
     sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
     hotplug: list[dict] = field(default_factory=list)
     kernels: list = field(default_factory=list)
+    boundaries: list[str] = field(default_factory=list)
+    """Every point between lifecycle steps the run passed, in order (explore injects at these)."""
     timeline: list[dict] = field(default_factory=list)
     """Spans and instants of the run in simulated seconds: {name, actor, start, end, args}."""
     timings: dict[str, float] = field(default_factory=dict)
@@ -95,8 +97,10 @@ class Run:
     """One execution of a scenario into an output folder."""
 
     def __init__(self, scenario: Scenario, out_dir: str | None, force: bool = False, echo: TextIO | None = None,
-                 export_mode: str = export.AUTO):
+                 export_mode: str = export.AUTO, lenient: bool = False):
         self.sc = scenario
+        self.lenient = lenient
+        """Drop events a crash made impossible instead of calling them a scenario mistake (explore)."""
         self.export_mode = export_mode
         self.out = Path(out_dir) if out_dir else None
         self.force = force
@@ -163,30 +167,9 @@ class Run:
             self.result.kernels.append(k)
             boot_span = self.result.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
                                          f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
-            ended = None
-            try:
-                yield m.env.process(k.boot_sequence())
-                yield from m.catch_up()
-                self.save_boot_state(k)
-                if k.vmcore is not None:
-                    yield from self.capture(k)
-                    ended = self.after_capture(k)
-                elif capture_boot:
-                    self.result.captures.append(Capture(boot, rejected=True))
-                else:
-                    k.kdump_service_register()
-            except KernelCrashed as crash:
-                ev = Event("crash", boot, m.uptime(), None, crash=CrashSpec(cpu=crash.cpu, message=crash.message))
-                ended = yield from self.crash(k, ev)
             mine = [e for e in events if e.boot == boot]
             events = [e for e in events if e.boot != boot]
-            for ev in mine:
-                if ended:
-                    raise ScenarioError(f"this event is for boot {boot}, which already ended ({ended})",
-                                        sc.path, ev.line)
-                yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
-                ended = yield from self.apply(k, ev)
-                yield from m.catch_up()
+            ended = yield from self.life_of(k, capture_boot, mine)
             boot_span["end"] = m.env.now
             boot_span["args"]["ended"] = ended or "scenario end"
             if ended in ("dumped", "reboot", "clean-reboot", "power-loss"):
@@ -194,11 +177,66 @@ class Run:
                 if ended == "reboot" or ended == "clean-reboot":
                     yield m.env.timeout(1.0)
                 continue
-            if events:
+            if events and not self.lenient:
                 first = min(events, key=lambda e: (e.boot, e.at))
                 raise ScenarioError(f"event for boot {first.boot} never runs: boot {boot} does not crash or "
                                     "reboot", sc.path, first.line)
             return
+
+    def life_of(self, k, capture_boot: bool, events: list[Event]):
+        """One kernel from power-on to the end of its boot: the reason it ended, or None."""
+        m = self.machine
+        try:
+            gen = k.boot_sequence()
+            for step in gen:
+                yield step
+                ended = yield from self.boundary(k, f"boot {k.boot}: {k.step}")
+                if ended:
+                    gen.close()
+                    return ended
+            yield from m.catch_up()
+            self.save_boot_state(k)
+            if k.vmcore is not None:
+                ended = yield from self.boundary(k, f"boot {k.boot}: /proc/vmcore ready")
+                if ended:
+                    return ended
+                yield from self.capture(k)
+                ended = self.after_capture(k)
+            elif capture_boot:
+                self.result.captures.append(Capture(k.boot, rejected=True))
+                ended = None
+            else:
+                k.kdump_service_register()
+                ended = None
+            if not ended:
+                ended = yield from self.boundary(k, f"boot {k.boot}: userspace up")
+        except KernelCrashed as crash:
+            ev = Event("crash", k.boot, m.uptime(), None, crash=CrashSpec(cpu=crash.cpu, message=crash.message))
+            return (yield from self.crash(k, ev))
+        for ev in events:
+            if ended:
+                if self.lenient:
+                    return ended
+                raise ScenarioError(f"this event is for boot {k.boot}, which already ended ({ended})",
+                                    self.sc.path, ev.line)
+            yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
+            ended = yield from self.apply(k, ev)
+            yield from m.catch_up()
+            if not ended:
+                ended = yield from self.boundary(k, f"boot {k.boot}: after the {ev.action} at {ev.at:g}s")
+        return ended
+
+    def boundary(self, k, label: str):
+        """A point between two steps of the lifecycle; an injected crash may strike here."""
+        index = len(self.result.boundaries)
+        self.result.boundaries.append(label)
+        inject = self.faults.injection_at(index)
+        if inject is None or inject.get("trigger") == "power-loss":
+            return None
+        online = [c.id for c in self.machine.cpus if c.online]
+        cpu = inject.get("cpu", online[0]) if inject.get("cpu", online[0]) in online else online[0]
+        crash = CrashSpec(cpu=cpu, kind=inject.get("trigger", "panic"), message=f"injected crash at {label}")
+        return (yield from self.crash(k, Event("crash", k.boot, self.machine.uptime(), None, crash=crash)))
 
     def apply(self, k, ev: Event):
         """Carry out one event; the reason the boot ended, or None."""
@@ -299,6 +337,11 @@ class Run:
             with self.result.timed("snapshot"):
                 self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
             m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
+            index = len(self.result.boundaries)
+            self.result.boundaries.append("firmware: preserving memory")
+            inject = self.faults.injection_at(index)
+            if inject and inject.get("trigger") == "power-loss":
+                m.fadump.state.interrupt = (0.5, "power-loss")
             preserve_span = self.result.span("firmware preserves the partition", "PHYP", m.env.now)
             try:
                 with self.result.timed("preserve"):
@@ -404,6 +447,8 @@ class Run:
             return "none"
         if r.crashes[0]["result"] != "dumped":
             return "fallback" if r.kernels[0].kdump_fallback else "no-dump"
+        if not r.captures and len(r.crashes) > 1:
+            return "capture-failed"  # the capture kernel itself went down before saving
         if not r.captures or r.captures[0].rejected:
             return "dump-rejected"
         if r.captures[0].save_error:

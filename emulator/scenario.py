@@ -482,6 +482,12 @@ class _Reader:
             params.setdefault("mode", "power-loss")
             if params["mode"] not in ("power-loss", "hardware-error"):
                 raise self.sc.error("mode must be \"power-loss\" or \"hardware-error\"", *path, "mode")
+        elif kind == "crash-at-boundary":
+            if not isinstance(params.get("boundary"), int) or params["boundary"] < 0:
+                raise self.sc.error("boundary must be a boundary index (0, 1, ...)", *path, "boundary")
+            if params.get("trigger", "panic") not in (*CRASH_KINDS, "power-loss"):
+                raise self.sc.error(f"trigger must be one of {', '.join((*CRASH_KINDS, 'power-loss'))}",
+                                    *path, "trigger")
         elif kind == "elf-header-overwritten" and self.sc.kernel.profile != "linux-3.4":
             raise self.sc.error("elf-header-overwritten needs profile linux-3.4: only the seed design builds the "
                                 "ELF core header in the first kernel", *path, "kind")

@@ -78,6 +78,8 @@ class Kernel(CrashPaths):
         self.symbols = dict(SYMBOLS)
         """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
         self.memmap = None
+        self.step = "power-on"
+        """The last boot step this kernel finished (names lifecycle boundaries)."""
         self.log = self.log_class(self) if self.log_class else None
         self.sysfs: dict[str, SysfsFile] = {}
         self.debugfs: dict[str, SysfsFile] = {}

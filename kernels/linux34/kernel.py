@@ -37,12 +37,16 @@ class Linux34(Kernel):
         if not self.fadump_reserved:
             self.reserve_crashkernel()
         self.load_image()
+        self.step = "early_init_devtree: memory reserved, image loaded"
         yield env.timeout(0.25)
         self.crash_save_vmcoreinfo_init()
+        self.step = "crash_save_vmcoreinfo_init done"
         yield env.timeout(0.05)
         self.setup_fadump()
+        self.step = "setup_fadump done"
         yield env.timeout(0.05)
         self.vmcore_init()
+        self.step = "vmcore_init done"
         yield env.timeout(2.0)
 
     def setup_fadump(self) -> None:

@@ -52,14 +52,18 @@ class Linux610(Kernel):
             self.reserve_crashkernel()
         fd.fadump_setup_param_area()
         self.load_image()
+        self.step = "early_init_devtree: memory reserved, image loaded"
         yield env.timeout(0.25)
         self.vmcoreinfo_paddr = self.alloc_pages(self.vmcoreinfo_note_size)
         self.symbols["vmcoreinfo_note"] = self.vmcoreinfo_paddr
         self.crash_save_vmcoreinfo_init()
+        self.step = "crash_save_vmcoreinfo_init done"
         yield env.timeout(0.05)
         self.setup_fadump()
+        self.step = "setup_fadump done (registered or dump processed)"
         yield env.timeout(0.05)
         self.vmcore_init()
+        self.step = "vmcore_init done"
         yield env.timeout(2.0)
 
     def setup_fadump(self) -> None:

@@ -1,0 +1,234 @@
+"""The vmcores we write, read by Debian's own ppc64el makedumpfile and crash under qemu-user.
+
+This is the tool chain a real fadump capture runs (kdump-utils: ``makedumpfile -l --message-level 7 -d 31
+/proc/vmcore ...``), so it is the strongest check that a vmcore is usable. The tools come from
+``make ppc64el-tools`` (emulator/ppc64el_tools.py); without them these tests skip with that advice, and fail
+under CI or FADUMP_EMU_REQUIRE_TOOLS. The bundled basic-panic scenarios (8 GiB, Linux 3.4 and 6.10) are run
+once per module; what makedumpfile and crash need from VMCOREINFO, and the errors they print otherwise, are in
+../shared/reference/vmcore-consumers.md §4.5 and §8.
+"""
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import drgn
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from emulator import ppc64el_tools, scenario
+from emulator.runner import run_scenario
+
+PROJECT = Path(__file__).resolve().parent.parent
+SCENARIOS = {"linux-3.4": PROJECT / "scenarios" / "basic-panic.toml",
+             "linux-6.10": PROJECT / "scenarios" / "basic-panic-modern.toml"}
+BIG_ENDIAN = PROJECT / "scenarios" / "triggers" / "big-endian-3-4.toml"
+KDUMP_SIGNATURE = b"KDUMP   "
+"""The first 8 bytes of a kdump-compressed file (makedumpfile's disk_dump_header.signature)."""
+LEVEL_PREFIX = re.compile(r"^<\d>")
+"""The printk level that the 3.4 character ring (and so makedumpfile and crash) keep before each line."""
+
+PRB_KEYS = ("SYMBOL(prb), SIZE(printk_ringbuffer|prb_desc|printk_info), "
+            "OFFSET(printk_ringbuffer.desc_ring|text_data_ring), "
+            "OFFSET(prb_desc_ring.count_bits|descs|infos|head_id|tail_id), OFFSET(prb_desc.state_var|text_blk_lpos), "
+            "OFFSET(prb_data_blk_lpos.begin|next), OFFSET(prb_data_ring.size_bits|data), "
+            "OFFSET(printk_info.ts_nsec|text_len), OFFSET(atomic_long_t.counter)")
+"""The VMCOREINFO keys makedumpfile 1.7.2 reads for the lockless printk_ringbuffer of 5.10 and later."""
+DMESG_610 = pytest.mark.xfail(
+    strict=False,
+    reason=f"needs the 6.10 printk ring in RAM and its VMCOREINFO keys ({PRB_KEYS}); makedumpfile prints "
+           "\"dump_dmesg: Can't find some symbols for log_buf.\"")
+LOG_610 = pytest.mark.xfail(
+    strict=False,
+    reason="needs SYMBOL(log_buf), SYMBOL(log_buf_len), SYMBOL(log_first_idx), SYMBOL(log_next_idx), "
+           "SIZE(printk_log) and OFFSET(printk_log.ts_nsec|len|text_len|dict_len): crash 8.0.2's VMCOREINFO-only "
+           "--log reader knows only the log_buf formats, not SYMBOL(prb), so a faithful 6.10 VMCOREINFO cannot "
+           "satisfy it; crash prints \"crash: VMCOREINFO: no log buffer data\"")
+PROFILES = pytest.mark.parametrize("profile", list(SCENARIOS))
+
+
+def require_ppc64el_tools() -> None:
+    """A missing tool chain fails the test under CI or FADUMP_EMU_REQUIRE_TOOLS, else skips it."""
+    if ppc64el_tools.available():
+        return
+    message = ppc64el_tools.how_to_install()
+    if os.environ.get("CI") or os.environ.get("FADUMP_EMU_REQUIRE_TOOLS"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def tools():
+    """Every test here needs the tool chain: check it before building any vmcore."""
+    require_ppc64el_tools()
+
+
+@dataclass
+class Core:
+    """One vmcore (in its own folder, the tools' working directory) and what its scenario put in it."""
+
+    folder: Path
+    release: str
+    writes: list[tuple[int, bytes]]
+    """(physical address, bytes) of each workload write of the first kernel."""
+    dmesg: list[str]
+    """The first kernel's printk lines, as its console showed them: everything it logged up to the crash."""
+
+    @property
+    def vmcore(self) -> Path:
+        return self.folder / "vmcore"
+
+
+@pytest.fixture(scope="module")
+def cores(tmp_path_factory):
+    """Run (once per module) a scenario into a tmp folder and return its Core."""
+    built: dict[Path, Core] = {}
+
+    def get(path: Path) -> Core:
+        if path not in built:
+            folder = tmp_path_factory.mktemp(path.stem)
+            sc = scenario.load(path)
+            result = run_scenario(sc, str(folder))
+            assert result.outcome == "vmcore", result.outcome
+            assert Path(result.captures[0].path) == folder / "vmcore"
+            writes = [(ev.addr, bytes(ev.data)) for ev in sc.events if ev.action == "write" and ev.boot == 1]
+            dmesg = [line.render() for line in result.machine.console.lines if line.source == "kernel1"]
+            built[path] = Core(folder, sc.kernel.release(sc.kernel.profile, False), writes, dmesg)
+        return built[path]
+
+    return get
+
+
+def makedumpfile(core: Core, *args: str):
+    """makedumpfile ARGS in the core's folder (relative paths: nothing is looked up in the sysroot)."""
+    return ppc64el_tools.makedumpfile(list(args), cwd=core.folder)
+
+
+def crash(core: Core, *args: str):
+    return ppc64el_tools.crash(list(args), cwd=core.folder)
+
+
+def shown(proc) -> str:
+    return f"rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+
+def log_lines(text: str) -> list[str]:
+    """A dmesg text as lines without their printk level prefix."""
+    return [LEVEL_PREFIX.sub("", line) for line in text.splitlines() if line.strip()]
+
+
+def read_paddr_elf(path: Path, paddr: int, size: int) -> bytes:
+    """Physical memory as pyelftools finds it: at the file offset the covering PT_LOAD gives."""
+    with open(path, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if (seg["p_type"] == "PT_LOAD" and seg["p_paddr"] <= paddr
+                    and paddr + size <= seg["p_paddr"] + seg["p_filesz"]):
+                f.seek(seg["p_offset"] + paddr - seg["p_paddr"])
+                return f.read(size)
+    raise AssertionError(f"no PT_LOAD of {path.name} covers [{paddr:#x}, {paddr + size:#x})")
+
+
+def drgn_reads(path: Path, core: Core) -> None:
+    """drgn opens ``path`` as a ppc64le Linux kernel core and finds every workload write physically."""
+    prog = drgn.Program()
+    prog.set_core_dump(str(path))
+    assert prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL
+    assert prog.platform.arch == drgn.Architecture.PPC64
+    assert prog.platform.flags & drgn.PlatformFlags.IS_LITTLE_ENDIAN
+    for paddr, data in core.writes:
+        assert prog.read(paddr, len(data), True) == data, f"workload at {paddr:#x} in {path.name}"
+
+
+def test_makedumpfile_runs_under_qemu_and_has_lzo():
+    """makedumpfile -v prints its version under qemu-ppc64le-static, with lzo (what -l needs) enabled."""
+    proc = ppc64el_tools.makedumpfile(["-v"])
+    assert proc.returncode == 0, shown(proc)
+    assert proc.stdout.startswith("makedumpfile: version "), shown(proc)
+    assert re.search(r"^lzo\s+enabled$", proc.stdout, re.MULTILINE), shown(proc)
+
+
+@PROFILES
+def test_makedumpfile_elf_output_holds_the_workload_at_its_physical_address(cores, profile):
+    """makedumpfile -E -d 0 copies every page; pyelftools and drgn find the workload text in its output."""
+    core = cores(SCENARIOS[profile])
+    need = os.path.getsize(core.vmcore) + (1 << 30)
+    free = shutil.disk_usage(core.folder).free
+    if free < need:  # -E -d 0 writes every page, zero or not: the output is not sparse
+        message = f"makedumpfile -E -d 0 needs {need >> 30} GiB free in {core.folder}, {free >> 30} GiB are"
+        if os.environ.get("CI") or os.environ.get("FADUMP_EMU_REQUIRE_TOOLS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    out = core.folder / "out.elf"
+    try:
+        proc = makedumpfile(core, "-E", "-d", "0", "vmcore", out.name)
+        assert proc.returncode == 0, shown(proc)
+        assert "makedumpfile Completed." in proc.stdout, shown(proc)
+        for paddr, data in core.writes:
+            assert read_paddr_elf(out, paddr, len(data)) == data, f"workload at {paddr:#x}"
+        drgn_reads(out, core)
+    finally:
+        out.unlink(missing_ok=True)
+
+
+@PROFILES
+def test_makedumpfile_as_kdump_utils_runs_it_writes_a_kdump_file_drgn_reads(cores, profile):
+    """makedumpfile -l --message-level 7 -d 31 (kdump-utils' command) succeeds; drgn reads its output."""
+    core = cores(SCENARIOS[profile])
+    out = core.folder / "out.kdump"
+    proc = makedumpfile(core, "-l", "--message-level", "7", "-d", "31", "vmcore", out.name)
+    assert proc.returncode == 0, shown(proc)
+    assert "makedumpfile Completed." in proc.stdout, shown(proc)
+    assert out.read_bytes()[:8] == KDUMP_SIGNATURE
+    assert out.stat().st_size < os.path.getsize(core.vmcore)
+    drgn_reads(out, core)
+
+
+@pytest.mark.parametrize("profile", ["linux-3.4", pytest.param("linux-6.10", marks=DMESG_610)])
+def test_makedumpfile_dump_dmesg_prints_the_first_kernels_log_up_to_the_crash(cores, profile):
+    """makedumpfile --dump-dmesg writes exactly the first kernel's console lines, the panic last."""
+    core = cores(SCENARIOS[profile])
+    proc = makedumpfile(core, "--dump-dmesg", "vmcore", "dmesg.txt")
+    assert proc.returncode == 0, shown(proc)
+    lines = log_lines((core.folder / "dmesg.txt").read_text(errors="replace"))
+    assert lines == core.dmesg
+    assert "Kernel panic - not syncing" in lines[-1]
+
+
+@PROFILES
+def test_crash_osrelease_prints_the_scenarios_release(cores, profile):
+    """crash --osrelease reads OSRELEASE from VMCOREINFO without a vmlinux."""
+    core = cores(SCENARIOS[profile])
+    proc = crash(core, "--osrelease", "vmcore")
+    assert proc.returncode == 0, shown(proc)
+    assert proc.stdout.strip() == core.release
+
+
+@pytest.mark.parametrize("profile", ["linux-3.4", pytest.param("linux-6.10", marks=LOG_610)])
+def test_crash_log_prints_the_first_kernels_log(cores, profile):
+    """crash --log prints the first kernel's console lines from the printk buffer in the vmcore."""
+    core = cores(SCENARIOS[profile])
+    proc = crash(core, "--log", "vmcore")
+    assert proc.returncode == 0, shown(proc)
+    assert log_lines(proc.stdout) == core.dmesg
+
+
+@pytest.mark.parametrize("args", [["-l", "--message-level", "7", "-d", "31", "vmcore", "out.kdump"],
+                                  ["-E", "-d", "0", "vmcore", "out.elf"]], ids=["kdump", "elf"])
+def test_makedumpfile_cannot_read_a_big_endian_vmcore(cores, args):
+    """Known limitation: makedumpfile reads ELF headers in host byte order, so a ppc64 (BE) vmcore fails."""
+    core = cores(BIG_ENDIAN)
+    proc = makedumpfile(core, *args)
+    assert proc.returncode == 1, shown(proc)
+    assert "get_elf_info: Can't get the number of PT_LOAD." in proc.stderr, shown(proc)
+    assert "makedumpfile Failed." in proc.stdout, shown(proc)
+    assert not (core.folder / args[-1]).exists()
+
+
+def test_crash_reports_an_unknown_release_for_a_big_endian_vmcore(cores):
+    """Known limitation: the little-endian crash cannot read a big-endian vmcore's release."""
+    core = cores(BIG_ENDIAN)
+    proc = crash(core, "--osrelease", "vmcore")
+    assert proc.returncode == 1, shown(proc)
+    assert proc.stdout.strip() == "unknown"

@@ -7,7 +7,7 @@ OUT    ?= out/basic-panic
 SCENARIO ?= scenarios/basic-panic.toml
 DEB_TOOLS := gdb-multiarch elfutils binutils
 
-.PHONY: all setup run test tools bench clean help
+.PHONY: all setup run test tools ppc64el-tools bench clean help
 
 all: test
 
@@ -15,6 +15,7 @@ help:
 	@echo "make run    set up .venv and run $(SCENARIO) into $(OUT)"
 	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
 	@echo "make tools  install readelf, eu-readelf and gdb-multiarch (Debian packages)"
+	@echo "make ppc64el-tools  fetch Debian's ppc64el makedumpfile and crash (run under qemu) into .tools/ppc64el"
 	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
 	@echo "make clean  remove .venv and out/"
 
@@ -45,6 +46,11 @@ tools:
 	    echo "note: missing$$missing; run 'sudo apt-get install$$missing' to enable the real-tool tests"; \
 	  fi; \
 	fi
+
+# Debian's own ppc64el makedumpfile and crash plus qemu-ppc64le-static, from Debian's archive with a private
+# apt state (the system's apt is not touched; no root needed); does nothing when already there.
+ppc64el-tools:
+	$(PYTHON) -m emulator.ppc64el_tools --dest .tools/ppc64el
 
 test: $(STAMP) tools
 	$(BIN)/pytest

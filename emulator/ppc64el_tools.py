@@ -88,8 +88,9 @@ def how_to_install(dest=None) -> str:
     d = dest_dir(dest)
     where = "" if d == DEFAULT_DEST.resolve() else f" --dest {d}"
     return (f"Debian's ppc64el makedumpfile and crash are not set up in {d}; run `make ppc64el-tools` "
-            f"(or `python -m emulator.ppc64el_tools{where}`): it downloads about 75 MB of Debian packages "
-            "(makedumpfile, crash and their libraries for ppc64el, qemu-user-static) with a private apt state; "
+            f"(or `python -m emulator.ppc64el_tools{where}`): it downloads about 72 MB of Debian packages "
+            "(makedumpfile, crash and their libraries for ppc64el, qemu-user-static) and 18 MB of indexes "
+            "with a private apt state; "
             "it needs apt-get, dpkg-deb and network access to the Debian mirror, but not root")
 
 
@@ -301,7 +302,7 @@ class Builder:
             if name == QEMU_PACKAGE:
                 self.extract_qemu(deb, host)
             else:
-                self.command(["dpkg-deb", "-x", str(deb), str(root)])
+                self.command(["dpkg", "-x", str(deb), str(root)])
         missing = [w for w in wanted if w not in versions]
         if missing:
             raise BuildError(f"apt-get download did not fetch {' '.join(missing)}")
@@ -310,8 +311,9 @@ class Builder:
         if not loader.exists():
             raise BuildError(f"{loader} does not resolve inside the sysroot; qemu would fail with "
                              "Could not open '/lib64/ld64.so.2'")
+        links = ", ".join(fixed[:3]) + ("..." if len(fixed) > 3 else "")
         self.echo(f"ppc64el-tools: unpacked {len(debs)} packages into {root}; "
-                  f"made {len(fixed)} absolute symlinks relative ({', '.join(fixed[:3])}{'...' if len(fixed) > 3 else ''})")
+                  f"made {len(fixed)} absolute symlinks relative ({links})")
 
         info = {"release": self.release, "mirror": self.mirror, "host_arch": self.arch, "packages": versions,
                 "download_bytes": downloaded, "index_download_bytes": fetched, "index_bytes": lists,
@@ -382,11 +384,12 @@ def build(dest=None, release: str | None = None, mirror: str | None = None, forc
     d = dest_dir(dest)
     if available(d) and not force:
         info = json.loads((d / STAMP).read_text())
+        packages = info.get("packages", {})
         echo(f"ppc64el-tools: already built in {d} (Debian {info.get('release')}, makedumpfile "
-             f"{info['packages'].get('makedumpfile:ppc64el', '?')}, crash {info['packages'].get('crash:ppc64el', '?')}); "
+             f"{packages.get('makedumpfile:ppc64el', '?')}, crash {packages.get('crash:ppc64el', '?')}); "
              "pass --force to rebuild")
         return None
-    for tool in ("apt-get", "dpkg-deb", "tar"):
+    for tool in ("apt-get", "dpkg", "dpkg-deb", "tar"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} is not installed: the tool chain is made from Debian packages and needs "
                              "apt-get and dpkg-deb (a Debian or Debian-based host)")

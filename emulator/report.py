@@ -43,6 +43,28 @@ def check_expectations(result: RunResult) -> list[dict]:
             ok = len(want) == len(got) and all(w == {k: g.get(k, 0) for k in w} for w, g in zip(want, got))
             out.append({"what": f"every online CPU's registers reach the notes of boot {cap.boot}'s vmcore",
                         "ok": ok, "detail": f"{len(got)} notes for {len(want)} online CPUs"})
+    return out + check_samples(result)
+
+
+def check_samples(result: RunResult) -> list[dict]:
+    """expect.registers, expect.memory and expect.sysfs against the first capture and the boots."""
+    sc, out = result.scenario, []
+    first = next((c for c in result.captures if not c.rejected), None)
+    for cpu, name, value, _ in sc.expect.registers:
+        order = sorted(first.expected_regs) if first else []
+        got = first.notes[order.index(cpu)]["regs"].get(name) if first and cpu in order and \
+            order.index(cpu) < len(first.notes) else None
+        out.append({"what": f"CPU {cpu}'s {name} in the vmcore is {value:#x}", "ok": got == value,
+                    "detail": "no note for that CPU" if got is None else f"it is {got:#x}"})
+    for addr, data, got in (first.samples if first else []):
+        out.append({"what": f"the vmcore holds {data[:16]!r} at {addr:#x}", "ok": got == data,
+                    "detail": "not inside any PT_LOAD" if got is None else f"found {got[:16]!r}"})
+    if sc.expect.memory and first is None:
+        out.append({"what": "memory samples can be checked", "ok": False, "detail": "no vmcore was captured"})
+    for boot, path, value, _ in sc.expect.sysfs:
+        got = result.sysfs_state.get(boot, {}).get(path)
+        out.append({"what": f"{path} reads {value!r} in boot {boot}", "ok": got == value,
+                    "detail": "no such file" if got is None else f"it reads {got!r}"})
     return out
 
 

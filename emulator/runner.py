@@ -48,6 +48,8 @@ class Capture:
     format_reason: str = ""
     file_size: int = 0
     save_error: str = ""
+    samples: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
+    """(paddr, expected, what /proc/vmcore held there or None) for the scenario's memory samples."""
     expected_regs: dict[int, dict[str, int]] = field(default_factory=dict)
     """Per online CPU, what its note should hold (from the crash this capture follows)."""
 
@@ -68,6 +70,7 @@ class RunResult:
     timeline: list[dict] = field(default_factory=list)
     """Spans and instants of the run in simulated seconds: {name, actor, start, end, args}."""
     timings: dict[str, float] = field(default_factory=dict)
+    expectations: list[dict] = field(default_factory=list)
     """Host wall-clock seconds spent in each phase (snapshot, preserve, verify, export)."""
 
     def timed(self, phase: str):
@@ -245,6 +248,16 @@ class Run:
             k.ram.write(ev.addr, ev.data)
             k.page_kind(ev.addr, len(ev.data), ev.kind or "kernel")
             return None
+        if ev.action == "reboot":
+            k.userspace("# reboot")
+            k.machine_shutdown()
+            return "clean-reboot"
+        if ev.action == "capture":
+            if k.vmcore is None:
+                k.userspace("# cp /proc/vmcore: No such file or directory")
+                return None
+            yield from self.capture(k, ev.path or None)
+            return None
         if ev.action == "hotplug":
             self.hotplug(k, ev)
             return None
@@ -384,17 +397,24 @@ class Run:
 
     # --- capture kernel ---
 
-    def capture(self, k):
+    def capture(self, k, name: str | None = None):
         """The kdump service in the capture kernel: save /proc/vmcore, then verify it."""
         m = self.machine
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
-        path = self.vmcore_path(n)
+        path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
         with self.result.timed("verify"):
             verification = verify(self._snapshot, k.vmcore, m.ram) if self._snapshot else None
         cap.verification = verification
         cap.notes = self.read_notes(k)
-        if self.sc.capture_save and path is not None:
+        for addr, data, _ in self.sc.expect.memory:
+            try:
+                cap.samples.append((addr, data, k.vmcore.read_paddr(addr, len(data))))
+            except KeyError:
+                cap.samples.append((addr, data, None))
+        if path is not None and path.exists() and name is not None and not self.force:
+            raise OutputExistsError(f"{path} already exists; pass --force to replace it")
+        if (self.sc.capture_save or name is not None) and path is not None:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
             capacity = self.faults.param("disk-full", "capacity") if self.faults.has("disk-full") else None
             try:

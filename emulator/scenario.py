@@ -23,7 +23,7 @@ DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadum
 CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
-ACTIONS = ("write", "sysfs", "crash", "hotplug")
+ACTIONS = ("write", "sysfs", "crash", "hotplug", "reboot", "capture")
 PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")
 HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600
@@ -91,6 +91,12 @@ class Expect:
     missing: list[Range] = field(default_factory=list)
     """Crash-time memory the (first) vmcore must be missing, exactly."""
     bogus: list[Range] = field(default_factory=list)
+    registers: list[tuple[int, str, int, int | None]] = field(default_factory=list)
+    """(cpu, register, value, line): what the first vmcore's note for that CPU must hold."""
+    memory: list[tuple[int, bytes, int | None]] = field(default_factory=list)
+    """(physical address, bytes, line): what the first vmcore must hold there."""
+    sysfs: list[tuple[int, str, str, int | None]] = field(default_factory=list)
+    """(boot, path, text, line): what a sysfs/debugfs file reads once that boot is up."""
 
 
 @dataclass
@@ -172,6 +178,13 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError(f"not valid TOML: {reason}", path, int(m.group(1)) if m else None) from None
     sc = Scenario(path=path, name=Path(path).stem, lines=locate_lines(text))
+    _Reader(sc).read(doc)
+    return sc
+
+
+def from_document(doc: dict, name: str = "api") -> Scenario:
+    """A scenario from a dict shaped like the TOML file (what emulator.api builds); same checks."""
+    sc = Scenario(path=f"<{name}>", name=name)
     _Reader(sc).read(doc)
     return sc
 
@@ -413,6 +426,18 @@ class _Reader:
         if "at" not in t:
             raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
         at = self.seconds(t["at"], *path, "at")
+        if action in ("reboot", "capture"):
+            self.keys(t, {"action", "boot", "at", "path"} if action == "capture" else {"action", "boot", "at"}, *path)
+            boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
+            if "at" not in t:
+                raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
+            ev = Event(action, boot, self.seconds(t["at"], *path, "at"), self.sc.line_of(*path))
+            if action == "capture":
+                ev.path = self.typed(t.get("path", ""), str, "path", *path, "path")
+                if ev.path and (ev.path.startswith("/") or ".." in ev.path.split("/")):
+                    raise self.sc.error("capture path must be a relative file name inside the output folder "
+                                        "(no leading / and no ..)", *path, "path")
+            return ev
         if action == "hotplug":
             self.keys(t, {"action", "boot", "at", "kind", "addr", "cpu"}, *path)
             kind = t.get("kind")
@@ -506,7 +531,34 @@ class _Reader:
         self.sc.capture_save = self.typed(t.get("save", True), bool, "capture.save", "capture", "save")
 
     def expect(self, t: dict) -> None:
-        self.keys(t, {"outcome", "console", "no_console", "complete", "missing", "bogus"}, "expect")
+        self.keys(t, {"outcome", "console", "no_console", "complete", "missing", "bogus", "registers", "memory",
+                      "sysfs"}, "expect")
+        for i, item in enumerate(self.typed(t.get("registers", []), list, "expect.registers", "expect", "registers")):
+            where = ("expect", "registers", i)
+            self.typed(item, dict, "an expected register", *where)
+            self.keys(item, {"cpu", "name", "value"}, *where)
+            if item.get("name") not in REGISTER_NAMES:
+                raise self.sc.error(f"unknown register {item.get('name')!r}", *where, "name")
+            cpu = self.int_(item.get("cpu", 0), "cpu", *where, "cpu")
+            value = self.conv(parse_addr, item.get("value"), "value", *where, "value")
+            self.sc.expect.registers.append((cpu, item["name"], value, self.sc.line_of(*where)))
+        for i, item in enumerate(self.typed(t.get("memory", []), list, "expect.memory", "expect", "memory")):
+            where = ("expect", "memory", i)
+            self.typed(item, dict, "an expected memory sample", *where)
+            self.keys(item, {"addr", "hex", "text"}, *where)
+            if ("hex" in item) == ("text" in item):
+                raise self.sc.error("a memory sample needs exactly one of hex or text", *where)
+            addr = self.conv(parse_addr, item.get("addr"), "addr", *where, "addr")
+            data = bytes.fromhex(item["hex"]) if "hex" in item else item["text"].encode()
+            self.sc.expect.memory.append((addr, data, self.sc.line_of(*where)))
+        for i, item in enumerate(self.typed(t.get("sysfs", []), list, "expect.sysfs", "expect", "sysfs")):
+            where = ("expect", "sysfs", i)
+            self.typed(item, dict, "an expected sysfs value", *where)
+            self.keys(item, {"boot", "path", "value"}, *where)
+            if not isinstance(item.get("path"), str) or not isinstance(item.get("value"), str):
+                raise self.sc.error("a sysfs expectation needs path and value strings", *where)
+            boot = self.int_(item.get("boot", 1), "boot", *where, "boot")
+            self.sc.expect.sysfs.append((boot, item["path"], item["value"], self.sc.line_of(*where)))
         if "complete" in t:
             e_complete = self.typed(t["complete"], bool, "expect.complete", "expect", "complete")
             self.sc.expect.complete = e_complete

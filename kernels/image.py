@@ -29,6 +29,10 @@ SYMBOLS = {
     "logged_chars": 0x0173_0018,
     "prb": 0x0174_0000,
     "__log_buf": 0x0180_0000,
+    "printk_rb_static": 0x0190_0000,
+    "clear_seq": 0x0190_0100,
+    "_printk_rb_static_descs": 0x0191_0000,
+    "_printk_rb_static_infos": 0x0194_0000,
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 

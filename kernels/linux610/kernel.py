@@ -5,6 +5,7 @@ from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
 from kernels.base import Kernel, SysfsFile
 from kernels.memmap import PAGE_6_10
+from kernels.printk import PrbLogBuffer
 from kernels.linux610.fadump import Fadump610
 from kernels.structs import PT_REGS_FIELDS_6_10
 from kernels.vmcore import LAYOUT_PAGED
@@ -22,6 +23,7 @@ class Linux610(Kernel):
     waits_for_secondaries = True
     mask_at_registration = "possible"
     page_layout = PAGE_6_10
+    log_class = PrbLogBuffer
     max_physmem_bits = 51
 
     def vmcoreinfo_more(self) -> list[str]:

@@ -125,3 +125,29 @@ def test_a_clean_reboot_of_the_capture_kernel_invalidates_the_dump(run_text):
     assert rep["outcome"] == "vmcore"
     assert result.machine.boot_count == 3
     assert result.kernels[2].dump_registered
+
+
+def test_the_python_api_builds_the_same_scenario_as_a_file(tmp_path):
+    """ScenarioBuilder goes through the file format's validation and runs to a verified vmcore."""
+    from emulator.api import ScenarioBuilder
+
+    builder = (ScenarioBuilder("api")
+               .machine(memory="1GiB", cpus=4)
+               .kernel(profile="linux-6.10", cmdline="fadump=on")
+               .write(0x4100000, text="written through the API")
+               .crash(cpu=2, at="10s", regs={"nip": "0xc0000000000a5f10"})
+               .expect(outcome="vmcore", memory=[{"addr": "0x4100000", "text": "written through the API"}]))
+    result = builder.run(str(tmp_path / "out"))
+    assert result.outcome == "vmcore"
+    assert all(e["ok"] for e in result.expectations), result.expectations
+
+
+def test_the_python_api_reports_mistakes_like_a_file():
+    """A bad value is a ScenarioError naming what is wrong, as for a file."""
+    import pytest
+
+    from emulator.api import ScenarioBuilder
+    from emulator.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="machine.page_size"):
+        ScenarioBuilder("bad").machine(page_size="16KiB").build()

@@ -1,0 +1,118 @@
+"""`fadump-emu dmesg`: the crashed kernel's log, recovered from a vmcore as vmcore-dmesg does.
+
+VMCOREINFO (a note of the vmcore) names the log's symbols by virtual address;
+__pa() makes them physical and the PT_LOADs (p_paddr, p_offset) say where in
+the file those bytes are. Linux 3.4 keeps a plain character ring
+(SYMBOL(log_buf), log_buf_len, log_end: ``kernels.printk.read_plain``); 5.10
+and later keep the lockless printk_ringbuffer behind SYMBOL(prb), read by a
+reader in ``kernels.printk`` when there is one.
+"""
+
+import inspect
+import re
+
+from emulator.errors import BadInputError, FadumpEmuError
+from emulator.vmcore_file import VmcoreFile
+from kernels import printk
+
+PLAIN_SYMBOLS = ("log_buf", "log_buf_len", "log_end")
+PRB_READER_NAMES = ("read_prb", "read_printk_ringbuffer", "read_ringbuffer", "read_lockless", "read_records")
+"""Names tried, in order, for the printk_ringbuffer reader in kernels.printk."""
+LEVEL = re.compile(r"^<(\d)>")
+
+
+class UnreadableLog(FadumpEmuError):
+    """The dump is fine, but its kernel generation's log format has no reader yet."""
+
+
+def recover(path: str) -> list[str]:
+    """The log lines of the crashed kernel in the vmcore at ``path``, oldest first, without <level>."""
+    with VmcoreFile(path) as core:
+        info = core.vmcoreinfo
+        if not info:
+            raise BadInputError(f"{path}: no VMCOREINFO note; cannot find the kernel log without it")
+        symbols = symbols_of(info)
+        release = info.get("OSRELEASE", "unknown release")
+        if all(s in symbols for s in PLAIN_SYMBOLS):
+            text = printk.read_plain(core.read_vaddr, core.read_u64, core.read_u32, symbols)
+            wrapped = core.read_u32(symbols["log_end"]) >= core.read_u32(symbols["log_buf_len"])
+            return split_plain(text, wrapped)
+        if "prb" in symbols:
+            reader = prb_reader()
+            if reader is None:
+                raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log in the lockless "
+                                    "printk ring buffer (SYMBOL(prb)); fadump-emu cannot read that format yet")
+            return as_lines(call_reader(reader, core, info, symbols))
+        if "log_first_idx" in symbols:
+            raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log as 3.5-5.9 structured "
+                                "records (SYMBOL(log_first_idx)); fadump-emu cannot read that format yet")
+        raise BadInputError(f"{path}: VMCOREINFO names no kernel log (no SYMBOL(log_buf) or SYMBOL(prb))")
+
+
+def symbols_of(info: dict[str, str]) -> dict[str, int]:
+    """SYMBOL(name)=hex pairs of VMCOREINFO as {name: virtual address}."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("SYMBOL(") and key.endswith(")"):
+            try:
+                out[key[7:-1]] = int(value, 16)
+            except ValueError:
+                continue
+    return out
+
+
+def split_plain(text: str, wrapped: bool) -> list[str]:
+    """The ring's text as lines; a wrapped ring's first line is cut, so it is left out."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if wrapped and lines:
+        lines.pop(0)
+    return [LEVEL.sub("", line) for line in lines]
+
+
+def prb_reader():
+    """The printk_ringbuffer reader of kernels.printk, or None while it does not exist."""
+    for name in PRB_READER_NAMES:
+        fn = getattr(printk, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def _prefixed(info: dict[str, str], prefix: str) -> dict[str, int]:
+    out = {}
+    for key, value in info.items():
+        if key.startswith(prefix + "(") and key.endswith(")"):
+            try:
+                out[key[len(prefix) + 1:-1]] = int(value, 0)
+            except ValueError:
+                continue
+    return out
+
+
+def call_reader(reader, core: VmcoreFile, info: dict[str, str], symbols: dict[str, int]):
+    """Call ``reader`` with what it asks for by parameter name (it may read any of these)."""
+    pool = {
+        "read_vaddr": core.read_vaddr, "read_paddr": core.read_paddr, "read_u64": core.read_u64,
+        "read_u32": core.read_u32, "read_u16": lambda va: int.from_bytes(core.read_vaddr(va, 2), core.byteorder),
+        "symbols": symbols, "vmcoreinfo": info, "info": info, "byteorder": core.byteorder,
+        "offsets": _prefixed(info, "OFFSET"), "sizes": _prefixed(info, "SIZE"),
+        "numbers": _prefixed(info, "NUMBER"), "lengths": _prefixed(info, "LENGTH"),
+    }
+    params = inspect.signature(reader).parameters
+    if all(name in pool or p.default is not p.empty for name, p in params.items()):
+        return reader(**{name: pool[name] for name in params if name in pool})
+    # Unknown names: read_plain's order, then the VMCOREINFO keys.
+    return reader(core.read_vaddr, core.read_u64, core.read_u32, symbols, info)
+
+
+def as_lines(result) -> list[str]:
+    """A reader's result (text, or records with .text, or strings) as lines."""
+    if isinstance(result, str):
+        return split_plain(result, False)
+    lines = []
+    for rec in result:
+        text = rec if isinstance(rec, str) else getattr(rec, "text", str(rec))
+        lines += [LEVEL.sub("", t) for t in text.rstrip("\n").split("\n")]
+    return lines

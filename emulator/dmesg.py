@@ -8,7 +8,6 @@ and later keep the lockless printk_ringbuffer behind SYMBOL(prb), read by a
 reader in ``kernels.printk`` when there is one.
 """
 
-import inspect
 import re
 
 from emulator.errors import BadInputError, FadumpEmuError
@@ -16,8 +15,6 @@ from emulator.vmcore_file import VmcoreFile
 from kernels import printk
 
 PLAIN_SYMBOLS = ("log_buf", "log_buf_len", "log_end")
-PRB_READER_NAMES = ("read_prb", "read_printk_ringbuffer", "read_ringbuffer", "read_lockless", "read_records")
-"""Names tried, in order, for the printk_ringbuffer reader in kernels.printk."""
 LEVEL = re.compile(r"^<(\d)>")
 
 
@@ -42,7 +39,7 @@ def recover(path: str) -> list[str]:
             if reader is None:
                 raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log in the lockless "
                                     "printk ring buffer (SYMBOL(prb)); fadump-emu cannot read that format yet")
-            return as_lines(call_reader(reader, core, info, symbols))
+            return as_lines(reader(core.read_vaddr, core.byteorder, vmcoreinfo=info))
         if "log_first_idx" in symbols:
             raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log as 3.5-5.9 structured "
                                 "records (SYMBOL(log_first_idx)); fadump-emu cannot read that format yet")
@@ -72,39 +69,9 @@ def split_plain(text: str, wrapped: bool) -> list[str]:
 
 
 def prb_reader():
-    """The printk_ringbuffer reader of kernels.printk, or None while it does not exist."""
-    for name in PRB_READER_NAMES:
-        fn = getattr(printk, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
-def _prefixed(info: dict[str, str], prefix: str) -> dict[str, int]:
-    out = {}
-    for key, value in info.items():
-        if key.startswith(prefix + "(") and key.endswith(")"):
-            try:
-                out[key[len(prefix) + 1:-1]] = int(value, 0)
-            except ValueError:
-                continue
-    return out
-
-
-def call_reader(reader, core: VmcoreFile, info: dict[str, str], symbols: dict[str, int]):
-    """Call ``reader`` with what it asks for by parameter name (it may read any of these)."""
-    pool = {
-        "read_vaddr": core.read_vaddr, "read_paddr": core.read_paddr, "read_u64": core.read_u64,
-        "read_u32": core.read_u32, "read_u16": lambda va: int.from_bytes(core.read_vaddr(va, 2), core.byteorder),
-        "symbols": symbols, "vmcoreinfo": info, "info": info, "byteorder": core.byteorder,
-        "offsets": _prefixed(info, "OFFSET"), "sizes": _prefixed(info, "SIZE"),
-        "numbers": _prefixed(info, "NUMBER"), "lengths": _prefixed(info, "LENGTH"),
-    }
-    params = inspect.signature(reader).parameters
-    if all(name in pool or p.default is not p.empty for name, p in params.items()):
-        return reader(**{name: pool[name] for name in params if name in pool})
-    # Unknown names: read_plain's order, then the VMCOREINFO keys.
-    return reader(core.read_vaddr, core.read_u64, core.read_u32, symbols, info)
+    """kernels.printk.read_prb(read_vaddr, byteorder, symbols, vmcoreinfo), or None where it is missing."""
+    fn = getattr(printk, "read_prb", None)
+    return fn if callable(fn) else None
 
 
 def as_lines(result) -> list[str]:

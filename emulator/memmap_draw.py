@@ -21,7 +21,7 @@ from emulator.units import fmt_size  # noqa: E402
 COLOURS = {"memory": "#e9ecef", "boot": "#8ecae6", "image": "#adb5bd", "hole": "#ffffff", "reserved": "#f8f9fa",
            "cpu": "#ffb703", "hpte": "#fb8500", "copy": "#219ebc", "fdh": "#e63946", "elf": "#c77dff",
            "notes": "#90be6d", "param": "#f4a261"}
-BAR_LEFT, BAR_RIGHT = 3.0, 6.6
+BAR_LEFT, BAR_RIGHT = 2.2, 7.0
 """Horizontal extent of the stacked boxes, in axis units (the axis is 13 units wide)."""
 MARKER_HEIGHT = 0.35
 WIDTH = 13.0
@@ -50,19 +50,19 @@ def draw(ax, snap) -> None:
         ax.text(BAR_LEFT - 0.08, total, f"{snap.regions[-1].end:#x}", ha="right", va="center", fontsize=6.5,
                 family="monospace")
     for i, span in enumerate(snap.spans):
-        _bracket(ax, 0.55 + 0.35 * i, y_of(span.start), y_of(span.end), span.label, side="left")
+        _bracket(ax, 0.5 + 0.35 * i, y_of(span.start), y_of(span.end), span.label, side="left")
     shown = snap.loads[:10]
     for i, ld in enumerate(shown):
-        x = BAR_RIGHT + 1.9 + 0.3 * i
+        x = BAR_RIGHT + 1.5 + 0.3 * i
         label = f"PT_LOAD {i}: {ld['paddr']:#x}, {fmt_size(ld['size'])}"
         if ld["source"] != ld["paddr"]:
             label += f"\nbytes read from {ld['source']:#x}"
         _bracket(ax, x, y_of(ld["paddr"]), y_of(ld["paddr"] + ld["size"]), label, side="right",
-                 text_x=BAR_RIGHT + 1.9 + 0.3 * len(shown) + 0.1)
+                 text_x=BAR_RIGHT + 1.5 + 0.3 * len(shown) + 0.1)
     if len(snap.loads) > len(shown):
         ax.text(WIDTH - 0.1, total, f"+{len(snap.loads) - len(shown)} more PT_LOADs", ha="right", fontsize=7)
-    for n, (src, dst, what) in enumerate(snap.arrows):
-        _arrow(ax, y_of(src, middle=True), y_of(dst, middle=True), what, 0.5 + 0.4 * n)
+    for n, (fs, fe, ts, te, what) in enumerate(snap.arrows):
+        _arrow(ax, (y_of(fs) + y_of(fe - 1)) / 2, (y_of(ts) + y_of(te - 1)) / 2, what, 0.45 + 0.45 * n)
     ax.set_xlim(0, WIDTH)
     ax.set_ylim(total + 0.9 + 0.3 * len(snap.remarks), -1.0)
     ax.axis("off")
@@ -75,10 +75,10 @@ def draw(ax, snap) -> None:
 def _locator(regions, tops, hs):
     """Maps an address to a height in the picture (interpolated inside its box)."""
 
-    def y_of(addr: int, middle: bool = False) -> float:
+    def y_of(addr: int) -> float:
         for r, top, h in zip(regions, tops, hs):
-            if r.start <= addr < r.end or (not r.size and addr == r.start and middle):
-                return top + h / 2 if middle else top + h * (addr - r.start) / r.size
+            if r.start <= addr < r.end:
+                return top + h * (addr - r.start) / r.size
         return sum(hs)
 
     return y_of
@@ -100,13 +100,15 @@ def _arrow(ax, y0: float, y1: float, label: str, reach: float) -> None:
     style = f"bar,fraction={-reach / abs(y1 - y0):.4f}" if y1 > y0 else f"bar,fraction={reach / abs(y1 - y0):.4f}"
     ax.add_patch(FancyArrowPatch((BAR_RIGHT, y0), (BAR_RIGHT, y1), connectionstyle=style, arrowstyle="-|>",
                                  mutation_scale=9, color="#c1121f", linewidth=1))
-    ax.text(BAR_RIGHT + reach + 0.05, (y0 + y1) / 2, label, fontsize=6.5, color="#c1121f", va="center")
+    tall = abs(y1 - y0) > 2.5
+    ax.text(BAR_RIGHT + reach + 0.08, (y0 + y1) / 2, label, fontsize=6.5, color="#c1121f", va="center",
+            ha="left", rotation=90 if tall else 0)
 
 
 def figure(snaps):
     """A figure with one column per snapshot."""
     rows = max((sum(heights(s.regions)) for s in snaps), default=8)
-    fig, axes = plt.subplots(1, len(snaps), figsize=(8.5 * len(snaps), max(6.0, 0.42 * rows + 2)), squeeze=False)
+    fig, axes = plt.subplots(1, len(snaps), figsize=(7.5 * len(snaps), max(6.0, 0.42 * rows + 2)), squeeze=False)
     for ax, snap in zip(axes[0], snaps):
         draw(ax, snap)
     fig.tight_layout()

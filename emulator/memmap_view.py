@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from emulator.layout import Range
 from emulator.units import fmt_size
@@ -54,8 +55,8 @@ class MapSnapshot:
     spans: list[Region] = field(default_factory=list)
     loads: list[dict] = field(default_factory=list)
     """{paddr, size, source}: each PT_LOAD's physical range and where its bytes are read from."""
-    arrows: list[tuple[int, int, str]] = field(default_factory=list)
-    """(from address, to address, what): a pointer or a copy between two regions."""
+    arrows: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+    """(from start, from end, to start, to end, what): a pointer or a copy between two ranges."""
     remarks: list[str] = field(default_factory=list)
 
     @property
@@ -85,8 +86,10 @@ def snapshot(moment: str, machine, kernel) -> MapSnapshot:
         paint.add(start, start + fw.reserve_dump_area_size, "reserved (padding)", "reserved")
     for s in sections:
         if s.source_data_type == SectionType.REAL_MODE_REGION:
-            who = "capture kernel runs here" if moment == CAPTURE else "copied at the crash"
-            paint.add(s.source_address, s.source_address + s.source_len, f"boot memory ({who})", "boot")
+            who = "the capture kernel runs here" if moment == CAPTURE else "kernel and workload"
+            paint.add(s.source_address, s.source_address + s.source_len, f"boot memory: {who}", "boot")
+            snap.spans.append(Region(s.source_address, s.source_address + s.source_len,
+                                     "boot memory (firmware copies it)", "span"))
     paint.add(0, min(IMAGE_SIZE, end), "kernel image (text, data, log buffer)", "image")
     for s in sections:
         _paint_section(paint, snap, s, preserved)
@@ -104,11 +107,12 @@ def _paint_section(paint, snap: MapSnapshot, s, preserved: bool) -> None:
     if kind == SectionType.CPU_STATE_DATA:
         paint.add(dest, dest + length, f"CPU state data ({'REGSAVE' if preserved else state})", "cpu")
     elif kind == SectionType.HPTE_REGION:
-        paint.add(dest, dest + length, f"HPTE region ({fmt_size(length)})", "hpte")
+        paint.add(dest, dest + length, "HPTE region", "hpte")
     elif kind == SectionType.REAL_MODE_REGION:
         paint.add(dest, dest + length, f"boot-memory copy of {s.source_address:#x} ({state})", "copy")
         if preserved:
-            snap.arrows.append((s.source_address, dest, "firmware copies boot memory"))
+            snap.arrows.append((s.source_address, s.source_address + length, dest, dest + length,
+                                "firmware copies boot memory"))
     elif kind >= SectionType.PARAM_AREA:
         paint.add(dest, dest + length, "parameter area (bootargs_append)", "param")
 
@@ -142,7 +146,7 @@ def _paint_headers(paint, snap: MapSnapshot, m, k, fdh: int) -> None:
     eh = k.ks.elf64_ehdr.parse(ehdr)
     phnum = min(eh.e_phnum, 4096)
     paint.add(elf, elf + EHDR_SIZE + phnum * PHDR_SIZE, f"ELF core header ({phnum} phdrs)", "elf")
-    snap.arrows.append((fdh, elf, "elfcorehdr_addr"))
+    snap.arrows.append((fdh, fdh + size, elf, elf + EHDR_SIZE + phnum * PHDR_SIZE, "elfcorehdr_addr"))
     table = _read(m, elf + eh.e_phoff, phnum * PHDR_SIZE) or b""
     for i in range(len(table) // PHDR_SIZE):
         ph = k.ks.elf64_phdr.parse(table[i * PHDR_SIZE:(i + 1) * PHDR_SIZE])
@@ -203,17 +207,17 @@ def render(snap: MapSnapshot, console: Console) -> None:
         area = ", ".join(s.label for s in snap.spans if s.start <= r.start and r.end <= s.end and r.size)
         loads = ", ".join(f"PT_LOAD {i}" for i, ld in enumerate(snap.loads)
                           if ld["paddr"] <= r.start and r.end <= ld["paddr"] + ld["size"] and r.size)
-        t.add_row(f"{r.start:#x}", f"{r.end:#x}", fmt_size(r.size), f"[{STYLE.get(r.kind, '')}]{r.label}[/]",
+        t.add_row(f"{r.start:#x}", f"{r.end:#x}", fmt_size(r.size), Text(r.label, style=STYLE.get(r.kind, "")),
                   area, loads)
     console.print(t)
     for i, ld in enumerate(snap.loads):
         where = "" if ld["source"] == ld["paddr"] else f", bytes read from {ld['source']:#x}"
         console.print(f"  PT_LOAD {i}: [{ld['paddr']:#x}, {ld['paddr'] + ld['size']:#x}) "
-                      f"{fmt_size(ld['size'])}{where}")
-    for src, dst, what in snap.arrows:
-        console.print(f"  {src:#x} -> {dst:#x}: {what}")
+                      f"{fmt_size(ld['size'])}{where}", markup=False)
+    for fs, fe, ts, te, what in snap.arrows:
+        console.print(f"  {what}: [{fs:#x}, {fe:#x}) -> [{ts:#x}, {te:#x})", markup=False)
     for remark in snap.remarks:
-        console.print(f"  {remark}")
+        console.print(f"  {remark}", markup=False)
 
 
 STYLE = {"boot": "cyan", "cpu": "yellow", "hpte": "dark_orange", "copy": "blue", "fdh": "red", "elf": "magenta",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from emulator import export
+from emulator import export, progress, memmap_view
 from emulator.errors import FadumpEmuError, OutputExistsError, ScenarioError
 from emulator.faults import DiskFull, FaultPlan, KernelCrashed
 from emulator.scenario import CrashSpec
@@ -65,6 +65,8 @@ class RunResult:
     sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
     hotplug: list[dict] = field(default_factory=list)
     kernels: list = field(default_factory=list)
+    snapshots_for_map: list = field(default_factory=list)
+    """Memory maps before each crash, after preservation and in the capture kernel (emulator.memmap_view)."""
     boundaries: list[str] = field(default_factory=list)
     """Every point between lifecycle steps the run passed, in order (explore injects at these)."""
     timeline: list[dict] = field(default_factory=list)
@@ -325,6 +327,7 @@ class Run:
                     other.regs["trap"] = TRAP_SYSTEM_RESET
             regs.update(trap=TRAP_SYSTEM_RESET)
         regs.update(c.regs)
+        self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.BEFORE_CRASH, m, k))
         memory_at_crash = m.layout.memblock_memory()
         area = k.reserved_area
         self.faults.before_crash(k)
@@ -367,6 +370,7 @@ class Run:
                 self._snapshot = None
                 return "power-loss"
             self.faults.after_preserve(m, k)
+            self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.AFTER_PRESERVATION, m, k))
             m.firmware_log("dump complete; resetting the partition (memory preserved)")
         return verdict
 
@@ -400,11 +404,13 @@ class Run:
     def capture(self, k, name: str | None = None):
         """The kdump service in the capture kernel: save /proc/vmcore, then verify it."""
         m = self.machine
+        self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.CAPTURE, m, k))
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
         path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
-        with self.result.timed("verify"):
-            verification = verify(self._snapshot, k.vmcore, m.ram) if self._snapshot else None
+        checked = self._snapshot.prints.size * 2048 if self._snapshot else 0
+        with self.result.timed("verify"), progress.bar("verifying the vmcore", checked) as advance:
+            verification = verify(self._snapshot, k.vmcore, m.ram, advance) if self._snapshot else None
         cap.verification = verification
         cap.notes = self.read_notes(k)
         for addr, data, _ in self.sc.expect.memory:
@@ -417,9 +423,11 @@ class Run:
         if (self.sc.capture_save or name is not None) and path is not None:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
             capacity = self.faults.param("disk-full", "capacity") if self.faults.has("disk-full") else None
+            data = sum(e - s for seg in k.vmcore.segments if seg.buffer is None
+                       for s, e in m.ram.touched_runs(seg.paddr, seg.paddr + seg.size))
             try:
-                with self.result.timed("export"):
-                    saved = export.save(k.vmcore, str(path), self.export_mode, capacity=capacity)
+                with self.result.timed("export"), progress.bar(f"saving {path.name}", data) as advance:
+                    saved = export.save(k.vmcore, str(path), self.export_mode, progress=advance, capacity=capacity)
             except DiskFull as full:
                 cap.save_error = f"No space left on device after {full.written} bytes"
                 k.userspace(f"kdump: saving vmcore failed: {cap.save_error}; kept {path.name}-incomplete")

@@ -82,7 +82,7 @@ class CrashSnapshot:
         return out
 
 
-def verify(snap: CrashSnapshot, vmcore, ram) -> dict:
+def verify(snap: CrashSnapshot, vmcore, ram, progress=None) -> dict:
     """Compare a ProcVmcore with the snapshot; a JSON-ready verdict."""
     loads = [Range(l.paddr, l.paddr + l.size) for l in vmcore.loads]
     bogus: list[Range] = []
@@ -103,6 +103,8 @@ def verify(snap: CrashSnapshot, vmcore, ram) -> dict:
         for lo, hi in _candidate_spans(snap, ram, load):
             checked += hi - lo
             differs += _compare(snap, vmcore, load, lo, hi)
+            if progress:
+                progress(hi - lo)
     differs = merge(differs)
     return {
         "ok": not (bogus or missing or differs),

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="vmcore file format: the full image as a sparse file, or a filtered ELF dump without "
                           "zero pages (makedumpfile -E -d 1); auto writes the full image unless the file system "
                           "cannot hold it (default auto)")
+    run.add_argument("--trace", default=None, metavar="FILE",
+                     help="write the run as Chrome trace-event JSON (open in ui.perfetto.dev)")
+    run.add_argument("--map", default=None, metavar="DIR",
+                     help="print the memory map before the crash, after preservation and in the capture kernel, "
+                          "and save it as SVG and PNG pictures in DIR")
     test = sub.add_parser("test", help="run many scenarios in parallel: table, JUnit XML, JSON, golden transcripts",
                           description="Run every scenario file under PATHS (folders are searched recursively "
                                       "for *.toml), each in a worker process into OUT/NAME, and compare each "
@@ -57,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated crash kinds to inject (default panic,system-reset,hypervisor)")
     explore.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
     explore.add_argument("--out", default="out/explore", help="where reproducing scenarios go (default out/explore)")
+    inspect = sub.add_parser("inspect", help="decode a vmcore or a run folder: ELF headers, notes, ibm,kernel-dump",
+                             description="Decode the structures of a vmcore file (ELF header, program headers, "
+                                         "NT_PRSTATUS and VMCOREINFO notes) or of a run folder written by "
+                                         "`run --out` (also each boot's ibm,kernel-dump).")
+    inspect.add_argument("path", metavar="VMCORE_OR_RUN_DIR")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    inspect.add_argument("--what", nargs="+", choices=("header", "phdrs", "notes", "kernel-dump"), default=None,
+                         help="decode only these structures (default all)")
+    dmesg = sub.add_parser("dmesg", help="print the crashed kernel's log from a vmcore (like vmcore-dmesg)",
+                           description="Recover the crashed kernel's log from a vmcore through its VMCOREINFO "
+                                       "(3.4 plain ring or the 5.10+ lockless ring buffer).")
+    dmesg.add_argument("vmcore", metavar="VMCORE", help="a vmcore file, or a run folder holding one")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -74,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_explore(args)
         if args.command == "check-scenario":
             return cmd_check(args)
+        if args.command == "inspect":
+            from emulator import inspector
+            return inspector.command(args)
+        if args.command == "dmesg":
+            from emulator import dmesg
+            return dmesg.command(args)
         if args.command == "test":
             return cmd_test(args)
     except FadumpEmuError as exc:
@@ -146,6 +169,12 @@ def cmd_run(args) -> int:
                           export_mode=args.format)
     expectations = report.check_expectations(result)
     rep = report.write(result, out, expectations)
+    if args.map:
+        from emulator import memmap_view
+        memmap_view.write(result.snapshots_for_map, args.map, RichConsole(highlight=False))
+    if args.trace:
+        from emulator import trace
+        trace.export(result, args.trace)
     summarize(result, rep, out)
     return 0 if rep["ok"] else 1
 

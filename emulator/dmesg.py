@@ -9,6 +9,7 @@ reader in ``kernels.printk`` when there is one.
 """
 
 import re
+from pathlib import Path
 
 from emulator.errors import BadInputError, FadumpEmuError
 from emulator.vmcore_file import VmcoreFile
@@ -20,6 +21,14 @@ LEVEL = re.compile(r"^<(\d)>")
 
 class UnreadableLog(FadumpEmuError):
     """The dump is fine, but its kernel generation's log format has no reader yet."""
+
+
+def command(args) -> int:
+    """`fadump-emu dmesg VMCORE`: the lines, one per output line (a run folder means its vmcore)."""
+    path = Path(args.vmcore)
+    for line in recover(str(path / "vmcore" if path.is_dir() else path)):
+        print(line)
+    return 0
 
 
 def recover(path: str) -> list[str]:

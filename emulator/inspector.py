@@ -7,6 +7,7 @@ the big-endian structure firmware leaves in the device tree after a dump.
 Values readelf prints in hex are hex strings in the JSON; counts are numbers.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -56,6 +57,16 @@ def _natural(f: Path) -> list:
 
 def _boot_of(f: Path) -> int:
     return int(next(part for part in f.parts if part.startswith("boot-"))[5:])
+
+
+def command(args) -> int:
+    """`fadump-emu inspect PATH [--json] [--what ...]`."""
+    data = inspect_path(args.path, tuple(args.what or PARTS))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        render(data, Console(highlight=False))
+    return 0
 
 
 # --- the vmcore ---
@@ -163,8 +174,9 @@ def render(data: dict, console: Console) -> None:
                 t.add_row(ph["type"], ph["offset"], ph["vaddr"], ph["paddr"], ph["filesz"], ph["memsz"],
                           ph["flags"], ph["align"])
             console.print(t)
+        per_row = 4 if console.width >= 140 else 2 if console.width >= 72 else 1
         for note in core.get("notes", []):
-            console.print(_note_table(note))
+            console.print(_note_table(note, per_row))
     for dump in data["kernel_dumps"]:
         console.rule(f"[bold]boot {dump['boot']}: {dump['path']}[/] ({dump['size']} bytes, big-endian)")
         console.print(_pairs("ibm,kernel-dump header", {**dump["header"],
@@ -188,19 +200,19 @@ def _pairs(title: str, values: dict) -> Table:
     return t
 
 
-def _note_table(note: dict) -> Table:
-    """A note's header line as the title; registers four to a row, VMCOREINFO one key per row."""
+def _note_table(note: dict, per_row: int = 4) -> Table:
+    """A note's header line as the title; registers ``per_row`` to a row, VMCOREINFO one key per row."""
     what = note["type_name"] or f"type {note['type']}"
     title = f"Note {note['owner']} {what} at {note['offset']} ({note['size']} bytes)"
     if "registers" in note:
         t = Table(title=f"{title}: pid {note['pid']}", title_justify="left", show_header=False)
-        for _ in range(4):
+        for _ in range(per_row):
             t.add_column("name", style="bold")
             t.add_column("value")
         regs = list(note["registers"].items())
-        for i in range(0, len(regs), 4):
-            row = [x for pair in regs[i:i + 4] for x in pair]
-            t.add_row(*row, *[""] * (8 - len(row)))
+        for i in range(0, len(regs), per_row):
+            row = [x for pair in regs[i:i + per_row] for x in pair]
+            t.add_row(*row, *[""] * (2 * per_row - len(row)))
         return t
     if "vmcoreinfo" in note:
         return _pairs(title, note["vmcoreinfo"])

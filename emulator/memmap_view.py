@@ -25,6 +25,8 @@ from kernels.structs import (
 )
 
 BEFORE_CRASH, AFTER_PRESERVATION, CAPTURE = "before the crash", "after firmware preservation", "in the capture kernel"
+BOOT_SPAN = {BEFORE_CRASH: "boot memory (firmware will copy it)", AFTER_PRESERVATION: "boot memory (copied by firmware)",
+             CAPTURE: "boot memory (reused by the capture kernel)"}
 SLUGS = {BEFORE_CRASH: "before-crash", AFTER_PRESERVATION: "after-preservation", CAPTURE: "capture-kernel"}
 
 
@@ -83,14 +85,17 @@ def snapshot(moment: str, machine, kernel) -> MapSnapshot:
     elif fw is not None and fw.reserve_dump_area_size:
         start = fw.reserve_dump_area_start
         snap.spans.append(Region(start, start + fw.reserve_dump_area_size, "reserved dump area", "span"))
-        paint.add(start, start + fw.reserve_dump_area_size, "reserved (padding)", "reserved")
+        paint.add(start, start + fw.reserve_dump_area_size, "dump area (padding)", "reserved")
     for s in sections:
         if s.source_data_type == SectionType.REAL_MODE_REGION:
             who = "the capture kernel runs here" if moment == CAPTURE else "kernel and workload"
             paint.add(s.source_address, s.source_address + s.source_len, f"boot memory: {who}", "boot")
-            snap.spans.append(Region(s.source_address, s.source_address + s.source_len,
-                                     "boot memory (firmware copies it)", "span"))
+            snap.spans.append(Region(s.source_address, s.source_address + s.source_len, BOOT_SPAN[moment], "span"))
     paint.add(0, min(IMAGE_SIZE, end), "kernel image (text, data, log buffer)", "image")
+    copies = [(s.destination_address, s.destination_address + s.source_len) for s in sections
+              if s.source_data_type < SectionType.PARAM_AREA]
+    if copies:
+        paint.add(min(c[0] for c in copies), max(c[1] for c in copies), "dump area (padding)", "reserved")
     for s in sections:
         _paint_section(paint, snap, s, preserved)
     if fw is not None and fw.fadumphdr_addr and sections:
@@ -111,8 +116,8 @@ def _paint_section(paint, snap: MapSnapshot, s, preserved: bool) -> None:
     elif kind == SectionType.REAL_MODE_REGION:
         paint.add(dest, dest + length, f"boot-memory copy of {s.source_address:#x} ({state})", "copy")
         if preserved:
-            snap.arrows.append((s.source_address, s.source_address + length, dest, dest + length,
-                                "firmware copies boot memory"))
+            what = "crash-time boot memory is in the copy" if snap.moment == CAPTURE else "firmware copies boot memory"
+            snap.arrows.append((s.source_address, s.source_address + length, dest, dest + length, what))
     elif kind >= SectionType.PARAM_AREA:
         paint.add(dest, dest + length, "parameter area (bootargs_append)", "param")
 
@@ -162,7 +167,7 @@ def _paint_capture(paint, snap: MapSnapshot, k, fw) -> None:
     built_here = fw is not None and elf is not None and elf < fw.boot_memory_size
     if built_here:
         paint.add(elf, elf + max(getattr(fw, "elfcorehdr_size", 0), EHDR_SIZE),
-                  "ELF core header (built by the capture kernel)", "elf")
+                  "ELF core header (capture-built)", "elf")
     if k.vmcore is not None:
         snap.loads = [{"paddr": ld.paddr, "size": ld.size, "source": ld.source, "file_offset": ld.file_offset}
                       for ld in k.vmcore.loads]
@@ -242,4 +247,7 @@ def write(snaps: list[MapSnapshot], out_dir: str, console: Console | None = None
             render(snap, console)
     written = memmap_draw.save(snaps, out)
     (out / "memmap.json").write_text(json.dumps(to_json(snaps), indent=1) + "\n")
-    return written + [str(out / "memmap.json")]
+    written.append(str(out / "memmap.json"))
+    if console is not None:
+        console.print(f"written   {len(written)} files in {out}: memmap-N-MOMENT.svg/.png, memmap.json", markup=False)
+    return written

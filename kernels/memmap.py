@@ -104,7 +104,17 @@ class MemMap:
             self.describe(r.start, r.size, "reserved")
 
     def describe(self, addr: int, length: int, kind: str) -> None:
-        """Fill the struct pages of [addr, addr+length) for pages of ``kind``."""
+        """Fill the struct pages of [addr, addr+length) for pages of ``kind``.
+
+        A partition too large for a full description only describes written pages.
+        """
+        if not self.full and length > 64 * self.page:
+            for s, e in self.k.ram.touched_runs(addr, addr + length):
+                self._describe(s, e - s, kind)
+            return
+        self._describe(addr, length, kind)
+
+    def _describe(self, addr: int, length: int, kind: str) -> None:
         first, last = addr // self.page, min(self.max_pfn, -(-(addr + length) // self.page))
         if last <= first:
             return

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Recover the crashed kernel's log from a vmcore through its VMCOREINFO "
                                        "(3.4 plain ring or the 5.10+ lockless ring buffer).")
     dmesg.add_argument("vmcore", metavar="VMCORE", help="a vmcore file, or a run folder holding one")
+    explain = sub.add_parser("explain", help="narrate a run step by step with every structure decoded",
+                             description="Run a scenario and narrate it: which actor did what, which kernel or "
+                                         "firmware function that models (with its source file), and the "
+                                         "structures it wrote, decoded field by field.")
+    explain.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
+    explain.add_argument("--step", action="store_true", help="pause between steps (on a terminal)")
+    explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -89,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "explore":
             return cmd_explore(args)
+        if args.command == "explain":
+            return cmd_explain(args)
         if args.command == "check-scenario":
             return cmd_check(args)
         if args.command == "inspect":
@@ -141,6 +150,20 @@ def cmd_explore(args) -> int:
         con.print(f"[red]VIOLATION[/] boundary {p.index} ({p.label}), {p.trigger}: {p.problem}\n          {path}")
     con.print(f"{len(bad)} invariant violations" if bad else "[green]0 invariant violations[/]")
     return 1 if bad else 0
+
+
+def cmd_explain(args) -> int:
+    import json
+
+    from emulator import explain, scenario
+    from emulator.runner import run_scenario
+
+    result = run_scenario(scenario.load(args.scenario), None)
+    if args.json:
+        print(json.dumps(result.machine.steps, indent=2))
+        return 0
+    explain.narrate(result, step=args.step)
+    return 0
 
 
 def cmd_check(args) -> int:

@@ -48,6 +48,8 @@ class Machine:
         self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)
         self.console = Console(echo)
         self.devicetree = DeviceTree()
+        self.steps: list[dict] = []
+        """What each actor did, step by step (for explain and reports)."""
         self.stall = 0.0
         """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
@@ -128,6 +130,13 @@ class Machine:
         self.fadump.state.pending = False
         self.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
 
+    def narrate(self, actor: str, function: str, source: str, text: str, **structs) -> None:
+        """Record one step for `fadump-emu explain`: who did what, modelling which code, with what data."""
+        self.steps.append({"time": round(self.now(), 6), "console_line": len(self.console.lines),
+                           "boot": self.boot_count, "actor": actor,
+                           "function": function, "source": source, "text": text,
+                           "structs": {name: plain(value) for name, value in structs.items()}})
+
     def now(self) -> float:
         """Partition time, including busy-waits of the running synchronous call."""
         return self.env.now + self.stall
@@ -144,3 +153,18 @@ class Machine:
     def firmware_log(self, text: str) -> None:
         """A line from the hypervisor, stamped with the uptime of the boot it ends."""
         self.console.emit(self.now(), self.uptime(), "PHYP", f"PHYP: {text}", self.boot_count)
+
+
+def plain(value):
+    """construct Containers and lists as plain dicts/lists (numbers as hex strings) for display and JSON."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return f"{value:#x}" if value >= 10 else value
+    if isinstance(value, bytes):
+        return value.hex() if len(value) <= 32 else value[:32].hex() + "..."
+    return str(value)

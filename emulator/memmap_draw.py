@@ -44,7 +44,7 @@ def draw(ax, snap) -> None:
                                edgecolor="#333333", linewidth=0.8, hatch="//" if r.kind == "hole" else None))
         text = f"{r.label}\n{fmt_size(r.size)}" if h >= 1.0 else f"{r.label} ({fmt_size(r.size)})"
         ax.text((BAR_LEFT + BAR_RIGHT) / 2, top + h / 2, text, ha="center", va="center", fontsize=7,
-                wrap=True)
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if r.kind == "hole" else None)
         ax.text(BAR_LEFT - 0.08, top, f"{r.start:#x}", ha="right", va="center", fontsize=6.5, family="monospace")
     if snap.regions:
         ax.text(BAR_LEFT - 0.08, total, f"{snap.regions[-1].end:#x}", ha="right", va="center", fontsize=6.5,

@@ -245,6 +245,8 @@ def write(snaps: list[MapSnapshot], out_dir: str, console: Console | None = None
     if console is not None:
         for snap in snaps:
             render(snap, console)
+        if not snaps:
+            console.print("memory map: nothing to draw (the run never crashed)")
     written = memmap_draw.save(snaps, out)
     (out / "memmap.json").write_text(json.dumps(to_json(snaps), indent=1) + "\n")
     written.append(str(out / "memmap.json"))

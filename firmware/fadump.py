@@ -104,6 +104,8 @@ class PhypFadump:
             return RtasStatus.PARAMETER_ERROR
         self.state.registered = raw
         self.state.history.append("REGISTER accepted")
+        self.machine.narrate("PHYP", "ibm,configure-kernel-dump REGISTER", "LoPAR sec_rtas_configure_kernel_dump",
+                             f"structure of {length} bytes at {buf:#x} validated and remembered")
         return RtasStatus.SUCCESS
 
     def _unregister(self) -> int:
@@ -232,6 +234,10 @@ class PhypFadump:
         self.state.registered = None
         self.state.pending = False
         m.devicetree.set("/rtas", abi.DT_KERNEL_DUMP, self.state.dump)
+        m.narrate("PHYP", "ibm,os-term: dump", "LoPAR ibm,configure-kernel-dump R1-3, R1-6",
+                  "boot memory copied, the register save area written last, status TRIGGERED|PERFORMED; the "
+                  "structure is published as /rtas/ibm,kernel-dump and the partition resets with RAM intact",
+                  kernel_dump=mem)
 
     def _copy_section(self, s):
         m = self.machine

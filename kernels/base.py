@@ -106,6 +106,10 @@ class Kernel(CrashPaths):
         if self.log is not None:
             self.log.emit(text, m.uptime())
 
+    def narrate(self, function: str, source: str, text: str, **structs) -> None:
+        """A step of this kernel for `fadump-emu explain` (function and file it models)."""
+        self.machine.narrate(f"kernel {self.boot} ({self.profile})", function, source, text, **structs)
+
     def userspace(self, text: str) -> None:
         """A line from a userspace service on the console."""
         m = self.machine

@@ -42,6 +42,10 @@ class CaptureMixin:
             return rc
         fdh = k.ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, k.ks.crash_info_header_old.sizeof()))
         k.elfcorehdr_addr = fdh.elfcorehdr_addr
+        k.narrate("process_fadump()", "arch/powerpc/kernel/fadump.c (v3.4)",
+                  f"the dump is valid (status, error flags, bytes dumped, FADMPINF); CPU notes built at "
+                  f"{fw.cpu_notes_buf:#x}; the first kernel's ELF header at {fdh.elfcorehdr_addr:#x} is patched "
+                  "and handed to /proc/vmcore", kernel_dump=self.fdm_active)
         return 0
 
     def fadump_build_cpu_notes(self, cpu_section: Container) -> int:

@@ -26,6 +26,7 @@ from kernels.structs import (
 )
 from emulator.units import memparse
 
+SRC = "arch/powerpc/kernel/fadump.c (v3.4)"
 RMA_START = 0
 VMCOREINFO_BYTES = 4096
 """3.4: vmcoreinfo_data[4096]; the PT_NOTE says vmcoreinfo_max_size of it."""
@@ -154,6 +155,8 @@ class Fadump34(CaptureMixin, SysfsMixin):
             size = boundary - base
             k.memblock.reserve(Range(base, base + size))
             k.printk(msg.RESERVED_CAPTURE.format(size_mb=size >> 20, base_mb=base >> 20))
+            k.narrate("fadump_reserve_mem()", SRC, f"a dump is active: reserve everything above boot memory "
+                      f"[{base:#x}, {base + size:#x}) so this kernel never touches the crashed kernel's memory")
             rmr = self._active_rmr()
             fw.fadumphdr_addr = rmr.destination_address + rmr.source_len
         else:
@@ -161,6 +164,9 @@ class Fadump34(CaptureMixin, SysfsMixin):
             base = boundary - size
             k.memblock.reserve(Range(base, base + size))
             k.printk(msg.RESERVED_FIRST.format(size_mb=size >> 20, base_mb=base >> 20))
+            k.narrate("fadump_reserve_mem()", SRC, f"boot memory is {fw.boot_memory_size >> 20} MiB; the dump area "
+                      f"(CPU state, HPTE, boot-memory copy, crash info header, ELF header) is reserved at the top "
+                      f"of memory: [{base:#x}, {base + size:#x})")
         fw.reserve_dump_area_start = base
         fw.reserve_dump_area_size = size
         return True
@@ -284,6 +290,17 @@ class Fadump34(CaptureMixin, SysfsMixin):
         fw.fadumphdr_addr = addr
         addr = self.init_fadump_header(addr)
         self.fadump_create_elfcore_headers(addr)
+        ks = self.k.ks
+        fdh = ks.crash_info_header_old.parse(self.k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
+        phdrs = [ks.elf64_phdr.parse(self.k.ram.read(addr + 64 + 56 * i, 56))
+                 for i in range(ks.elf64_ehdr.parse(self.k.ram.read(addr, 64)).e_phnum)]
+        self.k.narrate("register_fadump()", SRC,
+                       f"crash memory ranges built; crash info header at {fw.fadumphdr_addr:#x} points at the ELF "
+                       f"core header at {addr:#x}; registering with firmware",
+                       fdm=self.fdm, crash_info_header={"magic_number": "FADMPINF", "elfcorehdr_addr": fdh.elfcorehdr_addr,
+                                                        "crashing_cpu": fdh.crashing_cpu},
+                       elf_program_headers=[{k: ph[k] for k in ("p_type", "p_offset", "p_paddr", "p_memsz")}
+                                            for ph in phdrs])
         self.register_fw_dump()
 
     def register_fw_dump(self) -> int | None:
@@ -340,4 +357,8 @@ class Fadump34(CaptureMixin, SysfsMixin):
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_old.build(fdh))
         k.crash_info_saved = True
+        k.narrate("crash_fadump()", SRC, f"CPU {k.crashing_cpu} records itself, its registers and the online "
+                  "CPUs in the crash info header, appends CRASHTIME to VMCOREINFO, then calls ibm,os-term",
+                  crash_info_header={"crashing_cpu": fdh.crashing_cpu, "regs.nip": fdh.regs.nip,
+                                     "regs.gpr1": fdh.regs.gpr1, "regs.link": fdh.regs.link})
         return k.rtas_os_term(reason)

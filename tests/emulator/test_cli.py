@@ -182,3 +182,21 @@ def test_python_dash_m_emulator_help_works_as_a_subprocess():
     assert proc.returncode == 0, proc.stderr
     assert "usage: fadump-emu" in proc.stdout
     assert "run" in proc.stdout and "check-scenario" in proc.stdout
+
+
+def test_explain_narrates_each_actor_with_the_function_it_models(capsys):
+    """fadump-emu explain names the kernel and firmware functions and decodes the structures."""
+    assert main(["explain", "scenarios/faults/register-busy-then-ok.toml"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("register_fadump()", "arch/powerpc/platforms/pseries/rtas-fadump.c (v6.10)",
+                   "crash_fadump()", "PHYP", "fadump_process()", "crashing_cpu"):
+        assert needle in out
+
+
+def test_explain_json_lists_the_steps(capsys):
+    """--json gives the same steps as data."""
+    import json
+
+    assert main(["explain", "scenarios/basic-panic.toml", "--json"]) == 0
+    steps = json.loads(capsys.readouterr().out)
+    assert [s["function"] for s in steps][:2] == ["fadump_reserve_mem()", "register_fadump()"]

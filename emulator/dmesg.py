@@ -48,7 +48,11 @@ def recover(path: str) -> list[str]:
             if reader is None:
                 raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log in the lockless "
                                     "printk ring buffer (SYMBOL(prb)); fadump-emu cannot read that format yet")
-            return as_lines(reader(core.read_vaddr, core.byteorder, vmcoreinfo=info))
+            try:
+                text = reader(core.read_vaddr, core.byteorder, vmcoreinfo=info)
+            except (KeyError, ValueError) as exc:
+                raise FadumpEmuError(f"{path}: the printk ring buffer is not readable ({exc})") from exc
+            return split_plain(text, False)
         if "log_first_idx" in symbols:
             raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log as 3.5-5.9 structured "
                                 "records (SYMBOL(log_first_idx)); fadump-emu cannot read that format yet")
@@ -78,17 +82,6 @@ def split_plain(text: str, wrapped: bool) -> list[str]:
 
 
 def prb_reader():
-    """kernels.printk.read_prb(read_vaddr, byteorder, symbols, vmcoreinfo), or None where it is missing."""
+    """kernels.printk.read_prb(read_vaddr, byteorder, symbols, vmcoreinfo) -> text, or None while it is missing."""
     fn = getattr(printk, "read_prb", None)
     return fn if callable(fn) else None
-
-
-def as_lines(result) -> list[str]:
-    """A reader's result (text, or records with .text, or strings) as lines."""
-    if isinstance(result, str):
-        return split_plain(result, False)
-    lines = []
-    for rec in result:
-        text = rec if isinstance(rec, str) else getattr(rec, "text", str(rec))
-        lines += [LEVEL.sub("", t) for t in text.rstrip("\n").split("\n")]
-    return lines

@@ -167,13 +167,7 @@ def render(data: dict, console: Console) -> None:
         if "elf_header" in core:
             console.print(_pairs("ELF header", core["elf_header"]))
         if "program_headers" in core:
-            t = Table(title="Program headers", title_justify="left")
-            for col in ("Type", "Offset", "VirtAddr", "PhysAddr", "FileSiz", "MemSiz", "Flg", "Align"):
-                t.add_column(col, justify="left" if col in ("Type", "Flg") else "right")
-            for ph in core["program_headers"]:
-                t.add_row(ph["type"], ph["offset"], ph["vaddr"], ph["paddr"], ph["filesz"], ph["memsz"],
-                          ph["flags"], ph["align"])
-            console.print(t)
+            console.print(_phdr_table(core["program_headers"], wide=console.width >= 120))
         per_row = 4 if console.width >= 140 else 2 if console.width >= 72 else 1
         for note in core.get("notes", []):
             console.print(_note_table(note, per_row))
@@ -181,14 +175,37 @@ def render(data: dict, console: Console) -> None:
         console.rule(f"[bold]boot {dump['boot']}: {dump['path']}[/] ({dump['size']} bytes, big-endian)")
         console.print(_pairs("ibm,kernel-dump header", {**dump["header"],
                                                         "dump_status": ", ".join(dump["header"]["dump_status"])}))
+        if console.width < 110:  # too narrow for one row per section: one small table each
+            for i, sec in enumerate(dump["sections"]):
+                console.print(_pairs(f"Section {i}: {sec['type_name']}",
+                                     {**sec, "errors": ", ".join(sec["errors"]) or "none"}))
+            continue
         t = Table(title="Sections", title_justify="left")
-        for col in ("#", "type", "request", "error_flags", "source", "source_len", "bytes_dumped", "destination"):
-            t.add_column(col, justify="left" if col == "type" else "right")
-        for i, s in enumerate(dump["sections"]):
-            errors = s["error_flags"] + (f" ({', '.join(s['errors'])})" if s["errors"] else "")
-            t.add_row(str(i), f"{s['source_data_type']} {s['type_name']}", s["request_flag"], errors,
-                      s["source_address"], s["source_len"], s["bytes_dumped"], s["destination_address"])
+        for col in ("#", "source_data_type", "request", "error_flags", "source", "source_len", "bytes_dumped",
+                    "destination"):
+            t.add_column(col, justify="left" if col == "source_data_type" else "right", no_wrap=True)
+        for i, sec in enumerate(dump["sections"]):
+            errors = sec["error_flags"] + (f" ({', '.join(sec['errors'])})" if sec["errors"] else "")
+            t.add_row(str(i), f"{sec['source_data_type']} {sec['type_name']}", sec["request_flag"], errors,
+                      sec["source_address"], sec["source_len"], sec["bytes_dumped"], sec["destination_address"])
         console.print(t)
+
+
+def _phdr_table(phdrs: list[dict], wide: bool) -> Table:
+    """One row per program header, or two lines per row as readelf -l prints them when the terminal is narrow."""
+    t = Table(title="Program headers", title_justify="left")
+    cols = (("Type", "Offset", "VirtAddr", "PhysAddr", "FileSiz", "MemSiz", "Flg", "Align") if wide else
+            ("Type", "Offset\nFileSiz", "VirtAddr\nMemSiz", "PhysAddr\nFlg Align"))
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("Type", "Flg") else "right", no_wrap=True)
+    for ph in phdrs:
+        if wide:
+            t.add_row(ph["type"], ph["offset"], ph["vaddr"], ph["paddr"], ph["filesz"], ph["memsz"],
+                      ph["flags"], ph["align"])
+        else:
+            t.add_row(ph["type"], f"{ph['offset']}\n{ph['filesz']}", f"{ph['vaddr']}\n{ph['memsz']}",
+                      f"{ph['paddr']}\n{ph['flags'] or '-'} {ph['align']}")
+    return t
 
 
 def _pairs(title: str, values: dict) -> Table:

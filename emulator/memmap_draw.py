@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from emulator.units import fmt_size  # noqa: E402
+from emulator.units import fmt_size
 
 COLOURS = {"memory": "#e9ecef", "boot": "#8ecae6", "image": "#adb5bd", "hole": "#ffffff", "reserved": "#f8f9fa",
            "cpu": "#ffb703", "hpte": "#fb8500", "copy": "#219ebc", "fdh": "#e63946", "elf": "#c77dff",

@@ -9,6 +9,7 @@ before the crash, after firmware preservation and in the capture kernel);
 ``render`` prints it with rich and ``write`` saves pictures (memmap_draw).
 """
 
+import itertools
 from dataclasses import asdict, dataclass, field
 
 from rich.console import Console
@@ -21,7 +22,11 @@ from firmware.abi import DT_KERNEL_DUMP, SectionType
 from firmware.structs import DumpMemStruct
 from kernels.image import IMAGE_SIZE
 from kernels.structs import (
-    EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC, FADUMP_CRASH_INFO_MAGIC_OLD, PHDR_SIZE, PT_LOAD,
+    EHDR_SIZE,
+    FADUMP_CRASH_INFO_MAGIC,
+    FADUMP_CRASH_INFO_MAGIC_OLD,
+    PHDR_SIZE,
+    PT_LOAD,
 )
 
 BEFORE_CRASH, AFTER_PRESERVATION, CAPTURE = "before the crash", "after firmware preservation", "in the capture kernel"
@@ -188,7 +193,7 @@ class _Painter:
     def regions(self) -> list[Region]:
         cuts = sorted({0, self.end, *(r.start for r in self.layers), *(r.end for r in self.layers)})
         out: list[Region] = []
-        for lo, hi in zip(cuts, cuts[1:]):
+        for lo, hi in itertools.pairwise(cuts):
             top = next(r for r in reversed(self.layers) if r.start <= lo and hi <= r.end and r.size)
             if out and out[-1].label == top.label and out[-1].end == lo:
                 out[-1] = Region(out[-1].start, hi, top.label, top.kind)
@@ -206,15 +211,16 @@ def render(snap: MapSnapshot, console: Console) -> None:
     """One moment as a table, lowest address first, with brackets, PT_LOADs and arrows beside it."""
     t = Table(title=f"Memory map {snap.moment}: boot {snap.boot} ({snap.profile}), t = {snap.time:.6f} s",
               title_justify="left")
-    for col in ("start", "end", "size", "region", "area", "vmcore"):
-        t.add_column(col, justify="right" if col in ("start", "end", "size") else "left")
+    for col in ("start", "end", "size", "region", "vmcore"):
+        t.add_column(col, justify="right" if col in ("start", "end", "size") else "left", no_wrap=col != "region")
     for r in snap.regions:
-        area = ", ".join(s.label for s in snap.spans if s.start <= r.start and r.end <= s.end and r.size)
         loads = ", ".join(f"PT_LOAD {i}" for i, ld in enumerate(snap.loads)
                           if ld["paddr"] <= r.start and r.end <= ld["paddr"] + ld["size"] and r.size)
         t.add_row(f"{r.start:#x}", f"{r.end:#x}", fmt_size(r.size), Text(r.label, style=STYLE.get(r.kind, "")),
-                  area, loads)
+                  loads)
     console.print(t)
+    for span in snap.spans:
+        console.print(f"  {span.label}: [{span.start:#x}, {span.end:#x}) {fmt_size(span.size)}", markup=False)
     for i, ld in enumerate(snap.loads):
         where = "" if ld["source"] == ld["paddr"] else f", bytes read from {ld['source']:#x}"
         console.print(f"  PT_LOAD {i}: [{ld['paddr']:#x}, {ld['paddr'] + ld['size']:#x}) "

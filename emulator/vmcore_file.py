@@ -7,6 +7,7 @@ PT_LOADs, so a sparse 64 TiB file costs nothing to open.
 """
 
 import os
+from typing import Self
 
 from construct import ConstructError
 
@@ -14,8 +15,18 @@ from emulator.cpu import KERNELBASE
 from emulator.errors import BadInputError
 from kernels import elfcore, vmcoreinfo
 from kernels.structs import (
-    EHDR_SIZE, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EM_PPC64, ET_CORE, PHDR_SIZE, PT_LOAD, PT_NOTE,
-    PT_REGS_FIELDS_3_4, PT_REGS_FIELDS_6_10, kernel_structs,
+    EHDR_SIZE,
+    ELFCLASS64,
+    ELFDATA2LSB,
+    ELFDATA2MSB,
+    EM_PPC64,
+    ET_CORE,
+    PHDR_SIZE,
+    PT_LOAD,
+    PT_NOTE,
+    PT_REGS_FIELDS_3_4,
+    PT_REGS_FIELDS_6_10,
+    kernel_structs,
 )
 
 ELF_MAGIC = b"\x7fELF"
@@ -49,7 +60,7 @@ class VmcoreFile:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "VmcoreFile":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,8 +22,18 @@ from kernels import vmcoreinfo
 from kernels.image import IMAGE_SIZE, SYMBOLS, pa, va
 from kernels.linux610 import Linux610
 from kernels.printk import (
-    DESC_FINALIZED, DESC_FLAGS_SHIFT, DESC_ID_MASK, DESC_REUSABLE, PRB_COUNT_BITS, PRB_SIZE_BITS, PrbLogBuffer,
-    read_plain, read_prb, prb_layout, prb_records,
+    DESC_FINALIZED,
+    DESC_FLAGS_SHIFT,
+    DESC_ID_MASK,
+    DESC_REUSABLE,
+    PRB_COUNT_BITS,
+    PRB_SIZE_BITS,
+    PlainLogBuffer,
+    PrbLogBuffer,
+    prb_layout,
+    prb_records,
+    read_plain,
+    read_prb,
 )
 from tests.conftest import small_scenario_text
 
@@ -259,8 +269,6 @@ def test_long_lines_are_cut_to_the_record_maximum_and_oversized_records_dropped(
 
 def test_the_plain_34_ring_still_reads_back():
     """PlainLogBuffer and read_plain are unchanged."""
-    from kernels.printk import PlainLogBuffer
-
     k = FakeKernel("big")
     log = PlainLogBuffer(k)
     log.emit("Linux version 3.4", 0.5)
@@ -272,7 +280,8 @@ def test_the_plain_34_ring_still_reads_back():
 # --- VMCOREINFO ---
 
 def test_vmcoreinfo_publishes_prb_and_every_size_and_offset():
-    k, log = ring("little")
+    """SYMBOL(prb|printk_rb_static|clear_seq) first, then log_buf_vmcoreinfo_setup()'s SIZE/OFFSET/LENGTH lines."""
+    _, log = ring("little")
     lines = log.vmcoreinfo()
     assert lines[:3] == [f"SYMBOL({name})={va(SYMBOLS[name]):x}" for name in ("prb", "printk_rb_static", "clear_seq")]
     assert {line.split("=")[0] if line.startswith("SYMBOL(") else line for line in lines} == PRB_KEYS
@@ -280,6 +289,7 @@ def test_vmcoreinfo_publishes_prb_and_every_size_and_offset():
 
 
 def test_linux610_uses_the_lockless_ring():
+    """The linux-6.10 profile keeps its log in printk_rb_static."""
     assert Linux610.log_class is PrbLogBuffer
 
 
@@ -312,6 +322,7 @@ def modern(tmp_path_factory):
 
 
 def test_basic_panic_modern_vmcore_holds_the_first_kernels_log_up_to_the_panic(modern):
+    """The preserved ring, read from the vmcore's bytes, is exactly kernel 1's console, the panic last."""
     result, path = modern
     expected = kernel1_lines(result)
     assert expected[-1].endswith("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b")
@@ -320,6 +331,7 @@ def test_basic_panic_modern_vmcore_holds_the_first_kernels_log_up_to_the_panic(m
 
 @BOTH
 def test_small_610_vmcore_keeps_the_ring_in_either_byte_order(tmp_path, byteorder):
+    """A 1 GiB 6.10 partition, little- or big-endian: its vmcore's ring holds kernel 1's console."""
     text = small_scenario_text(name=f"prb-{byteorder}", endian=byteorder, kernel_extra='profile = "linux-6.10"')
     assert text.count(CONFTEST_HIGH_WRITE) == 1
     (tmp_path / "s.toml").write_text(text.replace(CONFTEST_HIGH_WRITE, HIGH_WRITE))
@@ -346,6 +358,7 @@ def makedumpfile_dmesg(folder: Path) -> tuple[list[str], str]:
 
 
 def test_makedumpfile_dump_dmesg_prints_the_modern_ring(modern):
+    """Debian's makedumpfile --dump-dmesg (dump_lockless_dmesg) prints kernel 1's console exactly."""
     require_ppc64el_tools()
     result, path = modern
     lines, shown = makedumpfile_dmesg(Path(path).parent)
@@ -363,6 +376,7 @@ class SmallRing(PrbLogBuffer):
 
 
 def test_makedumpfile_reads_a_wrapped_ring_as_our_reader_does(tmp_path, monkeypatch):
+    """With both rings wrapped before boot, makedumpfile prints the same records as read_prb."""
     require_ppc64el_tools()
     monkeypatch.setattr(Linux610, "log_class", SmallRing)
     result = run_scenario(scenario.load(MODERN), str(tmp_path / "out"))

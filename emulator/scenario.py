@@ -110,6 +110,8 @@ class Scenario:
     cpu_regs: dict[int, dict[str, int]] = field(default_factory=dict)
     capture_after: str = "release"
     capture_save: bool = True
+    capture_tool: str = "cp"
+    """"cp" copies /proc/vmcore; "makedumpfile" filters it as kdump-utils does."""
     expect: Expect = field(default_factory=Expect)
     faults: list[Fault] = field(default_factory=list)
     lines: dict[tuple, int] = field(default_factory=dict)
@@ -523,7 +525,12 @@ class _Reader:
         return Fault(kind, self.sc.line_of(*path), params)
 
     def capture(self, t: dict) -> None:
-        self.keys(t, {"after", "save"}, "capture")
+        self.keys(t, {"after", "save", "tool"}, "capture")
+        tool = t.get("tool", "cp")
+        if tool not in ("cp", "makedumpfile"):
+            raise self.sc.error("capture.tool must be \"cp\" (copy /proc/vmcore) or \"makedumpfile\" "
+                                "(kdump-utils: makedumpfile -l --message-level 7 -d 31)", "capture", "tool")
+        self.sc.capture_tool = tool
         after = t.get("after", "release")
         if after not in CAPTURE_AFTER:
             raise self.sc.error(f"capture.after must be one of {', '.join(CAPTURE_AFTER)}", "capture", "after")

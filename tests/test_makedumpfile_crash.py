@@ -229,3 +229,21 @@ def test_crash_reports_an_unknown_release_for_a_big_endian_vmcore(cores):
     proc = crash(core, "--osrelease", "vmcore")
     assert proc.returncode == 1, shown(proc)
     assert proc.stdout.strip() == "unknown"
+
+
+def test_the_kdump_utils_capture_drops_user_cache_and_free_pages_and_keeps_kernel_data(tmp_path):
+    """capture.tool = makedumpfile (-d 31): kernel data reads back; pages declared user, cache or free are gone."""
+    require_ppc64el_tools()
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "distro" / "kdump-utils-capture.toml"
+    result = run_scenario(scenario.load(path), str(tmp_path / "out"))
+    cap = result.captures[0]
+    assert cap.format.startswith("kdump-compressed") and cap.verification["ok"]
+    prog = drgn.Program()
+    prog.set_core_dump(cap.path)
+    text = b"kernel data kept by -d 31"
+    assert prog.read(0x4100000, len(text), True) == text
+    for addr in (0x30000000, 0x38000000, 0x40000000):  # user, page cache, free (buddy)
+        with pytest.raises(drgn.FaultError):
+            prog.read(addr, 16, True)
+    # Each dropped kind is 2.6 MB of data; the filtered dump is far smaller than the data written.
+    assert cap.file_size < 3 * 2_600_000

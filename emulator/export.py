@@ -84,6 +84,7 @@ def _save(vmcore, path: str, mode: str, progress) -> Saved:
 def _full(vmcore, path: str, progress) -> int:
     written = 0
     with open(path, "wb") as f:
+        _probe_size(f, vmcore.size)
         for seg in vmcore.segments:
             if seg.buffer is not None:
                 f.seek(seg.offset)
@@ -94,6 +95,11 @@ def _full(vmcore, path: str, progress) -> int:
                 written += _copy(vmcore.ram, f, s, e, seg.offset + s - seg.paddr, progress)
         f.truncate(vmcore.size)
     return written
+
+
+def _probe_size(f, size: int) -> None:
+    """Size the (sparse) file first: fails at once (EFBIG/EINVAL) where the file system cannot hold it."""
+    f.truncate(size)
 
 
 def _copy(ram, f, start: int, end: int, offset: int, progress) -> int:

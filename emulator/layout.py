@@ -53,6 +53,35 @@ def merge(ranges: list[Range]) -> list[Range]:
     return out
 
 
+class LmbSet(set):
+    """A set of LMB indices that counts its changes, so derived memory maps can be cached."""
+
+    version = 0
+
+    def _changed(self):
+        self.version += 1
+
+    def add(self, item):
+        super().add(item)
+        self._changed()
+
+    def discard(self, item):
+        super().discard(item)
+        self._changed()
+
+    def remove(self, item):
+        super().remove(item)
+        self._changed()
+
+    def update(self, *items):
+        super().update(*items)
+        self._changed()
+
+    def clear(self):
+        super().clear()
+        self._changed()
+
+
 @dataclass
 class MemoryLayout:
     """Partition memory as PowerVM hands it out: LMBs of ``lmb_size`` bytes.
@@ -62,7 +91,12 @@ class MemoryLayout:
     """
 
     lmb_size: int
-    present: set[int] = field(default_factory=set)
+    present: set[int] = field(default_factory=LmbSet)
+
+    def __post_init__(self):
+        if not isinstance(self.present, LmbSet):
+            self.present = LmbSet(self.present)
+        self._cache: tuple[int, int, list[Range]] | None = None
 
     @classmethod
     def with_holes(cls, total: int, lmb_size: int, holes: list[Range]) -> "MemoryLayout":
@@ -85,6 +119,12 @@ class MemoryLayout:
 
     def memblock_memory(self) -> list[Range]:
         """memblock.memory: the present LMBs, adjacent ones merged (vectorised: 64 TiB has 262144 LMBs)."""
+        key = (id(self.present), self.present.version)
+        if self._cache is None or self._cache[:2] != key:
+            self._cache = (*key, self._compute_memory())
+        return list(self._cache[2])
+
+    def _compute_memory(self) -> list[Range]:
         if not self.present:
             return []
         idx = np.fromiter(self.present, dtype=np.int64, count=len(self.present))

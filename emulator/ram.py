@@ -31,7 +31,13 @@ class PartitionRAM:
         if size <= 0 or size % BLOCK_SIZE:
             raise MemoryAccessError(f"RAM size {size:#x} must be a positive multiple of {BLOCK_SIZE:#x}")
         self.size = size
-        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        try:
+            self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        except OSError as exc:
+            raise MemoryAccessError(
+                f"cannot map {fmt_size(size)} of partition RAM ({exc.strerror}); this host's address space "
+                "(or another partition still in this process) leaves no room: use a smaller machine.memory"
+            ) from exc
         self.bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._touched = TouchMap(size >> BLOCK_SHIFT)
 
@@ -98,7 +104,7 @@ class PartitionRAM:
         self.bytes[addr:addr + length] = value
         self._mark(addr, length)
 
-    def copy(self, src: int, dst: int, length: int) -> int:
+    def copy(self, src: int, dst: int, length: int, progress=None) -> int:
         """memmove within RAM; runs where neither side was ever written cost nothing. Bytes moved."""
         self.check(src, length)
         self.check(dst, length)
@@ -113,6 +119,8 @@ class PartitionRAM:
             self.bytes[dst + lo:dst + hi] = self.bytes[src + lo:src + hi]
             self._mark(dst + lo, hi - lo)
             moved += hi - lo
+            if progress:
+                progress(hi - lo)
         return moved
 
     def _populate(self, addr: int, length: int) -> None:

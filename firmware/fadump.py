@@ -268,12 +268,7 @@ class PhypFadump:
         yield m.env.timeout(length / COPY_BANDWIDTH)
         todo = sum(e - b for b, e in m.ram.touched_runs(src.start, src.start + length))
         with progress.bar("firmware copying boot memory", todo) as advance:
-            step = 1 << 30  # chunks, so a bar can move; untouched memory inside a chunk is still free
-            for off in range(0, length, step):
-                n = min(step, length - off)
-                moved = m.ram.copy(src.start + off, dst.start + off, n)
-                self.state.bytes_moved += moved
-                advance(moved)
+            self.state.bytes_moved += m.ram.copy(src.start, dst.start, length, advance)
         s.bytes_dumped = s.source_len
 
     def _write_cpu_state(self, s) -> None:

@@ -214,6 +214,31 @@ class Kernel(CrashPaths):
     def vmcore_cleanup(self) -> None:
         self.vmcore = None
 
+    # --- the profile's fadump state, as the runner and reports see it ---
+
+    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        return self.fadump.crash_fadump(regs, reason)
+
+    def machine_shutdown(self) -> None:
+        """A clean reboot or kexec: fadump_cleanup() (invalidate, or unregister where the profile does)."""
+        self.fadump.fadump_cleanup()
+
+    @property
+    def reserved_area(self) -> Range | None:
+        """The first kernel's dump area (None in a capture kernel or without a reservation)."""
+        fw = self.fadump.fw_dump
+        if not fw.reserve_dump_area_size or fw.dump_active:
+            return None
+        return Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
+
+    @property
+    def dump_active(self) -> bool:
+        return self.fadump.fw_dump.dump_active
+
+    @property
+    def dump_registered(self) -> bool:
+        return self.fadump.fw_dump.dump_registered
+
     # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
 
     def dlpar_memory_add(self, addr: int) -> bool:

@@ -40,10 +40,6 @@ class CrashPaths:
         word = int.from_bytes(mask[(cpu // 64) * 8:(cpu // 64) * 8 + 8], self.byteorder)
         return bool(word >> (cpu % 64) & 1)
 
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        """The profile's crash_fadump(); True if firmware took over."""
-        return False
-
     def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> str:
         """Crash on ``cpu`` by ``kind``: "dumped", "reboot" or "hang"."""
         self.crashing_cpu = cpu

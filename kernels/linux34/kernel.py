@@ -1,6 +1,5 @@
 """A Linux 3.4 pSeries kernel: boot, the kdump service, panic, the capture path."""
 
-from emulator.layout import Range
 from kernels.base import Kernel, SysfsFile
 from kernels.memmap import PAGE_3_4
 from kernels.printk import PlainLogBuffer
@@ -82,29 +81,8 @@ class Linux34(Kernel):
 
     # --- crash ---
 
-    def machine_shutdown(self) -> None:
-        """A clean reboot: fadump_cleanup() invalidates an active dump."""
-        self.fadump.fadump_cleanup()
 
     # --- for reports and the runner ---
 
     def old_memory_reserved(self) -> bool:
         return self.fadump_reserved and self.fadump.fw_dump.dump_active
-
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        return self.fadump.crash_fadump(regs, reason)
-
-    @property
-    def reserved_area(self):
-        fw = self.fadump.fw_dump
-        if not fw.reserve_dump_area_size or fw.dump_active:
-            return None
-        return Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
-
-    @property
-    def dump_active(self) -> bool:
-        return self.fadump.fw_dump.dump_active
-
-    @property
-    def dump_registered(self) -> bool:
-        return self.fadump.fw_dump.dump_registered

@@ -1,6 +1,5 @@
 """A Linux 6.10 pSeries kernel: automatic registration, capture-built ELF header, /sys/kernel/fadump."""
 
-from emulator.layout import Range
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
 from kernels.base import Kernel, SysfsFile
@@ -113,24 +112,3 @@ class Linux610(Kernel):
     def old_memory_reserved(self) -> bool:
         fw = self.fadump.fw_dump
         return fw.fadump_enabled and fw.dump_active
-
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        return self.fadump.crash_fadump(regs, reason)
-
-    def machine_shutdown(self) -> None:
-        self.fadump.fadump_cleanup()
-
-    @property
-    def reserved_area(self) -> Range | None:
-        fw = self.fadump.fw_dump
-        if not fw.reserve_dump_area_size or fw.dump_active:
-            return None
-        return Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
-
-    @property
-    def dump_active(self) -> bool:
-        return self.fadump.fw_dump.dump_active
-
-    @property
-    def dump_registered(self) -> bool:
-        return self.fadump.fw_dump.dump_registered

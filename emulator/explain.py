@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from emulator.runner import RunResult
+from emulator.results import RunResult
 
 
 def table(name: str, value) -> Table:

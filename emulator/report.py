@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from emulator import __version__
-from emulator.runner import RunResult
+from emulator.results import RunResult
 from emulator.verify import describe
 
 

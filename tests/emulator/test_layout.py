@@ -1,6 +1,5 @@
 """Tests for emulator.layout: ranges, LMBs with holes and memblock.memory."""
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -21,7 +21,6 @@ from emulator.units import align_up
 from kernels.image import va
 
 FULL_DESCRIPTION_LIMIT = 64 << 20
-KINDS = ("kernel", "reserved", "slab", "cache", "user", "free")
 ADDRESS_SPACE = 0x0175_0000
 """A struct address_space for page-cache pages to point at (inside the image)."""
 ANON_VMA = 0x0176_0000
@@ -69,9 +68,6 @@ PAGE_6_10 = PageLayout(size=64, flags=0, mapping=24, index=32, private=40, mapco
 
 PG_slab: 6.10 turned slab into a page type; the emulated kernel keeps the
 flag (and publishes its number) so that makedumpfile 1.7 can tell slab pages."""
-
-PAGE_RECORD = np.dtype([("flags", "u8"), ("a", "u8"), ("b", "u8"), ("c", "u8"), ("d", "u8"), ("e", "u8"),
-                        ("f", "u8"), ("g", "u8")])
 
 
 class MemMap:

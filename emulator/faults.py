@@ -9,6 +9,7 @@ messages. FAULTS documents every kind and its parameters.
 from dataclasses import dataclass, field
 
 from firmware.abi import DumpCommand, SectionType
+from firmware.structs import DumpMemStruct, sections_of
 
 SECTIONS = {"cpu-state": SectionType.CPU_STATE_DATA, "hpte": SectionType.HPTE_REGION,
             "boot-memory": SectionType.REAL_MODE_REGION}
@@ -124,7 +125,8 @@ class FaultPlan:
 
     def after_preserve(self, machine, kernel) -> None:
         """Faults that strike the preserved data between the dump and the capture boot."""
-        ram, fadumphdr, cpu_dest = machine.ram, _fadumphdr_addr(machine), _cpu_dest(machine)
+        mem = DumpMemStruct.parse(machine.fadump.state.dump)
+        ram, fadumphdr, cpu_dest = machine.ram, _fadumphdr_addr(mem), _cpu_dest(mem)
         if self.has("crash-info-corrupt"):
             ram.write(fadumphdr, b"\x00GARBAGE")
         if self.has("crash-info-byteswapped"):
@@ -142,17 +144,12 @@ class FaultPlan:
             raise KernelCrashed(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
 
 
-def _sections(machine):
-    from firmware.structs import DumpMemStruct
-
-    return DumpMemStruct.parse(machine.fadump.state.dump).sections
-
-
-def _fadumphdr_addr(machine) -> int:
-    rmr = [s for s in _sections(machine) if s.source_data_type == SectionType.REAL_MODE_REGION]
+def _fadumphdr_addr(mem) -> int:
+    """Where the crash info header sits: after the boot-memory copies (as the capture kernel finds it)."""
+    rmr = sections_of(SectionType.REAL_MODE_REGION, mem)
     first = next(s for s in rmr if s.source_address == 0)
     return first.destination_address + sum(s.source_len for s in rmr)
 
 
-def _cpu_dest(machine) -> int:
-    return next(s for s in _sections(machine) if s.source_data_type == SectionType.CPU_STATE_DATA).destination_address
+def _cpu_dest(mem) -> int:
+    return sections_of(SectionType.CPU_STATE_DATA, mem)[0].destination_address

@@ -11,15 +11,19 @@ from typing import TextIO
 
 from emulator import export, memmap_view
 from emulator.capture import CaptureSteps
-from emulator.results import Capture, RunResult
-from emulator.errors import BadInputError, FadumpEmuError, OutputExistsError, ScenarioError
+from emulator.errors import (
+    BadInputError,
+    FadumpEmuError,
+    OutputExistsError,
+    ScenarioError,
+)
 from emulator.faults import FaultPlan, KernelCrashed
-from emulator.scenario import CrashSpec
-from firmware.fadump import PowerLoss
 from emulator.layout import Range
 from emulator.machine import Machine
-from emulator.scenario import Event, Scenario
+from emulator.results import Capture, RunResult
+from emulator.scenario import CrashSpec, Event, Scenario
 from emulator.verify import CrashSnapshot
+from firmware.fadump import PowerLoss
 from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET
 from kernels.image import IMAGE_SIZE
 from kernels.linux34 import Linux34

@@ -14,7 +14,7 @@ from emulator.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct, overlap_destination
+from firmware.structs import DumpMemStruct, overlap_destination, sections_of
 from kernels import cmdline as cmdline_mod
 from kernels import elfcore
 from kernels.image import SYMBOLS, va
@@ -172,10 +172,10 @@ class Fadump34(CaptureMixin, SysfsMixin):
         return True
 
     def _active_rmr(self) -> Container:
-        return next(s for s in self.fdm_active.sections if s.source_data_type == SectionType.REAL_MODE_REGION)
+        return sections_of(SectionType.REAL_MODE_REGION, self.fdm_active)[0]
 
     def _active_cpu(self) -> Container:
-        return next(s for s in self.fdm_active.sections if s.source_data_type == SectionType.CPU_STATE_DATA)
+        return sections_of(SectionType.CPU_STATE_DATA, self.fdm_active)[0]
 
     # --- registration structure ---
 

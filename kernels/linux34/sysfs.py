@@ -3,6 +3,7 @@
 import errno
 
 from firmware.abi import SectionType
+from firmware.structs import sections_of
 
 
 class SysfsMixin:
@@ -48,7 +49,7 @@ class SysfsMixin:
         fdm = self.fdm_active if self.fdm_active is not None else self.fdm
         if fdm is None:
             return ""
-        cpu, hpte, rmr = (next(s for s in fdm.sections if s.source_data_type == t) for t in
+        cpu, hpte, rmr = (sections_of(t, fdm)[0] for t in
                           (SectionType.CPU_STATE_DATA, SectionType.HPTE_REGION, SectionType.REAL_MODE_REGION))
         out = ""
         for label, s in (("CPU ", cpu), ("HPTE", hpte), ("DUMP", rmr)):

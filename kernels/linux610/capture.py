@@ -13,6 +13,7 @@ from construct import Container
 from emulator.layout import Range, subtract
 from emulator.units import align_up
 from firmware.abi import SectionType
+from firmware.structs import sections_of
 from kernels import elfcore
 from kernels.image import va
 from kernels.linux610 import messages as msg
@@ -170,7 +171,7 @@ class CaptureMixin:
                     fw.param_area = 0
             else:
                 k.printk(msg.UNKNOWN_REGION.format(type=kind, src=s.source_address, dest=s.destination_address))
-        cpu = next(s for s in self.fdm_active.sections if s.source_data_type == SectionType.CPU_STATE_DATA)
+        cpu = sections_of(SectionType.CPU_STATE_DATA, self.fdm_active)[0]
         try:
             num_cpus, cpus = read_area(k.ram, cpu.destination_address, cpu.bytes_dumped, k.ks.pt_regs_fields)
         except RegSaveError as exc:

@@ -37,6 +37,8 @@ SPRS = (
     "cfar", "dscr", "tar", "sprg0", "sprg1", "sprg2", "sprg3", "hdar", "hdsisr",
     # The rest of LoPAR's register save area SPRs, lowercased.
     "acop", "bescr", "ciabr", "ctrl", "dabr", "dabrx", "dawr0", "dawrx0", "dpdes",
+    # QEMU's pseries register save area also saves the second watchpoint pair.
+    "dawr1", "dawrx1",
     "ebbhr", "ebbrr", "fscr", "ic", "lmrr", "lmser", "mmcr0", "mmcr1", "mmcr2", "mmcra",
     "mmcrs", "pid", "pmc1", "pmc2", "pmc3", "pmc4", "pmc5", "pmc6", "psscr", "pspb",
     "purr", "rpr", "sdar", "siar", "sier", "spmc1", "spmc2", "spurr", "texasr", "tfhar",

@@ -60,7 +60,7 @@ def run_point(args) -> Point:
         if v is not None and not v["ok"] and not (expected_incomplete and not v["differs"]):
             point.ok = False
             point.problem = "vmcore differs from crash-time memory: " + "; ".join(report.describe(v)[:3])
-    if result.outcome in WHY_NO_VMCORE and not any(line.source.startswith("kernel") or line.source == "PHYP"
+    if result.outcome in WHY_NO_VMCORE and not any(line.source.startswith("kernel") or line.source in ("PHYP", "QEMU")
                                                   for line in result.machine.console.lines):
         point.ok, point.problem = False, f"{result.outcome} without any message saying why"
     return point

@@ -12,7 +12,7 @@ from emulator.layout import MemoryLayout, Range
 from emulator.ram import PartitionRAM
 from emulator.units import GiB, MiB
 from firmware import abi
-from firmware.fadump import PhypFadump
+from firmware.platforms import DEFAULT_FIRMWARE, firmware_class
 from firmware.rtas import Rtas
 
 
@@ -29,15 +29,19 @@ class MachineConfig:
     online_cpus: list[int] | None = None
     page_size: int = 64 * 1024
     little_endian: bool = True
-    rma_size: int = 256 * MiB
-    num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR
+    rma_size: int | None = None
+    """The real mode area firmware gives the partition (its first memory node); None = the firmware's
+    default (PowerVM: the first 256 MiB LMB; QEMU: spapr_rma_size(), min(RAM, 1 TiB)). What a kernel
+    makes of it (ppc64_rma_size) depends on the MMU: see Kernel.ppc64_rma_size."""
     extended_os_term: bool = True
     mmu: str = "hash"
-    """"hash" (PowerVM LPARs) or "radix"; decides where 6.10 puts its parameter area."""
+    """"hash" (PowerVM LPARs) or "radix": the MMU the kernel runs with (ppc64_rma_size, parameter area)."""
+    firmware: str = DEFAULT_FIRMWARE
+    """"phyp" (PowerVM) or "qemu" (QEMU >= 10.2 pseries): which firmware.platforms class runs fadump."""
 
 
 class Machine:
-    """One POWER partition under PowerVM, driven by a SimPy environment."""
+    """One POWER partition under its firmware (PowerVM or QEMU), driven by a SimPy environment."""
 
     def __init__(self, config: MachineConfig, echo: TextIO | None = None):
         self.config = config
@@ -53,7 +57,7 @@ class Machine:
         self.stall = 0.0
         """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
-        self.fadump = PhypFadump(self, config.num_cpu_offset)
+        self.fadump = firmware_class(config.firmware)(self)
         self.rtas.install(self.fadump)
         self.boot_count = 0
         self.boot_time = 0.0
@@ -61,18 +65,21 @@ class Machine:
 
     @property
     def rma_size(self) -> int:
-        return self.config.rma_size
+        """The firmware's real mode area (QEMU: spapr->rma_size), from 0: REGISTER's buffer must lie in it."""
+        if self.config.rma_size is not None:
+            return self.config.rma_size
+        return self.fadump.default_rma_size(self.config.memory)
 
     @property
     def page_size(self) -> int:
         return self.config.page_size
 
     def _build_rtas_node(self) -> None:
-        """/rtas as PowerVM presents it to every boot (LoPAR app_papr_binding.xml)."""
+        """/rtas as the firmware presents it to every boot (LoPAR app_papr_binding.xml; QEMU spapr_dt_rtas_fadump())."""
         dt = self.devicetree
         dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP, cells(self.rtas.token(abi.DT_CONFIGURE_KERNEL_DUMP)))
         dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_SIZES, self.fadump.sizes_property())
-        dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_VERSION, (1).to_bytes(2, "big") * 2)
+        dt.set("/rtas", abi.DT_CONFIGURE_KERNEL_DUMP_VERSION, self.fadump.version_property())
         dt.set("/rtas", abi.DT_OS_TERM, cells(self.rtas.token(abi.DT_OS_TERM)))
         if self.config.extended_os_term:
             dt.set("/rtas", abi.DT_EXTENDED_OS_TERM, b"")
@@ -152,7 +159,8 @@ class Machine:
 
     def firmware_log(self, text: str) -> None:
         """A line from the hypervisor, stamped with the uptime of the boot it ends."""
-        self.console.emit(self.now(), self.uptime(), "PHYP", f"PHYP: {text}", self.boot_count)
+        actor = self.fadump.actor
+        self.console.emit(self.now(), self.uptime(), actor, f"{actor}: {text}", self.boot_count)
 
 
 def plain(value):

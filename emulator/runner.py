@@ -106,7 +106,7 @@ class Run(CaptureSteps):
             profile = (sc.kernel.capture_profile or sc.kernel.profile) if capture_boot else sc.kernel.profile
             m.power_on(cmdline)
             release = sc.kernel.release(profile, capture_boot)
-            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch)
+            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch, nr_cpus=sc.kernel.nr_cpus)
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
             k.faults = self.faults
             self.result.kernels.append(k)
@@ -298,7 +298,7 @@ class Run(CaptureSteps):
             inject = self.faults.injection_at(index)
             if inject and inject.get("trigger") == "power-loss":
                 m.fadump.state.interrupt = (0.5, "power-loss")
-            preserve_span = self.result.span("firmware preserves the partition", "PHYP", m.env.now)
+            preserve_span = self.result.span("firmware preserves the partition", m.fadump.actor, m.env.now)
             try:
                 with self.result.timed("preserve"):
                     yield from m.fadump.preserve()

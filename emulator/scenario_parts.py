@@ -10,10 +10,11 @@ from emulator.errors import ScenarioError
 from emulator.faults import FAULTS, SECTIONS, Fault
 from emulator.layout import Range
 from emulator.scenario_model import (
-    ACTIONS, CAPTURE_AFTER, CRASH_KINDS, HOTPLUG_KINDS, OUTCOMES, PAGE_KINDS, PROFILES, CrashSpec, Event,
+    ACTIONS, CAPTURE_AFTER, CRASH_KINDS, HASH_ONLY_PROFILES, HOTPLUG_KINDS, MAX_NR_CPUS, OUTCOMES, PAGE_KINDS,
+    PROFILES, CrashSpec, Event,
 )
 from emulator.units import parse_addr, parse_size
-from firmware import abi
+from firmware.platforms import FIRMWARES
 
 
 class MachineTables:
@@ -22,7 +23,18 @@ class MachineTables:
     def machine(self, t: dict) -> None:
         sc, mc = self.sc, self.sc.machine
         self.keys(t, {"memory", "max_memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
-                      "rma_size", "register_save_area", "extended_os_term", "mmu"}, "machine")
+                      "rma_size", "register_save_area", "extended_os_term", "mmu", "firmware"}, "machine")
+        if "register_save_area" in t:
+            raise sc.error("machine.register_save_area was replaced by machine.firmware, which brings the whole "
+                           "firmware (register save area, registration checks, sizes): write firmware = \"qemu\" "
+                           "for QEMU's pseries fadump (NumCpus at 0x10) or firmware = \"phyp\" for PowerVM "
+                           "(LoPAR layout, the default)", "machine", "register_save_area")
+        if "firmware" in t:
+            if t["firmware"] not in FIRMWARES:
+                raise sc.error(f"machine.firmware must be one of {', '.join(map(repr, FIRMWARES))} "
+                               f"(\"phyp\" = PowerVM, \"qemu\" = QEMU >= 10.2 pseries), not {t['firmware']!r}",
+                               "machine", "firmware")
+            mc.firmware = t["firmware"]
         for key in ("memory", "max_memory", "lmb_size", "rma_size", "page_size"):
             if key in t:
                 setattr(mc, key, self.conv(parse_size, t[key], f"machine.{key}", "machine", key))
@@ -58,12 +70,6 @@ class MachineTables:
             if t["mmu"] not in ("hash", "radix"):
                 raise sc.error("machine.mmu must be \"hash\" or \"radix\"", "machine", "mmu")
             mc.mmu = t["mmu"]
-        if "register_save_area" in t:
-            layouts = {"lopar": abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, "qemu": abi.REGSAVE_NUM_CPU_OFFSET_QEMU}
-            if t["register_save_area"] not in layouts:
-                raise sc.error("machine.register_save_area must be \"lopar\" or \"qemu\"",
-                               "machine", "register_save_area")
-            mc.num_cpu_offset = layouts[t["register_save_area"]]
         if "extended_os_term" in t:
             mc.extended_os_term = self.typed(t["extended_os_term"], bool, "machine.extended_os_term",
                                              "machine", "extended_os_term")
@@ -82,13 +88,20 @@ class MachineTables:
                 raise sc.error("a hole must end below machine.memory (memory ends with present LMBs)",
                                "machine", "holes")
             mc.holes.append(Range(start, start + size))
-        if mc.rma_size > mc.memory or mc.rma_size % mc.lmb_size and mc.rma_size > mc.lmb_size:
-            raise sc.error("machine.rma_size must fit in memory", "machine", "rma_size")
+        if mc.rma_size is not None:
+            if mc.rma_size <= 0 or mc.rma_size > mc.memory:
+                raise sc.error(f"machine.rma_size must be above 0 and at most machine.memory ({mc.memory >> 20}MiB): "
+                               "it is the first memory node, from address 0", "machine", "rma_size")
+            if mc.rma_size % (16 << 20) or mc.rma_size % mc.lmb_size and mc.rma_size > mc.lmb_size:
+                raise sc.error("machine.rma_size must be a multiple of 16MiB, and of lmb_size when larger than one "
+                               "LMB", "machine", "rma_size")
+            if mc.holes and mc.rma_size > mc.holes[0].start:
+                raise sc.error("machine.rma_size must end below the first hole", "machine", "rma_size")
 
     def kernel(self, t: dict) -> None:
         ks = self.sc.kernel
         self.keys(t, {"profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease",
-                      "capture_osrelease", "epoch", "note_pids"}, "kernel")
+                      "capture_osrelease", "epoch", "note_pids", "nr_cpus"}, "kernel")
         for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
@@ -99,11 +112,24 @@ class MachineTables:
             ks.note_pids = t["note_pids"]
         if "epoch" in t:
             ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
+        if "nr_cpus" in t:
+            n = self.int_(t["nr_cpus"], "kernel.nr_cpus", "kernel", "nr_cpus")
+            if not 1 <= n <= MAX_NR_CPUS:
+                raise self.sc.error(f"kernel.nr_cpus (CONFIG_NR_CPUS) must be between 1 and {MAX_NR_CPUS}, not {n}",
+                                    "kernel", "nr_cpus")
+            if n < self.sc.machine.cpus:
+                raise self.sc.error(f"kernel.nr_cpus = {n} is below machine.cpus = {self.sc.machine.cpus}: the "
+                                    "kernel would ignore CPUs (not modelled); raise nr_cpus or lower cpus",
+                                    "kernel", "nr_cpus")
+            ks.nr_cpus = n
         for key in ("profile", "capture_profile"):
             value = getattr(ks, key)
             if value is not None and value not in PROFILES:
                 raise self.sc.error(f"unknown kernel profile {value!r}; known: {', '.join(PROFILES)}",
                                     "kernel", key)
+            if value in HASH_ONLY_PROFILES and self.sc.machine.mmu == "radix":
+                raise self.sc.error(f"kernel profile {value!r} predates the radix MMU (Linux 4.7): use "
+                                    "machine.mmu = \"hash\"", "kernel", key)
 
     def regs(self, t, *path) -> dict[str, int]:
         self.typed(t, dict, "registers", *path)

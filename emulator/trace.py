@@ -30,7 +30,7 @@ def track_of_source(source: str) -> str:
 def sort_key(track: str) -> tuple:
     """Kernels first in boot order, then CPUs, the hypervisor, RTAS, kdump, anything else."""
     kind, _, number = track.partition(" ")
-    groups = {"kernel": 0, "cpu": 1, "PHYP": 2, RTAS_TRACK: 3, "kdump": 4}
+    groups = {"kernel": 0, "cpu": 1, "PHYP": 2, "QEMU": 2, RTAS_TRACK: 3, "kdump": 4}
     return (groups.get(kind, 5), int(number) if number.isdigit() else 0, track)
 
 

@@ -1,28 +1,31 @@
-"""PowerVM's side of firmware-assisted dump: ibm,configure-kernel-dump and the dump itself.
+"""What every firmware's side of firmware-assisted dump shares: state, the RTAS calls, the dump.
 
-Models PAPR/LoPAR ``sec_rtas_configure_kernel_dump.xml`` R1-1..R1-7 as PowerVM
-behaves (exact-size structure, status codes), not QEMU's thinner checks
-(``hw/ppc/spapr_fadump.c``): every validation rule returns one status.
-Assumptions are marked as such.
+A machine has one firmware (``[machine] firmware``): PowerVM (firmware.phyp) or
+QEMU >= 10.2's pseries model (firmware.qemu_spapr). Both subclass
+FadumpFirmware; it owns the sequence (REGISTER ... ibm,os-term, preserve,
+publish /rtas/ibm,kernel-dump, reset with RAM intact) and each subclass
+supplies the rules where the two differ: registration checks, which CPUs the
+register save area lists and in which layout, section processing order, error
+flag encoding, device-tree property encodings and the triggers without os-term.
 """
 
 from dataclasses import dataclass, field
 
-from construct import ConstructError
-
-from emulator.layout import Range
 from emulator import progress
-from firmware import abi, regsave
-from firmware.abi import DumpCommand, DumpStatus, RtasStatus, SectionError, SectionType
+from emulator.devicetree import cells
+from emulator.layout import Range
+from firmware import abi
+from firmware.abi import DumpCommand, DumpStatus, RtasStatus, SectionType
+from firmware.regsave import RegSaveLayout
 from firmware.rtas import rtas_call
-from firmware.structs import DumpMemStruct, SectionHeader
+from firmware.structs import DumpMemStruct
 
 COPY_BANDWIDTH = 8 << 30
 """Bytes per simulated second that firmware moves while preserving (assumption)."""
 
 HPTE_REGION_SIZE = 0
-"""This firmware advertises an HPTE section of 0 bytes (as QEMU does): a radix or
-hash guest's HPT is not modelled, and Linux never parses HPTE data."""
+"""Both firmwares advertise an HPTE section of 0 bytes: QEMU does ("HPTE region not
+implemented", spapr_dt_rtas_fadump()), and a guest's HPT is not modelled for PowerVM."""
 
 
 class PowerLoss(Exception):
@@ -34,7 +37,7 @@ class FadumpState:
     """What the hypervisor remembers across partition reboots."""
 
     registered: bytes | None = None
-    """The structure as registered (header + sections), copied at REGISTER (as QEMU does)."""
+    """The structure as registered (header + sections), copied at REGISTER."""
     dump: bytes | None = None
     """The structure updated by the dump, shown as ibm,kernel-dump until INVALIDATE."""
     pending: bool = False
@@ -51,37 +54,45 @@ class FadumpState:
     history: list[str] = field(default_factory=list)
 
 
-class PhypFadump:
-    """Firmware-assisted dump in the partition firmware; one per machine."""
+class FadumpFirmware:
+    """Firmware-assisted dump in the platform firmware; one per machine. Subclasses set the rules."""
 
-    def __init__(self, machine, num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR):
+    name = "base"
+    """The [machine] firmware value that selects this class."""
+    actor = "FW"
+    """How the firmware signs its console lines and narrated steps."""
+    regsave: RegSaveLayout
+    source = ""
+    """Where the modelled behaviour is written down (for explain)."""
+
+    def __init__(self, machine):
         self.machine = machine
-        self.num_cpu_offset = num_cpu_offset
         self.state = FadumpState()
 
     # --- device tree ---
 
     @property
     def cpu_state_data_size(self) -> int:
-        return regsave.area_size(len(self.machine.cpus), self.num_cpu_offset)
+        """The CPU state section size advertised: room for every possible CPU."""
+        return self.regsave.area_size(len(self.machine.cpus))
 
     def sizes_property(self) -> bytes:
         """ibm,configure-kernel-dump-sizes: {type, size_hi, size_lo} triplets (be32)."""
         out = b""
         for kind, size in ((SectionType.CPU_STATE_DATA, self.cpu_state_data_size),
                            (SectionType.HPTE_REGION, HPTE_REGION_SIZE)):
-            out += b"".join(v.to_bytes(4, "big") for v in (kind, size >> 32, size & 0xFFFFFFFF))
+            out += cells(kind, size >> 32, size & 0xFFFFFFFF)
         return out
+
+    def version_property(self) -> bytes:
+        """ibm,configure-kernel-dump-version: two 16-bit cells, min and max supported version."""
+        raise NotImplementedError
 
     # --- ibm,configure-kernel-dump ---
 
     @rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, nargs=3, nret=1)
     def configure_kernel_dump(self, command: int, buf: int, length: int) -> int:
-        """Dispatch REGISTER / UNREGISTER / INVALIDATE.
-
-        Returns: 0 success, -1 hardware error, -3 parameter error,
-        -9 already registered, -10 dump active (LoPAR status table).
-        """
+        """Dispatch REGISTER / UNREGISTER / INVALIDATE; anything else is -3."""
         if command == DumpCommand.REGISTER:
             return self._register(buf, length)
         if command == DumpCommand.UNREGISTER:
@@ -95,18 +106,19 @@ class PhypFadump:
             return RtasStatus.DUMP_ALREADY_REGISTERED
         if self.state.dump is not None:
             return RtasStatus.DUMP_ACTIVE
-        raw = self._read_buffer(buf, length)
-        if raw is None:
-            return RtasStatus.PARAMETER_ERROR
-        problem = self.validate(raw)
-        if problem:
+        status, stored, problem = self.accept(buf, length)
+        if status != RtasStatus.SUCCESS:
             self.state.history.append(f"REGISTER rejected: {problem}")
-            return RtasStatus.PARAMETER_ERROR
-        self.state.registered = raw
+            return status
+        self.state.registered = stored
         self.state.history.append("REGISTER accepted")
-        self.machine.narrate("PHYP", "ibm,configure-kernel-dump REGISTER", "LoPAR sec_rtas_configure_kernel_dump",
-                             f"structure of {length} bytes at {buf:#x} validated and remembered")
+        self.machine.narrate(self.actor, "ibm,configure-kernel-dump REGISTER", self.source,
+                             f"structure of {length} bytes at {buf:#x} checked and remembered")
         return RtasStatus.SUCCESS
+
+    def accept(self, buf: int, length: int) -> tuple[int, bytes | None, str]:
+        """(status, the structure as remembered, why refused) for a REGISTER of ``length`` bytes at ``buf``."""
+        raise NotImplementedError
 
     def _unregister(self) -> int:
         if self.state.dump is not None:
@@ -115,114 +127,38 @@ class PhypFadump:
         return RtasStatus.SUCCESS
 
     def _invalidate(self) -> int:
-        # QEMU falls through to success here; PAPR's intent is an error.
-        if self.state.dump is None:
-            return RtasStatus.PARAMETER_ERROR
+        raise NotImplementedError
+
+    def _forget_dump(self) -> None:
         self.state.dump = None
         self.machine.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
-        return RtasStatus.SUCCESS
-
-    def _read_buffer(self, buf: int, length: int) -> bytes | None:
-        """R1-2: the work buffer must lie in the RMA (real mode area)."""
-        if buf <= 0 or length < abi.SECTION_HEADER_SIZE or buf + length > self.machine.rma_size:
-            return None
-        return self.machine.ram.read(buf, length)
-
-    def validate(self, raw: bytes) -> str | None:
-        """Why PowerVM would refuse this structure with -3, or None if it accepts it."""
-        header = SectionHeader.parse(raw)
-        n = header.dump_num_sections
-        if header.dump_format_version != abi.DUMP_FORMAT_VERSION:
-            return f"dump format version {header.dump_format_version:#x} is not 1"
-        if n > abi.MAX_SECTIONS or len(raw) > abi.MAX_STRUCT_BYTES:
-            return f"{n} sections / {len(raw)} bytes exceed 10 sections / 512 bytes"
-        if len(raw) != abi.SECTION_HEADER_SIZE + n * abi.SECTION_SIZE:
-            return f"length {len(raw)} is not exactly 40 + {n} x 40"
-        if header.offset_first_dump_section != abi.SECTION_HEADER_SIZE:
-            return f"first section offset {header.offset_first_dump_section:#x} is not 0x28"
-        try:
-            mem = DumpMemStruct.parse(raw)
-        except ConstructError as exc:
-            return f"unreadable structure ({exc})"
-        layout = self.machine.layout
-        sources, destinations = [], []
-        for i, s in enumerate(mem.sections):
-            if s.request_flag != abi.REQUEST_FLAG:
-                return f"section {i}: request flag {s.request_flag:#x} is not 0x1"
-            kind = s.source_data_type
-            known = kind in (SectionType.CPU_STATE_DATA, SectionType.HPTE_REGION,
-                             SectionType.REAL_MODE_REGION, SectionType.OS_IDENTIFIED_STRING)
-            if not known and kind < 0x0100:
-                return f"section {i}: unknown source data type {kind:#06x}"
-            if s.source_len == 0:
-                continue
-            dest = Range(s.destination_address, s.destination_address + s.source_len)
-            if kind == SectionType.REAL_MODE_REGION:
-                src = Range(s.source_address, s.source_address + s.source_len)
-                if not layout.is_memory(src):
-                    return f"section {i}: source {src} is not all partition memory"
-                sources.append(src)
-            if kind >= 0x0100 and s.source_address == s.destination_address:
-                continue  # OS-defined area preserved in place: nothing to copy
-            if not layout.is_memory(dest):
-                return f"section {i}: destination {dest} is not all partition memory"
-            destinations.append(dest)
-        for d in destinations:
-            if any(d.overlaps(s) for s in sources):
-                return f"destination {d} overlaps a source region"
-            if sum(d.overlaps(o) for o in destinations) > 1:
-                return f"destination {d} overlaps another destination"
-        return None
 
     # --- ibm,os-term and the dump ---
 
     @rtas_call(abi.DT_OS_TERM, nargs=1, nret=1)
     def os_term(self, string_addr: int) -> int | None:
-        """ibm,os-term: with a dump registered it never returns; the dump follows.
-
-        Without one, extended os-term behaviour: return to the OS (status 0).
-        """
+        """ibm,os-term: with a dump registered it never returns; the dump follows."""
         raw = self.machine.ram.read(string_addr, 256)
         self.state.os_term_message = raw.split(b"\0", 1)[0].decode("ascii", "replace")
         if self.state.registered is None:
-            return RtasStatus.SUCCESS
+            return self.os_term_unregistered()
         self.state.pending = True
         return None
 
+    def os_term_unregistered(self) -> int:
+        """ibm,os-term with nothing registered: the status the OS gets back."""
+        raise NotImplementedError
+
     def trigger(self, reason: str) -> bool:
-        """A dump without ibm,os-term: R1-3's system reset without ibm,nmi-interlock, or
-        the hypervisor terminating the partition. True if a registration makes it dump."""
-        self.state.history.append(f"trigger: {reason}")
-        if self.state.registered is None:
-            return False
-        self.state.os_term_message = reason
-        self.state.pending = True
-        return True
+        """A dump without ibm,os-term (system reset, hypervisor); True if one starts."""
+        raise NotImplementedError
 
     def preserve(self):
-        """Process each registered section, then record the result (SimPy process).
-
-        Order: boot-memory and OS areas are copied first, CPU state is written
-        last (as QEMU does), then the header status is set to TRIGGERED|PERFORMED.
-        """
-        m = self.machine
+        """Process the registered sections, then publish the result (SimPy process)."""
         mem = DumpMemStruct.parse(self.state.registered)
         mem.header.dump_status_flag = 0
         self.state.bytes_moved = 0
-        cpu_sections = []
-        for s in mem.sections:
-            s.error_flags, s.bytes_dumped = 0, 0
-            kind = s.source_data_type
-            if kind == SectionType.CPU_STATE_DATA:
-                cpu_sections.append(s)
-            elif kind == SectionType.HPTE_REGION:
-                s.bytes_dumped = min(s.source_len, HPTE_REGION_SIZE)
-            elif kind == SectionType.REAL_MODE_REGION or kind >= 0x0100:
-                yield from self._copy_section(s)
-            else:
-                s.error_flags = SectionError.INVALID_DATA_TYPE
-        for s in cpu_sections:
-            self._write_cpu_state(s)
+        yield from self.process_sections(mem)
         mem.header.dump_status_flag = DumpStatus.TRIGGERED | DumpStatus.PERFORMED
         for s in mem.sections:
             flags, short = self.state.copy_faults.get(s.source_data_type, (0, 0))
@@ -233,13 +169,22 @@ class PhypFadump:
         self.state.dump = DumpMemStruct.build(mem)
         self.state.registered = None
         self.state.pending = False
-        m.devicetree.set("/rtas", abi.DT_KERNEL_DUMP, self.state.dump)
-        m.narrate("PHYP", "ibm,os-term: dump", "LoPAR ibm,configure-kernel-dump R1-3, R1-6",
-                  "boot memory copied, the register save area written last, status TRIGGERED|PERFORMED; the "
-                  "structure is published as /rtas/ibm,kernel-dump and the partition resets with RAM intact",
-                  kernel_dump=mem)
+        self.machine.devicetree.set("/rtas", abi.DT_KERNEL_DUMP, self.state.dump)
+        self.machine.narrate(self.actor, "ibm,os-term: dump", self.source, self.preserve_story, kernel_dump=mem)
 
-    def _copy_section(self, s):
+    preserve_story = ""
+    """What preserve() did, in a sentence, for explain."""
+
+    def process_sections(self, mem):
+        """Copy, write or skip each section of ``mem`` in place (SimPy process)."""
+        raise NotImplementedError
+
+    def error_flag(self, flag: int) -> int:
+        """``flag`` as this firmware stores it in a section's error_flags (big-endian by PAPR)."""
+        return flag
+
+    def copy_section(self, s):
+        """Copy a section's source to its destination; set bytes_dumped or error_flags (SimPy process)."""
         m = self.machine
         if s.source_address == s.destination_address:
             s.bytes_dumped = s.source_len
@@ -247,10 +192,10 @@ class PhypFadump:
         src = Range(s.source_address, s.source_address + s.source_len)
         dst = Range(s.destination_address, s.destination_address + s.source_len)
         if not m.layout.is_memory(src):
-            s.error_flags = SectionError.INVALID_SOURCE_ADDR
+            s.error_flags, s.bytes_dumped = self.error_flag(abi.SectionError.INVALID_SOURCE_ADDR), 0
             return
         if not m.layout.is_memory(dst):
-            s.error_flags = SectionError.INVALID_DEST_ADDR
+            s.error_flags, s.bytes_dumped = self.error_flag(abi.SectionError.INVALID_DEST_ADDR), 0
             return
         m.firmware_log(f"copying {src} to {dst.start:#x}")
         length = s.source_len
@@ -271,20 +216,21 @@ class PhypFadump:
             self.state.bytes_moved += m.ram.copy(src.start, dst.start, length, advance)
         s.bytes_dumped = s.source_len
 
-    def _write_cpu_state(self, s) -> None:
+    def saved_cpus(self) -> list:
+        """The CPUs whose registers the register save area lists."""
+        raise NotImplementedError
+
+    def write_cpu_state(self, s) -> int:
+        """Write the register save area at the section's destination; the bytes written (0 if refused)."""
         m = self.machine
-        online = [c for c in m.cpus if c.online]
-        data = regsave.build(online, self.num_cpu_offset)
-        dst = Range(s.destination_address, s.destination_address + s.source_len)
-        if len(data) > s.source_len:
-            s.error_flags = SectionError.DEST_TOO_SMALL
-            return
+        cpus = self.saved_cpus()
+        data = self.regsave.build(cpus)
+        dst = Range(s.destination_address, s.destination_address + len(data))
         if not m.layout.is_memory(dst):
-            s.error_flags = SectionError.INVALID_DEST_ADDR
-            return
-        # The unused tail (offline CPUs' room) is zeroed; the whole section counts
-        # as dumped, so bytes_dumped == source_len (assumption about PowerVM).
+            return 0
         m.ram.write(dst.start, data)
-        m.ram.fill(dst.start + len(data), s.source_len - len(data), 0)
-        s.bytes_dumped = s.source_len
-        m.firmware_log(f"saved registers of {len(online)} online CPUs at {dst.start:#x}")
+        m.firmware_log(f"saved registers of {len(cpus)} {self.cpus_word} CPUs at {dst.start:#x}")
+        return len(data)
+
+    cpus_word = "online"
+    """How the console line names the CPUs saved."""

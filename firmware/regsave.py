@@ -1,11 +1,15 @@
 """The Register Save Area firmware writes as the CPU state data section.
 
-Layout: LoPAR ``app_firmware_dump.xml`` ("REGSAVE", version 0, NumCpusOffset
-0x1C after zeroed padding, 16-byte entries from 0x20) or, as an option, QEMU's
-variant (NumCpus at 0x10). Only online CPUs are saved; each list is CPUSTRT,
-register entries, CPUEND, with the logical CPU id in the low word of the
-markers. All fields big-endian.
+Two layouts (RegSaveLayout): LoPAR ``app_firmware_dump.xml`` as PowerVM writes
+it ("REGSAVE", version 0, NumCpusOffset 0x1C after zeroed padding, 16-byte
+entries from 0x20, 329 registers) and QEMU >= 10.2's (hw/ppc/spapr_fadump.c:
+NumCpus at 0x10, entries from 0x14, 77 registers, 12 bytes at the end). Each
+CPU list is CPUSTRT, register entries, CPUEND, with the CPU id in the low word
+of the markers. Which CPUs are listed is the firmware's choice. All fields
+big-endian.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,36 +61,91 @@ REGISTER_IDS: tuple[tuple[str, str, int], ...] = (
 X- checkpoint ids. PPR, HDAR and HDSISR are not LoPAR ids and are not saved."""
 
 ENTRIES_PER_CPU = len(REGISTER_IDS) + 2
-"""Register entries plus the CPUSTRT and CPUEND markers."""
+"""Register entries plus the CPUSTRT and CPUEND markers (LoPAR layout)."""
 
-
-def prologue_size(num_cpu_offset: int) -> int:
-    """Bytes before the first entry: NumCpus (4 bytes) follows num_cpu_offset."""
-    return num_cpu_offset + 4
-
-
-def area_size(possible_cpus: int, num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR) -> int:
-    """The CPU state data size firmware advertises: room for every possible CPU."""
-    return prologue_size(num_cpu_offset) + possible_cpus * ENTRIES_PER_CPU * abi.REGSAVE_ENTRY_SIZE
-
+# QEMU >= 10.2, hw/ppc/spapr_fadump.c, populate_cpu_reg_entries(): 45 SPRs and the
+# 32 GPRs, every value stored as a be64 (cpu_to_be64), in exactly this order: the
+# SPRs ACOP..FSCR, then GPR00..GPR31 (fadump_gpr_id_to_u64), then IAMR..XER.
+# FADUMP_PER_CPU_REG_ENTRIES = 32 + 45 + 2 (include/hw/ppc/spapr_fadump.h).
+_QEMU_SPRS_BEFORE_GPRS = (
+    "ACOP", "AMR", "BESCR", "CFAR", "CIABR", "CR", "CTR", "CTRL", "DABR", "DABRX", "DAR",
+    "DAWR0", "DAWR1", "DAWRX0", "DAWRX1", "DPDES", "DSCR", "DSISR", "EBBHR", "EBBRR", "FPSCR", "FSCR",
+)
+_QEMU_SPRS_AFTER_GPRS = (
+    "IAMR", "IC", "LR", "MSR", "NIA", "PIR", "PSPB", "PVR", "RPR", "SPURR", "SRR0", "SRR1",
+    "TAR", "TEXASR", "TFHAR", "TFIAR", "TIR", "UAMOR", "VRSAVE", "VSCR", "VTB", "WORT", "XER",
+)
+_QEMU_32_BIT = frozenset({"CR", "VRSAVE", "VSCR"})
+"""ppc_get_cr(env), env->spr[SPR_VRSAVE] and env->vscr hold 32 bits; written as a be64 they are
+the same bytes as a LoPAR 4-byte entry (a zero word, then the value)."""
+QEMU_REGISTER_IDS: tuple[tuple[str, str, int], ...] = tuple(
+    (r, f"gpr{int(r[3:])}" if r.startswith("GPR") else _PT_REGS_NAMES.get(r, r.lower()), 4 if r in _QEMU_32_BIT else 8)
+    for r in (*_QEMU_SPRS_BEFORE_GPRS, *[f"GPR{i:02d}" for i in range(32)], *_QEMU_SPRS_AFTER_GPRS)
+)
+"""The 77 registers QEMU's pseries firmware saves per vCPU (no FPRs, VRs, VSRs or X- ids)."""
 
 ENTRY_ARRAY = np.dtype([("reg_id", ">u8"), ("reg_value", ">u8")])
 """RegEntry as a numpy record, for writing thousands at once (same bytes as RegEntry)."""
-_IDS = np.array([abi.reg_id(i) for i, _, _ in REGISTER_IDS], dtype=np.uint64)
-_MASKS = [0xFFFFFFFF if width == 4 else 0xFFFF_FFFF_FFFF_FFFF for _, _, width in REGISTER_IDS]
 
 
-def build(cpus, num_cpu_offset: int = abi.REGSAVE_NUM_CPU_OFFSET_LOPAR) -> bytes:
-    """The register save area for ``cpus`` (objects with .id and .regs), in CPU order."""
-    head = RegSaveHeader.build(dict(version=0, num_cpu_offset=num_cpu_offset))
-    out = bytearray(head.ljust(num_cpu_offset, b"\0"))
-    out += len(cpus).to_bytes(4, "big")
-    entries = np.zeros((len(cpus), ENTRIES_PER_CPU), dtype=ENTRY_ARRAY)
-    entries["reg_id"][:, 0] = abi.reg_id("CPUSTRT")
-    entries["reg_id"][:, 1:-1] = _IDS
-    entries["reg_id"][:, -1] = abi.reg_id("CPUEND")
-    for row, cpu in enumerate(cpus):
-        entries["reg_value"][row, 0] = entries["reg_value"][row, -1] = cpu.id
-        entries["reg_value"][row, 1:-1] = [cpu.regs.get(name, 0) & mask
-                                           for (_, name, _), mask in zip(REGISTER_IDS, _MASKS)]
-    return bytes(out) + entries.tobytes()
+@dataclass(frozen=True)
+class RegSaveLayout:
+    """One firmware's register save area: where NumCpus sits, which registers, what trails.
+
+    ``trailing_pad`` is counted in the area's length but written after the last
+    entry: QEMU adds LoPAR's 12 padding bytes to ``cpu_state_len`` yet puts
+    NumCpus right after the 16-byte header (get_cpu_state_data()); the 12 bytes
+    at the end are never written by QEMU (g_malloc'd); we write them as zeros.
+    """
+
+    name: str
+    num_cpu_offset: int
+    registers: tuple[tuple[str, str, int], ...]
+    trailing_pad: int = 0
+
+    @property
+    def entries_per_cpu(self) -> int:
+        return len(self.registers) + 2
+
+    def prologue_size(self) -> int:
+        """Bytes before the first entry: NumCpus (4 bytes) follows num_cpu_offset."""
+        return self.num_cpu_offset + 4
+
+    def area_size(self, cpus: int) -> int:
+        """The length of the area holding ``cpus`` CPU lists (the advertised size for every possible CPU)."""
+        return self.prologue_size() + cpus * self.entries_per_cpu * abi.REGSAVE_ENTRY_SIZE + self.trailing_pad
+
+    def build(self, cpus) -> bytes:
+        """The register save area for ``cpus`` (objects with .id and .regs), in CPU order."""
+        head = RegSaveHeader.build(dict(version=0, num_cpu_offset=self.num_cpu_offset))
+        out = bytearray(head.ljust(self.num_cpu_offset, b"\0"))
+        out += len(cpus).to_bytes(4, "big")
+        ids = np.array([abi.reg_id(i) for i, _, _ in self.registers], dtype=np.uint64)
+        masks = [0xFFFFFFFF if width == 4 else 0xFFFF_FFFF_FFFF_FFFF for _, _, width in self.registers]
+        entries = np.zeros((len(cpus), self.entries_per_cpu), dtype=ENTRY_ARRAY)
+        entries["reg_id"][:, 0] = abi.reg_id("CPUSTRT")
+        entries["reg_id"][:, 1:-1] = ids
+        entries["reg_id"][:, -1] = abi.reg_id("CPUEND")
+        for row, cpu in enumerate(cpus):
+            entries["reg_value"][row, 0] = entries["reg_value"][row, -1] = cpu.id & abi.CPU_ID_MASK
+            entries["reg_value"][row, 1:-1] = [cpu.regs.get(name, 0) & mask
+                                               for (_, name, _), mask in zip(self.registers, masks)]
+        return bytes(out) + entries.tobytes() + bytes(self.trailing_pad)
+
+
+LOPAR = RegSaveLayout("lopar", abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, REGISTER_IDS)
+"""PowerVM as LoPAR documents it: NumCpus at 0x1C after 12 zero bytes, 329 registers per CPU."""
+
+QEMU = RegSaveLayout("qemu", abi.REGSAVE_NUM_CPU_OFFSET_QEMU, QEMU_REGISTER_IDS, trailing_pad=0xC)
+"""QEMU >= 10.2 (spapr_fadump.c get_cpu_state_data()): NumCpus at 0x10, 77 registers per
+vCPU, 12 trailing bytes: 0x20 + n * 79 * 16 bytes, 0xa00 for 2 vCPUs."""
+
+
+def area_size(possible_cpus: int, layout: RegSaveLayout = LOPAR) -> int:
+    """The CPU state data size firmware advertises: room for every possible CPU."""
+    return layout.area_size(possible_cpus)
+
+
+def build(cpus, layout: RegSaveLayout = LOPAR) -> bytes:
+    """The register save area for ``cpus`` in ``layout`` (LoPAR unless given)."""
+    return layout.build(cpus)

@@ -60,8 +60,14 @@ class Kernel(CrashPaths):
     """The printk buffer of this generation (kernels.printk), or None."""
     max_physmem_bits = 46
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0):
+    rma_clamp_hash = 1 << 40
+    """hash__setup_initial_memory_limit() (6.x, arch/powerpc/mm/book3s64/hash_utils.c): a guest on an
+    ISA 3.0 CPU (POWER9/10, what we model) clamps ppc64_rma_size to 1 TiB (1UL << SID_SHIFT_1T)."""
+
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0, nr_cpus: int | None = None):
         self.machine = machine
+        self.nr_cpus = nr_cpus or type(self).nr_cpus
+        """CONFIG_NR_CPUS: [kernel] nr_cpus, else the profile's default; sizes struct cpumask."""
         self.ram = machine.ram
         self.cmdline = cmdline
         self.params = cmdline_mod.params(cmdline)
@@ -96,6 +102,19 @@ class Kernel(CrashPaths):
         self.vmcoreinfo_text = ""
         self._heap_next = HEAP_START
         self.heap_limit = machine.layout.end_of_dram
+
+    @property
+    def ppc64_rma_size(self) -> int:
+        """What this kernel takes as its RMA (ppc64_rma_size), from the first memory node (the firmware's RMA).
+
+        Radix: radix__setup_initial_memory_limit() sets ULONG_MAX ("Radix mode is not limited by RMA / VRMA
+        addressing"). Hash, as a guest (no HVMODE): the first memblock's size, clamped to 1 GiB before
+        ISA 3.0 and to 1 TiB from ISA 3.0 on (hash__setup_initial_memory_limit()). PowerVM and QEMU differ
+        only in the first memory node they describe (firmware.*.default_rma_size()).
+        """
+        if self.machine.config.mmu == "radix":
+            return (1 << 64) - 1
+        return min(self.machine.rma_size, self.rma_clamp_hash)
 
     # --- console ---
 

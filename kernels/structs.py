@@ -95,7 +95,8 @@ class KernelStructs:
 
     @property
     def cpumask_size(self) -> int:
-        return self.nr_cpus // 8
+        """sizeof(struct cpumask): DECLARE_BITMAP(bits, NR_CPUS), whole unsigned longs."""
+        return (self.nr_cpus + 63) // 64 * 8
 
     @property
     def pt_regs(self) -> Struct:

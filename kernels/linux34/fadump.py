@@ -105,7 +105,7 @@ class Fadump34(CaptureMixin, SysfsMixin):
     @property
     def min_boot_mem(self) -> int:
         """MIN_BOOT_MEM: max(RMA size, 256 MiB) + 64 MiB."""
-        return max(self.k.machine.rma_size, 1 << 28) + (1 << 26)
+        return max(self.k.ppc64_rma_size, 1 << 28) + (1 << 26)
 
     def fadump_calculate_reserve_size(self) -> int:
         """fadump_reserve_mem=, else crashkernel= size, else 5% of DRAM rounded down to 256 MiB."""

@@ -18,9 +18,12 @@ class Linux34(Kernel):
     vmcoreinfo_bytes = VMCOREINFO_BYTES
     page_layout = PAGE_3_4
     log_class = PlainLogBuffer
+    rma_clamp_hash = 1 << 30
+    """3.4 predates radix and ISA 3.0: setup_initial_memory_limit() clamps ppc64_rma_size to 1 GiB
+    ("to avoid some funky things such as RTAS bugs"), the clamp 6.x keeps for pre-POWER9 guests."""
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
-        super().__init__(machine, cmdline, release, boot, epoch)
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
+        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
         self.fadump = Fadump34(self)
         self.fadump_reserved = False
 

@@ -215,9 +215,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if k.machine.config.mmu == "radix":
             window = Range(k.machine.layout.end_of_dram // 2, k.machine.layout.end_of_dram)
         else:
-            if k.machine.rma_size < MIN_RMA_FOR_PARAM_AREA:
+            if k.ppc64_rma_size < MIN_RMA_FOR_PARAM_AREA:
                 return
-            window = Range(MIN_RMA_FOR_PARAM_AREA, min(k.machine.rma_size, fw.boot_mem_top))
+            window = Range(MIN_RMA_FOR_PARAM_AREA, min(k.ppc64_rma_size, fw.boot_mem_top))
         for r in reversed(k.memblock.free()):  # memblock allocates top-down
             top = min(r.end, window.end)
             start = (top - COMMAND_LINE_SIZE) & ~(COMMAND_LINE_SIZE - 1)

@@ -29,8 +29,8 @@ class Linux610(Kernel):
         radix = int(self.machine.config.mmu == "radix")
         return ["OFFSET(uts_namespace.name)=4", *super().vmcoreinfo_more(), f"NUMBER(RADIX_MMU)={radix}"]
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int):
-        super().__init__(machine, cmdline, release, boot, epoch)
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
+        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
         self.fadump = Fadump610(self)
         self.vmcoreinfo_bytes = machine.page_size
         self.vmcoreinfo_paddr = 0

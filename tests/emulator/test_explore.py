@@ -4,7 +4,7 @@ from pathlib import Path
 
 from emulator import explore, scenario
 from emulator.cli import main
-from firmware.fadump import PhypFadump
+from firmware.phyp import PhypFadump
 
 SMALL = Path(__file__).parents[2] / "scenarios" / "faults" / "register-busy-then-ok.toml"
 
@@ -33,7 +33,7 @@ def test_a_firmware_that_skips_the_copy_is_a_violation_with_a_reproducing_file(m
         s.bytes_dumped = s.source_len
         yield self.machine.env.timeout(0)
 
-    monkeypatch.setattr(PhypFadump, "_copy_section", lazy_copy)
+    monkeypatch.setattr(PhypFadump, "copy_section", lazy_copy)
     points = explore.explore(str(SMALL), triggers=("panic",), workers=1)
     bad = [p for p in points if not p.ok]
     assert bad and "differs" in bad[0].problem

@@ -2,7 +2,7 @@
 
 import pytest
 
-from firmware.fadump import PhypFadump
+from firmware.phyp import PhypFadump
 from tests.conftest import small_scenario_text
 
 WORKLOAD_LOW = 0x4100000
@@ -57,7 +57,7 @@ def test_a_missing_firmware_copy_is_caught_by_the_verification(run_text, monkeyp
         s.bytes_dumped = s.source_len
         yield self.machine.env.timeout(0)
 
-    monkeypatch.setattr(PhypFadump, "_copy_section", lazy_copy)
+    monkeypatch.setattr(PhypFadump, "copy_section", lazy_copy)
     result, rep = run_text(small_scenario_text())
     v = result.captures[0].verification
     assert not v["ok"]

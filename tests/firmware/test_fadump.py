@@ -375,8 +375,9 @@ def test_the_register_save_area_follows_lopar_for_the_online_cpus():
 
 
 def test_the_qemu_register_save_area_puts_num_cpus_at_0x10():
-    """With QEMU's layout, num_cpu_offset is 0x10 and the first CPUSTRT follows at 0x14."""
-    m = registered_and_dumped(num_cpu_offset=abi.REGSAVE_NUM_CPU_OFFSET_QEMU)
+    """With firmware = "qemu", num_cpu_offset is 0x10 and the first CPUSTRT follows at 0x14
+    (QEMU 10.2 hw/ppc/spapr_fadump.c get_cpu_state_data())."""
+    m = registered_and_dumped(firmware="qemu")
     head = m.ram.read(AREA, 0x1C)
     assert head[0x0C:0x10] == bytes.fromhex("00000010")  # num_cpu_offset = 0x10
     assert head[0x10:0x14] == bytes.fromhex("00000004")  # NumCpus = 4

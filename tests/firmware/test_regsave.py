@@ -90,13 +90,13 @@ def test_the_lopar_header_has_magic_version_0_offset_0x1c_padding_and_num_cpus(a
 
 
 def test_the_qemu_layout_puts_num_cpus_at_0x10(cpus):
-    data = regsave.build(cpus, abi.REGSAVE_NUM_CPU_OFFSET_QEMU)
+    data = regsave.build(cpus, regsave.QEMU)
     assert data[0x00:0x08] == b"REGSAVE\0"
     assert data[0x0C:0x10] == bytes.fromhex("00000010")
     assert data[0x10:0x14] == (3).to_bytes(4, "big")
     assert data[0x14:0x1C] == b"CPUSTRT\0"
-    assert [ident(lst[0][0]) for lst in cpu_lists(data, 0x14)] == ["CPUSTRT"] * 3
-    assert len(data) == regsave.area_size(3, abi.REGSAVE_NUM_CPU_OFFSET_QEMU)
+    assert [ident(lst[0][0]) for lst in cpu_lists(data[:-12], 0x14)] == ["CPUSTRT"] * 3
+    assert len(data) == regsave.area_size(3, regsave.QEMU)
 
 
 # --- per-CPU lists ---
@@ -212,10 +212,11 @@ def test_vector_doublewords_carry_the_register_file_halves_high_first():
 def test_area_size_equals_the_length_built_for_every_possible_cpu():
     for possible in (1, 3, 8):
         all_cpus = [make_cpu(i) for i in range(possible)]
-        for offset in (abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, abi.REGSAVE_NUM_CPU_OFFSET_QEMU):
-            built = regsave.build(all_cpus, offset)
-            assert len(built) == regsave.area_size(possible, offset)
-            assert len(built) == offset + 4 + possible * ENTRIES_PER_CPU * ENTRY
+        built = regsave.build(all_cpus, regsave.LOPAR)
+        assert len(built) == regsave.area_size(possible, regsave.LOPAR)
+        assert len(built) == 0x1C + 4 + possible * ENTRIES_PER_CPU * ENTRY
+        built = regsave.build(all_cpus, regsave.QEMU)
+        assert len(built) == regsave.area_size(possible, regsave.QEMU) == 0x20 + possible * 79 * ENTRY
     assert regsave.area_size(4) == 0x20 + 4 * (329 + 2) * 16 == 0x52E0
 
 
@@ -253,10 +254,10 @@ def test_the_register_file_accepts_the_new_names_and_rejects_others():
 ADDR = 0x2BFF_0000
 
 
-@pytest.mark.parametrize("num_cpu_offset", [abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, abi.REGSAVE_NUM_CPU_OFFSET_QEMU])
-def test_the_capture_kernel_reader_still_finds_its_registers(cpus, num_cpu_offset):
-    data = regsave.build(cpus, num_cpu_offset)
-    size = regsave.area_size(6, num_cpu_offset)  # room for offline CPUs, zeroed
+@pytest.mark.parametrize("layout", [regsave.LOPAR, regsave.QEMU], ids=["lopar", "qemu"])
+def test_the_capture_kernel_reader_still_finds_its_registers(cpus, layout):
+    data = regsave.build(cpus, layout)
+    size = regsave.area_size(6, layout)  # room for offline CPUs, zeroed
     ram = FakeRam(ADDR, data.ljust(size, b"\0"))
     num, saved = regsave_reader.read_area(ram, ADDR, size, PT_REGS_FIELDS_6_10)
     assert num == 3
@@ -266,7 +267,7 @@ def test_the_capture_kernel_reader_still_finds_its_registers(cpus, num_cpu_offse
     for cpu, s in zip(CPU_IDS, saved):
         for name in read_back:
             want = value_for(cpu, index[name])
-            if WIDTH[next(i for i, n, _ in REGISTER_IDS if n == name)] == 4:
+            if next(w for _, n, w in layout.registers if n == name) == 4:
                 want &= 0xFFFF_FFFF
             assert s.regs[name] == want, (cpu, name)
         # registers the reader does not take stay at zero

@@ -73,6 +73,9 @@ class MachineTables:
         if "extended_os_term" in t:
             mc.extended_os_term = self.typed(t["extended_os_term"], bool, "machine.extended_os_term",
                                              "machine", "extended_os_term")
+            if not mc.extended_os_term and FIRMWARES[mc.firmware].always_extended_os_term:
+                raise sc.error(f"machine.firmware = \"{mc.firmware}\" always advertises ibm,extended-os-term; "
+                               "extended_os_term = false needs firmware = \"phyp\"", "machine", "extended_os_term")
         holes = self.typed(t.get("holes", []), list, "machine.holes", "machine", "holes")
         for h in holes:
             if not isinstance(h, dict) or set(h) != {"start", "size"}:

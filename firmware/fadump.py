@@ -64,6 +64,8 @@ class FadumpFirmware:
     regsave: RegSaveLayout
     source = ""
     """Where the modelled behaviour is written down (for explain)."""
+    always_extended_os_term = False
+    """True when the firmware always puts ibm,extended-os-term in /rtas (the scenario may not drop it)."""
 
     def __init__(self, machine):
         self.machine = machine

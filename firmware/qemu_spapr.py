@@ -60,6 +60,8 @@ class QemuFadump(FadumpFirmware):
     actor = "QEMU"
     regsave = regsave.QEMU
     cpus_word = "present"
+    always_extended_os_term = True
+    """spapr_dt_rtas() sets ibm,extended-os-term unconditionally ("rtas call return will always occur")."""
     source = "QEMU 10.2 hw/ppc/spapr_fadump.c"
     preserve_story = ("sections processed in registration order (register save area of every vCPU, HPTE "
                       "skipped, boot memory copied), status TRIGGERED|PERFORMED; GUEST_RESET keeps RAM and "

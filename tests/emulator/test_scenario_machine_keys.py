@@ -35,6 +35,12 @@ MISTAKES = [
         rma_size = "1GiB"  # <-
         holes = [{ start = "0x20000000", size = "256MiB" }]
         """, "machine.rma_size must end below the first hole"),
+    ("qemu-without-extended-os-term", """
+        [machine]
+        memory = "2GiB"
+        firmware = "qemu"
+        extended_os_term = false  # <-
+        """, "always advertises ibm,extended-os-term"),
     ("mmu-unknown", """
         [machine]
         memory = "2GiB"

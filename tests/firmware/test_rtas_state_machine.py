@@ -90,3 +90,36 @@ class FadumpFirmware(RuleBasedStateMachine):
 
 FadumpFirmware.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
 TestFadumpFirmwareAgainstTheModel = FadumpFirmware.TestCase
+
+
+class QemuFadumpFirmware(FadumpFirmware):
+    """The same walk on firmware = "qemu", against QEMU 10.2's own rules (hw/ppc/spapr_fadump.c
+    do_fadump_register(), spapr_rtas.c rtas_configure_kernel_dump()): a destination inside its own
+    source is not checked at REGISTER, and INVALIDATE always clears both states and returns 0."""
+
+    def __init__(self):
+        RuleBasedStateMachine.__init__(self)
+        self.m = Machine(MachineConfig(memory=1 * GiB, cpus=2, firmware="qemu"))
+        self.m.ram.write(TERM_ADDR, b"OS panic: model\0")
+        self.registered = False
+        self.active = False
+
+    @rule(broken=st.booleans())
+    def register(self, broken):
+        status = self.configure(abi.DumpCommand.REGISTER, structure(self.m, broken))
+        if self.registered:
+            assert status == abi.RtasStatus.DUMP_ALREADY_REGISTERED
+        elif self.active:
+            assert status == abi.RtasStatus.DUMP_ACTIVE
+        else:
+            assert status == 0
+            self.registered = True
+
+    @rule()
+    def invalidate(self):
+        assert self.configure(abi.DumpCommand.INVALIDATE, structure(self.m)) == 0
+        self.registered = self.active = False
+
+
+QemuFadumpFirmware.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+TestQemuFadumpFirmwareAgainstItsModel = QemuFadumpFirmware.TestCase

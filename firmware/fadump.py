@@ -64,6 +64,9 @@ class FadumpFirmware:
     regsave: RegSaveLayout
     source = ""
     """Where the modelled behaviour is written down (for explain)."""
+    copy_chunk: int | None = None
+    """Bytes the firmware moves per step, in increasing address order (None: one memmove). It matters
+    only when a destination overlaps its own source: later chunks then read bytes already overwritten."""
     always_extended_os_term = False
     """True when the firmware always puts ibm,extended-os-term in /rtas (the scenario may not drop it)."""
 
@@ -214,8 +217,11 @@ class FadumpFirmware:
             return
         yield m.env.timeout(length / COPY_BANDWIDTH)
         todo = sum(e - b for b, e in m.ram.touched_runs(src.start, src.start + length))
+        step = self.copy_chunk or length
         with progress.bar("firmware copying boot memory", todo) as advance:
-            self.state.bytes_moved += m.ram.copy(src.start, dst.start, length, advance)
+            for offset in range(0, length, step):
+                n = min(step, length - offset)
+                self.state.bytes_moved += m.ram.copy(src.start + offset, dst.start + offset, n, advance)
         s.bytes_dumped = s.source_len
 
     def saved_cpus(self) -> list:

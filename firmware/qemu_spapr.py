@@ -60,6 +60,8 @@ class QemuFadump(FadumpFirmware):
     actor = "QEMU"
     regsave = regsave.QEMU
     cpus_word = "present"
+    copy_chunk = 32 << 20
+    """do_preserve_region(): FADUMP_CHUNK_SIZE, 32 MiB read into a buffer then written, chunk after chunk."""
     always_extended_os_term = True
     """spapr_dt_rtas() sets ibm,extended-os-term unconditionally ("rtas call return will always occur")."""
     source = "QEMU 10.2 hw/ppc/spapr_fadump.c"

@@ -204,3 +204,19 @@ def test_after_invalidate_a_new_registration_is_accepted_and_kernel_dump_is_gone
     assert configure(m, DumpCommand.INVALIDATE) == RtasStatus.SUCCESS
     assert not m.devicetree.has("/rtas", abi.DT_KERNEL_DUMP)
     assert configure(m, DumpCommand.REGISTER, structure(valid_sections(m)), addr=BUF) == RtasStatus.SUCCESS
+
+
+def test_an_overlapping_destination_gets_chunks_already_overwritten_by_earlier_ones():
+    """do_preserve_region() copies 32 MiB chunks upwards (FADUMP_CHUNK_SIZE) and QEMU never checks overlap:
+    with the destination 32 MiB above the source, the second chunk reads what the first one wrote."""
+    m = qemu()
+    first, second = b"first chunk".ljust(16, b"."), b"second chunk".ljust(16, b".")
+    m.ram.write(0x0, first)
+    m.ram.write(32 * MiB, second)
+    sections = valid_sections(m)[:2] + [section(SectionType.REAL_MODE_REGION, 0, 64 * MiB, 32 * MiB)]
+    registered(m, sections)
+    assert take_dump(m).sections[2].bytes_dumped == 64 * MiB
+    assert m.ram.read(32 * MiB, 16) == first
+    assert m.ram.read(64 * MiB, 16) == first  # not "second chunk": that source was overwritten first
+    phyp = Machine(MachineConfig(memory=1 * GiB, cpus=4))
+    assert configure(phyp, DumpCommand.REGISTER, structure(valid_sections(phyp)[:2] + sections[2:])) == -3

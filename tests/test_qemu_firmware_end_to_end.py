@@ -69,3 +69,26 @@ def test_readelf_lists_both_vcpus_without_warnings(run):
     assert re.search(r"^\s*Machine:\s+PowerPC64$", proc.stdout, re.MULTILINE)
     prstatus = [line for line in proc.stdout.splitlines() if "NT_PRSTATUS" in line]
     assert len(prstatus) == 2 and all("0x000001f8" in line for line in prstatus)
+
+
+def bundled(name: str, out: Path):
+    """A bundled trigger scenario run on firmware = "qemu" (its [expect] is PowerVM's, so not checked)."""
+    sc = scenario.load(SCENARIO.parents[1] / "triggers" / name)
+    sc.machine.firmware = "qemu"
+    return run_scenario(sc, str(out))
+
+
+def test_a_system_reset_dumps_on_qemu_through_os_term(tmp_path):
+    """QEMU's NMI reaches the guest's system reset handler, which calls crash_fadump() and ibm,os-term;
+    rtas_ibm_os_term() then runs trigger_fadump_boot()."""
+    result = bundled("system-reset-modern.toml", tmp_path)
+    assert result.outcome == "vmcore"
+    assert [r.name for r in result.machine.rtas.log].count("ibm,os-term") == 1
+
+
+def test_a_partition_terminated_from_outside_is_not_dumped_on_qemu(tmp_path):
+    """PowerVM dumps a registered partition its hypervisor terminates; QEMU only dumps from ibm,os-term."""
+    result = bundled("hypervisor-modern.toml", tmp_path)
+    assert result.crashes[0]["result"] == "terminated"
+    assert result.outcome != "vmcore"
+    assert any("QEMU has no dump without ibm,os-term" in h for h in result.machine.fadump.state.history)

@@ -243,6 +243,7 @@ class OutputFolder:
         SIGINT is held off for the few renames this takes, so Ctrl-C cannot tear it.
         """
         assert self.staging is not None
+        _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self._commit()
@@ -253,7 +254,6 @@ class OutputFolder:
         staging, out = self.staging, self.path
         new = sorted(p.name for p in staging.iterdir())
         write_file(staging / MANIFEST, json.dumps({"files": new}, indent=1) + "\n")
-        _fsync_tree(staging)
         trash = staging / TRASH
         trash.mkdir()
         # 1. The old report goes first: from now on no report stands beside files it does not describe.

@@ -139,8 +139,8 @@ class _Reader(MachineTables, TimelineTables):
     def typed(self, value, kind, what: str, *path):
         self.at = path
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.sc.error(f"{what} must be a {names}, not {_kind(value)} {_show(value)}", *path)
+            names = " or ".join(_kind(k) for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise self.sc.error(f"{what} must be {names}, not {_kind(value)} {_show(value)}", *path)
         return value
 
     def read(self, doc: dict) -> None:
@@ -201,8 +201,10 @@ class _Reader(MachineTables, TimelineTables):
 
 
 def _kind(value) -> str:
+    """What a value (or a type) is, in TOML's words."""
+    kind = value if isinstance(value, type) else type(value)
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
-            dict: "a table"}.get(type(value), type(value).__name__)
+            dict: "a table"}.get(kind, kind.__name__)
 
 
 def _show(value) -> str:

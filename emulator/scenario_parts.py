@@ -78,12 +78,12 @@ class MachineTables:
             size = self.size(h["size"], "hole size", "machine", "holes", i, "size", limit=1 << 60)
             if start % mc.lmb_size or size % mc.lmb_size or not size:
                 raise sc.error(f"hole {start:#x}+{size:#x} must start and end on an LMB boundary "
-                               f"({mc.lmb_size >> 20}MiB)", "machine", "holes")
+                               f"({mc.lmb_size >> 20}MiB)", "machine", "holes", i)
             if start == 0:
-                raise sc.error("a hole cannot start at 0: the first LMB holds the RMA", "machine", "holes")
+                raise sc.error("a hole cannot start at 0: the first LMB holds the RMA", "machine", "holes", i)
             if start + size >= mc.memory:
                 raise sc.error("a hole must end below machine.memory (memory ends with present LMBs)",
-                               "machine", "holes")
+                               "machine", "holes", i)
             mc.holes.append(Range(start, start + size))
         if mc.rma_size > mc.memory or mc.rma_size % mc.lmb_size and mc.rma_size > mc.lmb_size:
             raise sc.error("machine.rma_size must fit in memory", "machine", "rma_size")

@@ -21,8 +21,8 @@ with ``hooks`` (callables run on the Run object before it starts).
 
 from collections.abc import Callable
 
-from emulator import report, scenario
-from emulator.runner import Run, RunResult
+from emulator import scenario
+from emulator.runner import Run, RunResult, publish
 
 
 
@@ -83,11 +83,7 @@ class ScenarioBuilder:
 
     def run(self, out_dir: str | None = None, force: bool = False) -> RunResult:
         """Run it; the report is written when ``out_dir`` is given. Returns the RunResult."""
-        run = Run(self.build(), out_dir, force)
+        run = Run(self.build(), None, force)
         for fn in self.hooks:
             fn(run)
-        result = run.execute()
-        result.expectations = report.check_expectations(result)
-        if out_dir:
-            report.write(result, out_dir, result.expectations)
-        return result
+        return publish(run, out_dir or None, force)

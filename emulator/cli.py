@@ -167,10 +167,13 @@ def cmd_explain(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """The validation ``run`` does: the same reading and checks, then the same run without writing anything."""
     from emulator import scenario
+    from emulator.scenario_checks import rehearse
 
     for path in args.scenarios:
         sc = scenario.load(path)
+        rehearse(sc)
         print(f"{path}: ok ({sc.kernel.profile}, {fmt_size(sc.machine.memory)}, {len(sc.events)} events)")
     return 0
 
@@ -183,23 +186,44 @@ def cmd_test(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from emulator import report, scenario
+    from emulator import outdir, scenario
     from emulator.runner import run_scenario
 
     sc = scenario.load(args.scenario)
     out = args.out or f"out/{sc.name}"
+    # Every output target is checked before the run starts: a bad one costs nothing.
+    outdir.check_out_dir(out)
+    if args.trace:
+        outdir.check_file_target(args.trace, "--trace")
+    if args.map:
+        outdir.check_dir_target(args.map, "--map")
     result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout,
                           export_mode=args.format)
-    expectations = report.check_expectations(result)
-    rep = report.write(result, out, expectations)
+    rep = result.report
     if args.map:
-        from emulator import memmap_view
-        memmap_view.write(result.snapshots_for_map, args.map, RichConsole(highlight=False))
+        write_map(result, args.map)
     if args.trace:
         from emulator import trace
         trace.export(result, args.trace)
     summarize(result, rep, out)
     return 0 if rep["ok"] else 1
+
+
+def write_map(result, folder: str) -> None:
+    """The memory-map pictures, drawn in a private folder and renamed into ``folder`` (no symlink followed)."""
+    import os
+    import shutil
+    import tempfile
+
+    from emulator import memmap_view
+
+    tmp = tempfile.mkdtemp(prefix=".fadump-emu-map.", dir=folder)
+    try:
+        memmap_view.write(result.snapshots_for_map, tmp, RichConsole(highlight=False))
+        for name in os.listdir(tmp):
+            os.replace(os.path.join(tmp, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def summarize(result, rep: dict, out: str) -> None:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from emulator import __version__
+from emulator.outdir import write_file
 from emulator.results import RunResult
 from emulator.verify import describe
 
@@ -105,10 +106,10 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
 
 
 def write(result: RunResult, out_dir: str, expectations: list[dict]) -> dict:
-    """Write console.log and report.json into out_dir; the report as a dict."""
+    """Write console.log and report.json into out_dir (each atomically, never through a symlink); the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "console.log").write_text(result.machine.console.text())
+    write_file(out / "console.log", result.machine.console.text())
     report = to_json(result, expectations)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_file(out / "report.json", json.dumps(report, indent=2) + "\n")
     return report

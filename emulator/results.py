@@ -46,8 +46,10 @@ class RunResult:
     timeline: list[dict] = field(default_factory=list)
     """Spans and instants of the run in simulated seconds: {name, actor, start, end, args}."""
     timings: dict[str, float] = field(default_factory=dict)
-    expectations: list[dict] = field(default_factory=list)
     """Host wall-clock seconds spent in each phase (snapshot, preserve, verify, export)."""
+    expectations: list[dict] = field(default_factory=list)
+    report: dict | None = None
+    """report.json as written (emulator.runner.publish)."""
 
     def timed(self, phase: str):
         return _Timer(self.timings, phase)

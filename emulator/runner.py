@@ -5,7 +5,6 @@ Everything a run produces is collected in a RunResult and written by report.py.
 """
 
 import errno
-import shutil
 from pathlib import Path
 from typing import TextIO
 
@@ -14,12 +13,12 @@ from emulator.capture import CaptureSteps
 from emulator.errors import (
     BadInputError,
     FadumpEmuError,
-    OutputExistsError,
     ScenarioError,
 )
 from emulator.faults import FaultPlan, KernelCrashed
 from emulator.layout import Range
 from emulator.machine import Machine
+from emulator.outdir import OutputFolder
 from emulator.results import Capture, RunResult
 from emulator.scenario import CrashSpec, Event, Scenario
 from emulator.verify import CrashSnapshot
@@ -61,18 +60,9 @@ class Run(CaptureSteps):
     # --- output folder ---
 
     def prepare_output(self) -> None:
-        """Create the folder; refuse to overwrite a saved vmcore unless forced."""
-        if self.out is None:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        old = sorted(self.out.glob("vmcore*"))
-        if old and not self.force:
-            raise OutputExistsError(f"{old[0]} already exists; choose another --out folder or pass --force "
-                                    "to replace the vmcores in it")
-        for p in old:
-            p.unlink()
-        for d in self.out.glob("boot-*"):
-            shutil.rmtree(d)
+        """The folder being written is a fresh staging folder (emulator.outdir); only make sure it is there."""
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
 
     def vmcore_path(self, n: int) -> Path | None:
         if self.out is None:
@@ -358,6 +348,34 @@ class Run(CaptureSteps):
 
 def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None,
                  export_mode: str = export.AUTO) -> RunResult:
-    """Run ``scenario`` and return its result (the report is written by report.write)."""
-    return Run(scenario, out_dir, force, echo, export_mode).execute()
+    """Run ``scenario``; with ``out_dir``, publish vmcores, console.log and report.json there all at once."""
+    return publish(Run(scenario, None, force, echo, export_mode), out_dir, force)
 
+
+def publish(run: Run, out_dir: str | None, force: bool = False) -> RunResult:
+    """Execute ``run`` into a staging folder of ``out_dir`` (locked) and move the results into place together.
+
+    The expectations are checked and the report written here, so that the
+    report and the files it describes always come from the same run
+    (``result.expectations``, ``result.report``). Without ``out_dir`` nothing
+    is written.
+    """
+    from emulator import report
+
+    if out_dir is None:
+        run.out = None
+        result = run.execute()
+        result.expectations = report.check_expectations(result)
+        result.report = report.to_json(result, result.expectations)
+        return result
+    folder = OutputFolder(out_dir, force, run.sc.capture_names())
+    with folder as staging:
+        run.out = staging
+        result = run.execute()
+        for cap in result.captures:  # the report names where the files will be, not where they were staged
+            if cap.path:
+                cap.path = str(Path(out_dir) / Path(cap.path).name)
+        result.expectations = report.check_expectations(result)
+        result.report = report.write(result, str(staging), result.expectations)
+        folder.commit()
+    return result

@@ -123,5 +123,9 @@ class Scenario:
                 return self.lines[tuple(path[:n])]
         return None
 
+    def capture_names(self) -> tuple[str, ...]:
+        """The file names capture events save to (checked to be plain names inside the output folder)."""
+        return tuple(e.path for e in self.events if e.action == "capture" and e.path)
+
     def error(self, message: str, *path) -> ScenarioError:
         return ScenarioError(message, self.path, self.line_of(*path))

@@ -4,6 +4,7 @@ MachineTables: [machine], [kernel], [cpu.N]; TimelineTables: [crash],
 [[memory.write]], [[events]], [[faults]], [capture], [expect].
 """
 
+import re
 
 from emulator.cpu import REGISTER_NAMES
 from emulator.errors import ScenarioError
@@ -13,8 +14,11 @@ from emulator.scenario_model import (
     ACTIONS, CAPTURE_AFTER, CRASH_KINDS, HASH_ONLY_PROFILES, HOTPLUG_KINDS, MAX_NR_CPUS, OUTCOMES, PAGE_KINDS,
     PROFILES, CrashSpec, Event,
 )
-from emulator.units import parse_addr, parse_size
+from emulator.scenario_checks import check_capture_path
 from firmware.platforms import FIRMWARES
+
+MAX_WRITE = 1 << 30
+"""One memory write fills at most 1 GiB (its bytes are held in host memory while the scenario is read)."""
 
 
 class MachineTables:
@@ -37,7 +41,7 @@ class MachineTables:
             mc.firmware = t["firmware"]
         for key in ("memory", "max_memory", "lmb_size", "rma_size", "page_size"):
             if key in t:
-                setattr(mc, key, self.conv(parse_size, t[key], f"machine.{key}", "machine", key))
+                setattr(mc, key, self.size(t[key], f"machine.{key}", "machine", key, limit=1 << 60))
         if mc.lmb_size <= 0 or mc.lmb_size & (mc.lmb_size - 1) or mc.lmb_size < (16 << 20):
             raise sc.error("machine.lmb_size must be a power of two of at least 16MiB (PowerVM uses 256MiB)",
                            "machine", "lmb_size")
@@ -50,26 +54,25 @@ class MachineTables:
         if mc.page_size not in (4096, 65536):
             raise sc.error("machine.page_size must be \"64KiB\" or \"4KiB\"", "machine", "page_size")
         if "cpus" in t:
-            mc.cpus = self.int_(t["cpus"], "machine.cpus", "machine", "cpus")
+            mc.cpus = self.int_(t["cpus"], "machine.cpus", "machine", "cpus", lo=1, hi=2049)
         if not 1 <= mc.cpus <= 2048:
             raise sc.error("machine.cpus must be between 1 and 2048", "machine", "cpus")
         if "online_cpus" in t:
             online = self.typed(t["online_cpus"], list, "machine.online_cpus", "machine", "online_cpus")
             for c in online:
-                if not isinstance(c, int) or not 0 <= c < mc.cpus:
+                if not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < mc.cpus:
                     raise sc.error(f"machine.online_cpus: {c!r} is not a CPU number below {mc.cpus}",
                                    "machine", "online_cpus")
             if not online:
                 raise sc.error("machine.online_cpus must name at least one CPU", "machine", "online_cpus")
             mc.online_cpus = sorted(set(online))
         if "endian" in t:
-            if t["endian"] not in ("little", "big"):
-                raise sc.error("machine.endian must be \"little\" (ppc64le) or \"big\" (ppc64)", "machine", "endian")
-            mc.little_endian = t["endian"] == "little"
+            endian = self.choice(t["endian"], ("little", "big"),
+                                 "machine.endian must be \"little\" (ppc64le) or \"big\" (ppc64)", "machine", "endian")
+            mc.little_endian = endian == "little"
         if "mmu" in t:
-            if t["mmu"] not in ("hash", "radix"):
-                raise sc.error("machine.mmu must be \"hash\" or \"radix\"", "machine", "mmu")
-            mc.mmu = t["mmu"]
+            mc.mmu = self.choice(t["mmu"], ("hash", "radix"), "machine.mmu must be \"hash\" or \"radix\"",
+                                 "machine", "mmu")
         if "extended_os_term" in t:
             mc.extended_os_term = self.typed(t["extended_os_term"], bool, "machine.extended_os_term",
                                              "machine", "extended_os_term")
@@ -77,19 +80,19 @@ class MachineTables:
                 raise sc.error(f"machine.firmware = \"{mc.firmware}\" always advertises ibm,extended-os-term; "
                                "extended_os_term = false needs firmware = \"phyp\"", "machine", "extended_os_term")
         holes = self.typed(t.get("holes", []), list, "machine.holes", "machine", "holes")
-        for h in holes:
+        for i, h in enumerate(holes):
             if not isinstance(h, dict) or set(h) != {"start", "size"}:
-                raise sc.error("each hole is a table {start = \"0x...\", size = \"256MiB\"}", "machine", "holes")
-            start = self.conv(parse_addr, h["start"], "hole start", "machine", "holes")
-            size = self.conv(parse_size, h["size"], "hole size", "machine", "holes")
+                raise sc.error("each hole is a table {start = \"0x...\", size = \"256MiB\"}", "machine", "holes", i)
+            start = self.size(h["start"], "hole start", "machine", "holes", i, "start", limit=1 << 60)
+            size = self.size(h["size"], "hole size", "machine", "holes", i, "size", limit=1 << 60)
             if start % mc.lmb_size or size % mc.lmb_size or not size:
                 raise sc.error(f"hole {start:#x}+{size:#x} must start and end on an LMB boundary "
-                               f"({mc.lmb_size >> 20}MiB)", "machine", "holes")
+                               f"({mc.lmb_size >> 20}MiB)", "machine", "holes", i)
             if start == 0:
-                raise sc.error("a hole cannot start at 0: the first LMB holds the RMA", "machine", "holes")
+                raise sc.error("a hole cannot start at 0: the first LMB holds the RMA", "machine", "holes", i)
             if start + size >= mc.memory:
                 raise sc.error("a hole must end below machine.memory (memory ends with present LMBs)",
-                               "machine", "holes")
+                               "machine", "holes", i)
             mc.holes.append(Range(start, start + size))
         if mc.rma_size is not None:
             if mc.rma_size <= 0 or mc.rma_size > mc.memory:
@@ -108,13 +111,15 @@ class MachineTables:
         for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
+                if "\0" in t[key] or len(t[key]) > 4096:
+                    raise self.sc.error(f"kernel.{key} must be text without NUL characters, at most 4096 long",
+                                        "kernel", key)
         if "note_pids" in t:
-            if t["note_pids"] not in ("zero", "cpu"):
-                raise self.sc.error("kernel.note_pids must be \"zero\" (as fadump writes them) or \"cpu\"",
-                                    "kernel", "note_pids")
-            ks.note_pids = t["note_pids"]
+            ks.note_pids = self.choice(t["note_pids"], ("zero", "cpu"),
+                                       "kernel.note_pids must be \"zero\" (as fadump writes them) or \"cpu\"",
+                                       "kernel", "note_pids")
         if "epoch" in t:
-            ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
+            ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch", hi=1 << 40)
         if "nr_cpus" in t:
             n = self.int_(t["nr_cpus"], "kernel.nr_cpus", "kernel", "nr_cpus")
             if not 1 <= n <= MAX_NR_CPUS:
@@ -135,25 +140,23 @@ class MachineTables:
                                     "machine.mmu = \"hash\"", "kernel", key)
 
     def regs(self, t, *path) -> dict[str, int]:
-        self.typed(t, dict, "registers", *path)
+        self.table(t, "registers", *path)
         out = {}
         for name, value in t.items():
             if name not in REGISTER_NAMES:
                 raise self.sc.error(f"unknown register '{name}'; use gpr0..gpr31, nip, msr, link, ctr, xer, "
                                     "ccr, dar, dsisr, trap, softe, orig_gpr3, result and other SPR names",
                                     *path, name)
-            out[name] = self.conv(parse_addr, value, f"register {name}", *path, name)
-            if out[name] >= 1 << 64:
-                raise self.sc.error(f"register {name} does not fit in 64 bits", *path, name)
+            out[name] = self.size(value, f"register {name}", *path, name)
         return out
 
     def cpus(self, t: dict) -> None:
-        self.typed(t, dict, "[cpu]", "cpu")
+        self.table(t, "[cpu]", "cpu")
         for key, table in t.items():
-            if not key.isdigit() or int(key) >= self.sc.machine.cpus:
+            if not re.fullmatch(r"[0-9]{1,5}", key) or int(key) >= self.sc.machine.cpus:
                 raise self.sc.error(f"[cpu.{key}]: '{key}' is not a CPU number below {self.sc.machine.cpus}",
                                     "cpu", key)
-            self.keys(table, {"regs"}, "cpu", key)
+            self.keys(table, {"regs"}, "cpu", key)  # also: [cpu.N] must be a table
             self.sc.cpu_regs[int(key)] = self.regs(table.get("regs", {}), "cpu", key, "regs")
 
 
@@ -164,21 +167,19 @@ class TimelineTables:
         allowed = {"cpu", "kind", "message", "regs", "stuck_cpus"} | ({"at", "boot"} if allow_time else set())
         self.keys(t, allowed, *path)
         c = CrashSpec()
-        c.cpu = self.int_(t.get("cpu", 0), "crash cpu", *path, "cpu")
+        c.cpu = self.int_(t.get("cpu", 0), "crash cpu", *path, "cpu", hi=1 << 16)
         if not 0 <= c.cpu < self.sc.machine.cpus:
             raise self.sc.error(f"crash cpu {c.cpu} does not exist (machine.cpus = {self.sc.machine.cpus})",
                                 *path, "cpu")
         online = self.sc.machine.online_cpus
         if online is not None and c.cpu not in online:
             raise self.sc.error(f"crash cpu {c.cpu} is offline; online CPUs are {online}", *path, "cpu")
-        c.kind = t.get("kind", "panic")
-        if c.kind not in CRASH_KINDS:
-            raise self.sc.error(f"crash kind {c.kind!r} is not supported; use one of {', '.join(CRASH_KINDS)}",
-                                *path, "kind")
+        c.kind = self.choice(t.get("kind", "panic"), CRASH_KINDS,
+                             "crash kind {got} is not supported; use one of " + ", ".join(CRASH_KINDS), *path, "kind")
         c.message = self.typed(t.get("message", c.message), str, "crash message", *path, "message")
         c.regs = self.regs(t.get("regs", {}), *path, "regs")
         stuck = self.typed(t.get("stuck_cpus", []), list, "stuck_cpus", *path, "stuck_cpus")
-        if not all(isinstance(x, int) and 0 <= x < self.sc.machine.cpus for x in stuck):
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < self.sc.machine.cpus for x in stuck):
             raise self.sc.error(f"stuck_cpus must list CPU numbers below {self.sc.machine.cpus}", *path, "stuck_cpus")
         c.stuck_cpus = stuck
         return c
@@ -189,33 +190,45 @@ class TimelineTables:
             raise self.sc.error("a memory write needs addr", *path)
         if ("hex" in t) == ("text" in t):
             raise self.sc.error("a memory write needs exactly one of hex or text", *path)
-        addr = self.conv(parse_addr, t["addr"], "addr", *path, "addr")
-        if "hex" in t:
-            try:
-                data = bytes.fromhex(self.typed(t["hex"], str, "hex", *path, "hex").replace(" ", ""))
-            except ValueError:
-                raise self.sc.error("hex must be pairs of hex digits, e.g. \"deadbeef\"", *path, "hex") from None
-        else:
-            data = self.typed(t["text"], str, "text", *path, "text").encode()
-        data *= self.int_(t.get("repeat", 1), "repeat", *path, "repeat")
+        addr = self.size(t["addr"], "addr", *path, "addr")
+        data = self.data(t, *path)
+        top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
+        repeat = self.int_(t.get("repeat", 1), "repeat", *path, "repeat", lo=1)
+        if len(data) * repeat > min(MAX_WRITE, top):
+            raise self.sc.error(f"repeat {repeat} makes a write of {len(data) * repeat} bytes; one write may "
+                                f"fill at most {min(MAX_WRITE, top)} bytes (split it, or write a smaller pattern)",
+                                *path, "repeat")
+        data *= repeat
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)
-        top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
         if addr + len(data) > top:
             raise self.sc.error(f"write [{addr:#x}, {addr + len(data):#x}) runs past the end of memory "
                                 f"({top:#x}; raise machine.max_memory to leave room for hot-added LMBs)",
                                 *path, "addr")
         at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0
-        boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
-        kind = t.get("kind", "kernel")
-        if kind not in PAGE_KINDS:
-            raise self.sc.error(f"kind must be one of {', '.join(PAGE_KINDS)} (what the pages hold, for mem_map)",
-                                *path, "kind")
+        boot = self.int_(t.get("boot", 1), "boot", *path, "boot", lo=1, hi=1000)
+        kind = self.choice(t.get("kind", "kernel"), PAGE_KINDS,
+                           f"kind must be one of {', '.join(PAGE_KINDS)} (what the pages hold, for mem_map)",
+                           *path, "kind")
         return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data, kind=kind)
+
+    def data(self, t: dict, *path) -> bytes:
+        """The bytes of a write or memory sample: hex = "de ad be ef" or text = "..." (UTF-8)."""
+        if "hex" in t:
+            digits = self.typed(t["hex"], str, "hex", *path, "hex").replace(" ", "")
+            if not re.fullmatch(r"([0-9a-fA-F]{2})*", digits):
+                raise self.sc.error("hex must be pairs of hex digits, e.g. \"deadbeef\"", *path, "hex")
+            return bytes.fromhex(digits)
+        text = self.typed(t["text"], str, "text", *path, "text")
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            raise self.sc.error("text holds characters that are not valid UTF-8 (lone surrogates)", *path,
+                                "text") from None
 
     def event(self, t: dict, i: int) -> Event:
         path = ("events", i)
-        self.typed(t, dict, "an event", *path)
+        self.table(t, "an [[events]] entry", *path)
         action = t.get("action")
         if action == "write":
             fields = {k: v for k, v in t.items() if k != "action"}
@@ -223,32 +236,27 @@ class TimelineTables:
         if action not in ACTIONS:
             raise self.sc.error("each [[events]] entry needs action = " + " or ".join(f'"{a}"' for a in ACTIONS),
                                 *path)
-        boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
+        boot = self.int_(t.get("boot", 1), "boot", *path, "boot", lo=1, hi=1000)
         if "at" not in t:
             raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
         at = self.seconds(t["at"], *path, "at")
         if action in ("reboot", "capture"):
             self.keys(t, {"action", "boot", "at", "path"} if action == "capture" else {"action", "boot", "at"}, *path)
-            boot = self.int_(t.get("boot", 1), "boot", *path, "boot")
-            if "at" not in t:
-                raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
-            ev = Event(action, boot, self.seconds(t["at"], *path, "at"), self.sc.line_of(*path))
+            ev = Event(action, boot, at, self.sc.line_of(*path))
             if action == "capture":
                 ev.path = self.typed(t.get("path", ""), str, "path", *path, "path")
-                if ev.path and (ev.path.startswith("/") or ".." in ev.path.split("/")):
-                    raise self.sc.error("capture path must be a relative file name inside the output folder "
-                                        "(no leading / and no ..)", *path, "path")
+                if "path" in t:
+                    check_capture_path(self.sc, ev.path, *path)
             return ev
         if action == "hotplug":
             self.keys(t, {"action", "boot", "at", "kind", "addr", "cpu"}, *path)
-            kind = t.get("kind")
-            if kind not in HOTPLUG_KINDS:
-                raise self.sc.error(f"hotplug kind must be one of {', '.join(HOTPLUG_KINDS)}", *path, "kind")
+            kind = self.choice(t.get("kind"), HOTPLUG_KINDS, f"hotplug kind must be one of {', '.join(HOTPLUG_KINDS)}",
+                               *path, "kind")
             ev = Event("hotplug", boot, at, self.sc.line_of(*path), kind=kind)
             if kind.startswith("memory"):
                 if "addr" not in t:
                     raise self.sc.error("a memory hotplug event needs addr (the LMB's start)", *path)
-                ev.addr = self.conv(parse_addr, t["addr"], "addr", *path, "addr")
+                ev.addr = self.size(t["addr"], "addr", *path, "addr")
                 lmb = self.sc.machine.lmb_size
                 top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
                 if ev.addr >= top:
@@ -273,67 +281,64 @@ class TimelineTables:
 
     def fault(self, t: dict, *path) -> Fault:
         """One [[faults]] entry: a kind from the catalog and that kind's parameters."""
-        self.typed(t, dict, "a fault", *path)
-        kind = t.get("kind")
-        if kind not in FAULTS:
-            raise self.sc.error(f"unknown fault kind {kind!r}; the catalog: {', '.join(FAULTS)}", *path, "kind")
+        self.table(t, "a [[faults]] entry", *path)
+        kind = self.choice(t.get("kind"), tuple(FAULTS), "unknown fault kind {got}; the catalog: " + ", ".join(FAULTS),
+                           *path, "kind")
         allowed = set(FAULTS[kind][1])
         self.keys(t, allowed | {"kind"}, *path)
         params = {k: v for k, v in t.items() if k != "kind"}
         if kind == "rtas-status":
-            if params.get("call") not in ("ibm,configure-kernel-dump", "ibm,os-term"):
-                raise self.sc.error("rtas-status needs call = \"ibm,configure-kernel-dump\" or \"ibm,os-term\"",
-                                    *path, "call")
-            if params.get("command") not in (None, "register", "unregister", "invalidate"):
-                raise self.sc.error("command must be register, unregister or invalidate", *path, "command")
+            self.choice(params.get("call"), ("ibm,configure-kernel-dump", "ibm,os-term"),
+                        "rtas-status needs call = \"ibm,configure-kernel-dump\" or \"ibm,os-term\"", *path, "call")
+            if "command" in params:
+                self.choice(params["command"], ("register", "unregister", "invalidate"),
+                            "command must be register, unregister or invalidate", *path, "command")
             statuses = params.get("statuses")
-            if not isinstance(statuses, list) or not statuses or not all(isinstance(x, int) for x in statuses):
+            if not isinstance(statuses, list) or not statuses or len(statuses) > 1000 or not all(
+                    isinstance(x, int) and not isinstance(x, bool) and -(1 << 31) <= x < 1 << 31 for x in statuses):
                 raise self.sc.error("statuses must be a non-empty list of integers, e.g. [-2, -2, 0]",
                                     *path, "statuses")
         elif kind == "copy-error":
-            if params.get("section") not in SECTIONS:
-                raise self.sc.error(f"section must be one of {', '.join(SECTIONS)}", *path, "section")
+            self.choice(params.get("section"), tuple(SECTIONS), f"section must be one of {', '.join(SECTIONS)}",
+                        *path, "section")
             for key in ("error_flags", "short_by"):
                 if key in params:
-                    params[key] = self.conv(parse_size, params[key], key, *path, key)
+                    params[key] = self.size(params[key], key, *path, key, limit=1 << 60)
             if not params.get("error_flags") and not params.get("short_by"):
                 raise self.sc.error("copy-error needs error_flags and/or short_by", *path)
         elif kind == "disk-full":
-            params["capacity"] = self.conv(parse_size, params.get("capacity", 0), "capacity", *path, "capacity")
+            params["capacity"] = self.size(params.get("capacity", 0), "capacity", *path, "capacity", limit=1 << 60)
         elif kind == "copy-interrupted":
             fraction = params.get("fraction", 0.5)
-            if not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+            if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction < 1:
                 raise self.sc.error("fraction must be a number from 0 up to (not including) 1", *path, "fraction")
             params["fraction"] = float(fraction)
-            params.setdefault("mode", "power-loss")
-            if params["mode"] not in ("power-loss", "hardware-error"):
-                raise self.sc.error("mode must be \"power-loss\" or \"hardware-error\"", *path, "mode")
+            params["mode"] = self.choice(params.get("mode", "power-loss"), ("power-loss", "hardware-error"),
+                                         "mode must be \"power-loss\" or \"hardware-error\"", *path, "mode")
         elif kind == "crash-at-boundary":
-            if not isinstance(params.get("boundary"), int) or params["boundary"] < 0:
-                raise self.sc.error("boundary must be a boundary index (0, 1, ...)", *path, "boundary")
-            if params.get("trigger", "panic") not in (*CRASH_KINDS, "power-loss"):
-                raise self.sc.error(f"trigger must be one of {', '.join((*CRASH_KINDS, 'power-loss'))}",
-                                    *path, "trigger")
+            self.int_(params.get("boundary"), "boundary (a boundary index: 0, 1, ...)", *path, "boundary",
+                      hi=1 << 20)
+            self.choice(params.get("trigger", "panic"), (*CRASH_KINDS, "power-loss"),
+                        f"trigger must be one of {', '.join((*CRASH_KINDS, 'power-loss'))}", *path, "trigger")
+            if "cpu" in params:
+                self.int_(params["cpu"], "cpu", *path, "cpu", hi=self.sc.machine.cpus)
         elif kind == "elf-header-overwritten" and self.sc.kernel.profile != "linux-3.4":
             raise self.sc.error("elf-header-overwritten needs profile linux-3.4: only the seed design builds the "
                                 "ELF core header in the first kernel", *path, "kind")
         elif kind == "crash-during-registration":
             cpu = params.get("cpu", 0)
-            if not isinstance(cpu, int) or not 0 <= cpu < self.sc.machine.cpus:
+            if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < self.sc.machine.cpus:
                 raise self.sc.error(f"cpu must be a CPU number below {self.sc.machine.cpus}", *path, "cpu")
         return Fault(kind, self.sc.line_of(*path), params)
 
     def capture(self, t: dict) -> None:
         self.keys(t, {"after", "save", "tool"}, "capture")
-        tool = t.get("tool", "cp")
-        if tool not in ("cp", "makedumpfile"):
-            raise self.sc.error("capture.tool must be \"cp\" (copy /proc/vmcore) or \"makedumpfile\" "
-                                "(kdump-utils: makedumpfile -l --message-level 7 -d 31)", "capture", "tool")
-        self.sc.capture_tool = tool
-        after = t.get("after", "release")
-        if after not in CAPTURE_AFTER:
-            raise self.sc.error(f"capture.after must be one of {', '.join(CAPTURE_AFTER)}", "capture", "after")
-        self.sc.capture_after = after
+        self.sc.capture_tool = self.choice(t.get("tool", "cp"), ("cp", "makedumpfile"),
+                                           "capture.tool must be \"cp\" (copy /proc/vmcore) or \"makedumpfile\" "
+                                           "(kdump-utils: makedumpfile -l --message-level 7 -d 31)", "capture", "tool")
+        self.sc.capture_after = self.choice(t.get("after", "release"), CAPTURE_AFTER,
+                                            f"capture.after must be one of {', '.join(CAPTURE_AFTER)}",
+                                            "capture", "after")
         self.sc.capture_save = self.typed(t.get("save", True), bool, "capture.save", "capture", "save")
 
     def expect(self, t: dict) -> None:
@@ -343,10 +348,9 @@ class TimelineTables:
             where = ("expect", "registers", i)
             self.typed(item, dict, "an expected register", *where)
             self.keys(item, {"cpu", "name", "value"}, *where)
-            if item.get("name") not in REGISTER_NAMES:
-                raise self.sc.error(f"unknown register {item.get('name')!r}", *where, "name")
-            cpu = self.int_(item.get("cpu", 0), "cpu", *where, "cpu")
-            value = self.conv(parse_addr, item.get("value"), "value", *where, "value")
+            self.choice(item.get("name"), REGISTER_NAMES, "unknown register {got}", *where, "name")
+            cpu = self.int_(item.get("cpu", 0), "cpu", *where, "cpu", hi=self.sc.machine.cpus)
+            value = self.size(item.get("value"), "value", *where, "value")
             self.sc.expect.registers.append((cpu, item["name"], value, self.sc.line_of(*where)))
         for i, item in enumerate(self.typed(t.get("memory", []), list, "expect.memory", "expect", "memory")):
             where = ("expect", "memory", i)
@@ -354,8 +358,8 @@ class TimelineTables:
             self.keys(item, {"addr", "hex", "text"}, *where)
             if ("hex" in item) == ("text" in item):
                 raise self.sc.error("a memory sample needs exactly one of hex or text", *where)
-            addr = self.conv(parse_addr, item.get("addr"), "addr", *where, "addr")
-            data = bytes.fromhex(item["hex"]) if "hex" in item else item["text"].encode()
+            addr = self.size(item.get("addr"), "addr", *where, "addr")
+            data = self.data(item, *where)
             self.sc.expect.memory.append((addr, data, self.sc.line_of(*where)))
         for i, item in enumerate(self.typed(t.get("sysfs", []), list, "expect.sysfs", "expect", "sysfs")):
             where = ("expect", "sysfs", i)
@@ -363,27 +367,26 @@ class TimelineTables:
             self.keys(item, {"boot", "path", "value"}, *where)
             if not isinstance(item.get("path"), str) or not isinstance(item.get("value"), str):
                 raise self.sc.error("a sysfs expectation needs path and value strings", *where)
-            boot = self.int_(item.get("boot", 1), "boot", *where, "boot")
+            boot = self.int_(item.get("boot", 1), "boot", *where, "boot", lo=1, hi=1000)
             self.sc.expect.sysfs.append((boot, item["path"], item["value"], self.sc.line_of(*where)))
         if "complete" in t:
             e_complete = self.typed(t["complete"], bool, "expect.complete", "expect", "complete")
             self.sc.expect.complete = e_complete
         for key in ("missing", "bogus"):
             ranges = []
-            for item in self.typed(t.get(key, []), list, f"expect.{key}", "expect", key):
+            for i, item in enumerate(self.typed(t.get(key, []), list, f"expect.{key}", "expect", key)):
                 if not isinstance(item, dict) or set(item) != {"start", "size"}:
                     raise self.sc.error(f"expect.{key} entries are tables {{start = \"0x...\", size = \"256MiB\"}}",
-                                        "expect", key)
-                start = self.conv(parse_addr, item["start"], "start", "expect", key)
-                ranges.append(Range(start, start + self.conv(parse_size, item["size"], "size", "expect", key)))
+                                        "expect", key, i)
+                start = self.size(item["start"], "start", "expect", key, i, "start")
+                ranges.append(Range(start, start + self.size(item["size"], "size", "expect", key, i, "size")))
             setattr(self.sc.expect, key, ranges)
             if ranges:
                 self.sc.expect.complete = False
         e = self.sc.expect
         if "outcome" in t:
-            if t["outcome"] not in OUTCOMES:
-                raise self.sc.error(f"expect.outcome must be one of {', '.join(OUTCOMES)}", "expect", "outcome")
-            e.outcome = t["outcome"]
+            e.outcome = self.choice(t["outcome"], OUTCOMES, f"expect.outcome must be one of {', '.join(OUTCOMES)}",
+                                    "expect", "outcome")
         for key in ("console", "no_console"):
             items = self.typed(t.get(key, []), list, f"expect.{key}", "expect", key)
             if not all(isinstance(s, str) for s in items):

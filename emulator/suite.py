@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -82,7 +83,7 @@ def plan(files: list[Path], out_root: str | Path) -> list[dict]:
     for f in files:
         try:
             name = scenario.load(f).name
-        except FadumpEmuError:
+        except Exception:  # noqa: BLE001 -- any file that cannot be read becomes its own ERROR row when run
             name = f.stem
         base = folder_name(name)
         folder, n = base, 1
@@ -98,7 +99,7 @@ def plan(files: list[Path], out_root: str | Path) -> list[dict]:
 
 def run_one(path: str, out: str, update_golden: bool = False, name: str | None = None) -> dict:
     """Run one scenario file into ``out`` (replacing earlier vmcores there) and judge it; a result dict."""
-    from emulator import report, scenario
+    from emulator import scenario
     from emulator.runner import run_scenario
 
     start = time.perf_counter()
@@ -109,8 +110,7 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
         sc = scenario.load(path)
         res.update(name=sc.name, profile=sc.kernel.profile)
         result = run_scenario(sc, out, force=True, echo=None)
-        expectations = report.check_expectations(result)
-        report.write(result, out, expectations)
+        expectations = list(result.expectations)
         console = result.machine.console.text()
         res["golden"] = golden.check(path, console, update=update_golden)
         extra = golden.expectation(res["golden"])
@@ -131,7 +131,36 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
 
 
 def _run_task(task: dict, update_golden: bool) -> dict:
-    return run_one(task["path"], task["out"], update_golden, task["name"])
+    try:
+        return run_one(task["path"], task["out"], update_golden, task["name"])
+    except (KeyboardInterrupt, SystemExit):
+        # Stopped by the parent (Ctrl-C): the run has removed its staging folder; leave at once, quietly.
+        os._exit(130)
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them with SIGTERM (turned into a clean exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(130)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Stop every worker now: SIGTERM (each removes its staging folder), SIGKILL after ``grace`` seconds."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _lost(task: dict, why: str) -> dict:
@@ -153,21 +182,22 @@ def _pool_context():
 def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
     """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each."""
     results: list[dict | None] = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_pool_context()) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_pool_context(),
+                               initializer=_worker_init)
+    try:
         futures = {pool.submit(_run_task, t, update_golden): i for i, t in enumerate(tasks)}
-        try:
-            for fut in as_completed(futures):
-                i = futures[fut]
-                try:
-                    results[i] = fut.result()
-                except BrokenProcessPool:
-                    results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
-                if progress is not None:
-                    progress(results[i])
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except BrokenProcessPool:
+                results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
+            if progress is not None:
+                progress(results[i])
+    except BaseException:
+        _stop_workers(pool)  # Ctrl-C: no worker goes on with its scenario or starts the next one
+        raise
+    pool.shutdown(wait=True)
     return results  # type: ignore[return-value]
 
 

@@ -97,6 +97,6 @@ def export(result, path: str) -> None:
     doc = {"traceEvents": events(result), "displayTimeUnit": "ms",
            "otherData": {"scenario": result.scenario.name, "outcome": result.outcome,
                          "clock": "simulated partition time"}}
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=None, separators=(",", ":"))
-        f.write("\n")
+    from emulator.outdir import write_file
+
+    write_file(path, json.dumps(doc, indent=None, separators=(",", ":")) + "\n")

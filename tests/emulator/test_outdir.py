@@ -1,0 +1,247 @@
+"""Tests for the output folder: locked, staged, replaced all at once, never through a symlink, never escaped."""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from emulator import outdir
+from emulator.cli import main
+from emulator.errors import BadInputError, OutputExistsError
+from emulator.outdir import LOCK, MANIFEST, STAGING_PREFIX, OutputFolder
+from tests.conftest import small_scenario_text
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(small_scenario_text(extra='[expect]\noutcome = "vmcore"\n'))
+    return path
+
+
+@pytest.fixture
+def finished(tmp_path, small, capsys) -> Path:
+    out = tmp_path / "out"
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every regular file under ``folder`` (but the lock) with its digest."""
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink() and p.name != LOCK}
+
+
+# --- the lock ---
+
+def test_a_run_into_a_folder_another_run_holds_exits_2_naming_the_other_run(finished, small, capsys):
+    """While one run holds --out, a second run into it exits 2 at once, says so, and changes nothing."""
+    before = snapshot(finished)
+    with OutputFolder(finished, force=True):
+        assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert "another fadump-emu run is writing into this folder" in err
+    assert f"(pid {os.getpid()})" in err
+    assert snapshot(finished) == before
+
+
+def test_the_lock_is_released_when_the_run_ends(finished, small, capsys):
+    """After a run, a new run into the same folder (with --force) is not refused."""
+    assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 0
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path, small, capsys):
+    """OUT/.fadump-emu.lock as a symlink: exit 2; the file it points at is not created or written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "victim"
+    (out / LOCK).symlink_to(target)
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 2
+    assert "is a symlink" in flat(capsys.readouterr().err)
+    assert not target.exists()
+
+
+# --- all or nothing ---
+
+def test_results_appear_together_with_a_manifest_and_no_staging_folder_left(finished):
+    """A finished run leaves vmcore, console.log, report.json, boot-N and the manifest listing them; no staging."""
+    names = sorted(p.name for p in finished.iterdir())
+    assert not [n for n in names if n.startswith(STAGING_PREFIX)]
+    manifest = json.loads((finished / MANIFEST).read_text())["files"]
+    assert {"vmcore", "console.log", "report.json", "boot-1", "boot-2"} <= set(manifest)
+    assert set(manifest) <= set(names)
+
+
+def test_the_report_names_the_vmcore_where_it_ends_up_not_the_staging_folder(finished):
+    """report.json's captures[0].vmcore is OUT/vmcore."""
+    rep = json.loads((finished / "report.json").read_text())
+    assert rep["captures"][0]["vmcore"] == str(finished / "vmcore")
+
+
+def test_a_run_that_fails_at_run_time_keeps_the_previous_results_byte_for_byte(finished, tmp_path, capsys):
+    """A scenario error found only while running (a write into the reserved area) leaves OUT as it was."""
+    before = snapshot(finished)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(small_scenario_text(extra='[[events]]\naction = "write"\nat = 5\naddr = "0x3C000000"\n'
+                                             'hex = "ff"\n'))
+    assert main(["run", str(bad), "--out", str(finished), "--quiet", "--force"]) == 2
+    assert "overlaps memory the kernel reserved" in flat(capsys.readouterr().err)
+    assert snapshot(finished) == before
+    assert not list(finished.glob(STAGING_PREFIX + "*"))
+
+
+def test_force_removes_only_what_the_tool_wrote(finished, tmp_path, capsys):
+    """--force replaces the earlier run's files (a vmcore.2 it wrote goes) but keeps the user's own files."""
+    (finished / "vmcore.sha256").write_text("user's checksum\n")
+    (finished / "notes.txt").write_text("user's notes\n")
+    manifest = json.loads((finished / MANIFEST).read_text())
+    (finished / "vmcore.2").write_bytes(b"an earlier run's second vmcore")
+    manifest["files"].append("vmcore.2")
+    (finished / MANIFEST).write_text(json.dumps(manifest))
+    small = tmp_path / "small.toml"
+    assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 0
+    assert (finished / "vmcore.sha256").read_text() == "user's checksum\n"
+    assert (finished / "notes.txt").read_text() == "user's notes\n"
+    assert not (finished / "vmcore.2").exists()
+
+
+def test_without_force_an_earlier_vmcore_is_refused_before_anything_runs(finished, small, capsys):
+    """No --force and a vmcore already there: exit 2 with a hint, nothing changed, no staging folder made."""
+    before = snapshot(finished)
+    with pytest.raises(OutputExistsError):
+        with OutputFolder(finished):
+            pass
+    assert main(["run", str(small), "--out", str(finished), "--quiet"]) == 2
+    assert "--force" in flat(capsys.readouterr().err)
+    assert snapshot(finished) == before
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_run(finished, small):
+    """A leftover .fadump-emu-incomplete.PID (a run killed with SIGKILL) is cleaned up, never published."""
+    stale = finished / f"{STAGING_PREFIX}999999"
+    stale.mkdir()
+    (stale / "vmcore").write_bytes(b"half a vmcore")
+    assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 0
+    assert not stale.exists()
+    assert (finished / "vmcore").read_bytes()[:4] == b"\x7fELF"
+
+
+# --- symlinks ---
+
+@pytest.mark.parametrize("name", ["console.log", "report.json", "vmcore"])
+def test_a_symlink_in_out_is_replaced_and_its_target_never_written(tmp_path, small, name, capsys):
+    """A symlink named like an output points outside: after the run the target is unchanged, the link gone."""
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "precious"
+    target.write_text("do not touch\n")
+    (out / name).symlink_to(target)
+    assert main(["run", str(small), "--out", str(out), "--quiet", "--force"]) == 0
+    assert target.read_text() == "do not touch\n"
+    assert not (out / name).is_symlink() and (out / name).is_file()
+
+
+def test_a_boot_folder_symlink_is_replaced_not_followed(tmp_path, small, capsys):
+    """boot-1 as a symlink to a folder outside: the folder outside stays empty."""
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (out / "boot-1").symlink_to(outside)
+    assert main(["run", str(small), "--out", str(out), "--quiet", "--force"]) == 0
+    assert list(outside.iterdir()) == []
+    assert (out / "boot-1").is_dir() and not (out / "boot-1").is_symlink()
+
+
+def test_write_file_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    """outdir.write_file (used for report.json, console.log and --trace) never follows a symlink."""
+    target = tmp_path / "target"
+    target.write_text("old")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    outdir.write_file(link, "new")
+    assert target.read_text() == "old"
+    assert link.read_text() == "new" and not link.is_symlink()
+
+
+def test_the_trace_file_as_a_symlink_is_replaced_not_followed(tmp_path, small, capsys):
+    """--trace naming a symlink: the link becomes the trace; its target is untouched."""
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    link = tmp_path / "trace.json"
+    link.symlink_to(target)
+    assert main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet", "--trace", str(link)]) == 0
+    assert target.read_text() == "keep\n"
+    assert json.loads(link.read_text())["traceEvents"]
+
+
+# --- unusable targets, checked before the run ---
+
+def test_out_naming_a_file_exits_2_with_a_sentence(tmp_path, small, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["run", str(small), "--out", str(tmp_path / "afile"), "--quiet"]) == 2
+    assert "is a file, not a folder" in flat(capsys.readouterr().err)
+
+
+def test_out_below_a_file_exits_2_with_a_sentence(tmp_path, small, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["run", str(small), "--out", str(tmp_path / "afile" / "sub"), "--quiet"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert err.startswith("fadump-emu: --out ") and "Traceback" not in err
+
+
+def test_out_in_a_folder_that_cannot_hold_files_exits_2_with_a_sentence(small, capsys):
+    """/proc cannot hold our files, even for root: exit 2, a sentence, no traceback."""
+    assert main(["run", str(small), "--out", "/proc", "--quiet"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert err.startswith("fadump-emu: --out /proc") and "choose" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_in_a_read_only_folder_exits_2_with_a_sentence(tmp_path, small, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o555)
+    assert main(["run", str(small), "--out", str(ro), "--quiet"]) == 2
+    assert "not writable" in flat(capsys.readouterr().err)
+
+
+def test_trace_naming_a_folder_exits_2_before_the_run(tmp_path, small, capsys):
+    """--trace DIR: refused before the run, so no output folder is even created."""
+    assert main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet", "--trace", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in flat(capsys.readouterr().err)
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_trace_in_a_missing_folder_exits_2_before_the_run(tmp_path, small, capsys):
+    assert main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet", "--trace",
+                 str(tmp_path / "nowhere" / "t.json")]) == 2
+    assert "does not exist" in flat(capsys.readouterr().err)
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_map_naming_a_file_exits_2_before_the_run(tmp_path, small, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet", "--map", str(tmp_path / "afile")]) == 2
+    assert "is a file, not a folder" in flat(capsys.readouterr().err)
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_check_out_dir_refuses_with_bad_input_error(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(BadInputError):
+        outdir.check_out_dir(tmp_path / "f")
+    with pytest.raises(BadInputError):
+        outdir.check_file_target(tmp_path, "--trace")
+    with pytest.raises(BadInputError):
+        outdir.check_dir_target(tmp_path / "f", "--map")

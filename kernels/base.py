@@ -13,8 +13,12 @@ from kernels import vmcoreinfo
 from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
+from kernels.sparsemem import SparseVmemmap
 from kernels.structs import kernel_structs
 from kernels.vmcore import ProcVmcore, VmcoreError
+
+MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
+"""A profile's ``memory_model`` names how its struct pages are laid out and found."""
 
 CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
@@ -56,6 +60,8 @@ class Kernel(CrashPaths):
     vmcore_layout = "paged"
     page_layout = None
     """struct page of this generation (kernels.memmap), or None for no mem_map."""
+    memory_model = "flatmem"
+    """A key of MEMORY_MODELS: "flatmem" (one mem_map array) or "sparsemem-vmemmap" (kernels.sparsemem)."""
     log_class = None
     """The printk buffer of this generation (kernels.printk), or None."""
     max_physmem_bits = 46
@@ -189,7 +195,7 @@ class Kernel(CrashPaths):
         block = (pattern * (size // len(pattern) + 1))[:size]
         self.ram.write(start, block)
         if self.page_layout is not None:
-            self.memmap = MemMap(self, self.page_layout)
+            self.memmap = MEMORY_MODELS[self.memory_model](self, self.page_layout)
             self.memmap.place()
             self.page_kind(0, IMAGE_SIZE, "reserved")
             self.page_kind(start, size, "cache")

@@ -22,6 +22,7 @@ class Linux610(Kernel):
     waits_for_secondaries = True
     mask_at_registration = "possible"
     page_layout = PAGE_6_10
+    memory_model = "sparsemem-vmemmap"
     log_class = PrbLogBuffer
     max_physmem_bits = 51
 

@@ -1,0 +1,310 @@
+"""SPARSEMEM_VMEMMAP as a pSeries (Book3S-64, 64 KiB pages) kernel sets it up at boot.
+
+What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10 is the same):
+- mm/sparse.c memblocks_present()/sparse_index_alloc(): SPARSEMEM_EXTREME. ``mem_section`` points at
+  NR_SECTION_ROOTS root pointers (memblock_alloc), each root at SECTIONS_PER_ROOT = PAGE_SIZE /
+  sizeof(struct mem_section) sections (memblock_alloc_node). struct mem_section is {section_mem_map,
+  usage} (16 bytes without CONFIG_PAGE_EXTENSION). section_mem_map is sparse_encode_mem_map():
+  pfn_to_page(first pfn) - first pfn, which for VMEMMAP is ``vmemmap`` itself, ORed with the flags of
+  include/linux/mmzone.h (PRESENT, HAS_MEM_MAP, IS_ONLINE, IS_EARLY).
+- arch/powerpc/include/asm/sparsemem.h SECTION_SIZE_BITS 24; book3s/64/{hash-64k,radix}.h
+  MAX_PHYSMEM_BITS 51 with VMEMMAP and EXTREME; radix.h/hash.h: vmemmap at 0xc00c000000000000 and
+  VMALLOC_START 0xc008000000000000 with 64 KiB pages.
+- mm/sparse.c sparse_init_nid(): one buffer of map_count * section_map_size() (ALIGN(sizeof(struct page)
+  * PAGES_PER_SECTION, PMD_SIZE)) is taken top-down and bump-allocated; sparse_buffer_fini() frees what is
+  left. If it cannot be had, each block comes from memblock on its own (vmemmap_alloc_block).
+- radix (mm/book3s64/radix_pgtable.c radix__vmemmap_populate): a 2 MiB PMD leaf where the first address
+  a section's memmap touches in that PMD is PMD-aligned, else 64 KiB pages; kernels.radix_pgtable writes
+  the tables. Since 6.6 (368a0590d954) radix does not fill ``vmemmap_list``: it stays NULL.
+- hash (mm/init_64.c __vmemmap_populate, vmemmap_list_populate): blocks of mmu_vmemmap_psize (16 MiB
+  when 16M pages exist and RAM >= 1 GiB, hash_utils.c htab_init_page_sizes; else 64 KiB), each recorded
+  in a struct vmemmap_backing {list, phys, virt_addr} pushed on the front of ``vmemmap_list``; the
+  entries are handed out of PAGE_SIZE chunks. The hashed page table that maps them is not modelled.
+
+Cost: mem_section, the page tables and vmemmap_list are written in full (a 64 TiB partition has 28672
+PMD leaves); struct pages are described like FLATMEM's (every page when the memmap is at most
+memmap.FULL_DESCRIPTION_LIMIT, else only pages that were written).
+"""
+
+import bisect
+
+import numpy as np
+
+from emulator.layout import Range, merge
+from kernels import radix_pgtable as rpt
+from kernels.image import va
+from kernels.memmap import FULL_DESCRIPTION_LIMIT
+
+VMEMMAP_BASE = 0xC00C_0000_0000_0000
+VMALLOC_START = 0xC008_0000_0000_0000
+SECTION_SIZE_BITS = 24
+MAX_PHYSMEM_BITS = 51
+MEM_SECTION_SIZE = 16
+SECTION_MARKED_PRESENT, SECTION_HAS_MEM_MAP, SECTION_IS_ONLINE, SECTION_IS_EARLY = 1, 2, 4, 8
+SMP_CACHE_BYTES = 128
+VMEMMAP_BACKING_SIZE = 24
+"""struct vmemmap_backing (book3s/64/pgalloc.h): list at 0, phys at 8, virt_addr at 16."""
+MMU_PSIZE_DEF_SIZE = 96
+"""struct mmu_psize_def (book3s/64/mmu.h): shift u32 at 0, penc[MMU_PAGE_COUNT=16] int, tlbiel u32, then
+avpnm, h_rpt_pgsize and sllp/ap unsigned longs at 72, 80, 88."""
+MMU_PAGE = {"4K": 0, "64K": 2, "2M": 7, "16M": 10, "1G": 13, "16G": 14}
+"""asm/mmu.h MMU_PAGE_* indexes into mmu_psize_defs."""
+PAGE_SIZES = {"radix": {"4K": 12, "64K": 16, "2M": 21, "1G": 30},
+              "hash": {"4K": 12, "64K": 16, "16M": 24, "16G": 34}}
+"""Page sizes (shift) a POWER9 partition reports: radix (ibm,processor-radix-AP-encodings) and hash
+(ibm,segment-page-sizes)."""
+HASH_PMD_SIZE = 1 << 24
+"""PMD_SIZE under hash with 64 KiB pages (H_PTE_INDEX_SIZE 8): what section_map_size() aligns to."""
+
+
+class TopDown:
+    """memblock_alloc(): the highest free place that fits, each allocation aligned; slack stays free."""
+
+    def __init__(self, free: list[Range]):
+        self.free = [(r.start, r.end) for r in sorted(free, key=lambda r: r.start) if r.size]
+        self.taken: list[Range] = []
+
+    def alloc(self, size: int, align: int) -> int | None:
+        for i in range(len(self.free) - 1, -1, -1):
+            start, end = self.free[i]
+            addr = (end - size) & ~(align - 1)
+            if addr >= start:
+                rest = [(a, b) for a, b in ((start, addr), (addr + size, end)) if b > a]
+                self.free[i:i + 1] = rest
+                self.taken.append(Range(addr, addr + size))
+                return addr
+        return None
+
+    def must(self, size: int, align: int, what: str) -> int:
+        addr = self.alloc(size, align)
+        if addr is None:
+            raise MemoryError(f"no room for {what} ({size:#x} bytes)")
+        return addr
+
+
+class SparseVmemmap:
+    """mem_section, vmemmap and what maps it, for one booted kernel; struct pages kept up to date."""
+
+    def __init__(self, kernel, layout):
+        self.k = kernel
+        self.layout = layout
+        self.page = kernel.page_size
+        self.mmu = kernel.machine.config.mmu
+        self.pages_per_section = (1 << SECTION_SIZE_BITS) // self.page
+        self.sections_per_root = self.page // MEM_SECTION_SIZE
+        self.nr_roots = (1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)) // self.sections_per_root
+        self.max_pfn = kernel.machine.layout.end_of_dram // self.page
+        self.full = self.max_pfn * layout.size <= FULL_DESCRIPTION_LIMIT
+        self.roots = 0
+        self.mappings: list[rpt.Mapping] = []
+        self._starts: list[int] = []
+        self.vmemmap_list_head = 0
+        self.tables = None
+        self.psize = self._vmemmap_psize()
+
+    def _vmemmap_psize(self) -> str:
+        if self.mmu == "radix":
+            return "2M"
+        return "16M" if self.k.machine.layout.phys_mem_size >= 1 << 30 else "64K"
+
+    # --- boot ---
+
+    def present_sections(self) -> list[tuple[int, int]]:
+        """[first, end) section numbers holding memory, merged (memblocks_present)."""
+        runs: list[tuple[int, int]] = []
+        for r in self.k.memblock.memory:
+            s0, s1 = r.start >> SECTION_SIZE_BITS, -(-r.end >> SECTION_SIZE_BITS)
+            if runs and s0 <= runs[-1][1]:
+                runs[-1] = (runs[-1][0], max(runs[-1][1], s1))
+            else:
+                runs.append((s0, s1))
+        return runs
+
+    def place(self) -> None:
+        """paging_init(): sparse_init() and vmemmap_populate(), then mark what was taken reserved."""
+        k = self.k
+        alloc = TopDown(k.memblock.free())
+        runs = self.present_sections()
+        self._mem_sections(alloc, runs)
+        buffer_used = self._populate(alloc, runs)
+        if self.mmu == "radix":
+            self.tables = rpt.RadixTables(k.ram, k.symbols["swapper_pg_dir"])
+            self.tables.clear_pgd()
+            self.tables.plan(self.mappings, lambda size, align: alloc.must(size, align, "a page table"))
+            for m in self.mappings:
+                self.tables.write(m)
+        else:
+            k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
+            self._vmemmap_list(alloc)
+        self._globals()
+        taken = [r for r in alloc.taken if r != buffer_used[0]] + buffer_used[1:]
+        for r in merge(taken):
+            k.memblock.reserve(r)
+        if self.full:
+            self.describe(0, self.max_pfn * self.page, "free")
+        for r in k.memblock.reserved:
+            self.describe(r.start, r.size, "reserved")
+
+    def _mem_sections(self, alloc: TopDown, runs) -> None:
+        k, order = self.k, self.k.byteorder
+        self.roots = alloc.must(8 * self.nr_roots, SMP_CACHE_BYTES, "mem_section roots")
+        k.ram.fill(self.roots, 8 * self.nr_roots, 0)
+        end = "<" if order == "little" else ">"
+        flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY
+        spr = self.sections_per_root
+        roots = sorted({s // spr for s0, s1 in runs for s in range(s0 - s0 % spr, s1, spr)})
+        for root in roots:
+            array = alloc.must(spr * MEM_SECTION_SIZE, SMP_CACHE_BYTES, "a mem_section array")
+            words = np.zeros((spr, MEM_SECTION_SIZE // 8), dtype=np.dtype(np.uint64).newbyteorder(end))
+            for s0, s1 in runs:
+                lo, hi = max(s0, root * spr), min(s1, (root + 1) * spr)
+                if lo < hi:
+                    words[lo - root * spr:hi - root * spr, 0] = VMEMMAP_BASE | flags
+            k.ram.write(array, words.view(np.uint8).reshape(-1))
+            k.ram.write_u64(self.roots + 8 * root, va(array), order)
+
+    def _populate(self, alloc: TopDown, runs) -> list[Range]:
+        """Decide every vmemmap block's virtual and physical address; return [buffer, used part]."""
+        size = self.layout.size
+        map_size = -(-size * self.pages_per_section // self.section_map_align()) * self.section_map_align()
+        count = sum(s1 - s0 for s0, s1 in runs)
+        buf = alloc.alloc(count * map_size, map_size)
+        bump = buf
+
+        def block(nbytes: int) -> int:
+            nonlocal bump
+            if buf is not None:
+                at = -(-bump // nbytes) * nbytes
+                if at + nbytes <= buf + count * map_size:
+                    bump = at + nbytes
+                    return at
+            return alloc.must(nbytes, nbytes, "a vmemmap block")
+
+        per = self.pages_per_section * size
+        if self.mmu == "radix":
+            state: dict[int, object] = {}
+            for s0, s1 in runs:
+                v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
+                while v < v1:
+                    p = v >> rpt.PMD_SHIFT
+                    st = state.get(p)
+                    if st is None and v % rpt.PMD_SIZE == 0:
+                        state[p] = "leaf"
+                        self.mappings.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
+                    elif st is None or isinstance(st, set):
+                        pages = state.setdefault(p, set())
+                        if v not in pages:
+                            pages.add(v)
+                            self.mappings.append(rpt.Mapping(v, self.page, block(self.page)))
+                        v += self.page
+                        continue
+                    v = (p + 1) << rpt.PMD_SHIFT
+        else:
+            psize = 1 << PAGE_SIZES["hash"][self.psize]
+            done: set[int] = set()
+            for s0, s1 in runs:
+                v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
+                while v < VMEMMAP_BASE + s1 * per:
+                    if v not in done:
+                        done.add(v)
+                        self.mappings.append(rpt.Mapping(v, psize, block(psize)))
+                    v += psize
+        self._starts = [m.vaddr for m in self.mappings]
+        if buf is None:
+            return [Range(0, 0)]
+        return [Range(buf, buf + count * map_size), Range(buf, max(bump, buf))]
+
+    def section_map_align(self) -> int:
+        return rpt.PMD_SIZE if self.mmu == "radix" else HASH_PMD_SIZE
+
+    def _vmemmap_list(self, alloc: TopDown) -> None:
+        """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list."""
+        k, order = self.k, self.k.byteorder
+        per_page = self.page // VMEMMAP_BACKING_SIZE
+        head, chunk = 0, None
+        for i, m in enumerate(self.mappings):
+            if i % per_page == 0:
+                chunk = alloc.must(self.page, self.page, "vmemmap_backing entries")
+                k.ram.fill(chunk, self.page, 0)
+            entry = chunk + (i % per_page) * VMEMMAP_BACKING_SIZE
+            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (head, m.paddr, m.vaddr)))
+            head = va(entry)
+        self.vmemmap_list_head = head
+
+    def _globals(self) -> None:
+        """The kernel variables VMCOREINFO names: mem_section, vmemmap, vmemmap_list, mmu_*psize*, mem_map."""
+        k, order, sym = self.k, self.k.byteorder, self.k.symbols
+        k.ram.write_u64(sym["mem_section"], va(self.roots), order)
+        k.ram.write_u64(sym["vmemmap"], VMEMMAP_BASE, order)
+        k.ram.write_u64(sym["vmemmap_list"], self.vmemmap_list_head, order)
+        k.ram.write_u64(sym["mem_map"], 0, order)  # !CONFIG_NUMA keeps the FLATMEM pointer, NULL here
+        k.ram.write_u32(sym["mmu_vmemmap_psize"], MMU_PAGE[self.psize], order)
+        defs = bytearray(MMU_PSIZE_DEF_SIZE * 16)
+        for name, shift in PAGE_SIZES[self.mmu].items():
+            at = MMU_PAGE[name] * MMU_PSIZE_DEF_SIZE
+            defs[at:at + 4] = shift.to_bytes(4, order)
+        k.ram.write(sym["mmu_psize_defs"], bytes(defs))
+
+    # --- struct pages ---
+
+    def struct_page(self, pfn: int) -> int:
+        """The virtual address of pfn's struct page (pfn_to_page)."""
+        return VMEMMAP_BASE + pfn * self.layout.size
+
+    def vmemmap_phys(self, vaddr: int) -> int | None:
+        """Where a vmemmap address is backed in RAM (None if no block maps it)."""
+        i = bisect.bisect_right(self._starts, vaddr) - 1
+        if i >= 0 and vaddr < self.mappings[i].vaddr + self.mappings[i].size:
+            m = self.mappings[i]
+            return m.paddr + vaddr - m.vaddr
+        return None
+
+    def describe(self, addr: int, length: int, kind: str) -> None:
+        """Fill the struct pages of [addr, addr+length) (only written pages on a large partition)."""
+        if not self.full and length > 64 * self.page:
+            for s, e in self.k.ram.touched_runs(addr, addr + length):
+                self._describe(s, e - s, kind)
+            return
+        self._describe(addr, length, kind)
+
+    def _describe(self, addr: int, length: int, kind: str) -> None:
+        first, last = addr // self.page, min(self.max_pfn, -(-(addr + length) // self.page))
+        if last <= first:
+            return
+        data = self.layout.records(last - first, kind, self.k.byteorder)
+        v, v1 = self.struct_page(first), self.struct_page(last)
+        i = max(0, bisect.bisect_right(self._starts, v) - 1)
+        while i < len(self.mappings) and self.mappings[i].vaddr < v1:
+            m = self.mappings[i]
+            lo, hi = max(v, m.vaddr), min(v1, m.vaddr + m.size)
+            if lo < hi:
+                self.k.ram.write(m.paddr + lo - m.vaddr, data[lo - v:hi - v])
+            i += 1
+
+    # --- VMCOREINFO ---
+
+    def vmcoreinfo_generic(self) -> list[str]:
+        """kernel/vmcore_info.c crash_save_vmcoreinfo_init(): the memory-model lines, in its order."""
+        sym = self.k.symbols
+        return [f"SYMBOL(mem_map)={va(sym['mem_map']):x}",
+                f"SYMBOL(vmemmap)={VMEMMAP_BASE:x}",
+                f"SYMBOL(mem_section)={va(self.roots):x}",
+                f"LENGTH(mem_section)={self.nr_roots}",
+                f"SIZE(mem_section)={MEM_SECTION_SIZE}",
+                "OFFSET(mem_section.section_mem_map)=0",
+                f"NUMBER(SECTION_SIZE_BITS)={SECTION_SIZE_BITS}",
+                *self.layout.vmcoreinfo()]
+
+    def vmcoreinfo_arch(self) -> list[str]:
+        """arch/powerpc/kexec/vmcore_info.c arch_crash_save_vmcoreinfo(): PPC64 && SPARSEMEM_VMEMMAP."""
+        sym = self.k.symbols
+        return [f"SYMBOL(vmemmap_list)={va(sym['vmemmap_list']):x}",
+                f"SYMBOL(mmu_vmemmap_psize)={va(sym['mmu_vmemmap_psize']):x}",
+                f"SYMBOL(mmu_psize_defs)={va(sym['mmu_psize_defs']):x}",
+                f"SIZE(vmemmap_backing)={VMEMMAP_BACKING_SIZE}",
+                "OFFSET(vmemmap_backing.list)=0", "OFFSET(vmemmap_backing.phys)=8",
+                "OFFSET(vmemmap_backing.virt_addr)=16",
+                f"SIZE(mmu_psize_def)={MMU_PSIZE_DEF_SIZE}", "OFFSET(mmu_psize_def.shift)=0"]
+
+    def vmcoreinfo(self) -> list[str]:
+        return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}", *self.vmcoreinfo_generic(), *self.vmcoreinfo_arch()]

@@ -11,6 +11,7 @@ from emulator import export, memmap_view, progress
 from emulator.errors import OutputExistsError
 from emulator.faults import DiskFull
 from emulator.results import Capture
+from emulator.dump_sources import ProcVmcoreSource, open_source, saved_record
 from emulator.verify import verify
 from kernels import elfcore
 from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
@@ -29,10 +30,7 @@ class CaptureSteps:
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
         path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
-        checked = self._snapshot.prints.size * 2048 if self._snapshot else 0
-        with self.result.timed("verify"), progress.bar("verifying the vmcore", checked) as advance:
-            verification = verify(self._snapshot, k.vmcore, m.ram, advance) if self._snapshot else None
-        cap.verification = verification
+        cap.verification = self.verify_capture(k, None)
         cap.notes = self.read_notes(k)
         for addr, data, _ in self.sc.expect.memory:
             try:
@@ -58,6 +56,8 @@ class CaptureSteps:
             cap.file_size = saved.size
             if self.sc.capture_tool == "makedumpfile":
                 self.makedumpfile(k, cap, path)
+            if cap.path:
+                cap.verification = self.verify_capture(k, path, cap.format)
             save_span = self.result.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
                                          bytes=saved.data_bytes)
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
@@ -65,6 +65,31 @@ class CaptureSteps:
             k.userspace(f"kdump: saved vmcore ({cap.format}): {cap.disk_bytes} bytes of data in a "
                         f"{cap.file_size}-byte file")
         self.result.captures.append(cap)
+
+    def verify_capture(self, k, path: Path | None, fmt: str = "") -> dict | None:
+        """Crash-time digests against the saved file read back from disk (or /proc/vmcore when not saved).
+
+        The digests and a record of the file as written go to digests/<vmcore name>.json and .bin
+        beside it, for `fadump-emu verify` later.
+        """
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if path is None:
+            source = ProcVmcoreSource(k.vmcore, self.machine.ram)
+        else:
+            saved = {"format": fmt, "covered": [[l.paddr, l.size] for l in k.vmcore.loads]}
+            if not fmt.startswith("kdump-compressed"):
+                saved.update(saved_record(str(path)))
+            saved["covered"] = [[l.paddr, l.size] for l in k.vmcore.loads]
+            snap.save(path.parent, path.name, saved)
+            source = open_source(str(path), saved)
+        checked = len(snap.grains) * 4096
+        try:
+            with self.result.timed("verify"), progress.bar("verifying the vmcore", checked) as advance:
+                return verify(snap, source, advance)
+        finally:
+            getattr(source, "close", lambda: None)()
 
     def makedumpfile(self, k, cap: Capture, path: Path) -> None:
         """kdump-utils' capture: makedumpfile -l --message-level 7 -d 31 /proc/vmcore vmcore (real tool, qemu-user)."""

@@ -81,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
     explain.add_argument("--step", action="store_true", help="pause between steps (on a terminal)")
     explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
+    verify = sub.add_parser("verify", help="re-check a run's saved vmcore against its crash-time digests",
+                            description="Read the vmcore of a run folder back from disk and compare every 4 KiB "
+                                        "with the BLAKE2b digests of crash-time memory kept in RUN_DIR/digests. "
+                                        "Works after a copy, on another machine, or after makedumpfile (only the "
+                                        "pages a filtered dump kept are checked). Exit status: 0 matches, "
+                                        "1 does not match, 2 bad input.")
+    verify.add_argument("run_dir", metavar="RUN_DIR")
+    verify.add_argument("--vmcore", default=None, metavar="FILE",
+                        help="check this file instead of the one in RUN_DIR (a copy, or makedumpfile's output)")
+    verify.add_argument("--name", default=None, metavar="VMCORE_NAME",
+                        help="which of the run's vmcores (vmcore, vmcore.2, ...) to check (default all)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "dmesg":
             from emulator import dmesg
             return dmesg.command(args)
+        if args.command == "verify":
+            from emulator import verify_command
+            return verify_command.command(args)
         if args.command == "test":
             return cmd_test(args)
     except FadumpEmuError as exc:

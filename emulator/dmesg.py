@@ -16,6 +16,8 @@ from emulator.vmcore_file import VmcoreFile
 from kernels import printk
 
 PLAIN_SYMBOLS = ("log_buf", "log_buf_len", "log_end")
+MAX_LOG_BUF = 1 << 28
+"""A 3.4 ring larger than 256 MiB (log_buf_len= on the command line) is not believed."""
 LEVEL = re.compile(r"^<(\d)>")
 
 
@@ -40,7 +42,11 @@ def recover(path: str) -> list[str]:
         symbols = symbols_of(info)
         release = info.get("OSRELEASE", "unknown release")
         if all(s in symbols for s in PLAIN_SYMBOLS):
+            check_plain_ring(core, symbols)
             text = printk.read_plain(core.read_vaddr, core.read_u64, core.read_u32, symbols)
+            if "\0" in text:
+                raise BadInputError(f"{path}: the log ring holds NUL bytes (at offset {text.index(chr(0))}); "
+                                    "log_buf, log_buf_len or log_end in this dump are not sane")
             wrapped = core.read_u32(symbols["log_end"]) >= core.read_u32(symbols["log_buf_len"])
             return split_plain(text, wrapped)
         if "prb" in symbols:
@@ -57,6 +63,21 @@ def recover(path: str) -> list[str]:
             raise UnreadableLog(f"{path}: the crashed kernel ({release}) keeps its log as 3.5-5.9 structured "
                                 "records (SYMBOL(log_first_idx)); fadump-emu cannot read that format yet")
         raise BadInputError(f"{path}: VMCOREINFO names no kernel log (no SYMBOL(log_buf) or SYMBOL(prb))")
+
+
+def check_plain_ring(core: VmcoreFile, symbols: dict[str, int]) -> None:
+    """Linux 3.4's ring (kernel/printk.c): log_buf_len is a power of two and the ring is memory in the file.
+
+    Checked before anything is read, so a forged length cannot make us read or allocate gigabytes.
+    """
+    length = core.read_u32(symbols["log_buf_len"])
+    buf = core.read_u64(symbols["log_buf"])
+    if length == 0 or length & (length - 1) or length > MAX_LOG_BUF:
+        raise BadInputError(f"{core.path}: log_buf_len is {length:#x}; Linux 3.4 keeps a power of two of at most "
+                            f"{MAX_LOG_BUF:#x} bytes, so the dump is damaged or forged")
+    if not core.holds_vaddr(buf, length):
+        raise BadInputError(f"{core.path}: the log ring [{buf:#x}, {buf + length:#x}) is not all in the dump's "
+                            "PT_LOAD data; log_buf or log_buf_len is not sane")
 
 
 def symbols_of(info: dict[str, str]) -> dict[str, int]:

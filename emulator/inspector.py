@@ -8,6 +8,7 @@ Values readelf prints in hex are hex strings in the JSON; counts are numbers.
 """
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emulator.errors import BadInputError
-from emulator.vmcore_file import VmcoreFile
+from emulator.vmcore_file import VmcoreFile, open_regular
 from firmware import abi
 from firmware.structs import DumpMemStruct
 from kernels.structs import NT_PRSTATUS, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE
@@ -43,12 +44,30 @@ def inspect_path(path: str, parts=PARTS) -> dict:
             raise BadInputError(f"{path}: no vmcore file and no boot-N/{KERNEL_DUMP_FILE} in this folder; "
                                 "give a vmcore or a folder written by `fadump-emu run --out`")
         if "kernel-dump" in parts:
-            out["kernel_dumps"] = [decode_kernel_dump(f.read_bytes(), str(f), _boot_of(f)) for f in dumps]
+            out["kernel_dumps"] = [decode_kernel_dump(read_small(str(f)), str(f), _boot_of(f)) for f in dumps]
     else:
         cores = [p]
     if any(part in parts for part in ("header", "phdrs", "notes")):
         out["vmcores"] = [decode_vmcore(str(f), parts) for f in cores]
     return out
+
+
+MAX_KERNEL_DUMP = 1 << 20
+"""ibm,kernel-dump is a header and a few sections: a few hundred bytes."""
+MAX_TABLE_ROWS = 256
+"""Program headers shown as table rows; the rest are counted (all of them are in --json)."""
+
+
+def read_small(path: str) -> bytes:
+    """A small regular file's bytes (never a FIFO or device, never more than MAX_KERNEL_DUMP)."""
+    fd = open_regular(path)
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_KERNEL_DUMP:
+            raise BadInputError(f"{path}: {size} bytes is far too large for an ibm,kernel-dump property")
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
 
 
 def _natural(f: Path) -> list:
@@ -167,10 +186,16 @@ def render(data: dict, console: Console) -> None:
         if "elf_header" in core:
             console.print(_pairs("ELF header", core["elf_header"]))
         if "program_headers" in core:
-            console.print(_phdr_table(core["program_headers"], wide=console.width >= 120))
+            phdrs = core["program_headers"]
+            console.print(_phdr_table(phdrs[:MAX_TABLE_ROWS], wide=console.width >= 120))
+            if len(phdrs) > MAX_TABLE_ROWS:
+                console.print(f"... and {len(phdrs) - MAX_TABLE_ROWS} more program headers (all are in --json)")
         per_row = 4 if console.width >= 140 else 2 if console.width >= 72 else 1
-        for note in core.get("notes", []):
+        notes = core.get("notes", [])
+        for note in notes[:MAX_TABLE_ROWS]:
             console.print(_note_table(note, per_row))
+        if len(notes) > MAX_TABLE_ROWS:
+            console.print(f"... and {len(notes) - MAX_TABLE_ROWS} more notes (all are in --json)")
     for dump in data["kernel_dumps"]:
         console.rule(f"[bold]boot {dump['boot']}: {dump['path']}[/] ({dump['size']} bytes, big-endian)")
         console.print(_pairs("ibm,kernel-dump header", {**dump["header"],

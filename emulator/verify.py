@@ -1,144 +1,122 @@
-"""Self-verification: what RAM held at the crash against what the vmcore says it held.
+"""Self-verification: what RAM held at the crash against what a vmcore says it held.
 
-When firmware takes over, every 4 KiB grain of memory that was ever written is
-fingerprinted (untouched grains are zero and cost nothing). After capture, each
-PT_LOAD of the vmcore is read back through the vmcore's own read path and
-compared grain by grain; crash-time memory that no PT_LOAD covers is named as
-missing, PT_LOAD parts that were not memory at the crash as bogus.
+The crash-time side is a CrashSnapshot of per-grain BLAKE2b digests
+(emulator.digests). The vmcore side is a dump source (emulator.dump_sources):
+the saved file read back from disk (ELF, full or filtered, or
+kdump-compressed), or, when nothing was saved, the capture kernel's
+/proc/vmcore view. Every grain the dump holds that was written at the crash,
+or that holds data now, is read and digested; crash-time memory no PT_LOAD
+covers is named as missing, PT_LOAD parts that were not memory as bogus, and
+a file cut short or grown is named with the byte range concerned.
 
-The fingerprint is two 64-bit weighted sums of a grain's words with odd weights:
-any change confined to one word always changes it, and vectorised it runs near
-memory speed (a cryptographic hash would be 5x slower for no gain here).
+A filtered dump (makedumpfile, or --format filtered) leaves pages out by
+design: only the pages it kept are checked, and what it left out is counted,
+not called missing.
 """
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from emulator.digests import DIGEST_SIZE, GRAIN, STEP, ZERO, CrashSnapshot, digest, grain_digests
 from emulator.layout import Range, merge, subtract
 
-GRAIN = 4096
-"""Verification granularity: the smallest page size a ppc64 kernel uses."""
-WORDS = GRAIN // 8
-_RNG = np.random.default_rng(0x6661_6475_6D70)
-_W1 = _RNG.integers(0, 2**63, WORDS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_W2 = _RNG.integers(0, 2**63, WORDS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+MAX_LISTED = 64
+"""Ranges listed per kind in a verdict (the counts are always complete)."""
 
 
-STEP = 8 << 20
-"""Fingerprint in 8 MiB steps so temporaries stay small whatever the run length."""
-
-
-def fingerprints(data) -> np.ndarray:
-    """One 128-bit fingerprint (two uint64 columns) per whole grain of ``data``."""
-    words = np.frombuffer(data, dtype=np.uint64).reshape(-1, WORDS)
-    out = np.empty((len(words), 2), dtype=np.uint64)
-    rows = STEP // GRAIN
-    for i in range(0, len(words), rows):
-        chunk = words[i:i + rows]
-        np.sum(chunk * _W1, axis=1, out=out[i:i + rows, 0])
-        np.sum(chunk * _W2, axis=1, out=out[i:i + rows, 1])
-    return out
-
-
-ZERO = fingerprints(np.zeros(GRAIN, dtype=np.uint8))[0]
-
-
-@dataclass
-class CrashSnapshot:
-    """Fingerprints of memory at the crash, the memory map, and the excluded dump area."""
-
-    time: float
-    memory: list[Range]
-    excluded: list[tuple[Range, str]]
-    grains: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    prints: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.uint64))
-    edges: dict[int, bytes] = field(default_factory=dict)
-    """Raw crash-time bytes of grains cut by an excluded range, for partial comparisons."""
-
-    @classmethod
-    def take(cls, ram, memory: list[Range], excluded: list[tuple[Range, str]], time: float) -> "CrashSnapshot":
-        snap = cls(time, list(memory), list(excluded))
-        grains, prints = [], []
-        for r in memory:
-            for s, e in ram.touched_runs(r.start, r.end):
-                s0, e0 = s - s % GRAIN, e + (-e) % GRAIN
-                grains.append(np.arange(s0 // GRAIN, e0 // GRAIN, dtype=np.int64))
-                prints.append(fingerprints(ram.view(s0, e0 - s0)))
-        if grains:
-            snap.grains, snap.prints = np.concatenate(grains), np.concatenate(prints)
-        for r, _ in excluded:
-            for edge in (r.start, r.end):
-                if edge % GRAIN:
-                    g = edge // GRAIN
-                    snap.edges[g] = ram.read(g * GRAIN, GRAIN)
-        return snap
-
-    def expected(self, first: int, count: int) -> np.ndarray:
-        """Crash-time fingerprints of grains first..first+count-1 (zero where never written)."""
-        out = np.tile(ZERO, (count, 1))
-        lo, hi = np.searchsorted(self.grains, [first, first + count])
-        out[self.grains[lo:hi] - first] = self.prints[lo:hi]
-        return out
-
-
-def verify(snap: CrashSnapshot, vmcore, ram, progress=None) -> dict:
-    """Compare a ProcVmcore with the snapshot; a JSON-ready verdict."""
-    loads = [Range(l.paddr, l.paddr + l.size) for l in vmcore.loads]
+def verify(snap: CrashSnapshot, source, progress=None) -> dict:
+    """Compare a dump source with the snapshot; a JSON-ready verdict."""
+    loads = [Range(p, p + m) for p, m in source.covered()]
     bogus: list[Range] = []
     for r in loads:
         pieces = [r]
         for m in snap.memory:
             pieces = subtract(pieces, m)
         bogus += pieces
-    overlapping = [str(a) for i, a in enumerate(loads) for b in loads[i + 1:] if a.overlaps(b)]
-    missing = merge(snap.memory)
+    overlapping = [str(a) for i, a in enumerate(sorted(loads)) for b in sorted(loads)[i + 1:] if a.overlaps(b)]
+    absent = merge(snap.memory)
     for r in loads:
-        missing = subtract(missing, r)
+        absent = subtract(absent, r)
     for r, _ in snap.excluded:
-        missing = subtract(missing, r)
+        absent = subtract(absent, r)
+    filtered = source.filtered
     differs: list[Range] = []
-    checked = 0
     unjudged: list[Range] = []
-    for load in vmcore.loads:
-        for lo, hi in _candidate_spans(snap, ram, load):
-            checked += hi - lo
-            differs += _compare(snap, vmcore, load, lo, hi, unjudged)
-            if progress:
-                progress(hi - lo)
+    checked = 0
+    excluded = merge([r for r, _ in snap.excluded])
+    for paddr, data in source.chunks(snap):
+        for a, b in _outside(paddr, paddr + len(data), excluded):
+            checked += b - a
+            differs += _compare(snap, a, data[a - paddr:b - paddr], unjudged)
+        if progress:
+            progress(len(data))
     differs = merge(differs)
+    problems = list(source.problems)
     return {
-        "ok": not (bogus or missing or differs),
+        "ok": not (bogus or differs or problems or (absent and not filtered)),
+        "source": source.describe(),
+        "filtered": filtered,
         "checked_bytes": checked,
         "covered_bytes": sum(r.size for r in merge(loads)),
         "crash_memory": [_range(r) for r in snap.memory],
         "excluded": [dict(_range(r), reason=why) for r, why in snap.excluded],
-        "missing": [_range(r) for r in missing],
-        "bogus": [_range(r) for r in merge(bogus)],
-        "overlapping": overlapping,
-        "differs": [_range(r) for r in differs[:64]],
+        "missing": [] if filtered else [_range(r) for r in absent[:MAX_LISTED]],
+        "filtered_out_bytes": sum(r.size for r in absent) if filtered else 0,
+        "bogus": [_range(r) for r in merge(bogus)[:MAX_LISTED]],
+        "overlapping": overlapping[:MAX_LISTED],
+        "differs": [_range(r) for r in differs[:MAX_LISTED]],
         "differs_count": len(differs),
+        "file_problems": problems,
         # Parts of written grains cut by a PT_LOAD edge nobody foresaw: not compared, and said so.
-        "unjudged": [_range(r) for r in unjudged],
+        "unjudged": [_range(r) for r in unjudged[:MAX_LISTED]],
     }
 
 
-def _candidate_spans(snap: CrashSnapshot, ram, load) -> list[tuple[int, int]]:
-    """Physical spans of the load worth reading: written at the crash, or written now at the source."""
-    end = load.paddr + load.size
-    spans = []
-    lo, hi = np.searchsorted(snap.grains, [load.paddr // GRAIN, (end - 1) // GRAIN + 1])
-    g = snap.grains[lo:hi]
-    if len(g):
-        breaks = np.flatnonzero(np.diff(g) != 1)
-        starts = np.concatenate(([g[0]], g[breaks + 1]))
-        stops = np.concatenate((g[breaks], [g[-1]])) + 1
-        spans += [(int(a) * GRAIN, int(b) * GRAIN) for a, b in zip(starts, stops)]
-    for s, e in ram.touched_runs(load.source, load.source + load.size):
-        spans.append((load.paddr + s - load.source, load.paddr + e - load.source))
+def _outside(lo: int, hi: int, excluded: list[Range]) -> list[tuple[int, int]]:
+    """[lo, hi) without the excluded ranges: memory a dump may hold but nobody judges (the dump area)."""
+    pieces = [Range(lo, hi)]
+    for r in excluded:
+        if r.start < hi and lo < r.end:
+            pieces = subtract(pieces, r)
+    return [(r.start, r.end) for r in pieces]
+
+
+def _compare(snap: CrashSnapshot, paddr: int, data: bytes, unjudged: list[Range]) -> list[Range]:
+    """Grain ranges of the span [paddr, paddr+len(data)) whose bytes differ from crash time."""
     out = []
+    end = paddr + len(data)
+    head = min(end, paddr + (-paddr) % GRAIN)
+    tail = max(head, end - end % GRAIN)
+    for a, b in ((paddr, head), (tail, end)):  # partial grains at unaligned span edges
+        if a < b:
+            verdict = _partial_matches(snap, a, data[a - paddr:b - paddr])
+            if verdict is None:
+                unjudged.append(Range(a, b))
+            elif not verdict:
+                out.append(Range(a, b))
+    if tail > head:
+        got = grain_digests(memoryview(data)[head - paddr:tail - paddr])
+        want = snap.expected(head // GRAIN, (tail - head) // GRAIN)
+        bad = np.flatnonzero((got != want).any(axis=1))
+        out += [Range(head + int(i) * GRAIN, head + (int(i) + 1) * GRAIN) for i in bad]
+    return out
+
+
+def _partial_matches(snap: CrashSnapshot, a: int, got: bytes) -> bool | None:
+    """Part of one grain: judged by a piece digest, by zeros when never written, else not at all."""
+    b = a + len(got)
+    if (a, b) in snap.pieces:
+        return digest(got) == snap.pieces[(a, b)]
+    if snap.written(a // GRAIN):
+        return None  # a cut we did not foresee: a part of a digested grain cannot be judged
+    return got == bytes(len(got))
+
+
+def candidate_spans(snap: CrashSnapshot, lo: int, hi: int, data_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Physical spans of [lo, hi) worth reading: written at the crash, or holding data in the dump now."""
+    spans = _grain_runs(snap.grains_in(lo, hi)) + list(data_runs)
+    out: list[tuple[int, int]] = []
     for a, b in sorted(spans):
-        a, b = max(a - a % GRAIN, load.paddr), min(b + (-b) % GRAIN, end)
+        a, b = max(a - a % GRAIN, lo), min(b + (-b) % GRAIN, hi)
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         elif a < b:
@@ -146,36 +124,21 @@ def _candidate_spans(snap: CrashSnapshot, ram, load) -> list[tuple[int, int]]:
     return out
 
 
-def _compare(snap: CrashSnapshot, vmcore, load, lo: int, hi: int, unjudged: list[Range]) -> list[Range]:
-    """Grain ranges of [lo, hi) whose vmcore bytes differ from crash time."""
-    out = []
-    head = lo if lo % GRAIN == 0 else min(hi, lo + (-lo) % GRAIN)
-    tail = hi - hi % GRAIN if hi % GRAIN else hi
-    for a, b in ((lo, head), (max(head, tail), hi)):  # partial grains at unaligned load edges
-        if a < b:
-            verdict = _partial_matches(snap, vmcore, load, a, b)
-            if verdict is None:
-                unjudged.append(Range(a, b))
-            elif not verdict:
-                out.append(Range(a, b))
-    for a in range(head, tail, STEP):
-        b = min(tail, a + STEP)
-        data = vmcore.read(load.file_offset + a - load.paddr, b - a)
-        bad = np.flatnonzero((fingerprints(data) != snap.expected(a // GRAIN, (b - a) // GRAIN)).any(axis=1))
-        out += [Range(a + int(i) * GRAIN, a + (int(i) + 1) * GRAIN) for i in bad]
-    return out
+def _grain_runs(g: np.ndarray) -> list[tuple[int, int]]:
+    if not len(g):
+        return []
+    breaks = np.flatnonzero(np.diff(g) != 1)
+    starts = np.concatenate(([g[0]], g[breaks + 1]))
+    stops = np.concatenate((g[breaks], [g[-1]])) + 1
+    return [(int(a) * GRAIN, int(b) * GRAIN) for a, b in zip(starts, stops)]
 
 
-def _partial_matches(snap: CrashSnapshot, vmcore, load, a: int, b: int) -> bool | None:
-    got = vmcore.read(load.file_offset + a - load.paddr, b - a)
-    g = a // GRAIN
-    if g in snap.edges:
-        raw = snap.edges[g]
-        return got == raw[a - g * GRAIN:b - g * GRAIN]
-    written = np.searchsorted(snap.grains, g)
-    if written < len(snap.grains) and snap.grains[written] == g:
-        return None  # a cut we did not foresee: a part of a fingerprinted grain cannot be judged
-    return got == bytes(b - a)
+def read_spans(spans: list[tuple[int, int]], read):
+    """(paddr, bytes) in STEP-sized pieces; ``read(paddr, size)`` gives the dump's bytes."""
+    for a, b in spans:
+        for x in range(a, b, STEP):
+            y = min(b, x + STEP)
+            yield x, read(x, y - x)
 
 
 def _range(r: Range) -> dict:
@@ -185,6 +148,8 @@ def _range(r: Range) -> dict:
 def describe(result: dict) -> list[str]:
     """One line per problem, in words."""
     out = []
+    for p in result.get("file_problems", []):
+        out.append(p)
     for r in result["missing"]:
         out.append(f"missing from the vmcore: [{r['start']}, {r['end']}) ({r['size']} bytes of crash-time memory)")
     for r in result["bogus"]:
@@ -196,3 +161,6 @@ def describe(result: dict) -> list[str]:
     for r in result.get("unjudged", []):
         out.append(f"not compared (a PT_LOAD edge cuts a written 4 KiB grain): [{r['start']}, {r['end']})")
     return out
+
+
+__all__ = ["CrashSnapshot", "DIGEST_SIZE", "GRAIN", "ZERO", "verify", "describe", "candidate_spans", "read_spans"]

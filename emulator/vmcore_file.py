@@ -7,6 +7,7 @@ PT_LOADs, so a sparse 64 TiB file costs nothing to open.
 """
 
 import os
+import stat
 from typing import Self
 
 from construct import ConstructError
@@ -33,6 +34,42 @@ ELF_MAGIC = b"\x7fELF"
 MAX_PHNUM = 1 << 20
 """More program headers than this means a corrupt header, not a big machine."""
 MAX_NOTES_BYTES = 64 << 20
+"""All PT_NOTE segments together: a crash dump's notes are a few KiB per CPU."""
+
+
+def open_regular(path: str) -> int:
+    """A read-only descriptor of the regular file ``path``; BadInputError for anything else.
+
+    A FIFO, socket or device is refused by os.stat before any open (opening a
+    FIFO for reading waits for a writer), and the open itself is O_NONBLOCK
+    and checked again with fstat in case the path changed in between.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot examine ({exc.strerror})") from None
+    _must_be_regular(path, st.st_mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot open ({exc.strerror})") from None
+    try:
+        _must_be_regular(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _must_be_regular(path: str, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "a character device" if stat.S_ISCHR(mode) else
+            "a block device" if stat.S_ISBLK(mode) else "not a regular file")
+    raise BadInputError(f"{path}: is {kind}, not a vmcore file; give a regular file (copy it to one first)")
 
 
 class VmcoreFile:
@@ -40,12 +77,7 @@ class VmcoreFile:
 
     def __init__(self, path: str):
         self.path = str(path)
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except IsADirectoryError:
-            raise BadInputError(f"{self.path}: is a folder, not a vmcore file") from None
-        except OSError as exc:
-            raise BadInputError(f"{self.path}: cannot open ({exc.strerror})") from None
+        self._fd = open_regular(self.path)
         try:
             self.size = os.fstat(self._fd).st_size
             self._identify()
@@ -72,6 +104,9 @@ class VmcoreFile:
         return BadInputError(f"{self.path}: {what}")
 
     def _pread(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise self._bad(f"truncated: {size} bytes at file offset {offset:#x} run past the end "
+                            f"({self.size} bytes)")
         data = os.pread(self._fd, size, offset)
         if len(data) != size:
             raise self._bad(f"truncated: {size} bytes at file offset {offset:#x} run past the end "
@@ -103,18 +138,25 @@ class VmcoreFile:
         if eh.e_phentsize != PHDR_SIZE or not 0 < eh.e_phnum <= MAX_PHNUM:
             raise self._bad(f"program header table is not sane (e_phentsize {eh.e_phentsize}, "
                             f"e_phnum {eh.e_phnum})")
+        if eh.e_phoff + eh.e_phnum * PHDR_SIZE > self.size:
+            raise self._bad(f"the program header table (e_phoff {eh.e_phoff:#x}, {eh.e_phnum} entries) runs past "
+                            f"the end of the file ({self.size} bytes)")
         raw = self._pread(eh.e_phoff, eh.e_phnum * PHDR_SIZE)
-        self.phdrs = [self.ks.elf64_phdr.parse(raw[i * PHDR_SIZE:(i + 1) * PHDR_SIZE]) for i in range(eh.e_phnum)]
+        self.phdrs = list(self.ks.elf64_phdr[eh.e_phnum].parse(raw))
         self.loads = sorted((ph for ph in self.phdrs if ph.p_type == PT_LOAD), key=lambda ph: ph.p_paddr)
 
     def _read_notes(self) -> None:
         """Every note of every PT_NOTE: (name, type, desc, file offset of its header)."""
         self.notes: list[tuple[str, int, bytes, int]] = []
+        budget = min(self.size, MAX_NOTES_BYTES)
         for ph in self.phdrs:
             if ph.p_type != PT_NOTE or not ph.p_filesz:
                 continue
-            if ph.p_filesz > MAX_NOTES_BYTES:
-                raise self._bad(f"PT_NOTE at {ph.p_offset:#x} claims {ph.p_filesz} bytes")
+            budget -= ph.p_filesz
+            if ph.p_offset + ph.p_filesz > self.size or budget < 0:
+                raise self._bad(f"PT_NOTE at {ph.p_offset:#x} claims {ph.p_filesz} bytes: past the end of the "
+                                f"file or more notes than a {self.size}-byte file (at most "
+                                f"{min(self.size, MAX_NOTES_BYTES)} bytes of notes) can hold")
             data = self._pread(ph.p_offset, ph.p_filesz)
             self.notes += [(name, n_type, desc, ph.p_offset + off)
                            for name, n_type, desc, off in elfcore.walk_notes(self.ks, data)]
@@ -142,6 +184,9 @@ class VmcoreFile:
 
     def read_paddr(self, paddr: int, size: int) -> bytes:
         """Crash-time bytes of physical [paddr, paddr+size), across PT_LOADs (zeros past p_filesz)."""
+        if size > self.size:
+            raise self._bad(f"a read of {size} bytes at physical {paddr:#x} asks for more than the whole "
+                            f"{self.size}-byte file; a length in the dump is not sane")
         out, pos, end = bytearray(), paddr, paddr + size
         while pos < end:
             ph = next((p for p in self.loads if p.p_paddr <= pos < p.p_paddr + p.p_memsz), None)
@@ -155,6 +200,13 @@ class VmcoreFile:
             out += bytes(take - in_file)
             pos += take
         return bytes(out)
+
+    def holds_vaddr(self, vaddr: int, size: int) -> bool:
+        """Whether linear-map [vaddr, vaddr+size) is file data of one PT_LOAD (not past p_filesz or EOF)."""
+        paddr = vaddr - KERNELBASE
+        return vaddr >= KERNELBASE and any(
+            ph.p_paddr <= paddr and paddr + size <= ph.p_paddr + ph.p_filesz
+            and ph.p_offset + ph.p_filesz <= self.size for ph in self.loads)
 
     def read_vaddr(self, vaddr: int, size: int) -> bytes:
         """Bytes at a linear-map address 0xc000...: __pa() then the PT_LOADs."""

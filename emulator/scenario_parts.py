@@ -34,11 +34,9 @@ class MachineTables:
                            "for QEMU's pseries fadump (NumCpus at 0x10) or firmware = \"phyp\" for PowerVM "
                            "(LoPAR layout, the default)", "machine", "register_save_area")
         if "firmware" in t:
-            if t["firmware"] not in FIRMWARES:
-                raise sc.error(f"machine.firmware must be one of {', '.join(map(repr, FIRMWARES))} "
-                               f"(\"phyp\" = PowerVM, \"qemu\" = QEMU >= 10.2 pseries), not {t['firmware']!r}",
-                               "machine", "firmware")
-            mc.firmware = t["firmware"]
+            mc.firmware = self.choice(t["firmware"], tuple(FIRMWARES),
+                                      f"machine.firmware must be one of {', '.join(map(repr, FIRMWARES))} "
+                                      "(\"phyp\" = PowerVM, \"qemu\" = QEMU >= 10.2 pseries)", "machine", "firmware")
         for key in ("memory", "max_memory", "lmb_size", "rma_size", "page_size"):
             if key in t:
                 setattr(mc, key, self.size(t[key], f"machine.{key}", "machine", key, limit=1 << 60))

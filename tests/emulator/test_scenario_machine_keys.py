@@ -71,7 +71,7 @@ MISTAKES = [
     ("nr-cpus-not-an-integer", """
         [kernel]
         nr_cpus = "eight"  # <-
-        """, "kernel.nr_cpus must be a int"),
+        """, "kernel.nr_cpus must be an integer"),
 ]
 
 

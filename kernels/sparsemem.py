@@ -19,7 +19,9 @@ What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10
 - hash (mm/init_64.c __vmemmap_populate, vmemmap_list_populate): blocks of mmu_vmemmap_psize (16 MiB
   when 16M pages exist and RAM >= 1 GiB, hash_utils.c htab_init_page_sizes; else 64 KiB), each recorded
   in a struct vmemmap_backing {list, phys, virt_addr} pushed on the front of ``vmemmap_list``; the
-  entries are handed out of PAGE_SIZE chunks. The hashed page table that maps them is not modelled.
+  entries are handed out of PAGE_SIZE chunks. The hashed page table that maps them (bolted HPTEs) belongs
+  to the hypervisor on pSeries (H_ENTER): it is not in partition memory, so no dump holds it, and readers
+  translate vmemmap through vmemmap_list.
 
 Cost: mem_section, the page tables and vmemmap_list are written in full (a 64 TiB partition has 28672
 PMD leaves); struct pages are described like FLATMEM's (every page when the memmap is at most

@@ -140,3 +140,33 @@ def test_dump_dmesg_works_with_every_release(dumps, release):
     proc = makedumpfile(d, folder, "--dump-dmesg", "vmcore", "dmesg.txt")
     assert proc.returncode == 0, shown(proc)
     assert "Kernel panic - not syncing" in (folder / "dmesg.txt").read_text(errors="replace")
+
+
+def test_trixie_translates_radix_vmemmap_through_the_page_tables_the_kernel_wrote(dumps):
+    """Self-check: with the vmemmap PGD entry cleared in the vmcore, 1.7.6 can no longer read struct page."""
+    from elftools.elf.elffile import ELFFile
+
+    d = need("trixie")
+    folder = dumps("radix", "6.12")
+    with open(folder / "vmcore", "r+b") as f:
+        head = f.read(1 << 20)  # ELF headers and notes
+        at = head.index(b"SYMBOL(swapper_pg_dir)=") + len(b"SYMBOL(swapper_pg_dir)=")
+        pgd = int(head[at:head.index(b"\n", at)], 16) & ~0xC000_0000_0000_0000
+        entry = pgd + 8 * ((0xC00C_0000_0000_0000 >> 39) & 0x1FFF)
+        load = next(s for s in ELFFile(f).iter_segments()
+                    if s["p_type"] == "PT_LOAD" and s["p_paddr"] <= entry < s["p_paddr"] + s["p_filesz"])
+        offset = load["p_offset"] + entry - load["p_paddr"]
+        f.seek(offset)
+        good = f.read(8)
+        assert good != bytes(8)
+        f.seek(offset)
+        f.write(bytes(8))
+    try:
+        proc = makedumpfile(d, folder, *KDUMP_UTILS)
+    finally:
+        with open(folder / "vmcore", "r+b") as f:
+            f.seek(offset)
+            f.write(good)
+    assert proc.returncode == 1, shown(proc)
+    assert "Can't read the buffer of struct page" in proc.stderr, shown(proc)
+    assert makedumpfile(d, folder, *KDUMP_UTILS).returncode == 0

@@ -189,7 +189,9 @@ class Kernel(CrashPaths):
 
     def vmcoreinfo_more(self) -> list[str]:
         """Profile-specific VMCOREINFO lines: memory model, log buffer, arch numbers."""
-        lines = [f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
+        lines = []
+        if not getattr(self.memmap, "publishes_max_physmem_bits", False):
+            lines.append(f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}")
         if self.memmap is not None:
             lines += self.memmap.vmcoreinfo()
         if self.log is not None:

@@ -8,8 +8,8 @@ What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10
   pfn_to_page(first pfn) - first pfn, which for VMEMMAP is ``vmemmap`` itself, ORed with the flags of
   include/linux/mmzone.h (PRESENT, HAS_MEM_MAP, IS_ONLINE, IS_EARLY).
 - arch/powerpc/include/asm/sparsemem.h SECTION_SIZE_BITS 24; book3s/64/{hash-64k,radix}.h
-  MAX_PHYSMEM_BITS 51 with VMEMMAP and EXTREME; radix.h/hash.h: vmemmap at 0xc00c000000000000 and
-  VMALLOC_START 0xc008000000000000 with 64 KiB pages.
+  MAX_PHYSMEM_BITS 51 with VMEMMAP and EXTREME (the profile's max_physmem_bits); radix.h/hash.h:
+  vmemmap at 0xc00c000000000000 and VMALLOC_START 0xc008000000000000 with 64 KiB pages.
 - mm/sparse.c sparse_init_nid(): one buffer of map_count * section_map_size() (ALIGN(sizeof(struct page)
   * PAGES_PER_SECTION, PMD_SIZE)) is taken top-down and bump-allocated; sparse_buffer_fini() frees what is
   left. If it cannot be had, each block comes from memblock on its own (vmemmap_alloc_block).
@@ -40,7 +40,6 @@ from kernels.memmap import FULL_DESCRIPTION_LIMIT
 VMEMMAP_BASE = 0xC00C_0000_0000_0000
 VMALLOC_START = 0xC008_0000_0000_0000
 SECTION_SIZE_BITS = 24
-MAX_PHYSMEM_BITS = 51
 MEM_SECTION_SIZE = 16
 SECTION_MARKED_PRESENT, SECTION_HAS_MEM_MAP, SECTION_IS_ONLINE, SECTION_IS_EARLY = 1, 2, 4, 8
 SMP_CACHE_BYTES = 128
@@ -94,7 +93,9 @@ class SparseVmemmap:
         self.mmu = kernel.machine.config.mmu
         self.pages_per_section = (1 << SECTION_SIZE_BITS) // self.page
         self.sections_per_root = self.page // MEM_SECTION_SIZE
-        self.nr_roots = (1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)) // self.sections_per_root
+        self.max_physmem_bits = kernel.max_physmem_bits
+        """The profile's MAX_PHYSMEM_BITS (51 on Book3S-64 with VMEMMAP and EXTREME): sizes the root array."""
+        self.nr_roots = (1 << (self.max_physmem_bits - SECTION_SIZE_BITS)) // self.sections_per_root
         self.max_pfn = kernel.machine.layout.end_of_dram // self.page
         self.full = self.max_pfn * layout.size <= FULL_DESCRIPTION_LIMIT
         self.roots = 0
@@ -284,9 +285,16 @@ class SparseVmemmap:
             i += 1
 
     # --- VMCOREINFO ---
+    # Pieces in the order the kernel appends them, for a per-version table to place between its other keys.
 
-    def vmcoreinfo_generic(self) -> list[str]:
-        """kernel/vmcore_info.c crash_save_vmcoreinfo_init(): the memory-model lines, in its order."""
+    publishes_max_physmem_bits = True
+
+    def vmcoreinfo_vmalloc(self) -> list[str]:
+        """kernel/vmcore_info.c (6.9 and later), after SYMBOL(_stext): what replaced vmap_area_list."""
+        return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}"]
+
+    def vmcoreinfo_sections(self) -> list[str]:
+        """kernel/vmcore_info.c: !CONFIG_NUMA mem_map, SPARSEMEM_VMEMMAP vmemmap, SPARSEMEM mem_section lines."""
         sym = self.k.symbols
         return [f"SYMBOL(mem_map)={va(sym['mem_map']):x}",
                 f"SYMBOL(vmemmap)={VMEMMAP_BASE:x}",
@@ -295,7 +303,7 @@ class SparseVmemmap:
                 f"SIZE(mem_section)={MEM_SECTION_SIZE}",
                 "OFFSET(mem_section.section_mem_map)=0",
                 f"NUMBER(SECTION_SIZE_BITS)={SECTION_SIZE_BITS}",
-                *self.layout.vmcoreinfo()]
+                f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
 
     def vmcoreinfo_arch(self) -> list[str]:
         """arch/powerpc/kexec/vmcore_info.c arch_crash_save_vmcoreinfo(): PPC64 && SPARSEMEM_VMEMMAP."""
@@ -309,4 +317,6 @@ class SparseVmemmap:
                 f"SIZE(mmu_psize_def)={MMU_PSIZE_DEF_SIZE}", "OFFSET(mmu_psize_def.shift)=0"]
 
     def vmcoreinfo(self) -> list[str]:
-        return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}", *self.vmcoreinfo_generic(), *self.vmcoreinfo_arch()]
+        """All of the memory model's lines (struct page's from the layout), in the kernel's relative order."""
+        return [*self.vmcoreinfo_vmalloc(), *self.vmcoreinfo_sections(), *self.layout.vmcoreinfo(),
+                *self.vmcoreinfo_arch()]

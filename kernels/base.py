@@ -259,6 +259,8 @@ class Kernel(CrashPaths):
         self.printk(f"pseries-hotplug-mem: Attempting to hot-add LMB, drc index {0x80000000 + index:x}")
         m.add_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
+        if hasattr(self.memmap, "add_memory"):
+            self.memmap.add_memory(Range(index * m.layout.lmb_size, (index + 1) * m.layout.lmb_size))
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-added")
         return True
 
@@ -274,6 +276,8 @@ class Kernel(CrashPaths):
             return False
         m.remove_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
+        if hasattr(self.memmap, "remove_memory"):
+            self.memmap.remove_memory(lmb)
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-removed")
         return True
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from emulator.layout import Range, merge
 from kernels import radix_pgtable as rpt
-from kernels.image import va
+from kernels.image import pa, va
 from kernels.memmap import FULL_DESCRIPTION_LIMIT
 
 VMEMMAP_BASE = 0xC00C_0000_0000_0000
@@ -104,6 +104,11 @@ class SparseVmemmap:
         self.vmemmap_list_head = 0
         self.tables = None
         self.psize = self._vmemmap_psize()
+        self._pmds: dict[int, object] = {}
+        """radix: PMD number -> "leaf" or the set of 64 KiB vmemmap pages mapped under its PTE table."""
+        self._blocks: set[int] = set()
+        """hash: vmemmap blocks already backed."""
+        self._backing_chunk, self._backing_left = 0, 0
 
     def _vmemmap_psize(self) -> str:
         if self.mmu == "radix":
@@ -138,7 +143,7 @@ class SparseVmemmap:
                 self.tables.write(m)
         else:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
-            self._vmemmap_list(alloc)
+            self._vmemmap_list(self.mappings, lambda size, align: alloc.must(size, align, "vmemmap_backing"))
         self._globals()
         taken = [r for r in alloc.taken if r != buffer_used[0]] + buffer_used[1:]
         for r in merge(taken):
@@ -183,35 +188,7 @@ class SparseVmemmap:
                     return at
             return alloc.must(nbytes, nbytes, "a vmemmap block")
 
-        per = self.pages_per_section * size
-        if self.mmu == "radix":
-            state: dict[int, object] = {}
-            for s0, s1 in runs:
-                v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
-                while v < v1:
-                    p = v >> rpt.PMD_SHIFT
-                    st = state.get(p)
-                    if st is None and v % rpt.PMD_SIZE == 0:
-                        state[p] = "leaf"
-                        self.mappings.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
-                    elif st is None or isinstance(st, set):
-                        pages = state.setdefault(p, set())
-                        if v not in pages:
-                            pages.add(v)
-                            self.mappings.append(rpt.Mapping(v, self.page, block(self.page)))
-                        v += self.page
-                        continue
-                    v = (p + 1) << rpt.PMD_SHIFT
-        else:
-            psize = 1 << PAGE_SIZES["hash"][self.psize]
-            done: set[int] = set()
-            for s0, s1 in runs:
-                v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
-                while v < VMEMMAP_BASE + s1 * per:
-                    if v not in done:
-                        done.add(v)
-                        self.mappings.append(rpt.Mapping(v, psize, block(psize)))
-                    v += psize
+        self.mappings = self._map(runs, block)
         self._starts = [m.vaddr for m in self.mappings]
         if buf is None:
             return [Range(0, 0)]
@@ -220,19 +197,52 @@ class SparseVmemmap:
     def section_map_align(self) -> int:
         return rpt.PMD_SIZE if self.mmu == "radix" else HASH_PMD_SIZE
 
-    def _vmemmap_list(self, alloc: TopDown) -> None:
-        """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list."""
+    def _map(self, runs, block) -> list[rpt.Mapping]:
+        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``block(n)`` backs n bytes."""
+        out: list[rpt.Mapping] = []
+        per = self.pages_per_section * self.layout.size
+        if self.mmu == "radix":
+            for s0, s1 in runs:
+                v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
+                while v < v1:
+                    p = v >> rpt.PMD_SHIFT
+                    st = self._pmds.get(p)
+                    if st is None and v % rpt.PMD_SIZE == 0:
+                        self._pmds[p] = "leaf"
+                        out.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
+                    elif st is None or isinstance(st, set):
+                        pages = self._pmds.setdefault(p, set())
+                        if v not in pages:
+                            pages.add(v)
+                            out.append(rpt.Mapping(v, self.page, block(self.page)))
+                        v += self.page
+                        continue
+                    v = (p + 1) << rpt.PMD_SHIFT
+            return out
+        psize = 1 << PAGE_SIZES["hash"][self.psize]
+        for s0, s1 in runs:
+            v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
+            while v < VMEMMAP_BASE + s1 * per:
+                if v not in self._blocks:
+                    self._blocks.add(v)
+                    out.append(rpt.Mapping(v, psize, block(psize)))
+                v += psize
+        return out
+
+    def _vmemmap_list(self, mappings, alloc) -> None:
+        """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list;
+        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks."""
         k, order = self.k, self.k.byteorder
-        per_page = self.page // VMEMMAP_BACKING_SIZE
-        head, chunk = 0, None
-        for i, m in enumerate(self.mappings):
-            if i % per_page == 0:
-                chunk = alloc.must(self.page, self.page, "vmemmap_backing entries")
-                k.ram.fill(chunk, self.page, 0)
-            entry = chunk + (i % per_page) * VMEMMAP_BACKING_SIZE
-            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (head, m.paddr, m.vaddr)))
-            head = va(entry)
-        self.vmemmap_list_head = head
+        for m in mappings:
+            if not self._backing_left:
+                self._backing_chunk = alloc(self.page, self.page)
+                self._backing_left = self.page // VMEMMAP_BACKING_SIZE
+                k.ram.fill(self._backing_chunk, self.page, 0)
+            entry = self._backing_chunk
+            self._backing_chunk += VMEMMAP_BACKING_SIZE
+            self._backing_left -= 1
+            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (self.vmemmap_list_head, m.paddr, m.vaddr)))
+            self.vmemmap_list_head = va(entry)
 
     def _globals(self) -> None:
         """The kernel variables VMCOREINFO names: mem_section, vmemmap, vmemmap_list, mmu_*psize*, mem_map."""
@@ -247,6 +257,50 @@ class SparseVmemmap:
             at = MMU_PAGE[name] * MMU_PSIZE_DEF_SIZE
             defs[at:at + 4] = shift.to_bytes(4, order)
         k.ram.write(sym["mmu_psize_defs"], bytes(defs))
+
+    # --- memory hotplug (mm/memory_hotplug.c, mm/sparse.c sparse_add_section / sparse_remove_section) ---
+
+    def _runtime_alloc(self, size: int, align: int) -> int:
+        """After boot the page allocator backs vmemmap blocks and tables (alloc_pages: naturally aligned)."""
+        addr = self.k.alloc_pages(size + max(0, align - self.page))
+        return -(-addr // align) * align
+
+    def add_memory(self, r: Range) -> None:
+        """A hot-added LMB: sparse_index_init(), section_activate() (vmemmap_populate with the page
+        allocator), the sections marked present with a mem_map, then onlined: its pages go to the buddy."""
+        k, order = self.k, self.k.byteorder
+        s0, s1 = r.start >> SECTION_SIZE_BITS, -(-r.end >> SECTION_SIZE_BITS)
+        spr = self.sections_per_root
+        for section in range(s0, s1):
+            slot = self.roots + 8 * (section // spr)
+            array = k.ram.read_u64(slot, order)
+            if not array:  # kzalloc_node(array_size)
+                array = va(self._runtime_alloc(spr * MEM_SECTION_SIZE, SMP_CACHE_BYTES))
+                k.ram.fill(pa(array), spr * MEM_SECTION_SIZE, 0)
+                k.ram.write_u64(slot, array, order)
+            flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE
+            k.ram.write_u64(pa(array) + MEM_SECTION_SIZE * (section % spr), VMEMMAP_BASE | flags, order)
+        new = self._map([(s0, s1)], lambda n: self._runtime_alloc(n, n))
+        if self.tables is not None:
+            self.tables.plan(new, self._runtime_alloc)
+            for m in new:
+                self.tables.write(m)
+        else:
+            self._vmemmap_list(new, self._runtime_alloc)
+            k.ram.write_u64(k.symbols["vmemmap_list"], self.vmemmap_list_head, order)
+        self.mappings = sorted(self.mappings + new, key=lambda m: m.vaddr)
+        self._starts = [m.vaddr for m in self.mappings]
+        self.max_pfn = max(self.max_pfn, r.end // self.page)
+        self.describe(r.start, r.size, "free")
+
+    def remove_memory(self, r: Range) -> None:
+        """A hot-removed LMB: section_deactivate() leaves its sections empty (section_mem_map 0). Its
+        vmemmap stays mapped here: a PMD leaf or hash block is shared with neighbouring sections."""
+        k, order, spr = self.k, self.k.byteorder, self.sections_per_root
+        for section in range(r.start >> SECTION_SIZE_BITS, -(-r.end >> SECTION_SIZE_BITS)):
+            array = k.ram.read_u64(self.roots + 8 * (section // spr), order)
+            if array:
+                k.ram.fill(pa(array) + MEM_SECTION_SIZE * (section % spr), MEM_SECTION_SIZE, 0)
 
     # --- struct pages ---
 

@@ -145,6 +145,14 @@ class SparseVmemmap:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
             self._vmemmap_list(self.mappings, lambda size, align: alloc.must(size, align, "vmemmap_backing"))
         self._globals()
+        leaves = sum(m.size == rpt.PMD_SIZE for m in self.mappings) if self.mmu == "radix" else 0
+        how = (f"radix page tables under swapper_pg_dir: {leaves} 2 MiB PMD leaves, "
+               f"{len(self.mappings) - leaves} 64 KiB pages; vmemmap_list stays NULL" if self.mmu == "radix" else
+               f"vmemmap_list: {len(self.mappings)} {self.psize} blocks (the hash table is the hypervisor's)")
+        k.narrate("sparse_init(), vmemmap_populate()", "mm/sparse.c, arch/powerpc/mm (SPARSEMEM_VMEMMAP)",
+                  f"{sum(b - a for a, b in runs)} memory sections of 16 MiB; mem_section roots at "
+                  f"{self.roots:#x}; struct pages ({self.layout.size} bytes each) at vmemmap "
+                  f"{VMEMMAP_BASE:#x}, mapped by {how}")
         taken = [r for r in alloc.taken if r != buffer_used[0]] + buffer_used[1:]
         for r in merge(taken):
             k.memblock.reserve(r)

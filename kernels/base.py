@@ -208,7 +208,9 @@ class Kernel(CrashPaths):
 
     def vmcoreinfo_more(self) -> list[str]:
         """Profile-specific VMCOREINFO lines: memory model, log buffer, arch numbers."""
-        lines = [f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
+        lines = []
+        if not getattr(self.memmap, "publishes_max_physmem_bits", False):
+            lines.append(f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}")
         if self.memmap is not None:
             lines += self.memmap.vmcoreinfo()
         if self.log is not None:
@@ -276,6 +278,8 @@ class Kernel(CrashPaths):
         self.printk(f"pseries-hotplug-mem: Attempting to hot-add LMB, drc index {0x80000000 + index:x}")
         m.add_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
+        if hasattr(self.memmap, "add_memory"):
+            self.memmap.add_memory(Range(index * m.layout.lmb_size, (index + 1) * m.layout.lmb_size))
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-added")
         return True
 
@@ -291,6 +295,8 @@ class Kernel(CrashPaths):
             return False
         m.remove_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
+        if hasattr(self.memmap, "remove_memory"):
+            self.memmap.remove_memory(lmb)
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-removed")
         return True
 

@@ -8,8 +8,8 @@ What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10
   pfn_to_page(first pfn) - first pfn, which for VMEMMAP is ``vmemmap`` itself, ORed with the flags of
   include/linux/mmzone.h (PRESENT, HAS_MEM_MAP, IS_ONLINE, IS_EARLY).
 - arch/powerpc/include/asm/sparsemem.h SECTION_SIZE_BITS 24; book3s/64/{hash-64k,radix}.h
-  MAX_PHYSMEM_BITS 51 with VMEMMAP and EXTREME; radix.h/hash.h: vmemmap at 0xc00c000000000000 and
-  VMALLOC_START 0xc008000000000000 with 64 KiB pages.
+  MAX_PHYSMEM_BITS 51 with VMEMMAP and EXTREME (the profile's max_physmem_bits); radix.h/hash.h:
+  vmemmap at 0xc00c000000000000 and VMALLOC_START 0xc008000000000000 with 64 KiB pages.
 - mm/sparse.c sparse_init_nid(): one buffer of map_count * section_map_size() (ALIGN(sizeof(struct page)
   * PAGES_PER_SECTION, PMD_SIZE)) is taken top-down and bump-allocated; sparse_buffer_fini() frees what is
   left. If it cannot be had, each block comes from memblock on its own (vmemmap_alloc_block).
@@ -19,7 +19,9 @@ What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10
 - hash (mm/init_64.c __vmemmap_populate, vmemmap_list_populate): blocks of mmu_vmemmap_psize (16 MiB
   when 16M pages exist and RAM >= 1 GiB, hash_utils.c htab_init_page_sizes; else 64 KiB), each recorded
   in a struct vmemmap_backing {list, phys, virt_addr} pushed on the front of ``vmemmap_list``; the
-  entries are handed out of PAGE_SIZE chunks. The hashed page table that maps them is not modelled.
+  entries are handed out of PAGE_SIZE chunks. The hashed page table that maps them (bolted HPTEs) belongs
+  to the hypervisor on pSeries (H_ENTER): it is not in partition memory, so no dump holds it, and readers
+  translate vmemmap through vmemmap_list.
 
 Cost: mem_section, the page tables and vmemmap_list are written in full (a 64 TiB partition has 28672
 PMD leaves); struct pages are described like FLATMEM's (every page when the memmap is at most
@@ -32,13 +34,12 @@ import numpy as np
 
 from emulator.layout import Range, merge
 from kernels import radix_pgtable as rpt
-from kernels.image import va
+from kernels.image import pa, va
 from kernels.memmap import FULL_DESCRIPTION_LIMIT
 
 VMEMMAP_BASE = 0xC00C_0000_0000_0000
 VMALLOC_START = 0xC008_0000_0000_0000
 SECTION_SIZE_BITS = 24
-MAX_PHYSMEM_BITS = 51
 MEM_SECTION_SIZE = 16
 SECTION_MARKED_PRESENT, SECTION_HAS_MEM_MAP, SECTION_IS_ONLINE, SECTION_IS_EARLY = 1, 2, 4, 8
 SMP_CACHE_BYTES = 128
@@ -92,7 +93,9 @@ class SparseVmemmap:
         self.mmu = kernel.machine.config.mmu
         self.pages_per_section = (1 << SECTION_SIZE_BITS) // self.page
         self.sections_per_root = self.page // MEM_SECTION_SIZE
-        self.nr_roots = (1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)) // self.sections_per_root
+        self.max_physmem_bits = kernel.max_physmem_bits
+        """The profile's MAX_PHYSMEM_BITS (51 on Book3S-64 with VMEMMAP and EXTREME): sizes the root array."""
+        self.nr_roots = (1 << (self.max_physmem_bits - SECTION_SIZE_BITS)) // self.sections_per_root
         self.max_pfn = kernel.machine.layout.end_of_dram // self.page
         self.full = self.max_pfn * layout.size <= FULL_DESCRIPTION_LIMIT
         self.roots = 0
@@ -101,6 +104,11 @@ class SparseVmemmap:
         self.vmemmap_list_head = 0
         self.tables = None
         self.psize = self._vmemmap_psize()
+        self._pmds: dict[int, object] = {}
+        """radix: PMD number -> "leaf" or the set of 64 KiB vmemmap pages mapped under its PTE table."""
+        self._blocks: set[int] = set()
+        """hash: vmemmap blocks already backed."""
+        self._backing_chunk, self._backing_left = 0, 0
 
     def _vmemmap_psize(self) -> str:
         if self.mmu == "radix":
@@ -135,8 +143,16 @@ class SparseVmemmap:
                 self.tables.write(m)
         else:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
-            self._vmemmap_list(alloc)
+            self._vmemmap_list(self.mappings, lambda size, align: alloc.must(size, align, "vmemmap_backing"))
         self._globals()
+        leaves = sum(m.size == rpt.PMD_SIZE for m in self.mappings) if self.mmu == "radix" else 0
+        how = (f"radix page tables under swapper_pg_dir: {leaves} 2 MiB PMD leaves, "
+               f"{len(self.mappings) - leaves} 64 KiB pages; vmemmap_list stays NULL" if self.mmu == "radix" else
+               f"vmemmap_list: {len(self.mappings)} {self.psize} blocks (the hash table is the hypervisor's)")
+        k.narrate("sparse_init(), vmemmap_populate()", "mm/sparse.c, arch/powerpc/mm (SPARSEMEM_VMEMMAP)",
+                  f"{sum(b - a for a, b in runs)} memory sections of 16 MiB; mem_section roots at "
+                  f"{self.roots:#x}; struct pages ({self.layout.size} bytes each) at vmemmap "
+                  f"{VMEMMAP_BASE:#x}, mapped by {how}")
         taken = [r for r in alloc.taken if r != buffer_used[0]] + buffer_used[1:]
         for r in merge(taken):
             k.memblock.reserve(r)
@@ -180,35 +196,7 @@ class SparseVmemmap:
                     return at
             return alloc.must(nbytes, nbytes, "a vmemmap block")
 
-        per = self.pages_per_section * size
-        if self.mmu == "radix":
-            state: dict[int, object] = {}
-            for s0, s1 in runs:
-                v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
-                while v < v1:
-                    p = v >> rpt.PMD_SHIFT
-                    st = state.get(p)
-                    if st is None and v % rpt.PMD_SIZE == 0:
-                        state[p] = "leaf"
-                        self.mappings.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
-                    elif st is None or isinstance(st, set):
-                        pages = state.setdefault(p, set())
-                        if v not in pages:
-                            pages.add(v)
-                            self.mappings.append(rpt.Mapping(v, self.page, block(self.page)))
-                        v += self.page
-                        continue
-                    v = (p + 1) << rpt.PMD_SHIFT
-        else:
-            psize = 1 << PAGE_SIZES["hash"][self.psize]
-            done: set[int] = set()
-            for s0, s1 in runs:
-                v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
-                while v < VMEMMAP_BASE + s1 * per:
-                    if v not in done:
-                        done.add(v)
-                        self.mappings.append(rpt.Mapping(v, psize, block(psize)))
-                    v += psize
+        self.mappings = self._map(runs, block)
         self._starts = [m.vaddr for m in self.mappings]
         if buf is None:
             return [Range(0, 0)]
@@ -217,19 +205,52 @@ class SparseVmemmap:
     def section_map_align(self) -> int:
         return rpt.PMD_SIZE if self.mmu == "radix" else HASH_PMD_SIZE
 
-    def _vmemmap_list(self, alloc: TopDown) -> None:
-        """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list."""
+    def _map(self, runs, block) -> list[rpt.Mapping]:
+        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``block(n)`` backs n bytes."""
+        out: list[rpt.Mapping] = []
+        per = self.pages_per_section * self.layout.size
+        if self.mmu == "radix":
+            for s0, s1 in runs:
+                v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
+                while v < v1:
+                    p = v >> rpt.PMD_SHIFT
+                    st = self._pmds.get(p)
+                    if st is None and v % rpt.PMD_SIZE == 0:
+                        self._pmds[p] = "leaf"
+                        out.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
+                    elif st is None or isinstance(st, set):
+                        pages = self._pmds.setdefault(p, set())
+                        if v not in pages:
+                            pages.add(v)
+                            out.append(rpt.Mapping(v, self.page, block(self.page)))
+                        v += self.page
+                        continue
+                    v = (p + 1) << rpt.PMD_SHIFT
+            return out
+        psize = 1 << PAGE_SIZES["hash"][self.psize]
+        for s0, s1 in runs:
+            v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
+            while v < VMEMMAP_BASE + s1 * per:
+                if v not in self._blocks:
+                    self._blocks.add(v)
+                    out.append(rpt.Mapping(v, psize, block(psize)))
+                v += psize
+        return out
+
+    def _vmemmap_list(self, mappings, alloc) -> None:
+        """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list;
+        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks."""
         k, order = self.k, self.k.byteorder
-        per_page = self.page // VMEMMAP_BACKING_SIZE
-        head, chunk = 0, None
-        for i, m in enumerate(self.mappings):
-            if i % per_page == 0:
-                chunk = alloc.must(self.page, self.page, "vmemmap_backing entries")
-                k.ram.fill(chunk, self.page, 0)
-            entry = chunk + (i % per_page) * VMEMMAP_BACKING_SIZE
-            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (head, m.paddr, m.vaddr)))
-            head = va(entry)
-        self.vmemmap_list_head = head
+        for m in mappings:
+            if not self._backing_left:
+                self._backing_chunk = alloc(self.page, self.page)
+                self._backing_left = self.page // VMEMMAP_BACKING_SIZE
+                k.ram.fill(self._backing_chunk, self.page, 0)
+            entry = self._backing_chunk
+            self._backing_chunk += VMEMMAP_BACKING_SIZE
+            self._backing_left -= 1
+            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (self.vmemmap_list_head, m.paddr, m.vaddr)))
+            self.vmemmap_list_head = va(entry)
 
     def _globals(self) -> None:
         """The kernel variables VMCOREINFO names: mem_section, vmemmap, vmemmap_list, mmu_*psize*, mem_map."""
@@ -244,6 +265,50 @@ class SparseVmemmap:
             at = MMU_PAGE[name] * MMU_PSIZE_DEF_SIZE
             defs[at:at + 4] = shift.to_bytes(4, order)
         k.ram.write(sym["mmu_psize_defs"], bytes(defs))
+
+    # --- memory hotplug (mm/memory_hotplug.c, mm/sparse.c sparse_add_section / sparse_remove_section) ---
+
+    def _runtime_alloc(self, size: int, align: int) -> int:
+        """After boot the page allocator backs vmemmap blocks and tables (alloc_pages: naturally aligned)."""
+        addr = self.k.alloc_pages(size + max(0, align - self.page))
+        return -(-addr // align) * align
+
+    def add_memory(self, r: Range) -> None:
+        """A hot-added LMB: sparse_index_init(), section_activate() (vmemmap_populate with the page
+        allocator), the sections marked present with a mem_map, then onlined: its pages go to the buddy."""
+        k, order = self.k, self.k.byteorder
+        s0, s1 = r.start >> SECTION_SIZE_BITS, -(-r.end >> SECTION_SIZE_BITS)
+        spr = self.sections_per_root
+        for section in range(s0, s1):
+            slot = self.roots + 8 * (section // spr)
+            array = k.ram.read_u64(slot, order)
+            if not array:  # kzalloc_node(array_size)
+                array = va(self._runtime_alloc(spr * MEM_SECTION_SIZE, SMP_CACHE_BYTES))
+                k.ram.fill(pa(array), spr * MEM_SECTION_SIZE, 0)
+                k.ram.write_u64(slot, array, order)
+            flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE
+            k.ram.write_u64(pa(array) + MEM_SECTION_SIZE * (section % spr), VMEMMAP_BASE | flags, order)
+        new = self._map([(s0, s1)], lambda n: self._runtime_alloc(n, n))
+        if self.tables is not None:
+            self.tables.plan(new, self._runtime_alloc)
+            for m in new:
+                self.tables.write(m)
+        else:
+            self._vmemmap_list(new, self._runtime_alloc)
+            k.ram.write_u64(k.symbols["vmemmap_list"], self.vmemmap_list_head, order)
+        self.mappings = sorted(self.mappings + new, key=lambda m: m.vaddr)
+        self._starts = [m.vaddr for m in self.mappings]
+        self.max_pfn = max(self.max_pfn, r.end // self.page)
+        self.describe(r.start, r.size, "free")
+
+    def remove_memory(self, r: Range) -> None:
+        """A hot-removed LMB: section_deactivate() leaves its sections empty (section_mem_map 0). Its
+        vmemmap stays mapped here: a PMD leaf or hash block is shared with neighbouring sections."""
+        k, order, spr = self.k, self.k.byteorder, self.sections_per_root
+        for section in range(r.start >> SECTION_SIZE_BITS, -(-r.end >> SECTION_SIZE_BITS)):
+            array = k.ram.read_u64(self.roots + 8 * (section // spr), order)
+            if array:
+                k.ram.fill(pa(array) + MEM_SECTION_SIZE * (section % spr), MEM_SECTION_SIZE, 0)
 
     # --- struct pages ---
 
@@ -282,9 +347,16 @@ class SparseVmemmap:
             i += 1
 
     # --- VMCOREINFO ---
+    # Pieces in the order the kernel appends them, for a per-version table to place between its other keys.
 
-    def vmcoreinfo_generic(self) -> list[str]:
-        """kernel/vmcore_info.c crash_save_vmcoreinfo_init(): the memory-model lines, in its order."""
+    publishes_max_physmem_bits = True
+
+    def vmcoreinfo_vmalloc(self) -> list[str]:
+        """kernel/vmcore_info.c (6.9 and later), after SYMBOL(_stext): what replaced vmap_area_list."""
+        return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}"]
+
+    def vmcoreinfo_sections(self) -> list[str]:
+        """kernel/vmcore_info.c: !CONFIG_NUMA mem_map, SPARSEMEM_VMEMMAP vmemmap, SPARSEMEM mem_section lines."""
         sym = self.k.symbols
         return [f"SYMBOL(mem_map)={va(sym['mem_map']):x}",
                 f"SYMBOL(vmemmap)={VMEMMAP_BASE:x}",
@@ -293,7 +365,7 @@ class SparseVmemmap:
                 f"SIZE(mem_section)={MEM_SECTION_SIZE}",
                 "OFFSET(mem_section.section_mem_map)=0",
                 f"NUMBER(SECTION_SIZE_BITS)={SECTION_SIZE_BITS}",
-                *self.layout.vmcoreinfo()]
+                f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
 
     def vmcoreinfo_arch(self) -> list[str]:
         """arch/powerpc/kexec/vmcore_info.c arch_crash_save_vmcoreinfo(): PPC64 && SPARSEMEM_VMEMMAP."""
@@ -307,4 +379,6 @@ class SparseVmemmap:
                 f"SIZE(mmu_psize_def)={MMU_PSIZE_DEF_SIZE}", "OFFSET(mmu_psize_def.shift)=0"]
 
     def vmcoreinfo(self) -> list[str]:
-        return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}", *self.vmcoreinfo_generic(), *self.vmcoreinfo_arch()]
+        """All of the memory model's lines (struct page's from the layout), in the kernel's relative order."""
+        return [*self.vmcoreinfo_vmalloc(), *self.vmcoreinfo_sections(), *self.layout.vmcoreinfo(),
+                *self.vmcoreinfo_arch()]

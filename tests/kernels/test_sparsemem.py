@@ -12,6 +12,8 @@ for everything checked here:
 - book3s/64/pgalloc.h struct vmemmap_backing {list, phys, virt_addr}; book3s/64/mmu.h mmu_psize_def.shift.
 """
 
+import gc
+
 import pytest
 
 from emulator.layout import Range
@@ -215,9 +217,54 @@ def k_mem_map_is_null(k) -> bool:
 def test_a_64_tib_partition_maps_its_memmap_with_2_mib_leaves_without_touching_it():
     """28672 PMD leaves and 4 Mi sections are written; the 56 GiB of struct pages are not touched."""
     k = boot(memory=64 << 40)
-    assert len(k.memmap.mappings) == (64 << 40) // (64 << 10) * STRUCT_PAGE // (2 << 20)
-    assert all(m.size == 2 << 20 for m in k.memmap.mappings)
+    try:
+        assert len(k.memmap.mappings) == (64 << 40) // (64 << 10) * STRUCT_PAGE // (2 << 20)
+        assert all(m.size == 2 << 20 for m in k.memmap.mappings)
+        pgd = pa(symbol(k, "swapper_pg_dir"))
+        last = VMEMMAP + ((64 << 40) // (64 << 10) - 1) * STRUCT_PAGE
+        assert radix_walk(k.ram, pgd, last)[0] == k.memmap.vmemmap_phys(last)
+        assert k.ram.touched_bytes() < 256 << 20
+    finally:
+        del k  # the kernel and its machine refer to each other: free the 64 TiB mapping for the next test
+        gc.collect()
+
+
+def section_map(k, section: int) -> int:
+    """mem_section[section].section_mem_map, through the roots (SPARSEMEM_EXTREME)."""
+    root = k.ram.read_u64(pa(symbol(k, "mem_section")) + 8 * (section // 4096), k.byteorder)
+    return k.ram.read_u64(pa(root) + 16 * (section % 4096), k.byteorder) if root else 0
+
+
+def test_hot_added_memory_gets_sections_and_free_struct_pages_reachable_through_the_tables():
+    """DLPAR add: sparse_add_section marks the sections present and online (not early), vmemmap_populate maps
+    their memmap (here in the boot-time PMD leaf at 4 GiB, with new 64 KiB pages past it at 6 GiB)."""
+    k = boot(memory=4 * GiB, max_memory=8 * GiB)
     pgd = pa(symbol(k, "swapper_pg_dir"))
-    last = VMEMMAP + ((64 << 40) // (64 << 10) - 1) * STRUCT_PAGE
-    assert radix_walk(k.ram, pgd, last)[0] == k.memmap.vmemmap_phys(last)
-    assert k.ram.touched_bytes() < 256 << 20
+    for addr, level in ((4 * GiB, 2), (6 * GiB, 3)):
+        assert section_map(k, addr >> 24) == 0
+        assert k.dlpar_memory_add(addr)
+        assert section_map(k, addr >> 24) == VMEMMAP | 0x7  # PRESENT | HAS_MEM_MAP | IS_ONLINE
+        vaddr = VMEMMAP + (addr + 5 * MiB) // (64 << 10) * STRUCT_PAGE
+        phys, found_level = radix_walk(k.ram, pgd, vaddr)
+        assert found_level == level and phys == k.memmap.vmemmap_phys(vaddr)
+        assert struct_page_fields(k.ram, phys, k.byteorder)["mapcount"] == ~0x80  # onlined: free
+
+
+def test_hot_removed_memory_leaves_its_sections_empty():
+    """DLPAR remove: section_deactivate() clears section_mem_map; the other sections keep theirs."""
+    k = boot(memory=4 * GiB)
+    assert k.dlpar_memory_remove(3 * GiB)
+    assert [section_map(k, s) for s in (191, 192, 207, 208)] == [VMEMMAP | 0xF, 0, 0, VMEMMAP | 0xF]
+
+
+def test_hash_hot_add_pushes_the_new_vmemmap_blocks_on_the_front_of_vmemmap_list():
+    """With 64 KiB vmemmap blocks (RAM < 1 GiB at boot) the added LMB's memmap needs new blocks: listed first."""
+    k = boot(memory=512 * MiB, max_memory=1 * GiB, mmu="hash")
+    head_slot = pa(symbol(k, "vmemmap_list"))
+    before = k.ram.read_u64(head_slot, k.byteorder)
+    assert k.dlpar_memory_add(512 * MiB)
+    head = k.ram.read_u64(head_slot, k.byteorder)
+    assert head != before
+    virt = k.ram.read_u64(pa(head) + 16, k.byteorder)
+    assert virt == (VMEMMAP + (768 * MiB // (64 << 10)) * STRUCT_PAGE - 1) & ~0xFFFF  # the LMB (256 MiB) ends at 768 MiB
+    assert k.memmap.vmemmap_phys(virt) == k.ram.read_u64(pa(head) + 8, k.byteorder)

@@ -53,6 +53,12 @@ def to_xml(results: list[dict], seconds: float, suite: str = "fadump-emu") -> ET
 
 def write(results: list[dict], path: str | Path, seconds: float) -> None:
     """Write the JUnit XML file (creating its folder)."""
+    import io
+
+    from emulator.outdir import write_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_xml(results, seconds).write(path, encoding="utf-8", xml_declaration=True)
+    buf = io.BytesIO()
+    to_xml(results, seconds).write(buf, encoding="utf-8", xml_declaration=True)
+    write_file(path, buf.getvalue())  # atomically, never through a symlink

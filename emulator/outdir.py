@@ -66,7 +66,8 @@ def check_file_target(path: str | Path, option: str) -> Path:
     """A file the run will write (``--trace``): not a folder, in a folder that exists and is writable."""
     p = Path(path)
     if p.is_dir():
-        raise BadInputError(f"{option} {p}: is a folder; give a file name, e.g. {p / 'trace.json'}")
+        example = {"--junit": "junit.xml", "--json": "results.json"}.get(option, "trace.json")
+        raise BadInputError(f"{option} {p}: is a folder; give a file name, e.g. {p / example}")
     parent = p.parent
     if not parent.is_dir():
         raise BadInputError(f"{option} {p}: the folder {parent} does not exist; create it or choose another path")

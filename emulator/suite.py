@@ -211,11 +211,13 @@ def summary(results: list[dict], seconds: float, workers: int) -> dict:
 
 def write_json(results: list[dict], path: str | Path, summ: dict) -> None:
     """results.json: the summary and each scenario's result (without the console, which is in its folder)."""
+    from emulator.outdir import write_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"fadump_emu": __version__, "summary": summ,
            "results": [{k: v for k, v in r.items() if k != "console"} for r in results]}
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    write_file(path, json.dumps(doc, indent=2) + "\n")
 
 
 def details(r: dict) -> list[str]:
@@ -277,7 +279,9 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     if workers is not None and workers < 1:
         raise BadInputError(f"-j {workers}: the number of workers must be at least 1")
     workers = workers or os.cpu_count() or 1
-    tasks = plan(collect(list(paths) or list(DEFAULT_PATHS)), out_root)
+    files = collect(list(paths) or list(DEFAULT_PATHS))
+    junit_path, json_path = check_targets(out_root, junit_path, json_path)
+    tasks = plan(files, out_root)
     workers = min(workers, len(tasks))
     if show_progress is None:
         show_progress = sys.stderr.isatty()
@@ -288,10 +292,28 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
         results = run_all(tasks, workers, update_golden)
     seconds = time.perf_counter() - start
     summ = summary(results, seconds, workers)
-    junit.write(results, junit_path or Path(out_root) / "junit.xml", seconds)
-    write_json(results, json_path or Path(out_root) / "results.json", summ)
+    junit.write(results, junit_path, seconds)
+    write_json(results, json_path, summ)
     print_table(results, summ, stdout)
     return 0 if summ["ok"] else 1
+
+
+def check_targets(out_root, junit_path, json_path) -> tuple[Path, Path]:
+    """--out, --junit and --json usable before anything runs (BadInputError with a sentence otherwise)."""
+    from emulator import outdir
+
+    outdir.check_out_dir(out_root)
+    targets = []
+    for given, default, option in ((junit_path, "junit.xml", "--junit"), (json_path, "results.json", "--json")):
+        path = Path(given) if given else Path(out_root) / default
+        if not path.is_dir():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInputError(f"{option} {path}: cannot create its folder ({exc.strerror or exc}); "
+                                    "choose another path") from None
+        targets.append(outdir.check_file_target(path, option))
+    return targets[0], targets[1]
 
 
 def _run_with_progress(tasks: list[dict], workers: int, update_golden: bool) -> list[dict]:

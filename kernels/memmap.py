@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emulator.errors import BadInputError
 from emulator.layout import Range
 from emulator.units import align_up
 from kernels.image import va
@@ -171,7 +172,9 @@ class MemMap:
                 self.base = start
                 break
         else:
-            raise MemoryError("no room for mem_map")
+            raise BadInputError(f"the {k.release} kernel finds no free memory for its mem_map ({self.size} bytes): "
+                                "the fadump or crashkernel reservation on its command line leaves none; use a "
+                                "smaller fadump_reserve_mem= or crashkernel=, or a larger machine.memory")
         k.memblock.reserve(Range(self.base, self.base + self.size))
         k.ram.write_u64(k.symbols["mem_map"], va(self.base), k.byteorder)
         if self.full:

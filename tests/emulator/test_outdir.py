@@ -245,3 +245,28 @@ def test_check_out_dir_refuses_with_bad_input_error(tmp_path):
         outdir.check_file_target(tmp_path, "--trace")
     with pytest.raises(BadInputError):
         outdir.check_dir_target(tmp_path / "f", "--map")
+
+
+# --- fadump-emu test: its output root and report files ---
+
+def test_fadump_emu_test_with_out_naming_a_file_exits_2_before_running(tmp_path, small, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["test", str(small), "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file, not a folder" in flat(capsys.readouterr().err)
+
+
+def test_fadump_emu_test_with_junit_naming_a_folder_exits_2_before_running(tmp_path, small, capsys):
+    assert main(["test", str(small), "--out", str(tmp_path / "out"), "--junit", str(tmp_path)]) == 2
+    assert "--junit" in flat(capsys.readouterr().err)
+    assert not (tmp_path / "out" / "small").exists()
+
+
+def test_fadump_emu_test_replaces_a_results_json_symlink_instead_of_writing_through_it(tmp_path, small, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    (out / "results.json").symlink_to(target)
+    assert main(["test", str(small), "--out", str(out), "-j", "1"]) == 0
+    assert target.read_text() == "keep\n"
+    assert json.loads((out / "results.json").read_text())["summary"]["passed"] == 1

@@ -81,7 +81,9 @@ def test_small_notes_that_all_point_at_one_place_are_bounded_by_the_file_size(tm
 
 def test_a_huge_program_header_table_in_table_mode_is_shown_in_part(tmp_path):
     """65535 PT_LOADs are decoded; the table shows the first rows and counts the rest."""
-    loads = [elfcore.phdr(KS, PT_LOAD, p_paddr=i << 16, p_memsz=1 << 16) for i in range(65535)]
+    template = elfcore.phdr(KS, PT_LOAD, p_memsz=1 << 16)
+    paddr_at = 24  # Elf64_Phdr: p_type, p_flags, p_offset, p_vaddr, then p_paddr
+    loads = [template[:paddr_at] + (i << 16).to_bytes(8, "little") + template[paddr_at + 8:] for i in range(65535)]
     proc = fadump_emu("inspect", elf(tmp_path / "many", loads), "--what", "header", "phdrs")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "65279 more program headers" in proc.stdout

@@ -72,8 +72,11 @@ class ElfFileSource:
         left = list(theirs)
         for r in mine:
             left = subtract(left, r)
-        self.filtered = bool(saved) and bool(left)
-        if saved and size == saved["size"] and not self.filtered:
+        # Same size as saved: a copy of that file (a tool's rewrite never comes out byte-for-byte as long),
+        # so its headers must be as saved and it must cover everything; otherwise a rewrite, maybe filtered.
+        copy = bool(saved) and "header_end" in saved and size == saved["size"]
+        self.filtered = bool(saved) and bool(left) and not copy
+        if copy:
             end = saved["header_end"]
             if digest(os.pread(self.core._fd, end, 0)).hex() != saved["header_digest"]:
                 self.problems.append(f"file headers and notes [0x0, {end:#x}) differ from the vmcore as saved")

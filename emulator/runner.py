@@ -73,6 +73,8 @@ class Run(CaptureSteps):
             p.unlink()
         for d in self.out.glob("boot-*"):
             shutil.rmtree(d)
+        if (self.out / "digests").is_dir():  # crash-time digests of the vmcores just removed
+            shutil.rmtree(self.out / "digests")
 
     def vmcore_path(self, n: int) -> Path | None:
         if self.out is None:

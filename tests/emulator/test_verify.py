@@ -210,3 +210,14 @@ def test_a_damaged_digest_file_is_refused_not_trusted(run_dir, tmp_path, capsys)
 def test_a_folder_without_digests_is_bad_input(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
     assert "no digests/*.json" in capsys.readouterr().err
+
+
+def test_a_flipped_bit_in_a_program_header_is_caught(run_dir, copy):
+    """A smaller p_filesz would make the copy look filtered: the same file size says it is a copy."""
+    with VmcoreFile(copy) as core:
+        index = next(i for i, ph in enumerate(core.phdrs) if ph.p_type == 1 and ph.p_filesz > 1 << 20)
+        at = core.ehdr.e_phoff + index * 56 + 32 + 2  # p_filesz, third byte: 64 KiB less
+    flip(copy, at, 0)
+    v = verdict(run_dir, copy)
+    assert not v["ok"] and not v["filtered"]
+    assert v["file_problems"][0].startswith("file headers and notes [0x0, ")

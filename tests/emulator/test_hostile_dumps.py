@@ -154,3 +154,33 @@ def test_a_log_end_pointing_into_zeros_gives_no_nul_flood(real_vmcore, tmp_path)
         length = core.read_u32(int(core.vmcoreinfo["SYMBOL(log_buf_len)"], 16))
     path = forge_u32(real_vmcore, tmp_path / "forged", "log_end", length - 1)
     refused(fadump_emu("dmesg", path), "NUL bytes")
+
+
+def kdump_header(block_size: int, sub_hdr_size: int, bitmap_blocks: int, max_mapnr: int) -> bytes:
+    """makedumpfile's disk_dump_header (diskdump_mod.h) and a version-6 kdump_sub_header, little-endian."""
+    from emulator.kdump_compressed import _structs
+
+    header, sub, _ = _structs(True)
+    main = header.build(dict(header_version=6, utsname=bytes(390), tv_sec=0, tv_usec=0, status=0,
+                             block_size=block_size, sub_hdr_size=sub_hdr_size, bitmap_blocks=bitmap_blocks,
+                             max_mapnr=max_mapnr & 0xFFFFFFFF, total_ram_blocks=0, device_blocks=0,
+                             written_blocks=0, current_cpu=0, nr_cpus=1))
+    fields = dict.fromkeys(("phys_base", "dump_level", "split", "start_pfn", "end_pfn", "offset_vmcoreinfo",
+                            "size_vmcoreinfo", "offset_note", "size_note", "offset_eraseinfo", "size_eraseinfo",
+                            "start_pfn_64", "end_pfn_64"), 0)
+    return main.ljust(block_size, b"\0") + sub.build(dict(fields, max_mapnr_64=max_mapnr))
+
+
+@pytest.mark.parametrize("case", ["huge-bitmap", "descriptors-past-end", "bad-block-size"])
+def test_a_forged_kdump_compressed_header_is_refused_by_verify(real_vmcore, tmp_path, case):
+    """Bitmaps of 2^40 pages, page descriptors past the end, or a block size of 3: exit 2 at once."""
+    if case == "huge-bitmap":
+        raw = kdump_header(4096, 1, 0xFFFF_FFFF, 1 << 40)
+    elif case == "descriptors-past-end":
+        raw = kdump_header(4096, 1, 2, 8 * 4096) + bytes(4096) + b"\xff" * 4096
+    else:
+        raw = kdump_header(3, 1, 1, 8)
+    path = tmp_path / "forged.kdump"
+    path.write_bytes(raw)
+    proc = fadump_emu("verify", str(real_vmcore.parent), "--vmcore", str(path))
+    refused(proc, "kdump-compressed dump:")

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
     verify = sub.add_parser("verify", help="re-check a run's saved vmcore against its crash-time digests",
                             description="Read the vmcore of a run folder back from disk and compare every 4 KiB "
-                                        "with the BLAKE2b digests of crash-time memory kept in RUN_DIR/digests. "
+                                        "with the BLAKE3 digests of crash-time memory kept in RUN_DIR/digests. "
                                         "Works after a copy, on another machine, or after makedumpfile (only the "
                                         "pages a filtered dump kept are checked). Exit status: 0 matches, "
                                         "1 does not match, 2 bad input.")

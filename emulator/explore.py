@@ -11,7 +11,7 @@ run is held to two things:
   says why), which comes from a table of kernel and firmware rules, not from
   running the emulator;
 - every vmcore saved is read back from disk and compared with the crash-time
-  BLAKE2b digests of its run folder (``verify_command.verify_run_dir``).
+  BLAKE3 digests of its run folder (``verify_command.verify_run_dir``).
 
 Any violation is written as a reproducing scenario file.
 """

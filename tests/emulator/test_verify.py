@@ -219,5 +219,41 @@ def test_a_flipped_bit_in_a_program_header_is_caught(run_dir, copy):
         at = core.ehdr.e_phoff + index * 56 + 32 + 2  # p_filesz, third byte: 64 KiB less
     flip(copy, at, 0)
     v = verdict(run_dir, copy)
-    assert not v["ok"] and not v["filtered"]
+    assert not v["ok"]
     assert v["file_problems"][0].startswith("file headers and notes [0x0, ")
+
+
+def test_a_saved_filtered_dump_verifies_and_may_only_leave_out_zero_pages(run_dir, tmp_path):
+    """--format filtered drops zero pages (makedumpfile -E -d 1): a dropped grain that held data is missing."""
+    out = tmp_path / "filtered"
+    result = Run(scenario.load(BASIC), str(out), export_mode="filtered").execute()
+    v = result.captures[0].verification
+    assert v["ok"] and v["filtered"] and v["source"].endswith("vmcore") and not v["missing"], v
+    assert verify_run_dir(str(out))[0]["ok"]
+
+    from emulator.verify import verify
+
+    class DroppedOnePage:
+        """The saved filtered file's coverage with the workload's first 64 KiB page left out."""
+        filtered, drops_only_zero, problems = True, True, []
+
+        def __init__(self, covered):
+            self._covered = covered
+
+        def describe(self):
+            return "a zero-page filter that dropped data"
+
+        def covered(self):
+            return self._covered
+
+        def chunks(self, snap):
+            return iter(())
+
+    snap, header = digests.load(out / "digests" / "vmcore.json")
+    with VmcoreFile(str(out / "vmcore")) as core:
+        kept = [(ph.p_paddr, ph.p_filesz) for ph in core.loads if ph.p_filesz]
+    cut = [(p, n) for p, n in kept if not p <= 0x4100000 < p + n]
+    holder = next((p, n) for p, n in kept if p <= 0x4100000 < p + n)
+    cut += [(holder[0], 0x4100000 - holder[0]), (0x4110000, holder[0] + holder[1] - 0x4110000)]
+    v = verify(snap, DroppedOnePage([(p, n) for p, n in cut if n > 0]))
+    assert not v["ok"] and v["missing"][0] == {"start": "0x4100000", "end": "0x4110000", "size": 0x10000}

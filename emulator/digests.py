@@ -6,9 +6,10 @@ known digest, so they cost nothing). BLAKE3 is a cryptographic hash: no
 pattern of changed bits, however placed, is known to leave a digest unchanged
 (the weighted sums this replaced missed two flipped bit-63s in one grain).
 It is the PyPI ``blake3`` package (the BLAKE3 team's Rust bindings), chosen
-over the standard library's BLAKE2b because ``make bench`` measured it about
-six times faster per 4 KiB grain on this machine (1.33 against 0.22 GB/s
-under load), which keeps a 64 TiB run inside its time budget.
+over the standard library's BLAKE2b because it measured about twice as fast
+per 4 KiB grain on the 2-core development machine (1.13 against 0.60 GB/s,
+best of three; 1.33 against 0.22 GB/s under load), which keeps ``make
+bench``'s 64 TiB run inside its 10 s budget.
 
 Grains cut by an excluded range (the fadump reserved area need not be
 4 KiB-aligned) also get a digest of each part that stays memory, so the parts

@@ -206,7 +206,7 @@ def summarize(result, rep: dict, out: str) -> None:
         if v.get("ok"):
             mark = "[green]matches crash-time memory[/]"
         else:
-            counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs") if v.get(key))
+            counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs", "file_problems") if v.get(key))
             mark = f"[yellow]does not match crash-time memory ({counts}; see report.json)[/]"
         where = cap.path or "(not saved)"
         con.print(f"vmcore    {where}: {fmt_size(cap.file_size or cap.size)} {cap.format or ''} file, "

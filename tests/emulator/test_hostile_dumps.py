@@ -184,3 +184,16 @@ def test_a_forged_kdump_compressed_header_is_refused_by_verify(real_vmcore, tmp_
     path.write_bytes(raw)
     proc = fadump_emu("verify", str(real_vmcore.parent), "--vmcore", str(path))
     refused(proc, "kdump-compressed dump:")
+
+
+def test_a_fifo_as_the_ibm_kernel_dump_of_a_run_folder_is_refused(real_vmcore):
+    """inspect RUN_DIR reads boot-N/.../ibm,kernel-dump: a FIFO there is refused, not waited on."""
+    import shutil
+
+    run = real_vmcore.parent
+    copy = run.parent / "fifo-run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("vmcore"))
+    target = copy / "boot-2" / "proc" / "device-tree" / "rtas" / "ibm,kernel-dump"
+    target.unlink()
+    os.mkfifo(target)
+    refused(fadump_emu("inspect", str(copy), "--what", "kernel-dump"), "is a FIFO (named pipe)")

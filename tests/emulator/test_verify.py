@@ -257,3 +257,41 @@ def test_a_saved_filtered_dump_verifies_and_may_only_leave_out_zero_pages(run_di
     cut += [(holder[0], 0x4100000 - holder[0]), (0x4110000, holder[0] + holder[1] - 0x4110000)]
     v = verify(snap, DroppedOnePage([(p, n) for p, n in cut if n > 0]))
     assert not v["ok"] and v["missing"][0] == {"start": "0x4100000", "end": "0x4110000", "size": 0x10000}
+
+
+def test_any_set_of_flips_within_written_data_is_caught(run_dir, tmp_path_factory):
+    """Hypothesis picks 1-4 grains and 1-6 bits in each (words and bits anywhere): every grain is named."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    copy_path = str(tmp_path_factory.mktemp("hyp") / "vmcore.copy")
+    subprocess.run(["cp", "--sparse=always", os.path.join(run_dir, "vmcore"), copy_path], check=True)
+    offsets = written_offsets(copy_path)
+    with VmcoreFile(copy_path) as core:
+        spans = [(ph.p_offset, ph.p_offset + ph.p_filesz) for ph in core.loads]
+    inside = [o for o in offsets if any(a <= o < b for a, b in spans)]
+    starts = sorted({g for g in (grain_start(copy_path, o) for o in inside)
+                     if any(a <= g and g + GRAIN <= b for a, b in spans)})
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.lists(st.tuples(st.sampled_from(starts), st.lists(st.tuples(st.integers(0, GRAIN // 8 - 1),
+                                                                           st.integers(0, 63)),
+                                                                 min_size=1, max_size=6, unique=True)),
+                    min_size=1, max_size=4, unique_by=lambda t: t[0]))
+    def check(mutations):
+        for start, bits in mutations:
+            for word, bit in bits:
+                flip_word_bit(copy_path, start + 8 * word, bit)
+        try:
+            v = verdict(run_dir, copy_path)
+            named = {grain_range(paddr_of(copy_path, start))["start"] for start, _ in mutations}
+            listed = {int(r["start"], 16) for r in v["differs"]}
+            covered = {f"{g:#x}" for r in v["differs"] for g in range(int(r["start"], 16), int(r["end"], 16), GRAIN)}
+            assert not v["ok"] and named <= covered and listed, (mutations, v["differs"])
+        finally:
+            for start, bits in mutations:
+                for word, bit in bits:
+                    flip_word_bit(copy_path, start + 8 * word, bit)
+
+    check()
+    assert verdict(run_dir, copy_path)["ok"]

@@ -54,14 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write each run's console to NAME.log beside its scenario instead of comparing")
     explore = sub.add_parser("explore", help="crash at every lifecycle boundary of a scenario and check the dump",
                              description="Run the scenario once per (lifecycle boundary, trigger) with a crash "
-                                         "injected there, and check that every vmcore matches crash-time memory "
-                                         "or the console says why there is none. Violations are written as "
-                                         "reproducing scenario files.")
+                                         "injected there, and hold each run to an independent model of the "
+                                         "kernel and firmware rules (outcome and the console line that says why); "
+                                         "every saved vmcore is read back and compared with the crash-time "
+                                         "digests. Prints one row per boundary, writes OUT/explore.json, and "
+                                         "writes each violation as a reproducing scenario file. Exit status: "
+                                         "0 no violation, 1 violations, 2 bad input.")
     explore.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
     explore.add_argument("--triggers", default="panic,system-reset,hypervisor",
                          help="comma-separated crash kinds to inject (default panic,system-reset,hypervisor)")
     explore.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    explore.add_argument("--out", default="out/explore", help="where reproducing scenarios go (default out/explore)")
+    explore.add_argument("--out", default="out/explore",
+                         help="where explore.json and reproducing scenarios go (default out/explore)")
     inspect = sub.add_parser("inspect", help="decode a vmcore or a run folder: ELF headers, notes, ibm,kernel-dump",
                              description="Decode the structures of a vmcore file (ELF header, program headers, "
                                          "NT_PRSTATUS and VMCOREINFO notes) or of a run folder written by "
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
     verify = sub.add_parser("verify", help="re-check a run's saved vmcore against its crash-time digests",
                             description="Read the vmcore of a run folder back from disk and compare every 4 KiB "
-                                        "with the BLAKE2b digests of crash-time memory kept in RUN_DIR/digests. "
+                                        "with the BLAKE3 digests of crash-time memory kept in RUN_DIR/digests. "
                                         "Works after a copy, on another machine, or after makedumpfile (only the "
                                         "pages a filtered dump kept are checked). Exit status: 0 matches, "
                                         "1 does not match, 2 bad input.")
@@ -133,37 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_explore(args) -> int:
-    import time
+    from emulator import explore
 
-    from rich.progress import Progress
-
-    from emulator import explore as ex
-    from emulator import scenario
-    from emulator.errors import BadInputError
-
-    scenario.load(args.scenario)  # bad input is reported before any work
-    triggers = tuple(t.strip() for t in args.triggers.split(",") if t.strip())
-    unknown = [t for t in triggers if t not in scenario.CRASH_KINDS]
-    if unknown:
-        raise BadInputError(f"unknown trigger(s) {', '.join(unknown)}; use {', '.join(scenario.CRASH_KINDS)}")
-    start = time.perf_counter()
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("exploring", total=None)
-        points = ex.explore(args.scenario, triggers, args.jobs, progress=lambda: bar.advance(task))
-    bad = [p for p in points if not p.ok]
-    boundaries = len({p.index for p in points})
-    outcomes: dict[str, int] = {}
-    for p in points:
-        outcomes[p.outcome or "error"] = outcomes.get(p.outcome or "error", 0) + 1
-    con = RichConsole(highlight=False)
-    con.print(f"explored {len(points)} runs: {boundaries} boundaries x triggers of {args.scenario} "
-              f"in {time.perf_counter() - start:.1f} s")
-    con.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
-    for p in bad:
-        path = ex.write_repro(args.scenario, p, args.out)
-        con.print(f"[red]VIOLATION[/] boundary {p.index} ({p.label}), {p.trigger}: {p.problem}\n          {path}")
-    con.print(f"{len(bad)} invariant violations" if bad else "[green]0 invariant violations[/]")
-    return 1 if bad else 0
+    return explore.command(args)
 
 
 def cmd_explain(args) -> int:
@@ -254,7 +230,7 @@ def summarize(result, rep: dict, out: str) -> None:
         if v.get("ok"):
             mark = "[green]matches crash-time memory[/]"
         else:
-            counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs") if v.get(key))
+            counts = ", ".join(f"{len(v[key])} {key}" for key in ("missing", "bogus", "differs", "file_problems") if v.get(key))
             mark = f"[yellow]does not match crash-time memory ({counts}; see report.json)[/]"
         where = cap.path or "(not saved)"
         con.print(f"vmcore    {where}: {fmt_size(cap.file_size or cap.size)} {cap.format or ''} file, "

@@ -72,8 +72,13 @@ class ElfFileSource:
         left = list(theirs)
         for r in mine:
             left = subtract(left, r)
+        # Filtered: the file holds less than /proc/vmcore did. Same size as saved: a copy of that file (a
+        # tool's rewrite never comes out byte-for-byte as long), so its headers and notes must be as saved.
+        copy = bool(saved) and "header_end" in saved and size == saved["size"]
         self.filtered = bool(saved) and bool(left)
-        if saved and size == saved["size"] and not self.filtered:
+        self.drops_only_zero = copy and saved.get("format") == "filtered"
+        """Our own filtered format (makedumpfile -E -d 1): a page it left out must have been all zero."""
+        if copy:
             end = saved["header_end"]
             if digest(os.pread(self.core._fd, end, 0)).hex() != saved["header_digest"]:
                 self.problems.append(f"file headers and notes [0x0, {end:#x}) differ from the vmcore as saved")

@@ -263,6 +263,9 @@ class Run(CaptureSteps):
         self.faults.before_crash(k)
         if c.kind == "hypervisor":
             verdict = "dumped" if m.fadump.trigger("partition terminated by the hypervisor") else "terminated"
+            if verdict == "terminated":
+                m.firmware_log("partition terminated by the hypervisor; no dump is registered, so the partition "
+                               "is reset and its memory is not preserved")
         else:
             # The crashing CPU ends in RTAS: firmware sees it inside enter_rtas.
             live = dict(cpu.regs)

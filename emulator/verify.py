@@ -1,6 +1,6 @@
 """Self-verification: what RAM held at the crash against what a vmcore says it held.
 
-The crash-time side is a CrashSnapshot of per-grain BLAKE2b digests
+The crash-time side is a CrashSnapshot of per-grain BLAKE3 digests
 (emulator.digests). The vmcore side is a dump source (emulator.dump_sources):
 the saved file read back from disk (ELF, full or filtered, or
 kdump-compressed), or, when nothing was saved, the capture kernel's
@@ -51,15 +51,16 @@ def verify(snap: CrashSnapshot, source, progress=None) -> dict:
             progress(len(data))
     differs = merge(differs)
     problems = list(source.problems)
+    lost = _written_nonzero(snap, absent) if filtered and getattr(source, "drops_only_zero", False) else []
     return {
-        "ok": not (bogus or differs or problems or (absent and not filtered)),
+        "ok": not (bogus or differs or problems or lost or (absent and not filtered)),
         "source": source.describe(),
         "filtered": filtered,
         "checked_bytes": checked,
         "covered_bytes": sum(r.size for r in merge(loads)),
         "crash_memory": [_range(r) for r in snap.memory],
         "excluded": [dict(_range(r), reason=why) for r, why in snap.excluded],
-        "missing": [] if filtered else [_range(r) for r in absent[:MAX_LISTED]],
+        "missing": [_range(r) for r in (lost if filtered else absent)[:MAX_LISTED]],
         "filtered_out_bytes": sum(r.size for r in absent) if filtered else 0,
         "bogus": [_range(r) for r in merge(bogus)[:MAX_LISTED]],
         "overlapping": overlapping[:MAX_LISTED],
@@ -69,6 +70,17 @@ def verify(snap: CrashSnapshot, source, progress=None) -> dict:
         # Parts of written grains cut by a PT_LOAD edge nobody foresaw: not compared, and said so.
         "unjudged": [_range(r) for r in unjudged[:MAX_LISTED]],
     }
+
+
+def _written_nonzero(snap: CrashSnapshot, absent: list[Range]) -> list[Range]:
+    """Grains of ``absent`` that held non-zero data at the crash (a zero-page filter must not drop them)."""
+    zero = np.frombuffer(ZERO, dtype=np.uint8)
+    out = []
+    for r in absent:
+        lo, hi = np.searchsorted(snap.grains, [r.start // GRAIN, (r.end - 1) // GRAIN + 1])
+        nonzero = (snap.digests[lo:hi] != zero).any(axis=1)
+        out += [Range(int(g) * GRAIN, int(g) * GRAIN + GRAIN) for g in snap.grains[lo:hi][nonzero]]
+    return merge(out)
 
 
 def _outside(lo: int, hi: int, excluded: list[Range]) -> list[tuple[int, int]]:

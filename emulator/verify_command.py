@@ -1,7 +1,7 @@
 """`fadump-emu verify RUN_DIR`: re-check saved vmcores against the crash-time digests of their run.
 
 A run folder keeps, for each vmcore it saved, ``digests/<name>.json`` and
-``.bin``: BLAKE2b digests of every written 4 KiB grain of memory at the
+``.bin``: BLAKE3 digests of every written 4 KiB grain of memory at the
 crash. This command reads the vmcore file back from disk and compares, so it
 works after a copy, on another machine, or after makedumpfile rewrote the dump
 (ELF from -E, kdump-compressed from -l/-c/-p/-z): a filtered dump is checked on
@@ -71,7 +71,7 @@ def command(args) -> int:
             kept = (f"; a filtered dump: the pages it kept match, {v['filtered_out_bytes']} bytes of crash-time "
                     "memory are not in it") if v["filtered"] else ""
             con.print(f"[green]ok[/]   {where}: matches crash-time memory ({v['checked_bytes']} bytes "
-                      f"compared by BLAKE2b digest per 4 KiB{kept})")
+                      f"compared by BLAKE3 digest per 4 KiB{kept})")
             continue
         bad += 1
         con.print(f"[red]FAIL[/] {where}: does not match crash-time memory")

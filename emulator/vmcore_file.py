@@ -37,6 +37,17 @@ MAX_NOTES_BYTES = 64 << 20
 """All PT_NOTE segments together: a crash dump's notes are a few KiB per CPU."""
 
 
+_COMPILED: dict[bool, object] = {}
+
+
+def _compiled_phdr(little_endian: bool):
+    """kernels.structs' Elf64_Phdr, compiled by construct (a 65535-entry table parses in under a second)."""
+    if little_endian not in _COMPILED:
+        ks = kernel_structs(little_endian, PT_REGS_FIELDS_6_10, 2048)
+        _COMPILED[little_endian] = ks.elf64_phdr.compile().parse
+    return _COMPILED[little_endian]
+
+
 def open_regular(path: str) -> int:
     """A read-only descriptor of the regular file ``path``; BadInputError for anything else.
 
@@ -142,7 +153,8 @@ class VmcoreFile:
             raise self._bad(f"the program header table (e_phoff {eh.e_phoff:#x}, {eh.e_phnum} entries) runs past "
                             f"the end of the file ({self.size} bytes)")
         raw = self._pread(eh.e_phoff, eh.e_phnum * PHDR_SIZE)
-        self.phdrs = list(self.ks.elf64_phdr[eh.e_phnum].parse(raw))
+        parse = _compiled_phdr(self.ks.little_endian)
+        self.phdrs = [parse(raw[i * PHDR_SIZE:(i + 1) * PHDR_SIZE]) for i in range(eh.e_phnum)]
         self.loads = sorted((ph for ph in self.phdrs if ph.p_type == PT_LOAD), key=lambda ph: ph.p_paddr)
 
     def _read_notes(self) -> None:

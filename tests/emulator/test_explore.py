@@ -1,12 +1,16 @@
-"""Exploration: a crash at every lifecycle boundary, and the invariant behind it."""
+"""Exploration: a crash at every lifecycle boundary, held to an independent model and to the digests."""
 
+import json
 from pathlib import Path
 
-from emulator import explore, scenario
+from emulator import explore, explore_model, scenario
 from emulator.cli import main
+from emulator.machine import Machine
 from firmware.phyp import PhypFadump
 
-SMALL = Path(__file__).parents[2] / "scenarios" / "faults" / "register-busy-then-ok.toml"
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+SMALL = SCENARIOS / "faults" / "register-busy-then-ok.toml"
+OLD = SCENARIOS / "triggers" / "hypervisor-3-4.toml"
 
 
 def test_the_baseline_names_every_boundary_from_boot_to_capture():
@@ -36,7 +40,7 @@ def test_a_firmware_that_skips_the_copy_is_a_violation_with_a_reproducing_file(m
     monkeypatch.setattr(PhypFadump, "copy_section", lazy_copy)
     points = explore.explore(str(SMALL), triggers=("panic",), workers=1)
     bad = [p for p in points if not p.ok]
-    assert bad and "differs" in bad[0].problem
+    assert bad and "differs" in bad[0].problem and bad[0].outcome == bad[0].predicted == "vmcore"
     repro = explore.write_repro(str(SMALL), bad[0], str(tmp_path))
     sc = scenario.load(repro)
     assert sc.faults[-1].kind == "crash-at-boundary" and sc.faults[-1].params["boundary"] == bad[0].index
@@ -53,3 +57,75 @@ def test_an_unknown_trigger_is_bad_input(capsys):
     """A trigger name outside the catalog exits 2 with the list of valid ones."""
     assert main(["explore", str(SMALL), "--triggers", "meteor"]) == 2
     assert "unknown trigger" in capsys.readouterr().err
+
+
+def test_a_copy_that_flips_two_bit_63s_in_one_grain_is_a_violation(monkeypatch):
+    """The corruption the old weighted-sum fingerprint could not see: explore reads the saved file and fails."""
+    real_copy = PhypFadump.copy_section
+
+    def flipping_copy(self, s):
+        yield from real_copy(self, s)
+        if s.source_len >= 0x4200000 and s.destination_address != s.source_address:
+            at = s.destination_address + 0x4100000  # the workload's grain, as copied
+            for word in (at + 8, at + 64):
+                self.machine.ram.write(word + 7, bytes([self.machine.ram.read(word + 7, 1)[0] ^ 0x80]))
+
+    monkeypatch.setattr(PhypFadump, "copy_section", flipping_copy)
+    points = explore.explore(str(SMALL), triggers=("panic",), workers=1)
+    bad = [p for p in points if not p.ok]
+    assert bad and all("differs from crash-time memory: [0x4100000, 0x4101000)" in p.problem for p in bad)
+    assert {p.outcome for p in bad} == {"vmcore"}
+
+
+def test_a_silent_hypervisor_termination_is_a_violation(monkeypatch):
+    """If firmware said nothing when it drops an unregistered partition, the banner would not excuse it."""
+    real_log = Machine.firmware_log
+    monkeypatch.setattr(Machine, "firmware_log",
+                        lambda self, text: None if "terminated" in text else real_log(self, text))
+    points = explore.explore(str(SMALL), triggers=("hypervisor",), workers=1)
+    bad = [p for p in points if not p.ok]
+    assert bad and all(p.outcome in ("no-dump", "capture-failed") for p in bad)
+    assert all("the console never says 'PHYP: partition terminated by the hypervisor" in p.problem for p in bad)
+
+
+def test_an_outcome_misclassified_by_the_emulator_is_a_violation(monkeypatch):
+    """The model does not read the emulator's verdict: a runner that calls every run "vmcore" is caught."""
+    from emulator.runner import Run
+
+    monkeypatch.setattr(Run, "outcome", lambda self: "vmcore")
+    points = explore.explore(str(OLD), triggers=("panic",), workers=1)
+    early = next(p for p in points if p.index == 0)
+    assert not early.ok and "outcome vmcore, the model predicts no-dump (unregistered)" in early.problem
+
+
+def test_the_model_registers_3_4_at_userspace_and_6_10_at_setup_fadump():
+    """3.4: the kdump service writes fadump_registered; 6.10: setup_fadump() calls register_fadump()."""
+    old, new = scenario.load(OLD), scenario.load(SMALL)
+    old_labels, new_labels = explore.baseline(old), explore.baseline(new)
+    old_phases = dict(zip(old_labels, explore_model.phases(old, old_labels)))
+    new_phases = dict(zip(new_labels, explore_model.phases(new, new_labels)))
+    assert old_phases["boot 1: setup_fadump done"] == "unregistered"
+    assert old_phases["boot 1: userspace up"] == "registered"
+    assert next(v for k, v in new_phases.items() if k.startswith("boot 1: setup_fadump")) == "registered"
+    assert new_phases["boot 2: /proc/vmcore ready"] == "capture-before-save"
+    assert new_phases["boot 2: userspace up"] == "after-capture"
+
+
+def test_the_model_predicts_the_line_that_says_why():
+    """A 3.4 system reset before registration panics with "Fatal exception" (oops_end), 6.10 with "System Reset"."""
+    old, new = scenario.load(OLD), scenario.load(SMALL)
+    assert explore_model.predict(old, explore.baseline(old), 0, "system-reset").why == \
+        "Kernel panic - not syncing: Fatal exception"
+    assert explore_model.predict(new, explore.baseline(new), 0, "system-reset").why == \
+        "Kernel panic - not syncing: System Reset"
+
+
+def test_the_explore_command_writes_one_row_per_boundary_as_json(tmp_path, capsys):
+    """explore.json has a row per boundary with the prediction and the outcome of each trigger."""
+    assert main(["explore", str(SMALL), "-j", "1", "--triggers", "panic", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "explore.json").read_text())
+    labels = explore.baseline(scenario.load(SMALL))
+    assert [row["label"] for row in data["boundaries"]] == labels
+    assert data["violations"] == 0 and data["unmodelled"] is None
+    first = data["boundaries"][0]["runs"]["panic"]
+    assert first["predicted"] == first["outcome"] == "no-dump"

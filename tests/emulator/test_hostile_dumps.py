@@ -81,7 +81,9 @@ def test_small_notes_that_all_point_at_one_place_are_bounded_by_the_file_size(tm
 
 def test_a_huge_program_header_table_in_table_mode_is_shown_in_part(tmp_path):
     """65535 PT_LOADs are decoded; the table shows the first rows and counts the rest."""
-    loads = [elfcore.phdr(KS, PT_LOAD, p_paddr=i << 16, p_memsz=1 << 16) for i in range(65535)]
+    template = elfcore.phdr(KS, PT_LOAD, p_memsz=1 << 16)
+    paddr_at = 24  # Elf64_Phdr: p_type, p_flags, p_offset, p_vaddr, then p_paddr
+    loads = [template[:paddr_at] + (i << 16).to_bytes(8, "little") + template[paddr_at + 8:] for i in range(65535)]
     proc = fadump_emu("inspect", elf(tmp_path / "many", loads), "--what", "header", "phdrs")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "65279 more program headers" in proc.stdout
@@ -152,3 +154,46 @@ def test_a_log_end_pointing_into_zeros_gives_no_nul_flood(real_vmcore, tmp_path)
         length = core.read_u32(int(core.vmcoreinfo["SYMBOL(log_buf_len)"], 16))
     path = forge_u32(real_vmcore, tmp_path / "forged", "log_end", length - 1)
     refused(fadump_emu("dmesg", path), "NUL bytes")
+
+
+def kdump_header(block_size: int, sub_hdr_size: int, bitmap_blocks: int, max_mapnr: int) -> bytes:
+    """makedumpfile's disk_dump_header (diskdump_mod.h) and a version-6 kdump_sub_header, little-endian."""
+    from emulator.kdump_compressed import _structs
+
+    header, sub, _ = _structs(True)
+    main = header.build(dict(header_version=6, utsname=bytes(390), tv_sec=0, tv_usec=0, status=0,
+                             block_size=block_size, sub_hdr_size=sub_hdr_size, bitmap_blocks=bitmap_blocks,
+                             max_mapnr=max_mapnr & 0xFFFFFFFF, total_ram_blocks=0, device_blocks=0,
+                             written_blocks=0, current_cpu=0, nr_cpus=1))
+    fields = dict.fromkeys(("phys_base", "dump_level", "split", "start_pfn", "end_pfn", "offset_vmcoreinfo",
+                            "size_vmcoreinfo", "offset_note", "size_note", "offset_eraseinfo", "size_eraseinfo",
+                            "start_pfn_64", "end_pfn_64"), 0)
+    return main.ljust(block_size, b"\0") + sub.build(dict(fields, max_mapnr_64=max_mapnr))
+
+
+@pytest.mark.parametrize("case", ["huge-bitmap", "descriptors-past-end", "bad-block-size"])
+def test_a_forged_kdump_compressed_header_is_refused_by_verify(real_vmcore, tmp_path, case):
+    """Bitmaps of 2^40 pages, page descriptors past the end, or a block size of 3: exit 2 at once."""
+    if case == "huge-bitmap":
+        raw = kdump_header(4096, 1, 0xFFFF_FFFF, 1 << 40)
+    elif case == "descriptors-past-end":
+        raw = kdump_header(4096, 1, 2, 8 * 4096) + bytes(4096) + b"\xff" * 4096
+    else:
+        raw = kdump_header(3, 1, 1, 8)
+    path = tmp_path / "forged.kdump"
+    path.write_bytes(raw)
+    proc = fadump_emu("verify", str(real_vmcore.parent), "--vmcore", str(path))
+    refused(proc, "kdump-compressed dump:")
+
+
+def test_a_fifo_as_the_ibm_kernel_dump_of_a_run_folder_is_refused(real_vmcore):
+    """inspect RUN_DIR reads boot-N/.../ibm,kernel-dump: a FIFO there is refused, not waited on."""
+    import shutil
+
+    run = real_vmcore.parent
+    copy = run.parent / "fifo-run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("vmcore"))
+    target = copy / "boot-2" / "proc" / "device-tree" / "rtas" / "ibm,kernel-dump"
+    target.unlink()
+    os.mkfifo(target)
+    refused(fadump_emu("inspect", str(copy), "--what", "kernel-dump"), "is a FIFO (named pipe)")

@@ -210,3 +210,88 @@ def test_a_damaged_digest_file_is_refused_not_trusted(run_dir, tmp_path, capsys)
 def test_a_folder_without_digests_is_bad_input(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
     assert "no digests/*.json" in capsys.readouterr().err
+
+
+def test_a_flipped_bit_in_a_program_header_is_caught(run_dir, copy):
+    """A smaller p_filesz would make the copy look filtered: the same file size says it is a copy."""
+    with VmcoreFile(copy) as core:
+        index = next(i for i, ph in enumerate(core.phdrs) if ph.p_type == 1 and ph.p_filesz > 1 << 20)
+        at = core.ehdr.e_phoff + index * 56 + 32 + 2  # p_filesz, third byte: 64 KiB less
+    flip(copy, at, 0)
+    v = verdict(run_dir, copy)
+    assert not v["ok"]
+    assert v["file_problems"][0].startswith("file headers and notes [0x0, ")
+
+
+def test_a_saved_filtered_dump_verifies_and_may_only_leave_out_zero_pages(run_dir, tmp_path):
+    """--format filtered drops zero pages (makedumpfile -E -d 1): a dropped grain that held data is missing."""
+    out = tmp_path / "filtered"
+    result = Run(scenario.load(BASIC), str(out), export_mode="filtered").execute()
+    v = result.captures[0].verification
+    assert v["ok"] and v["filtered"] and v["source"].endswith("vmcore") and not v["missing"], v
+    assert verify_run_dir(str(out))[0]["ok"]
+
+    from emulator.verify import verify
+
+    class DroppedOnePage:
+        """The saved filtered file's coverage with the workload's first 64 KiB page left out."""
+        filtered, drops_only_zero, problems = True, True, []
+
+        def __init__(self, covered):
+            self._covered = covered
+
+        def describe(self):
+            return "a zero-page filter that dropped data"
+
+        def covered(self):
+            return self._covered
+
+        def chunks(self, snap):
+            return iter(())
+
+    snap, header = digests.load(out / "digests" / "vmcore.json")
+    with VmcoreFile(str(out / "vmcore")) as core:
+        kept = [(ph.p_paddr, ph.p_filesz) for ph in core.loads if ph.p_filesz]
+    cut = [(p, n) for p, n in kept if not p <= 0x4100000 < p + n]
+    holder = next((p, n) for p, n in kept if p <= 0x4100000 < p + n)
+    cut += [(holder[0], 0x4100000 - holder[0]), (0x4110000, holder[0] + holder[1] - 0x4110000)]
+    v = verify(snap, DroppedOnePage([(p, n) for p, n in cut if n > 0]))
+    assert not v["ok"] and v["missing"][0] == {"start": "0x4100000", "end": "0x4110000", "size": 0x10000}
+
+
+def test_any_set_of_flips_within_written_data_is_caught(run_dir, tmp_path_factory):
+    """Hypothesis picks 1-4 grains and 1-6 bits in each (words and bits anywhere): every grain is named."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    copy_path = str(tmp_path_factory.mktemp("hyp") / "vmcore.copy")
+    subprocess.run(["cp", "--sparse=always", os.path.join(run_dir, "vmcore"), copy_path], check=True)
+    offsets = written_offsets(copy_path)
+    with VmcoreFile(copy_path) as core:
+        spans = [(ph.p_offset, ph.p_offset + ph.p_filesz) for ph in core.loads]
+    inside = [o for o in offsets if any(a <= o < b for a, b in spans)]
+    starts = sorted({g for g in (grain_start(copy_path, o) for o in inside)
+                     if any(a <= g and g + GRAIN <= b for a, b in spans)})
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.lists(st.tuples(st.sampled_from(starts), st.lists(st.tuples(st.integers(0, GRAIN // 8 - 1),
+                                                                           st.integers(0, 63)),
+                                                                 min_size=1, max_size=6, unique=True)),
+                    min_size=1, max_size=4, unique_by=lambda t: t[0]))
+    def check(mutations):
+        for start, bits in mutations:
+            for word, bit in bits:
+                flip_word_bit(copy_path, start + 8 * word, bit)
+        try:
+            v = verdict(run_dir, copy_path)
+            named = {grain_range(paddr_of(copy_path, start))["start"] for start, _ in mutations}
+            listed = {int(r["start"], 16) for r in v["differs"]}
+            covered = {f"{g:#x}" for r in v["differs"] for g in range(int(r["start"], 16), int(r["end"], 16), GRAIN)}
+            assert not v["ok"] and named <= covered and listed, (mutations, v["differs"])
+        finally:
+            for start, bits in mutations:
+                for word, bit in bits:
+                    flip_word_bit(copy_path, start + 8 * word, bit)
+
+    check()
+    assert verdict(run_dir, copy_path)["ok"]

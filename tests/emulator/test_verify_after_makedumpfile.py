@@ -42,7 +42,7 @@ def makedumpfile(run_dir, *opts: str) -> str:
     return str(dest)
 
 
-@pytest.mark.parametrize("opts", [("-E", "-d", "31"), ("-l", "-d", "31"), ("-c", "-d", "1"), ("-d", "31")])
+@pytest.mark.parametrize("opts", [("-E", "-d", "31"), ("-l", "-d", "31"), ("-c", "-d", "31"), ("-d", "31")])
 def test_a_makedumpfile_output_verifies_on_the_pages_it_kept(run_dir, opts):
     """Filtered ELF (-E) and kdump-compressed (lzo, zlib, raw) outputs match where they hold pages."""
     path = makedumpfile(run_dir, *opts)

@@ -1,0 +1,150 @@
+"""What a crash at a lifecycle boundary must lead to: a model of the rules, kept apart from the emulator.
+
+``explore`` holds every run to this model. The model never runs the emulator:
+it reads the scenario's kernel command line and profile and the label of the
+boundary, decides the phase of the partition's life from the rules in
+PHASE_RULES and REGISTRATION, then looks the (phase, trigger) pair up in
+OUTCOME_RULES for the outcome and the console line that must say why.
+
+The facts behind the tables (kernel source, per version):
+
+- Who registers. Linux 3.4 (arch/powerpc/kernel/fadump.c): setup_fadump()
+  only sets up sysfs; the kdump service registers by writing 1 to
+  /sys/kernel/fadump_registered (fadump_register_store), i.e. once userspace
+  is up. Linux 6.10 (same file): setup_fadump() calls register_fadump() at
+  boot when no dump is active.
+- fadump=on enables it in both; 6.10 also takes fadump=nocma
+  (early_fadump_param). Anything else leaves it off; then crashkernel=
+  reserves memory for kdump instead (reserve_crashkernel) and a crash falls
+  back to kdump.
+- A crash with no registration is not preserved: crash_fadump() returns at
+  once unless fw_dump.dump_registered (both versions), and firmware resets
+  the partition without a dump. A system reset goes through
+  system_reset_exception(): 3.4's die()/oops_end() panics with "Fatal
+  exception"; 6.10 panics with "System Reset".
+- The capture kernel holds an active dump, not a registration: a crash before
+  its userspace saved /proc/vmcore loses the capture (the dump stays in
+  firmware until released).
+- Power lost while firmware copies: memory is gone; the next boot is a normal
+  boot with nothing to capture.
+"""
+
+from dataclasses import dataclass
+
+REGISTRATION = {
+    # profile: the boundary label (after "boot N: ") from which a first kernel is registered
+    "linux-3.4": "userspace up",
+    "linux-6.10": "setup_fadump done",
+}
+ENABLING = {"linux-3.4": ("on",), "linux-6.10": ("on", "nocma")}
+SYSTEM_RESET_PANIC = {"linux-3.4": "Kernel panic - not syncing: Fatal exception",
+                      "linux-6.10": "Kernel panic - not syncing: System Reset"}
+HYPERVISOR_NO_DUMP = "PHYP: partition terminated by the hypervisor; no dump is registered"
+DUMP_DONE = "PHYP: dump complete; resetting the partition (memory preserved)"
+
+PHASE_RULES = (
+    ("unregistered", "a first kernel before its registration point, or with fadump not enabled"),
+    ("registered", "a first kernel at or after its registration point"),
+    ("firmware-copy", "firmware copying memory after a crash (only power loss is injected here)"),
+    ("capture-before-save", "the capture kernel before its userspace saved /proc/vmcore"),
+    ("after-capture", "any point after the capture kernel saved the dump"),
+)
+
+OUTCOME_RULES = {
+    # (phase, trigger): (outcome, the console line that says why ({label} and {panic_sr} are filled in))
+    ("unregistered", "panic"): ("no-dump", "Kernel panic - not syncing: injected crash at {label}"),
+    ("unregistered", "system-reset"): ("no-dump", "{panic_sr}"),
+    ("unregistered", "hypervisor"): ("no-dump", HYPERVISOR_NO_DUMP),
+    ("registered", "panic"): ("vmcore", DUMP_DONE),
+    ("registered", "system-reset"): ("vmcore", DUMP_DONE),
+    ("registered", "hypervisor"): ("vmcore", DUMP_DONE),
+    ("firmware-copy", "power-loss"): ("no-dump", "PHYP: power lost after copying"),
+    ("capture-before-save", "panic"): ("capture-failed", "Kernel panic - not syncing: injected crash at {label}"),
+    ("capture-before-save", "system-reset"): ("capture-failed", "{panic_sr}"),
+    ("capture-before-save", "hypervisor"): ("capture-failed", HYPERVISOR_NO_DUMP),
+    ("after-capture", "panic"): ("vmcore", DUMP_DONE),
+    ("after-capture", "system-reset"): ("vmcore", DUMP_DONE),
+    ("after-capture", "hypervisor"): ("vmcore", DUMP_DONE),
+}
+FALLBACK_LINE = "for crashkernel"
+"""reserve_crashkernel()'s "Reserving NMB of memory at 32MB for crashkernel" line."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    phase: str
+    outcome: str
+    why: str
+    """A console line (substring) that must appear."""
+    absent: str = ""
+    """A console line that must not appear (a registration before an unregistered crash)."""
+
+
+def fadump_enabled(profile: str, cmdline: str) -> bool:
+    values = [w.split("=", 1)[1] for w in cmdline.split() if w.startswith("fadump=")]
+    return bool(values) and values[-1] in ENABLING.get(profile, ())
+
+
+def has_crashkernel(cmdline: str) -> bool:
+    return any(w.startswith("crashkernel=") for w in cmdline.split())
+
+
+def phases(sc, labels: list[str]) -> list[str]:
+    """The phase of every boundary label of the baseline, in order."""
+    profile, cmdline = sc.kernel.profile, sc.kernel.cmdline
+    enabled = fadump_enabled(profile, cmdline)
+    out, registered, copying_seen, saved = [], False, False, False
+    for label in labels:
+        if label.startswith("firmware"):
+            out.append("firmware-copy")
+            copying_seen = True
+            continue
+        step = label.split(": ", 1)[1] if ": " in label else label
+        if not copying_seen:
+            registered = registered or (enabled and step.startswith(REGISTRATION.get(profile, "\0")))
+            out.append("registered" if registered else "unregistered")
+            continue
+        if saved:
+            out.append("after-capture")
+            continue
+        out.append("capture-before-save")
+        saved = step == "/proc/vmcore ready"  # the capture itself runs after this boundary
+    return out
+
+
+def predict(sc, labels: list[str], index: int, trigger: str) -> Prediction | None:
+    """The outcome and why-line of a crash of kind ``trigger`` at boundary ``index``; None if unmodelled."""
+    phase = phases(sc, labels)[index]
+    rule = OUTCOME_RULES.get((phase, trigger))
+    if rule is None:
+        return None
+    outcome, why = rule
+    profile = sc.kernel.profile if phase in ("unregistered", "registered") else \
+        (sc.kernel.capture_profile or sc.kernel.profile)
+    label = labels[index]
+    why = why.format(label=label, panic_sr=SYSTEM_RESET_PANIC.get(profile, ""))
+    absent = ""
+    if phase == "unregistered":
+        if not fadump_enabled(sc.kernel.profile, sc.kernel.cmdline) and has_crashkernel(sc.kernel.cmdline):
+            return Prediction(phase, "fallback", FALLBACK_LINE)
+        absent = "registration is successful" if profile == "linux-3.4" else "Registration is successful"
+    return Prediction(phase, outcome, why, absent)
+
+
+def _only_busy(fault) -> bool:
+    """RTAS busy answers (-2, 9900-9905) that Linux retries (rtas_busy_delay) change nothing the model decides."""
+    statuses = fault.params.get("statuses", [])
+    return fault.kind == "rtas-status" and bool(statuses) and all(s == -2 or 9900 <= s <= 9905 for s in statuses)
+
+
+def applies_to(sc) -> str | None:
+    """None when the model covers the scenario; otherwise why its predictions would be guesses."""
+    if sc.kernel.profile not in REGISTRATION:
+        return f"no registration rule for profile {sc.kernel.profile}"
+    unknown = [f for f in sc.faults if f.kind != "crash-at-boundary" and not _only_busy(f)]
+    if unknown:
+        kinds = ", ".join(sorted({f.kind for f in unknown}))
+        return f"the scenario injects faults the model has no rules for ({kinds})"
+    if sc.expect.outcome not in (None, "vmcore", "no-dump", "fallback"):
+        return f"the scenario expects {sc.expect.outcome}, which the model does not derive"
+    return None

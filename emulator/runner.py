@@ -28,8 +28,9 @@ from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET
 from kernels.image import IMAGE_SIZE
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610
+from kernels.linux612 import Linux72, Linux612
 
-PROFILES = {"linux-3.4": Linux34, "linux-6.10": Linux610}
+PROFILES = {"linux-3.4": Linux34, "linux-6.10": Linux610, "linux-6.12": Linux612, "linux-7.2": Linux72}
 
 
 class Run(CaptureSteps):
@@ -106,7 +107,7 @@ class Run(CaptureSteps):
             profile = (sc.kernel.capture_profile or sc.kernel.profile) if capture_boot else sc.kernel.profile
             m.power_on(cmdline)
             release = sc.kernel.release(profile, capture_boot)
-            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch)
+            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch, sc.kernel.nr_cpus)
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
             k.faults = self.faults
             self.result.kernels.append(k)
@@ -284,7 +285,7 @@ class Run(CaptureSteps):
             if verdict != "dumped" and c.kind == "system-reset" and m.fadump.trigger(
                     "system reset without ibm,nmi-interlock"):
                 verdict = "dumped"
-        self._expected_regs = self.expected_registers(k, c.cpu, regs)
+        self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or regs)
         self.result.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})

@@ -10,9 +10,10 @@ from emulator.errors import ScenarioError
 from emulator.faults import Fault
 from emulator.layout import Range
 from emulator.machine import MachineConfig
+from kernels.versions import VERSIONS
 
-PROFILES = ("linux-3.4", "linux-6.10")
-DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadump-emu"}
+PROFILES = tuple(VERSIONS)
+DEFAULT_RELEASES = {name: v.release for name, v in VERSIONS.items()}
 CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
@@ -43,6 +44,8 @@ class KernelSpec:
             return self.osrelease
         return DEFAULT_RELEASES[profile]
     epoch: int = DEFAULT_EPOCH
+    nr_cpus: int | None = None
+    """CONFIG_NR_CPUS of both kernels; None: each profile's pseries defconfig value (kernels.versions)."""
     note_pids: str = "zero"
     """"zero" as fadump writes pr_pid, or "cpu" (pid = cpu + 1) so gdb shows every CPU as a thread."""
 

@@ -88,7 +88,7 @@ class MachineTables:
     def kernel(self, t: dict) -> None:
         ks = self.sc.kernel
         self.keys(t, {"profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease",
-                      "capture_osrelease", "epoch", "note_pids"}, "kernel")
+                      "capture_osrelease", "epoch", "note_pids", "nr_cpus"}, "kernel")
         for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
@@ -99,6 +99,12 @@ class MachineTables:
             ks.note_pids = t["note_pids"]
         if "epoch" in t:
             ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch")
+        if "nr_cpus" in t:
+            ks.nr_cpus = self.int_(t["nr_cpus"], "kernel.nr_cpus", "kernel", "nr_cpus")
+            if not 2 <= ks.nr_cpus <= 8192 or ks.nr_cpus < self.sc.machine.cpus:
+                raise self.sc.error(f"kernel.nr_cpus (CONFIG_NR_CPUS) must be 2..8192 and at least machine.cpus "
+                                    f"({self.sc.machine.cpus}); leave it out for the profile's defconfig value",
+                                    "kernel", "nr_cpus")
         for key in ("profile", "capture_profile"):
             value = getattr(ks, key)
             if value is not None and value not in PROFILES:

@@ -14,7 +14,8 @@ from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
 from kernels.structs import kernel_structs
-from kernels.vmcore import ProcVmcore, VmcoreError
+from kernels.versions import LINUX_6_10, Version
+from kernels.vmcore import NOT_INITIALIZED, ProcVmcore, VmcoreError
 
 CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
@@ -50,8 +51,9 @@ class Kernel(CrashPaths):
     """A booted kernel on a machine. Profiles subclass it with their generation's code."""
 
     profile = "base"
+    version: Version = LINUX_6_10
+    """The release this profile models (kernels.versions): its numbers, messages and rules."""
     pt_regs_fields: tuple[str, ...] = ()
-    nr_cpus = 2048
     vmcoreinfo_bytes = 4096
     vmcore_layout = "paged"
     page_layout = None
@@ -60,8 +62,10 @@ class Kernel(CrashPaths):
     """The printk buffer of this generation (kernels.printk), or None."""
     max_physmem_bits = 46
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0):
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0, nr_cpus: int | None = None):
         self.machine = machine
+        self.nr_cpus = nr_cpus or self.version.nr_cpus
+        """CONFIG_NR_CPUS of this build ([kernel] nr_cpus, else the release's pseries defconfig)."""
         self.ram = machine.ram
         self.cmdline = cmdline
         self.params = cmdline_mod.params(cmdline)
@@ -73,7 +77,7 @@ class Kernel(CrashPaths):
         self.ks = kernel_structs(le, self.pt_regs_fields, self.nr_cpus)
         self.byteorder = self.ks.byteorder
         self.page_size = machine.page_size
-        self.image = KernelImage(release, "ppc64le" if le else "ppc64")
+        self.image = KernelImage(release, "ppc64le" if le else "ppc64", uts_name_offset=self.version.uts_name_offset)
         self.memblock = Memblock(memory=machine.layout.memblock_memory())
         self.symbols = dict(SYMBOLS)
         """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
@@ -87,6 +91,8 @@ class Kernel(CrashPaths):
         self.pid_by_cpu = False
         """Number NT_PRSTATUS notes pid = cpu + 1 (an emulator option; fadump writes 0)."""
         self.crashing_cpu = -1
+        self.saved_regs: dict[str, int] | None = None
+        """The registers the last crash_fadump() call was given (the crashing CPU's note)."""
         self.crash_info_saved = False
         self.kdump_fallback = False
         """fadump reserved nothing and crashkernel= did: kdump would take the dump."""
@@ -147,12 +153,19 @@ class Kernel(CrashPaths):
     # --- boot-time pieces every generation shares ---
 
     def reserve_crashkernel(self) -> None:
-        """reserve_crashkernel() (arch/powerpc/kexec/core.c): kdump's fallback when fadump reserved nothing."""
+        """reserve_crashkernel() (arch/powerpc/kexec/core.c): kdump's fallback when fadump reserved nothing.
+
+        Where it goes is the release's (Version.kdump_base): KDUMP_KERNELBASE (32 MiB) for a non-relocatable
+        kernel, min(ppc64_rma_size / 2, 512 MiB) for a relocatable one on an LPAR.
+        """
         size = cmdline_mod.parse_crashkernel_size(self.params.get("crashkernel", ""),
                                                   self.machine.layout.phys_mem_size)
         if not size:
             return
-        base = 0x0200_0000  # KDUMP_KERNELBASE: 32 MiB
+        if self.version.kdump_base == "rma":
+            base = align_up(min(self.machine.rma_size // 2, 512 << 20), self.page_size)
+        else:
+            base = 0x0200_0000  # KDUMP_KERNELBASE
         self.memblock.reserve(Range(base, base + size))
         self.kdump_fallback = True
         self.printk(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel "
@@ -181,25 +194,16 @@ class Kernel(CrashPaths):
                 for spot in range(r.start + (1 << 30), r.end - size, max(1 << 30, (end // 8) & ~0xFFFF)):
                     self.ram.write(spot, block)
 
-    def vmcoreinfo_more(self) -> list[str]:
-        """Profile-specific VMCOREINFO lines: memory model, log buffer, arch numbers."""
-        lines = [f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}"]
-        if self.memmap is not None:
-            lines += self.memmap.vmcoreinfo()
-        if self.log is not None:
-            lines += self.log.vmcoreinfo()
-        return lines
-
     def crash_save_vmcoreinfo_init(self) -> None:
-        """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
-        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size, self.vmcoreinfo_more())
+        """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note (keys of the release)."""
+        self.vmcoreinfo_text = vmcoreinfo.base_text(self)
         vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes,
                              self.symbols["vmcoreinfo_note"])
 
     def crash_save_vmcoreinfo(self) -> None:
         """Append CRASHTIME and rebuild the note (called by crash_fadump)."""
         now = self.epoch + int(self.machine.env.now)
-        text = self.vmcoreinfo_text + f"CRASHTIME={now}\n"
+        text = self.vmcoreinfo_text + vmcoreinfo.crashtime(self, now)
         vmcoreinfo.write_note(self.ram, self.ks, text, self.vmcoreinfo_bytes, self.symbols["vmcoreinfo_note"])
 
     def vmcore_init(self) -> None:
@@ -210,6 +214,10 @@ class Kernel(CrashPaths):
             self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout)
         except VmcoreError as exc:
             self.printk(exc.message)
+            self.printk(NOT_INITIALIZED)
+            return
+        for line in self.vmcore.warnings:
+            self.printk(line)
 
     def vmcore_cleanup(self) -> None:
         self.vmcore = None
@@ -217,6 +225,8 @@ class Kernel(CrashPaths):
     # --- the profile's fadump state, as the runner and reports see it ---
 
     def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        """crash_fadump(regs, reason); ``saved_regs`` keeps what it was handed for the crashing CPU's note."""
+        self.saved_regs = dict(regs)
         return self.fadump.crash_fadump(regs, reason)
 
     def machine_shutdown(self) -> None:

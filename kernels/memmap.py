@@ -18,6 +18,7 @@ import numpy as np
 
 from emulator.layout import Range
 from emulator.units import align_up
+from kernels import versions
 from kernels.image import va
 
 FULL_DESCRIPTION_LIMIT = 64 << 20
@@ -29,7 +30,7 @@ PAGE_MAPPING_ANON = 1
 
 @dataclass(frozen=True)
 class PageLayout:
-    """struct page of one kernel generation (include/linux/mm_types.h)."""
+    """struct page of one kernel release (include/linux/mm_types.h), from kernels.versions."""
 
     size: int
     flags: int
@@ -42,32 +43,19 @@ class PageLayout:
     refcount_name: str
     pg: dict[str, int]
     buddy_mapcount: int
+    slab_type: int | None = None
+    """page_type of a slab page (6.10+), or None where slab is the PG_slab flag."""
 
-    def vmcoreinfo(self) -> list[str]:
-        """The SIZE/OFFSET/NUMBER lines makedumpfile reads for this layout."""
-        out = [f"SIZE(page)={self.size}", f"OFFSET(page.flags)={self.flags}",
-               f"OFFSET(page.{self.refcount_name})={self.refcount}", f"OFFSET(page.mapping)={self.mapping}",
-               f"OFFSET(page.lru)={self.lru}", f"OFFSET(page.private)={self.private}",
-               f"OFFSET(page._mapcount)={self.mapcount}"]
-        out += [f"NUMBER(PG_{name})={bit}" for name, bit in self.pg.items()]
-        out.append(f"NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)={self.buddy_mapcount}")
-        return out
+    @classmethod
+    def of(cls, table: versions.PageTable) -> "PageLayout":
+        o = table.offsets
+        return cls(size=table.size, flags=o["flags"], mapping=o["mapping"], index=o["index"], private=o["private"],
+                   mapcount=o["_mapcount"], refcount=o["refcount"], lru=o["lru"], refcount_name=table.refcount_name,
+                   pg=dict(table.flags), buddy_mapcount=table.buddy, slab_type=table.slab_type)
 
 
-PAGE_3_4 = PageLayout(size=64, flags=0, mapping=8, index=16, mapcount=24, refcount=28, lru=32, private=48,
-                        refcount_name="_count",
-                        pg={"lru": 5, "slab": 7, "reserved": 10, "private": 11, "swapcache": 15},
-                        buddy_mapcount=-128)
-"""3.4: flags, mapping, index, {_mapcount, _count}, lru, private; enum pageflags of 3.4."""
-
-PAGE_6_10 = PageLayout(size=64, flags=0, mapping=24, index=32, private=40, mapcount=48, refcount=52, lru=8,
-                         refcount_name="_refcount",
-                         pg={"lru": 4, "slab": 9, "reserved": 10, "private": 11, "swapcache": 8, "head": 6},
-                         buddy_mapcount=~0x80)
-"""6.x: flags, lru, mapping, index, private, {_mapcount/page_type}, _refcount, memcg_data.
-
-PG_slab: 6.10 turned slab into a page type; the emulated kernel keeps the
-flag (and publishes its number) so that makedumpfile 1.7 can tell slab pages."""
+PAGE_3_4 = PageLayout.of(versions.PAGE_3_4)
+PAGE_6_10 = PageLayout.of(versions.PAGE_6_10)
 
 
 class MemMap:
@@ -123,6 +111,8 @@ class MemMap:
             flags, refcount = 1 << L.pg["reserved"], 1
         elif kind == "kernel":
             refcount = 1
+        elif kind == "slab" and L.slab_type is not None:
+            refcount, mapcount = 1, L.slab_type
         elif kind == "slab":
             flags, refcount = 1 << L.pg["slab"], 1
         elif kind == "cache":
@@ -141,6 +131,3 @@ class MemMap:
         word[(L.refcount % 8) // 4] = refcount
         raw[:, L.mapcount - L.mapcount % 8:L.mapcount - L.mapcount % 8 + 8] = word.view(np.uint8)
         self.k.ram.write(self.base + first * L.size, raw.reshape(-1))
-
-    def vmcoreinfo(self) -> list[str]:
-        return [f"SYMBOL(mem_map)={va(self.k.symbols['mem_map']):x}"] + self.layout.vmcoreinfo()

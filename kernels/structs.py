@@ -95,7 +95,8 @@ class KernelStructs:
 
     @property
     def cpumask_size(self) -> int:
-        return self.nr_cpus // 8
+        """sizeof(struct cpumask): BITS_TO_LONGS(NR_CPUS) unsigned longs (8 bytes for NR_CPUS=8)."""
+        return (self.nr_cpus + 63) // 64 * 8
 
     @property
     def pt_regs(self) -> Struct:

@@ -123,7 +123,7 @@ class CaptureMixin:
         if rc < 0:
             return rc
         k.elfcorehdr_addr = fw.elfcorehdr_addr
-        k.narrate("fadump_process()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("fadump_process()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"header compatible; the ELF core header is built now, from the memory this kernel sees, at "
                   f"{fw.elfcorehdr_addr:#x}; CPU notes at {fw.cpu_notes_buf:#x}", kernel_dump=self.fdm_active)
         return 0

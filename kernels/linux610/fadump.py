@@ -203,7 +203,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fw.reserve_dump_area_start, fw.reserve_dump_area_size = base, size
         k.memblock.reserve(Range(base, base + size))
         k.printk(msg.RESERVED.format(mb=size >> 20, base=base, ram_mb=k.machine.layout.phys_mem_size >> 20))
-        k.narrate("fadump_reserve_mem()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("fadump_reserve_mem()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"boot memory is {fw.boot_memory_size >> 20} MiB in {len(fw.boot_mem_regions)} region(s); the "
                   f"dump area is the lowest fit above it: [{base:#x}, {base + size:#x})")
         self.fadump_cma_init()
@@ -345,7 +345,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if not fw.reserve_dump_area_size:
             return -errno.ENODEV
         self.init_fadump_header()
-        k.narrate("register_fadump()", "arch/powerpc/platforms/pseries/rtas-fadump.c (v6.10)",
+        k.narrate("register_fadump()", f"arch/powerpc/platforms/pseries/rtas-fadump.c (v{k.version.release_number})",
                   f"the FADMPSIG crash info header is at {fw.fadumphdr_addr:#x}; no ELF header is built now (the "
                   f"capture kernel will); registering {len(self.fdm.sections)} sections with exactly "
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
@@ -412,7 +412,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_v1.build(fdh))
         k.crash_info_saved = True
-        k.narrate("crash_fadump()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("crash_fadump()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"CPU {k.crashing_cpu} wins the cmpxchg, saves its registers and the online mask, appends "
                   "CRASHTIME, then triggers firmware through ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "vmcoreinfo_raddr": fdh.vmcoreinfo_raddr,

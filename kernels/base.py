@@ -17,6 +17,9 @@ from kernels.structs import kernel_structs
 from kernels.versions import LINUX_6_10, Version
 from kernels.vmcore import NOT_INITIALIZED, ProcVmcore, VmcoreError
 
+RTAS_TIMED_OUT = -errno.ETIMEDOUT
+"""What a bounded rtas call returns when firmware stayed busy too long (never an RTAS status)."""
+
 CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
 page cache: in a capture kernel this overwrites the crashed kernel's data."""
@@ -291,17 +294,25 @@ class Kernel(CrashPaths):
 
     # --- firmware ---
 
-    def rtas_call(self, name: str, *args: int) -> int | None:
-        """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns."""
+    def rtas_call(self, name: str, *args: int, busy_limit_ms: float | None = None) -> int | None:
+        """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns.
+
+        With ``busy_limit_ms`` (7.2's rtas_fadump_call()), a busy answer once the waits so far reach the
+        limit gives up: RTAS_TIMED_OUT is returned instead of waiting again.
+        """
         rtas = self.machine.rtas
         token = rtas.token(name)
         if self.faults is not None and name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
             self.faults.check_register(args[0])
+        waited = 0.0
         while True:
             status = rtas.call(token, *args)
             delay = busy_delay_ms(status) if status is not None else 0
             if not delay:
                 return status
+            if busy_limit_ms is not None and waited >= busy_limit_ms:
+                return RTAS_TIMED_OUT
+            waited += delay
             self.machine.stall += delay / 1000.0
 
     # --- sysfs ---

@@ -199,6 +199,9 @@ class Version:
     kdump_base: str = "32MB"
     """reserve_crashkernel() placement when fadump reserved nothing: "32MB" (KDUMP_KERNELBASE, non-relocatable
     3.4 pseries_defconfig) or "rma" (relocatable: min(ppc64_rma_size / 2, 512 MiB) on an LPAR)."""
+    rtas_busy_limit_ms: int | None = None
+    """rtas_fadump_call() (rtas-fadump.c, 7.2): give up with -ETIMEDOUT once the busy waits reach this many ms;
+    None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10-6.12)."""
     save_regs_softe: bool = False
     """ppc_save_regs() stores softe from the PACA and zeroes orig_gpr3 (6.x); 3.4 stores neither."""
 
@@ -292,6 +295,8 @@ LINUX_7_2 = replace(
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",
+    # platforms/pseries/rtas-fadump.c (7.2) rtas_fadump_call(); rtas-fadump.h: RTAS_FADUMP_MAX_WAIT_MS 60000U.
+    rtas_busy_limit_ms=60_000,
 )
 
 VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_10, LINUX_6_12, LINUX_7_2)}
@@ -301,3 +306,26 @@ def diff(a: Version, b: Version) -> dict[str, tuple]:
     """The fields two versions disagree on: {field: (a's value, b's value)}."""
     return {f.name: (getattr(a, f.name), getattr(b, f.name)) for f in fields(Version)
             if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def describe_diff(a: str, b: str) -> str:
+    """``python -m kernels.versions linux-6.10 linux-6.12``: what changed between two releases, one field a line."""
+    va, vb = VERSIONS[a], VERSIONS[b]
+    out = []
+    for name, (x, y) in diff(va, vb).items():
+        if isinstance(x, PageTable):
+            out += [f"page.{f.name}: {getattr(x, f.name)!r} -> {getattr(y, f.name)!r}" for f in fields(PageTable)
+                    if getattr(x, f.name) != getattr(y, f.name)]
+        elif name == "vmcoreinfo_keys":
+            out += [f"VMCOREINFO -{k}" for k in x if k not in y] + [f"VMCOREINFO +{k}" for k in y if k not in x]
+        else:
+            out.append(f"{name}: {x!r} -> {y!r}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or not set(sys.argv[1:]) <= set(VERSIONS):
+        sys.exit(f"usage: python -m kernels.versions OLD NEW   (releases: {', '.join(VERSIONS)})")
+    print(describe_diff(sys.argv[1], sys.argv[2]))

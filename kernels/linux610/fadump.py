@@ -19,6 +19,7 @@ from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
 from firmware.structs import DumpMemStruct, overlap_destination
 from kernels import cmdline as cmdline_mod
+from kernels.base import RTAS_TIMED_OUT
 from kernels.linux610 import messages as msg
 from kernels.linux610.capture import CaptureMixin
 from kernels.linux610.sysfs import SysfsMixin
@@ -332,7 +333,11 @@ class Fadump610(CaptureMixin, SysfsMixin):
         length = len(raw) if exact else abi.SECTION_HEADER_SIZE + abi.MAX_SECTIONS * abi.SECTION_SIZE
         home = self.k.symbols["fdm"]
         self.k.ram.write(home, raw.ljust(length, b"\0"))
-        return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length)
+        limit = self.k.version.rtas_busy_limit_ms
+        rc = self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length, busy_limit_ms=limit)
+        if rc == RTAS_TIMED_OUT:
+            self.k.printk(msg.RTAS_TIMED_OUT.format(op=DumpCommand(command).name.lower()))
+        return rc
 
     def register_fadump(self) -> int:
         """init_fadump_header() then RTAS REGISTER with exactly 40 + n x 40 bytes; 0 or -errno.
@@ -351,6 +356,8 @@ class Fadump610(CaptureMixin, SysfsMixin):
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
         rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
         err = -errno.EIO
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc == RtasStatus.SUCCESS:
             k.printk(msg.REGISTERED)
             fw.dump_registered = True
@@ -373,17 +380,21 @@ class Fadump610(CaptureMixin, SysfsMixin):
 
     def rtas_fadump_unregister(self) -> int:
         rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc:
             self.k.printk(msg.UNREGISTER_FAILED.format(rc=rc))
-            return rc
+            return -errno.EIO  # rtas_fadump_unregister() (6.10)
         self.fw_dump.dump_registered = False
         return 0
 
     def rtas_fadump_invalidate(self) -> int:
         rc = self._rtas_fdm(DumpCommand.INVALIDATE, self.fdm_active, exact=False)
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc:
             self.k.printk(msg.INVALIDATE_FAILED.format(rc=rc))
-            return rc
+            return -errno.EIO  # rtas_fadump_invalidate() (6.10)
         self.fw_dump.dump_active = False
         self.fdm_active = None
         return 0

@@ -98,7 +98,8 @@ def test_6_12_differs_from_6_10_only_where_its_source_does():
         "name", "release", "page", "param_area_rule", "param_area_reserved_when_above_top",
         "bootargs_append_from_init_files"}
     assert set(versions.diff(versions.LINUX_6_12, versions.LINUX_7_2)) == {
-        "name", "release", "vmcoreinfo_keys", "cma_line", "cma_rounds_boot_memory", "param_area_rule"}
+        "name", "release", "vmcoreinfo_keys", "cma_line", "cma_rounds_boot_memory", "param_area_rule",
+        "rtas_busy_limit_ms"}
 
 
 @pytest.mark.parametrize("cls, nr_cpus, header", [(Linux34, 1024, 0x1F8), (Linux610, 2048, 0x2A8)])
@@ -377,9 +378,9 @@ def test_writing_registered_returns_register_fadump_errors():
     a hardware error (-1) or an unknown status."""
     k = booted(Linux610)
     k.sysfs_write(f"{SYSFS}/registered", "0")
-    k.rtas_call = lambda name, *args: RtasStatus.HARDWARE_ERROR
+    k.rtas_call = lambda name, *args, **kw: RtasStatus.HARDWARE_ERROR
     assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.EIO
-    k.rtas_call = lambda name, *args: -7
+    k.rtas_call = lambda name, *args, **kw: -7
     assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.EIO
     k.fadump.fw_dump.reserve_dump_area_size = 0
     assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.ENODEV
@@ -417,3 +418,32 @@ def test_7_2_keeps_the_compat_symlinks_and_the_range_cma_line_end_to_end():
     assert ("fadump: Initialized [0x20000000, 512MB] cma area from [0x20000000, 512MB] bytes of memory reserved "
             "for firmware-assisted dump") in console(result)
     assert result.outcome == "vmcore"
+
+
+@pytest.mark.parametrize("profile, registered", [("linux-6.12", True), ("linux-7.2", False)])
+def test_7_2_stops_waiting_for_a_busy_firmware_after_60_seconds(profile, registered):
+    """rtas_fadump_call() (platforms/pseries/rtas-fadump.c, 7.2): once the busy waits reach RTAS_FADUMP_MAX_WAIT_MS
+    (60000, rtas-fadump.h) it prints "Timed out waiting for firmware to complete fadump register" and returns
+    -ETIMEDOUT; 6.12's rtas_fadump_register() loops for as long as firmware says busy (100 s twice here).
+    In 7.2 the boot's registration fails; the kdump service's later "echo 1 > registered" then succeeds."""
+    faults = ('[[faults]]\nkind = "rtas-status"\ncall = "ibm,configure-kernel-dump"\ncommand = "register"\n'
+              'statuses = [9905, 9905]\n[capture]\nafter = "stay"')
+    result = run(profile, "fadump=on crashkernel=512M", memory="2GiB", mmu="radix", extra=faults)
+    first = result.kernels[0]
+    lines = console(result)
+    timed_out = "rtas fadump: Timed out waiting for firmware to complete fadump register" in lines
+    assert timed_out != registered
+    registrations = [i for i, line in enumerate(lines) if line == "rtas fadump: Registration is successful!"]
+    service = [i for i, line in enumerate(lines) if line == "kdump: registering for firmware-assisted dump"]
+    assert bool(service) != registered  # only a failed boot registration leaves work for the service
+    assert registrations and (registered or registrations[0] > service[0])
+    assert first.version.rtas_busy_limit_ms == (None if registered else 60_000)
+
+
+def test_describe_diff_reads_as_the_release_notes_of_the_model():
+    """python -m kernels.versions linux-6.12 linux-7.2: vmcore_info.c (7.2) renamed compound_head to compound_info
+    and dropped kallsyms_relative_base; fadump_cma_init() switched to the range line."""
+    text = versions.describe_diff("linux-6.12", "linux-7.2").splitlines()
+    assert {"VMCOREINFO -OFFSET(page.compound_head)", "VMCOREINFO +OFFSET(page.compound_info)",
+            "VMCOREINFO -SYMBOL(kallsyms_relative_base)", "cma_line: 'size-at-MB' -> 'range'",
+            "rtas_busy_limit_ms: None -> 60000"} <= set(text)

@@ -297,8 +297,8 @@ class Kernel(CrashPaths):
     def rtas_call(self, name: str, *args: int, busy_limit_ms: float | None = None) -> int | None:
         """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns.
 
-        With ``busy_limit_ms`` (7.2's rtas_fadump_call()), a busy answer once the waits so far reach the
-        limit gives up: RTAS_TIMED_OUT is returned instead of waiting again.
+        With ``busy_limit_ms`` (rtas_fadump_call() of 6.12.117 and 7.2), a busy answer once the waits so far
+        reach the limit gives up: RTAS_TIMED_OUT is returned instead of waiting again.
         """
         rtas = self.machine.rtas
         token = rtas.token(name)

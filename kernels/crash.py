@@ -70,7 +70,7 @@ class CrashPaths:
         return saved
 
     def panic(self, regs: dict[str, int], message: str) -> str:
-        """panic(): the message, then the fadump panic notifier (crash_fadump(NULL): ppc_save_regs), then reboot or hang."""
+        """panic(): the message, the fadump panic notifier (crash_fadump(NULL): ppc_save_regs), reboot or hang."""
         self.printk(PANIC.format(message=message))
         if self.crash_fadump(self.ppc_save_regs(regs), message):
             return "dumped"

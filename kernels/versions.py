@@ -200,8 +200,8 @@ class Version:
     """reserve_crashkernel() placement when fadump reserved nothing: "32MB" (KDUMP_KERNELBASE, non-relocatable
     3.4 pseries_defconfig) or "rma" (relocatable: min(ppc64_rma_size / 2, 512 MiB) on an LPAR)."""
     rtas_busy_limit_ms: int | None = None
-    """rtas_fadump_call() (rtas-fadump.c, 7.2): give up with -ETIMEDOUT once the busy waits reach this many ms;
-    None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10-6.12)."""
+    """rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2): give up with -ETIMEDOUT once the busy waits reach this
+    many ms; None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10)."""
     save_regs_softe: bool = False
     """ppc_save_regs() stores softe from the PACA and zeroes orig_gpr3 (6.x); 3.4 stores neither."""
 
@@ -279,6 +279,9 @@ LINUX_6_12 = replace(
     param_area_reserved_when_above_top=False,
     # fadump.c (6.12) fadump_init_files(): "if (fw_dump.param_area) sysfs_create_file(bootargs_append)".
     bootargs_append_from_init_files=True,
+    # platforms/pseries/rtas-fadump.c (6.12.117, a stable backport; 7.2 the same) rtas_fadump_call();
+    # rtas-fadump.h: RTAS_FADUMP_MAX_WAIT_MS 60000U. 6.10's rtas_fadump_register() has "TODO: Add upper time limit".
+    rtas_busy_limit_ms=60_000,
 )
 
 LINUX_7_2 = replace(
@@ -295,8 +298,6 @@ LINUX_7_2 = replace(
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",
-    # platforms/pseries/rtas-fadump.c (7.2) rtas_fadump_call(); rtas-fadump.h: RTAS_FADUMP_MAX_WAIT_MS 60000U.
-    rtas_busy_limit_ms=60_000,
 )
 
 VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_10, LINUX_6_12, LINUX_7_2)}

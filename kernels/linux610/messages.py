@@ -35,7 +35,7 @@ REGISTER_UNKNOWN = R + "Failed to register. Unknown Error({rc})."
 UNREGISTER_FAILED = R + "Failed to un-register - unexpected error({rc})."
 INVALIDATE_FAILED = R + "Failed to invalidate - unexpected error ({rc})."
 RTAS_TIMED_OUT = R + "Timed out waiting for firmware to complete fadump {op}"
-"""rtas_fadump_call() (rtas-fadump.c, 7.2) with op_name "register", "unregister" or "invalidate"."""
+"""rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2) with op_name "register", "unregister" or "invalidate"."""
 APPEND_TOO_LONG = F + "Appending parameters exceeds cmdline size!"
 
 DUMP_ACTIVE_RTAS = R + "Firmware-assisted dump is active."

@@ -15,7 +15,7 @@ from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
 from kernels.structs import kernel_structs
 from kernels.versions import LINUX_6_10, Version
-from kernels.vmcore import NOT_INITIALIZED, ProcVmcore, VmcoreError
+from kernels.vmcore import ProcVmcore, VmcoreError
 
 RTAS_TIMED_OUT = -errno.ETIMEDOUT
 """What a bounded rtas call returns when firmware stayed busy too long (never an RTAS status)."""
@@ -216,11 +216,11 @@ class Kernel(CrashPaths):
         try:
             self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout)
         except VmcoreError as exc:
-            self.printk(exc.message)
-            self.printk(NOT_INITIALIZED)
+            self.printk(self.version.vmcore_pr_fmt + exc.message)
+            self.printk(self.version.vmcore_pr_fmt + self.version.vmcore_not_initialized)
             return
         for line in self.vmcore.warnings:
-            self.printk(line)
+            self.printk(self.version.vmcore_pr_fmt + line)
 
     def vmcore_cleanup(self) -> None:
         self.vmcore = None

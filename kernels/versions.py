@@ -202,6 +202,11 @@ class Version:
     rtas_busy_limit_ms: int | None = None
     """rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2): give up with -ETIMEDOUT once the busy waits reach this
     many ms; None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10)."""
+    vmcore_pr_fmt: str = ""
+    """fs/proc/vmcore.c's pr_fmt: none up to 6.12, "vmcore: " in 7.2 (every warning carries it)."""
+    vmcore_not_initialized: str = "Kdump: vmcore not initialized"
+    """What vmcore_init() prints after a failed parse: "Kdump: vmcore not initialized" (3.4-6.12), "not
+    initialized" (7.2, after pr_fmt)."""
     save_regs_softe: bool = False
     """ppc_save_regs() stores softe from the PACA and zeroes orig_gpr3 (6.x); 3.4 stores neither."""
 
@@ -298,6 +303,9 @@ LINUX_7_2 = replace(
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",
+    # fs/proc/vmcore.c (7.2): #define pr_fmt(fmt) "vmcore: " fmt; vmcore_init(): pr_warn("not initialized\n").
+    vmcore_pr_fmt="vmcore: ",
+    vmcore_not_initialized="not initialized",
 )
 
 VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_10, LINUX_6_12, LINUX_7_2)}

@@ -97,7 +97,8 @@ def test_6_12_differs_from_6_10_only_where_its_source_does():
         "name", "release", "page", "param_area_rule", "param_area_reserved_when_above_top",
         "bootargs_append_from_init_files", "rtas_busy_limit_ms"}
     assert set(versions.diff(versions.LINUX_6_12, versions.LINUX_7_2)) == {
-        "name", "release", "vmcoreinfo_keys", "cma_line", "cma_rounds_boot_memory", "param_area_rule"}
+        "name", "release", "vmcoreinfo_keys", "cma_line", "cma_rounds_boot_memory", "param_area_rule",
+        "vmcore_pr_fmt", "vmcore_not_initialized"}
 
 
 @pytest.mark.parametrize("cls, nr_cpus, header", [(Linux34, 1024, 0x1F8), (Linux610, 2048, 0x2A8)])
@@ -446,3 +447,17 @@ def test_describe_diff_reads_as_the_release_notes_of_the_model():
     text = versions.describe_diff("linux-6.12", "linux-7.2").splitlines()
     assert {"VMCOREINFO -OFFSET(page.compound_head)", "VMCOREINFO +OFFSET(page.compound_info)",
             "VMCOREINFO -SYMBOL(kallsyms_relative_base)", "cma_line: 'size-at-MB' -> 'range'"} <= set(text)
+
+
+@pytest.mark.parametrize("cls, lines", [
+    (Linux612, ["Warning: Core image elf header not found", "Kdump: vmcore not initialized"]),
+    (Linux72, ["vmcore: Warning: Core image elf header not found", "vmcore: not initialized"]),
+])
+def test_vmcore_init_failure_lines_follow_the_release(cls, lines):
+    """fs/proc/vmcore.c: 6.12 has no pr_fmt and prints "Kdump: vmcore not initialized"; 7.2 defines
+    pr_fmt "vmcore: " and prints "not initialized". A zeroed page stands for an ELF header that is not there."""
+    k = booted(cls)
+    k.elfcorehdr_addr = 0x0500_0000
+    k.ram.fill(k.elfcorehdr_addr, 4096, 0)
+    k.vmcore_init()
+    assert console_of(k)[-2:] == lines and k.vmcore is None

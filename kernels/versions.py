@@ -172,6 +172,9 @@ class Version:
     """The default OSRELEASE of the emulated build."""
     nr_cpus: int
     """CONFIG_NR_CPUS of the pseries defconfig (sizes struct cpumask, so the crash info header)."""
+    memory_model: str
+    """The pseries defconfig's memory model ("sparsemem-vmemmap" with NUMA for every release here); the
+    emulated kernel's own model is kernels.memmap's, and VMCOREINFO writes the keys of whichever it backs."""
     page: PageTable
     vmcoreinfo_keys: tuple[str, ...]
     crashtime_newline: bool
@@ -220,6 +223,9 @@ LINUX_3_4 = Version(
     release="3.4.0-fadump-emu",
     # arch/powerpc/configs/pseries_defconfig (3.4): CONFIG_NR_CPUS=1024.
     nr_cpus=1024,
+    # arch/powerpc/Kconfig (3.4): NUMA "default y if SMP && PPC_PSERIES", ARCH_SPARSEMEM_DEFAULT with SMP &&
+    # PPC_PSERIES, ARCH_SPARSEMEM_ENABLE selects SPARSEMEM_VMEMMAP_ENABLE; mm/Kconfig: SPARSEMEM_VMEMMAP default y.
+    memory_model="sparsemem-vmemmap",
     page=PAGE_3_4,
     vmcoreinfo_keys=KEYS_3_4,
     # kernel/kexec.c (3.4) crash_save_vmcoreinfo(): vmcoreinfo_append_str("CRASHTIME=%ld", get_seconds()).
@@ -239,6 +245,10 @@ LINUX_6_10 = Version(
     # arch/powerpc/Makefile (6.10): pseries_defconfig = ppc64le_guest_defconfig = ppc64_defconfig + le + guest +
     # kvm_guest; ppc64_defconfig: CONFIG_NR_CPUS=2048 (no fragment changes it).
     nr_cpus=2048,
+    # arch/powerpc/Kconfig (6.12, same in 6.10): NUMA "default y if PPC_PSERIES || PPC_POWERNV",
+    # ARCH_SPARSEMEM_DEFAULT on PPC_BOOK3S_64; mm/Kconfig SPARSEMEM_VMEMMAP default y (the real 6.12 dump has
+    # SYMBOL(vmemmap)).
+    memory_model="sparsemem-vmemmap",
     page=PAGE_6_10,
     vmcoreinfo_keys=KEYS_6_10,
     # kernel/vmcore_info.c (6.10) crash_save_vmcoreinfo(): "CRASHTIME=%lld\n".

@@ -461,3 +461,15 @@ def test_vmcore_init_failure_lines_follow_the_release(cls, lines):
     k.ram.fill(k.elfcorehdr_addr, 4096, 0)
     k.vmcore_init()
     assert console_of(k)[-2:] == lines and k.vmcore is None
+
+
+@pytest.mark.parametrize("profile, reserved", [("linux-6.10", False), ("linux-6.12", True)])
+def test_a_parameter_area_inside_boot_memory_is_reserved_by_the_6_12_capture_kernel_only(profile, reserved):
+    """Hash MMU, 1 GiB RMA, crashkernel=1G: the area (0x2A000000-0x2E000000) lies inside boot memory.
+    fadump_append_bootargs() reserves it "if (param_area >= boot_mem_top)" in 6.10 (so not here, and the capture
+    kernel may reuse it) and "if (param_area < boot_mem_top)" in 6.12."""
+    result = run(profile, "fadump=on crashkernel=1G", memory="4GiB", rma="1GiB")
+    capture = result.kernels[1]
+    pa = capture.fadump.fw_dump.param_area
+    assert pa == 0x2E000000 - 2048 < capture.fadump.fw_dump.boot_mem_top
+    assert any(r.start <= pa and pa + 2048 <= r.end for r in capture.memblock.reserved) == reserved

@@ -27,8 +27,9 @@ from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET
 from kernels.image import IMAGE_SIZE
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610
+from kernels.linux612 import Linux72, Linux612
 
-PROFILES = {"linux-3.4": Linux34, "linux-6.10": Linux610}
+PROFILES = {"linux-3.4": Linux34, "linux-6.10": Linux610, "linux-6.12": Linux612, "linux-7.2": Linux72}
 
 
 class Run(CaptureSteps):
@@ -277,7 +278,7 @@ class Run(CaptureSteps):
             if verdict != "dumped" and c.kind == "system-reset" and m.fadump.trigger(
                     "system reset without ibm,nmi-interlock"):
                 verdict = "dumped"
-        self._expected_regs = self.expected_registers(k, c.cpu, regs)
+        self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or regs)
         self.result.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})

@@ -10,13 +10,14 @@ from emulator.errors import ScenarioError
 from emulator.faults import Fault
 from emulator.layout import Range
 from emulator.machine import MachineConfig
+from kernels.versions import VERSIONS
 
-PROFILES = ("linux-3.4", "linux-6.10")
+PROFILES = tuple(VERSIONS)
+DEFAULT_RELEASES = {name: v.release for name, v in VERSIONS.items()}
 HASH_ONLY_PROFILES = ("linux-3.4",)
 """Kernels older than the radix MMU (4.7): machine.mmu = "radix" cannot boot them."""
 MAX_NR_CPUS = 8192
 """The largest CONFIG_NR_CPUS ppc64 accepts (arch/powerpc/platforms/Kconfig.cputype: range 2 8192 on PPC_BOOK3S_64)."""
-DEFAULT_RELEASES = {"linux-3.4": "3.4.0-fadump-emu", "linux-6.10": "6.10.0-fadump-emu"}
 CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
 OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
@@ -37,9 +38,6 @@ class KernelSpec:
     osrelease: str | None = None
     """The first kernel's release (default: per profile, e.g. "6.10.0-fadump-emu")."""
     capture_osrelease: str | None = None
-    nr_cpus: int | None = None
-    """CONFIG_NR_CPUS of both kernels (sizes struct cpumask, hence the crash info header and the metadata);
-    None = the profile's default."""
 
     def release(self, profile: str, capture: bool) -> str:
         """The release string of the kernel booted with ``profile``."""
@@ -50,6 +48,9 @@ class KernelSpec:
             return self.osrelease
         return DEFAULT_RELEASES[profile]
     epoch: int = DEFAULT_EPOCH
+    nr_cpus: int | None = None
+    """CONFIG_NR_CPUS of both kernels (sizes struct cpumask, hence the crash info header and the metadata);
+    None: each profile's pseries defconfig value (kernels.versions)."""
     note_pids: str = "zero"
     """"zero" as fadump writes pr_pid, or "cpu" (pid = cpu + 1) so gdb shows every CPU as a thread."""
 

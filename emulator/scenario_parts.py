@@ -120,8 +120,8 @@ class MachineTables:
             ks.epoch = self.int_(t["epoch"], "kernel.epoch", "kernel", "epoch", hi=1 << 40)
         if "nr_cpus" in t:
             n = self.int_(t["nr_cpus"], "kernel.nr_cpus", "kernel", "nr_cpus")
-            if not 1 <= n <= MAX_NR_CPUS:
-                raise self.sc.error(f"kernel.nr_cpus (CONFIG_NR_CPUS) must be between 1 and {MAX_NR_CPUS}, not {n}",
+            if not 2 <= n <= MAX_NR_CPUS:
+                raise self.sc.error(f"kernel.nr_cpus (CONFIG_NR_CPUS) must be between 2 and {MAX_NR_CPUS}, not {n}",
                                     "kernel", "nr_cpus")
             if n < self.sc.machine.cpus:
                 raise self.sc.error(f"kernel.nr_cpus = {n} is below machine.cpus = {self.sc.machine.cpus}: the "

@@ -15,10 +15,14 @@ from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
 from kernels.sparsemem import SparseVmemmap
 from kernels.structs import kernel_structs
+from kernels.versions import LINUX_6_10, Version
 from kernels.vmcore import ProcVmcore, VmcoreError
 
 MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
 """A profile's ``memory_model`` names how its struct pages are laid out and found."""
+
+RTAS_TIMED_OUT = -errno.ETIMEDOUT
+"""What a bounded rtas call returns when firmware stayed busy too long (never an RTAS status)."""
 
 CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
@@ -54,8 +58,9 @@ class Kernel(CrashPaths):
     """A booted kernel on a machine. Profiles subclass it with their generation's code."""
 
     profile = "base"
+    version: Version = LINUX_6_10
+    """The release this profile models (kernels.versions): its numbers, messages and rules."""
     pt_regs_fields: tuple[str, ...] = ()
-    nr_cpus = 2048
     vmcoreinfo_bytes = 4096
     vmcore_layout = "paged"
     page_layout = None
@@ -72,8 +77,8 @@ class Kernel(CrashPaths):
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0, nr_cpus: int | None = None):
         self.machine = machine
-        self.nr_cpus = nr_cpus or type(self).nr_cpus
-        """CONFIG_NR_CPUS: [kernel] nr_cpus, else the profile's default; sizes struct cpumask."""
+        self.nr_cpus = nr_cpus or self.version.nr_cpus
+        """CONFIG_NR_CPUS of this build ([kernel] nr_cpus, else the release's pseries defconfig)."""
         self.ram = machine.ram
         self.cmdline = cmdline
         self.params = cmdline_mod.params(cmdline)
@@ -85,7 +90,7 @@ class Kernel(CrashPaths):
         self.ks = kernel_structs(le, self.pt_regs_fields, self.nr_cpus)
         self.byteorder = self.ks.byteorder
         self.page_size = machine.page_size
-        self.image = KernelImage(release, "ppc64le" if le else "ppc64")
+        self.image = KernelImage(release, "ppc64le" if le else "ppc64", uts_name_offset=self.version.uts_name_offset)
         self.memblock = Memblock(memory=machine.layout.memblock_memory())
         self.symbols = dict(SYMBOLS)
         """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
@@ -99,6 +104,8 @@ class Kernel(CrashPaths):
         self.pid_by_cpu = False
         """Number NT_PRSTATUS notes pid = cpu + 1 (an emulator option; fadump writes 0)."""
         self.crashing_cpu = -1
+        self.saved_regs: dict[str, int] | None = None
+        """The registers the last crash_fadump() call was given (the crashing CPU's note)."""
         self.crash_info_saved = False
         self.kdump_fallback = False
         """fadump reserved nothing and crashkernel= did: kdump would take the dump."""
@@ -172,12 +179,19 @@ class Kernel(CrashPaths):
     # --- boot-time pieces every generation shares ---
 
     def reserve_crashkernel(self) -> None:
-        """reserve_crashkernel() (arch/powerpc/kexec/core.c): kdump's fallback when fadump reserved nothing."""
+        """reserve_crashkernel() (arch/powerpc/kexec/core.c): kdump's fallback when fadump reserved nothing.
+
+        Where it goes is the release's (Version.kdump_base): KDUMP_KERNELBASE (32 MiB) for a non-relocatable
+        kernel, min(ppc64_rma_size / 2, 512 MiB) for a relocatable one on an LPAR.
+        """
         size = cmdline_mod.parse_crashkernel_size(self.params.get("crashkernel", ""),
                                                   self.machine.layout.phys_mem_size)
         if not size:
             return
-        base = 0x0200_0000  # KDUMP_KERNELBASE: 32 MiB
+        if self.version.kdump_base == "rma":
+            base = align_up(min(self.machine.rma_size // 2, 512 << 20), self.page_size)
+        else:
+            base = 0x0200_0000  # KDUMP_KERNELBASE
         self.memblock.reserve(Range(base, base + size))
         self.kdump_fallback = True
         self.printk(f"Reserving {size >> 20}MB of memory at {base >> 20}MB for crashkernel "
@@ -206,27 +220,16 @@ class Kernel(CrashPaths):
                 for spot in range(r.start + (1 << 30), r.end - size, max(1 << 30, (end // 8) & ~0xFFFF)):
                     self.ram.write(spot, block)
 
-    def vmcoreinfo_more(self) -> list[str]:
-        """Profile-specific VMCOREINFO lines: memory model, log buffer, arch numbers."""
-        lines = []
-        if not getattr(self.memmap, "publishes_max_physmem_bits", False):
-            lines.append(f"NUMBER(MAX_PHYSMEM_BITS)={self.max_physmem_bits}")
-        if self.memmap is not None:
-            lines += self.memmap.vmcoreinfo()
-        if self.log is not None:
-            lines += self.log.vmcoreinfo()
-        return lines
-
     def crash_save_vmcoreinfo_init(self) -> None:
-        """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
-        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size, self.vmcoreinfo_more())
+        """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note (keys of the release)."""
+        self.vmcoreinfo_text = vmcoreinfo.base_text(self)
         vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes,
                              self.symbols["vmcoreinfo_note"])
 
     def crash_save_vmcoreinfo(self) -> None:
         """Append CRASHTIME and rebuild the note (called by crash_fadump)."""
         now = self.epoch + int(self.machine.env.now)
-        text = self.vmcoreinfo_text + f"CRASHTIME={now}\n"
+        text = self.vmcoreinfo_text + vmcoreinfo.crashtime(self, now)
         vmcoreinfo.write_note(self.ram, self.ks, text, self.vmcoreinfo_bytes, self.symbols["vmcoreinfo_note"])
 
     def vmcore_init(self) -> None:
@@ -236,7 +239,11 @@ class Kernel(CrashPaths):
         try:
             self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout)
         except VmcoreError as exc:
-            self.printk(exc.message)
+            self.printk(self.version.vmcore_pr_fmt + exc.message)
+            self.printk(self.version.vmcore_pr_fmt + self.version.vmcore_not_initialized)
+            return
+        for line in self.vmcore.warnings:
+            self.printk(self.version.vmcore_pr_fmt + line)
 
     def vmcore_cleanup(self) -> None:
         self.vmcore = None
@@ -244,6 +251,8 @@ class Kernel(CrashPaths):
     # --- the profile's fadump state, as the runner and reports see it ---
 
     def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+        """crash_fadump(regs, reason); ``saved_regs`` keeps what it was handed for the crashing CPU's note."""
+        self.saved_regs = dict(regs)
         return self.fadump.crash_fadump(regs, reason)
 
     def machine_shutdown(self) -> None:
@@ -312,17 +321,25 @@ class Kernel(CrashPaths):
 
     # --- firmware ---
 
-    def rtas_call(self, name: str, *args: int) -> int | None:
-        """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns."""
+    def rtas_call(self, name: str, *args: int, busy_limit_ms: float | None = None) -> int | None:
+        """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns.
+
+        With ``busy_limit_ms`` (rtas_fadump_call() of 6.12.117 and 7.2), a busy answer once the waits so far
+        reach the limit gives up: RTAS_TIMED_OUT is returned instead of waiting again.
+        """
         rtas = self.machine.rtas
         token = rtas.token(name)
         if self.faults is not None and name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
             self.faults.check_register(args[0])
+        waited = 0.0
         while True:
             status = rtas.call(token, *args)
             delay = busy_delay_ms(status) if status is not None else 0
             if not delay:
                 return status
+            if busy_limit_ms is not None and waited >= busy_limit_ms:
+                return RTAS_TIMED_OUT
+            waited += delay
             self.machine.stall += delay / 1000.0
 
     # --- sysfs ---

@@ -53,10 +53,26 @@ class CrashPaths:
             return self.system_reset_exception(regs, stuck)
         raise ValueError(kind)
 
+    def ppc_save_regs(self, regs: dict[str, int]) -> dict[str, int]:
+        """What ppc_save_regs() (arch/powerpc/kernel/ppc_save_regs.S) stores for crash_fadump(NULL, ...).
+
+        3.4 and 6.10 alike: r0-r31, NIP and LINK from the link register, MSR, CTR, XER, CR, and _TRAP = 0.
+        6.10 also stores SOFTE from the PACA (paca->irq_soft_mask) and ORIG_GPR3 = 0. The rest of the
+        header's pt_regs keeps the zeros it was initialised with.
+        """
+        saved = {f"gpr{i}": regs.get(f"gpr{i}", 0) for i in range(32)}
+        for name in ("nip", "link", "msr", "ctr", "xer", "ccr"):
+            saved[name] = regs.get(name, 0)
+        saved["trap"] = 0
+        if self.version.save_regs_softe:
+            saved["softe"] = regs.get("softe", 0)
+            saved["orig_gpr3"] = 0
+        return saved
+
     def panic(self, regs: dict[str, int], message: str) -> str:
-        """panic(): the message, then the fadump panic notifier, then reboot or hang."""
+        """panic(): the message, the fadump panic notifier (crash_fadump(NULL): ppc_save_regs), reboot or hang."""
         self.printk(PANIC.format(message=message))
-        if self.crash_fadump(regs, message):
+        if self.crash_fadump(self.ppc_save_regs(regs), message):
             return "dumped"
         timeout = int(self.params.get("panic", "0") or 0)
         if timeout > 0:

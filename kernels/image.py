@@ -64,6 +64,8 @@ class KernelImage:
     release: str
     machine: str
     version: str = "#1 SMP"
+    uts_name_offset: int = 4
+    """Where struct uts_namespace keeps name: 4 behind a struct kref (3.4), 0 once the kref went (6.x)."""
 
     def banner(self) -> str:
         return f"Linux version {self.release} (fadump-emu) {self.version}"
@@ -82,7 +84,7 @@ class KernelImage:
         rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
         ram.write(SYMBOLS["_stext"], rng.integers(0, 256, TEXT_SIZE, dtype=np.uint8))
         ram.write(SYMBOLS["linux_banner"], self.banner().encode() + b"\n\0")
-        kref = (1).to_bytes(4, "little" if "le" in self.machine else "big")
+        kref = (1).to_bytes(4, "little" if "le" in self.machine else "big")[:self.uts_name_offset]
         ram.write(SYMBOLS["init_uts_ns"], kref + self.utsname())
         for name in ("vmcoreinfo_note", "fdm", "rtas_os_term_buf"):
             ram.fill(SYMBOLS[name], 0x1_0000, 0)

@@ -20,6 +20,7 @@ import numpy as np
 from emulator.errors import BadInputError
 from emulator.layout import Range
 from emulator.units import align_up
+from kernels import versions
 from kernels.image import va
 
 FULL_DESCRIPTION_LIMIT = 64 << 20
@@ -31,11 +32,10 @@ PAGE_MAPPING_ANON = 1
 
 @dataclass(frozen=True)
 class PageLayout:
-    """struct page of one kernel generation (include/linux/mm_types.h) and its page-flag numbers.
+    """struct page of one kernel release (include/linux/mm_types.h), from kernels.versions.
 
-    ``pg`` are enum pageflags bits (include/linux/page-flags.h) the emulated kernel sets; ``types`` the value a
-    typed page (buddy, slab) holds in its _mapcount/page_type word; ``numbers`` the NUMBER() lines the
-    version's crash_save_vmcoreinfo_init() publishes, in its order.
+    ``pg`` are enum pageflags bits (include/linux/page-flags.h); ``buddy_mapcount`` and ``slab_type`` the value
+    a typed page holds in its _mapcount/page_type word (slab_type None: slab is the PG_slab flag, as in 3.4).
     """
 
     size: int
@@ -48,36 +48,27 @@ class PageLayout:
     lru: int
     refcount_name: str
     pg: dict[str, int]
-    types: dict[str, int]
-    numbers: tuple[tuple[str, int], ...]
-    compound_head: int | None = None
-    """OFFSET(page.compound_head), published since 4.x; None where the version does not."""
+    buddy_mapcount: int
+    slab_type: int | None = None
 
-    @property
-    def buddy_mapcount(self) -> int:
-        return self.types["buddy"]
-
-    def vmcoreinfo(self) -> list[str]:
-        """The SIZE/OFFSET/NUMBER lines of this layout, in crash_save_vmcoreinfo_init() order."""
-        out = [f"SIZE(page)={self.size}", f"OFFSET(page.flags)={self.flags}",
-               f"OFFSET(page.{self.refcount_name})={self.refcount}", f"OFFSET(page.mapping)={self.mapping}",
-               f"OFFSET(page.lru)={self.lru}", f"OFFSET(page._mapcount)={self.mapcount}",
-               f"OFFSET(page.private)={self.private}"]
-        if self.compound_head is not None:
-            out.append(f"OFFSET(page.compound_head)={self.compound_head}")
-        out += [f"NUMBER({name})={value}" for name, value in self.numbers]
-        return out
+    @classmethod
+    def of(cls, table: versions.PageTable) -> "PageLayout":
+        o = table.offsets
+        return cls(size=table.size, flags=o["flags"], mapping=o["mapping"], index=o["index"], private=o["private"],
+                   mapcount=o["_mapcount"], refcount=o["refcount"], lru=o["lru"], refcount_name=table.refcount_name,
+                   pg=dict(table.flags), buddy_mapcount=table.buddy, slab_type=table.slab_type)
 
     def fields(self, kind: str) -> tuple[int, int, int, int]:
         """(flags, _refcount, mapping, _mapcount/page_type) of a page holding ``kind``."""
-        pg, lru_cached = self.pg, (1 << self.pg["lru"]) | (1 << self.pg["uptodate"])
+        pg = self.pg
+        lru_cached = (1 << pg["lru"]) | (1 << pg.get("uptodate", 3))  # PG_uptodate is 3 in every release here
         if kind == "reserved":
             return 1 << pg["reserved"], 1, 0, -1
         if kind == "kernel":
             return 0, 1, 0, -1
         if kind == "slab":
-            if "slab" in self.types:  # 6.10 and later: a page type, not a flag
-                return 0, 1, 0, self.types["slab"]
+            if self.slab_type is not None:  # 6.10 and later: a page type, not a flag
+                return 0, 1, 0, self.slab_type
             return 1 << pg["slab"], 1, 0, -1
         if kind == "cache":
             return lru_cached, 2, va(ADDRESS_SPACE), -1
@@ -85,7 +76,7 @@ class PageLayout:
             anon = lru_cached | ((1 << pg["swapbacked"]) if "swapbacked" in pg else 0)
             return anon, 1, va(ANON_VMA) | PAGE_MAPPING_ANON, 0
         if kind == "free":
-            return 0, 0, 0, self.types["buddy"]
+            return 0, 0, 0, self.buddy_mapcount
         raise ValueError(f"unknown page kind {kind!r}")
 
     def records(self, count: int, kind: str, byteorder: str) -> np.ndarray:
@@ -106,49 +97,10 @@ class PageLayout:
         return raw.reshape(-1)
 
 
-PAGE_3_4 = PageLayout(size=64, flags=0, mapping=8, index=16, mapcount=24, refcount=28, lru=32, private=48,
-                        refcount_name="_count",
-                        pg={"uptodate": 3, "lru": 5, "slab": 7, "reserved": 10, "private": 11, "swapcache": 15},
-                        types={"buddy": -128},
-                        numbers=(("PG_lru", 5), ("PG_slab", 7), ("PG_reserved", 10), ("PG_private", 11),
-                                 ("PG_swapcache", 15), ("PAGE_BUDDY_MAPCOUNT_VALUE", -128)))
-"""3.4: flags, mapping, index, {_mapcount, _count}, lru, private; enum pageflags of 3.4.
-
-The numbers are the ones this profile has always published (FLATMEM mem_map)."""
-
-PAGE_6_10 = PageLayout(size=56, flags=0, lru=8, mapping=24, index=32, private=40, mapcount=48, refcount=52,
-                         compound_head=8, refcount_name="_refcount",
-                         pg={"uptodate": 3, "lru": 5, "head": 6, "swapcache": 11, "reserved": 13, "private": 14,
-                             "swapbacked": 18},
-                         types={"buddy": ~0x80, "slab": ~0x1000},
-                         numbers=(("PG_lru", 5), ("PG_private", 14), ("PG_swapcache", 11), ("PG_swapbacked", 18),
-                                  ("PAGE_SLAB_MAPCOUNT_VALUE", ~0x1000), ("PG_head_mask", 1 << 6),
-                                  ("PAGE_BUDDY_MAPCOUNT_VALUE", ~0x80), ("PAGE_HUGETLB_MAPCOUNT_VALUE", ~0x800),
-                                  ("PAGE_OFFLINE_MAPCOUNT_VALUE", ~0x100)))
-"""6.10 (msgeden/cryptocap-arm64-linux-6.10): include/linux/mm_types.h struct page (flags, lru|compound_head,
-mapping, index, private, {_mapcount, page_type}, _refcount; memcg_data only with CONFIG_MEMCG, which the
-reference configuration (allnoconfig + fadump fragment) leaves out: 56 bytes); include/linux/page-flags.h
-enum pageflags (PG_error at 10 shifts PG_owner_priv_1/swapcache to 11, PG_mappedtodisk at 16 shifts
-PG_swapbacked to 18) and enum pagetype (PG_buddy 0x80, PG_offline 0x100, PG_hugetlb 0x800, PG_slab 0x1000,
-cleared from an all-ones page_type: __SetPageBuddy leaves ~0x80); kernel/vmcore_info.c
-crash_save_vmcoreinfo_init() publishes the ~PG_x values. No NUMBER(PG_slab): slab is a page type."""
-
-PAGE_6_12 = PageLayout(size=56, flags=0, lru=8, mapping=24, index=32, private=40, mapcount=48, refcount=52,
-                         compound_head=8, refcount_name="_refcount",
-                         pg={"uptodate": 3, "lru": 5, "head": 6, "swapcache": 10, "reserved": 13, "private": 14,
-                             "swapbacked": 17},
-                         types={"buddy": -(0x100 - 0xF0) << 24, "slab": -(0x100 - 0xF5) << 24},
-                         numbers=(("PG_lru", 5), ("PG_private", 14), ("PG_swapcache", 10), ("PG_swapbacked", 17),
-                                  ("PAGE_SLAB_MAPCOUNT_VALUE", -(0x100 - 0xF5) << 24), ("PG_head_mask", 1 << 6),
-                                  ("PAGE_BUDDY_MAPCOUNT_VALUE", -(0x100 - 0xF0) << 24),
-                                  ("PAGE_HUGETLB_MAPCOUNT_VALUE", -(0x100 - 0xF4) << 24),
-                                  ("PAGE_OFFLINE_MAPCOUNT_VALUE", -(0x100 - 0xF1) << 24)))
-"""6.12 (Debian linux-source-6.12 6.12.117): include/linux/mm_types.h struct page as in 6.10 (56 bytes without
-CONFIG_MEMCG, measured SIZE(page)=56); include/linux/page-flags.h enum pageflags without PG_error and
-PG_mappedtodisk (PG_lru 5, PG_head 6, PG_owner_priv_1 = PG_swapcache 10, PG_reserved 13, PG_private 14,
-PG_swapbacked 17) and enum pagetype PGTY_buddy 0xf0, PGTY_offline 0xf1, PGTY_hugetlb 0xf4, PGTY_slab 0xf5 in the
-top byte (__folio_set_buddy: page_type = PGTY_buddy << 24); kernel/vmcore_info.c publishes PGTY_x << 24 as
-a signed int (measured NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-268435456)."""
+PAGE_3_4 = PageLayout.of(versions.PAGE_3_4)
+PAGE_6_10 = PageLayout.of(versions.PAGE_6_10)
+PAGE_6_12 = PageLayout.of(versions.PAGE_6_12)
+PAGE_7_2 = PageLayout.of(versions.PAGE_7_2)
 
 
 class MemMap:
@@ -199,6 +151,3 @@ class MemMap:
             return
         L = self.layout
         self.k.ram.write(self.base + first * L.size, L.records(last - first, kind, self.k.byteorder))
-
-    def vmcoreinfo(self) -> list[str]:
-        return [f"SYMBOL(mem_map)={va(self.k.symbols['mem_map']):x}"] + self.layout.vmcoreinfo()

@@ -349,8 +349,6 @@ class SparseVmemmap:
     # --- VMCOREINFO ---
     # Pieces in the order the kernel appends them, for a per-version table to place between its other keys.
 
-    publishes_max_physmem_bits = True
-
     def vmcoreinfo_vmalloc(self) -> list[str]:
         """kernel/vmcore_info.c (6.9 and later), after SYMBOL(_stext): what replaced vmap_area_list."""
         return [f"NUMBER(VMALLOC_START)={VMALLOC_START:#x}"]
@@ -378,7 +376,10 @@ class SparseVmemmap:
                 "OFFSET(vmemmap_backing.virt_addr)=16",
                 f"SIZE(mmu_psize_def)={MMU_PSIZE_DEF_SIZE}", "OFFSET(mmu_psize_def.shift)=0"]
 
-    def vmcoreinfo(self) -> list[str]:
-        """All of the memory model's lines (struct page's from the layout), in the kernel's relative order."""
-        return [*self.vmcoreinfo_vmalloc(), *self.vmcoreinfo_sections(), *self.layout.vmcoreinfo(),
-                *self.vmcoreinfo_arch()]
+    def vmcoreinfo_values(self) -> dict[str, str]:
+        """The memory model's VMCOREINFO values; kernels.vmcoreinfo places them in the release's key order.
+
+        SYMBOL(mem_section) and SYMBOL(vmemmap) are VMCOREINFO_SYMBOL_ARRAY: the pointers' values, not the
+        variables' addresses, so they override the plain symbol lines."""
+        lines = [*self.vmcoreinfo_vmalloc(), *self.vmcoreinfo_sections(), *self.vmcoreinfo_arch()]
+        return dict(line.split("=", 1) for line in lines)

@@ -95,7 +95,7 @@ class KernelStructs:
 
     @property
     def cpumask_size(self) -> int:
-        """sizeof(struct cpumask): DECLARE_BITMAP(bits, NR_CPUS), whole unsigned longs."""
+        """sizeof(struct cpumask): BITS_TO_LONGS(NR_CPUS) unsigned longs (8 bytes for NR_CPUS=8)."""
         return (self.nr_cpus + 63) // 64 * 8
 
     @property

@@ -20,8 +20,20 @@ LAYOUT_3_4 = "3.4"
 LAYOUT_PAGED = "paged"
 
 
+NOT_FOUND = "Warning: Core image elf header not found"
+"""parse_crash_elf_headers(): no ELF magic at elfcorehdr_addr (3.4 and 6.10 alike)."""
+NOT_SANE = "Warning: Core image elf header is not sane"
+"""An ELF class other than 32/64 (both), and a bad Elf64 header from 3.11 on."""
+NOT_SANE_3_4 = "Warning: Core image elf header is notsane"
+"""parse_crash_elf64_headers() (fs/proc/vmcore.c, v3.4): "is not" "sane\n" concatenated without a space."""
+ZERO_NOTES = "Warning: Zero PT_NOTE entries found"
+"""update_note_header_size_elf64() (6.10): a warning per empty PT_NOTE; 3.4 has no such message."""
+NOT_INITIALIZED = "Kdump: vmcore not initialized"
+"""vmcore_init(): printed after every failure of parse_crash_elf_headers() (3.4 and 6.10)."""
+
+
 class VmcoreError(Exception):
-    """The header is unusable; ``message`` is what the kernel prints."""
+    """The header is unusable; ``message`` is what the kernel prints (then NOT_INITIALIZED)."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -62,19 +74,25 @@ class ProcVmcore:
 
     def _parse(self, addr: int) -> None:
         ks, ram = self.ks, self.ram
-        try:
-            eh = ks.elf64_ehdr.parse(ram.read(addr, EHDR_SIZE))
-        except Exception as exc:
-            raise VmcoreError("Warning: Core image elf header is not sane") from exc
+        ident = ram.read(addr, 16)
+        if ident[:4] != b"\x7fELF":
+            raise VmcoreError(NOT_FOUND)
+        if ident[4] != 2:  # ELFCLASS64 (a 32-bit header would be parsed as such; none is ever built here)
+            raise VmcoreError(NOT_SANE)
+        insane = NOT_SANE_3_4 if self.layout == LAYOUT_3_4 else NOT_SANE
+        eh = ks.elf64_ehdr.parse(ram.read(addr, EHDR_SIZE))
         if (eh.e_type != ET_CORE or eh.e_machine != EM_PPC64 or eh.e_ident.EI_VERSION != EV_CURRENT
-                or eh.e_ehsize != EHDR_SIZE or eh.e_phentsize != PHDR_SIZE or eh.e_phnum == 0):
-            raise VmcoreError("Warning: Core image elf header is not sane")
+                or eh.e_version != EV_CURRENT or eh.e_ehsize != EHDR_SIZE or eh.e_phentsize != PHDR_SIZE
+                or eh.e_phnum == 0):
+            raise VmcoreError(insane)
         raw = ram.read(addr + eh.e_phoff, eh.e_phnum * PHDR_SIZE)
         phdrs = [ks.elf64_phdr.parse(raw[i * PHDR_SIZE:(i + 1) * PHDR_SIZE]) for i in range(eh.e_phnum)]
         self.e_flags = eh.e_flags
 
         notes = b""
         nr_ptnote = 0
+        self.warnings: list[str] = []
+        """Lines vmcore_init() prints while it still succeeds."""
         for ph in phdrs:
             if ph.p_type != PT_NOTE:
                 continue
@@ -86,8 +104,8 @@ class ProcVmcore:
                 name, _, desc, off = walked[-1]
                 real = off + 12 + elfcore.align4(len(name) + 1) + elfcore.align4(len(desc))
             notes += data[:real]
-        if nr_ptnote == 0 or not notes:
-            raise VmcoreError("Warning: Zero PT_NOTE entries found")
+            if real == 0 and self.layout == LAYOUT_PAGED:
+                self.warnings.append(ZERO_NOTES)
         loads = [ph for ph in phdrs if ph.p_type == PT_LOAD]
         self.notes_size = len(notes)
         phnum = len(loads) + 1

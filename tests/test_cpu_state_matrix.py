@@ -83,6 +83,10 @@ class Spec:
         notes = {cpu: live_regs(cpu, self.endian) for cpu in self.online}
         if self.kind != "hypervisor":
             notes[self.crash_cpu] |= self.crash_regs
+        if self.kind == "panic":
+            # panic -> crash_fadump(NULL) -> ppc_save_regs() (arch/powerpc/kernel/ppc_save_regs.S, 3.4 and 6.10):
+            # it stores GPRs, NIP, LINK, MSR, CTR, XER, CR and a zero _TRAP, never DAR or DSISR.
+            notes[self.crash_cpu] |= {"dar": 0, "dsisr": 0}
         return notes
 
     def toml(self) -> str:

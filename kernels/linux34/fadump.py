@@ -15,7 +15,6 @@ from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
 from firmware.structs import DumpMemStruct, overlap_destination, sections_of
-from kernels import cmdline as cmdline_mod
 from kernels import elfcore
 from kernels.image import SYMBOLS, va
 from kernels.linux34 import messages as msg
@@ -108,13 +107,13 @@ class Fadump34(CaptureMixin, SysfsMixin):
         return max(self.k.ppc64_rma_size, 1 << 28) + (1 << 26)
 
     def fadump_calculate_reserve_size(self) -> int:
-        """fadump_reserve_mem=, else crashkernel= size, else 5% of DRAM rounded down to 256 MiB."""
+        """fadump_reserve_mem=, else 5% of DRAM rounded down to 256 MiB (at least MIN_BOOT_MEM).
+
+        3.4 has no crashkernel= here: it sizes only kdump's reservation, when fadump reserved nothing.
+        """
         if self.fw_dump.reserve_bootvar:
             return self.fw_dump.reserve_bootvar
         layout = self.k.machine.layout
-        crash = cmdline_mod.parse_crashkernel_size(self.k.params.get("crashkernel", ""), layout.phys_mem_size)
-        if crash:
-            return crash
         size = layout.end_of_dram // 20
         size &= ~0x0FFFFFFF
         if self.memory_limit and size > self.memory_limit:

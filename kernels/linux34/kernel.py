@@ -6,6 +6,7 @@ from kernels.printk import PlainLogBuffer
 from kernels.linux34 import messages as msg
 from kernels.linux34.fadump import VMCOREINFO_BYTES, Fadump34
 from kernels.structs import PT_REGS_FIELDS_3_4
+from kernels.versions import LINUX_3_4
 from kernels.vmcore import LAYOUT_3_4
 
 
@@ -13,6 +14,7 @@ class Linux34(Kernel):
     """Profile "linux-3.4": the seed design (arch/powerpc/kernel/fadump.c, v3.4)."""
 
     profile = "linux-3.4"
+    version = LINUX_3_4
     pt_regs_fields = PT_REGS_FIELDS_3_4
     vmcore_layout = LAYOUT_3_4
     vmcoreinfo_bytes = VMCOREINFO_BYTES
@@ -52,17 +54,23 @@ class Linux34(Kernel):
         yield env.timeout(2.0)
 
     def setup_fadump(self) -> None:
-        """subsys_initcall setup_fadump(): process an active dump or prepare registration."""
+        """subsys_initcall setup_fadump() (fadump.c, v3.4): process an active dump or prepare registration.
+
+        With fadump off (or cleared by fadump_reserve_mem() on unsupported hardware) it returns before
+        fadump_init_files(): no /sys/kernel/fadump_* file and no debugfs fadump_region exist then.
+        """
         fd = self.fadump
         fw = fd.fw_dump
-        if fw.fadump_enabled and not fw.fadump_supported:
+        if not fw.fadump_enabled:
+            return
+        if not fw.fadump_supported:
             self.printk(msg.NOT_SUPPORTED)
-        if fw.fadump_enabled and fw.fadump_supported:
-            if fw.dump_active:
-                if fd.process_fadump() < 0:
-                    fd.fadump_invalidate_release_mem()
-            elif fw.reserve_dump_area_size:
-                fd.init_fadump_mem_struct(fw.reserve_dump_area_start)
+            return
+        if fw.dump_active:
+            if fd.process_fadump() < 0:
+                fd.fadump_invalidate_release_mem()
+        elif fw.reserve_dump_area_size:
+            fd.init_fadump_mem_struct(fw.reserve_dump_area_start)
         self.fadump_init_files()
 
     def fadump_init_files(self) -> None:

@@ -17,6 +17,7 @@ from firmware.structs import sections_of
 from kernels import elfcore
 from kernels.image import va
 from kernels.linux610 import messages as msg
+from kernels.linux610.sysfs import COMMAND_LINE_SIZE
 from kernels.regsave_reader import NOTE_BUF_T, RegSaveError, cpu_notes, read_area
 from kernels.structs import (
     EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC, FADUMP_CRASH_INFO_MAGIC_OLD, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD,
@@ -59,17 +60,22 @@ class CaptureMixin:
         fw.fadumphdr_addr = dest + fw.boot_memory_size
 
     def fadump_append_bootargs(self) -> str:
-        """Append the parameter area's text to the capture kernel's command line."""
+        """Append the parameter area's text to the capture kernel's command line (fadump_append_bootargs()).
+
+        snprintf(" %s") and pr_info("Updated cmdline: %s") run whenever a dump is active with a parameter
+        area, so an empty area leaves a trailing space. The area is memblock_reserve()d when it lies at or
+        above boot_mem_top in 6.10, below it from 6.12 on (Version.param_area_reserved_when_above_top).
+        """
         fw, k = self.fw_dump, self.k
-        if not fw.dump_active or not fw.param_area:
+        if not fw.dump_active or not fw.param_area_supported or not fw.param_area:
             return k.cmdline
-        text = k.ram.read(fw.param_area, 2048).split(b"\0", 1)[0].decode("ascii", "replace")
-        if not text:
-            return k.cmdline
-        updated = f"{k.cmdline} {text}"
-        if len(updated) >= 2048:
+        above = fw.param_area >= fw.boot_mem_top
+        if above == k.version.param_area_reserved_when_above_top:
+            k.memblock.reserve(Range(fw.param_area, fw.param_area + COMMAND_LINE_SIZE))
+        text = k.ram.read(fw.param_area, COMMAND_LINE_SIZE).split(b"\0", 1)[0].decode("ascii", "replace")
+        if len(k.cmdline) + len(text) >= COMMAND_LINE_SIZE - 1:
             k.printk(msg.APPEND_TRUNCATED)
-            updated = updated[:2047]
+        updated = f"{k.cmdline} {text}"[:COMMAND_LINE_SIZE - 1]
         k.printk(msg.UPDATED_CMDLINE.format(cmdline=updated))
         return updated
 
@@ -117,7 +123,7 @@ class CaptureMixin:
         if rc < 0:
             return rc
         k.elfcorehdr_addr = fw.elfcorehdr_addr
-        k.narrate("fadump_process()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("fadump_process()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"header compatible; the ELF core header is built now, from the memory this kernel sees, at "
                   f"{fw.elfcorehdr_addr:#x}; CPU notes at {fw.cpu_notes_buf:#x}", kernel_dump=self.fdm_active)
         return 0
@@ -207,8 +213,9 @@ class CaptureMixin:
         fw.reserve_dump_area_size = self.get_fadump_area_size()
         keep = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
         freed = subtract([Range(begin, end)], keep)
-        for r in freed:
-            k.printk(msg.FREEING.format(start=r.start, end=r.end))
+        page = k.page_size
+        for r in freed:  # fadump_free_reserved_memory() prints PFN_PHYS(PHYS_PFN(x)): page-aligned down
+            k.printk(msg.FREEING.format(start=r.start - r.start % page, end=r.end - r.end % page))
         for r in freed:
             k.memblock.reserved = subtract(k.memblock.reserved, r)
         k.memblock.reserve(keep)

@@ -7,6 +7,7 @@ is the versioned FADMPSIG one. No ELF header is built here: the capture kernel
 builds it from the memory it finds, which is what made 6.10 hotplug-safe.
 """
 
+import errno
 from dataclasses import dataclass, field
 
 from construct import Container
@@ -18,6 +19,7 @@ from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
 from firmware.structs import DumpMemStruct, overlap_destination
 from kernels import cmdline as cmdline_mod
+from kernels.base import RTAS_TIMED_OUT
 from kernels.linux610 import messages as msg
 from kernels.linux610.capture import CaptureMixin
 from kernels.linux610.sysfs import SysfsMixin
@@ -28,6 +30,13 @@ MAX_BOOT_MEM_REGS = 7
 MAX_BOOT_MEM_RATIO = 4
 COMMAND_LINE_SIZE = 2048
 MIN_RMA_FOR_PARAM_AREA = 768 << 20
+"""fadump_setup_param_area(): ppc64_rma_size >= 0x30000000 (6.10, 6.12); MIN_RMA = 768 MiB (asm/prom.h, 7.2)."""
+HASH_PARAM_AREA_START = 0x2A00_0000
+HASH_PARAM_AREA_SIZE = 0x0400_0000
+"""6.10-6.12, hash MMU: "640 MB to 768 MB is not used by PFW/bootloader" (fadump_setup_param_area)."""
+CMA_MIN_ALIGNMENT_BYTES = 16 << 20
+"""PAGE_SIZE << pageblock_order: 64 KiB pages with pageblock_order 8 (MAX_PAGE_ORDER of 64K ppc64) = 16 MiB,
+the alignment the real 6.12.117 kernel's CMA area showed (at 512MB, 0x20000000 bytes)."""
 
 
 @dataclass
@@ -178,6 +187,8 @@ class Fadump610(CaptureMixin, SysfsMixin):
             fw.reserve_dump_area_size = self.get_fadump_area_size()
             return True
         fw.boot_memory_size = align_up(self.fadump_calculate_reserve_size(), k.page_size)
+        if k.version.cma_rounds_boot_memory and not fw.nocma:
+            fw.boot_memory_size = align_up(fw.boot_memory_size, CMA_MIN_ALIGNMENT_BYTES)
         if fw.boot_memory_size < RTAS_FADUMP_MIN_BOOT_MEM:
             k.printk(msg.BOOT_MEM_TOO_SMALL.format(size=fw.boot_memory_size, minimum=RTAS_FADUMP_MIN_BOOT_MEM))
             return self._error_out()
@@ -193,40 +204,77 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fw.reserve_dump_area_start, fw.reserve_dump_area_size = base, size
         k.memblock.reserve(Range(base, base + size))
         k.printk(msg.RESERVED.format(mb=size >> 20, base=base, ram_mb=k.machine.layout.phys_mem_size >> 20))
-        k.narrate("fadump_reserve_mem()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("fadump_reserve_mem()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"boot memory is {fw.boot_memory_size >> 20} MiB in {len(fw.boot_mem_regions)} region(s); the "
                   f"dump area is the lowest fit above it: [{base:#x}, {base + size:#x})")
-        if not fw.nocma:
-            cma = align_up(base, 1 << 24)
-            k.printk(msg.CMA_INIT.format(base=cma, mb=(fw.boot_memory_size - (cma - base)) >> 20,
-                                         start=base, boot_mb=fw.boot_memory_size >> 20))
+        self.fadump_cma_init()
         return True
+
+    def fadump_cma_init(self) -> None:
+        """fadump_cma_init(): give the boot-memory-sized start of the area to CMA, in the release's way.
+
+        6.10-6.12: cma_init_reserved_mem(reserve_dump_area_start, boot_memory_size) as is; both must be
+        CMA_MIN_ALIGNMENT_BYTES aligned (mm/cma.c) or it fails with -EINVAL. 7.2: the aligned part inside.
+        """
+        k, fw = self.k, self.fw_dump
+        if fw.nocma or not fw.boot_memory_size:
+            return
+        start, size = fw.reserve_dump_area_start, fw.boot_memory_size
+        if k.version.cma_line == "range":
+            base = align_up(start, CMA_MIN_ALIGNMENT_BYTES)
+            end = (start + size) & ~(CMA_MIN_ALIGNMENT_BYTES - 1)
+            if end <= base:
+                k.printk(msg.CMA_TOO_SMALL)
+                return
+            k.printk(msg.CMA_INIT_RANGE.format(base=base, mb=(end - base) >> 20, start=start, boot_mb=size >> 20))
+            return
+        if (start | size) & (CMA_MIN_ALIGNMENT_BYTES - 1):
+            k.printk(msg.CMA_FAILED.format(rc=-22))
+            return
+        k.printk(msg.CMA_INIT.format(size=size, mb=start >> 20, reserved=fw.reserve_dump_area_size))
 
     def _error_out(self) -> bool:
         self.fw_dump.fadump_enabled = False
         self.fw_dump.reserve_dump_area_size = 0
         return False
 
-    def fadump_setup_param_area(self) -> None:
-        """A 2 KiB area for bootargs_append, kept across kernels (hash MMU: RMA >= 768 MiB)."""
+    def fadump_setup_param_area(self) -> bool:
+        """Reserve COMMAND_LINE_SIZE bytes for bootargs_append, shared across kernels; True if it got one.
+
+        Where and when follow the release (Version.param_area_rule):
+        - "6.10": from setup_fadump(), first kernel only; radix: the upper half of DRAM; hash: only
+          0x2A000000-0x2E000000 and only when ppc64_rma_size >= 0x30000000.
+        - "6.12": from early_init_devtree() after mmu_early_init_devtree(), with no fadump_enabled check;
+          the same windows.
+        - "7.2": early, only with fadump on; hash: [MIN_RMA (768 MiB), min(ppc64_rma_size, boot_mem_top)).
+        memblock_phys_alloc_range() is top-down; failing, the kernel warns and creates no file.
+        """
         k, fw = self.k, self.fw_dump
-        if not fw.param_area_supported or fw.dump_active or not fw.fadump_enabled:
-            return
+        rule = k.version.param_area_rule
+        if rule is None or not fw.param_area_supported or fw.dump_active:
+            return False
+        if rule == "7.2" and not fw.fadump_enabled:
+            return False
         if k.machine.config.mmu == "radix":
             window = Range(k.machine.layout.end_of_dram // 2, k.machine.layout.end_of_dram)
+        elif rule == "7.2":
+            if k.ppc64_rma_size < MIN_RMA_FOR_PARAM_AREA:
+                return False
+            window = Range(MIN_RMA_FOR_PARAM_AREA, min(k.ppc64_rma_size, fw.boot_mem_top))
         else:
             if k.ppc64_rma_size < MIN_RMA_FOR_PARAM_AREA:
-                return
-            window = Range(MIN_RMA_FOR_PARAM_AREA, min(k.ppc64_rma_size, fw.boot_mem_top))
-        for r in reversed(k.memblock.free()):  # memblock allocates top-down
+                return False
+            window = Range(HASH_PARAM_AREA_START, HASH_PARAM_AREA_START + HASH_PARAM_AREA_SIZE)
+        for r in reversed(k.memblock.free()):
             top = min(r.end, window.end)
             start = (top - COMMAND_LINE_SIZE) & ~(COMMAND_LINE_SIZE - 1)
             if start >= max(r.start, window.start):
                 fw.param_area = start
                 k.memblock.reserve(Range(start, start + COMMAND_LINE_SIZE))
                 k.ram.fill(start, COMMAND_LINE_SIZE, 0)
-                return
+                return True
         k.printk(msg.PARAM_AREA_FAILED)
+        return False
 
     # --- registration ---
 
@@ -285,22 +333,35 @@ class Fadump610(CaptureMixin, SysfsMixin):
         length = len(raw) if exact else abi.SECTION_HEADER_SIZE + abi.MAX_SECTIONS * abi.SECTION_SIZE
         home = self.k.symbols["fdm"]
         self.k.ram.write(home, raw.ljust(length, b"\0"))
-        return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length)
+        limit = self.k.version.rtas_busy_limit_ms
+        rc = self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length, busy_limit_ms=limit)
+        if rc == RTAS_TIMED_OUT:
+            self.k.printk(msg.RTAS_TIMED_OUT.format(op=DumpCommand(command).name.lower()))
+        return rc
 
     def register_fadump(self) -> int:
-        """init_fadump_header() then RTAS REGISTER with exactly 40 + n x 40 bytes."""
+        """init_fadump_header() then RTAS REGISTER with exactly 40 + n x 40 bytes; 0 or -errno.
+
+        register_fadump() (fadump.c): -ENODEV without a reservation. rtas_fadump_register() (rtas-fadump.c):
+        err starts at -EIO, so a hardware error (-1) or an unknown status stays -EIO; a parameter error
+        gives -EINVAL; "already registered" (-9) gives -EEXIST.
+        """
         fw, k = self.fw_dump, self.k
         if not fw.reserve_dump_area_size:
-            return -1
+            return -errno.ENODEV
         self.init_fadump_header()
-        k.narrate("register_fadump()", "arch/powerpc/platforms/pseries/rtas-fadump.c (v6.10)",
+        k.narrate("register_fadump()", f"arch/powerpc/platforms/pseries/rtas-fadump.c (v{k.version.release_number})",
                   f"the FADMPSIG crash info header is at {fw.fadumphdr_addr:#x}; no ELF header is built now (the "
                   f"capture kernel will); registering {len(self.fdm.sections)} sections with exactly "
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
         rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
+        err = -errno.EIO
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc == RtasStatus.SUCCESS:
             k.printk(msg.REGISTERED)
             fw.dump_registered = True
+            err = 0
         elif rc == RtasStatus.HARDWARE_ERROR:
             k.printk(msg.REGISTER_HW_ERROR.format(rc=rc))
         elif rc == RtasStatus.PARAMETER_ERROR:
@@ -308,26 +369,32 @@ class Fadump610(CaptureMixin, SysfsMixin):
                                                     fw.reserve_dump_area_start + fw.reserve_dump_area_size)):
                 k.printk(msg.HOLES_IN_RESERVED)
             k.printk(msg.REGISTER_PARAM_ERROR.format(rc=rc))
+            err = -errno.EINVAL
         elif rc == RtasStatus.DUMP_ALREADY_REGISTERED:
             k.printk(msg.ALREADY_REGISTERED)
             fw.dump_registered = True
-        else:
+            err = -errno.EEXIST
+        elif rc is not None:
             k.printk(msg.REGISTER_UNKNOWN.format(rc=rc))
-        return rc if rc is not None else -1
+        return err
 
     def rtas_fadump_unregister(self) -> int:
         rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc:
             self.k.printk(msg.UNREGISTER_FAILED.format(rc=rc))
-            return rc
+            return -errno.EIO  # rtas_fadump_unregister() (6.10)
         self.fw_dump.dump_registered = False
         return 0
 
     def rtas_fadump_invalidate(self) -> int:
         rc = self._rtas_fdm(DumpCommand.INVALIDATE, self.fdm_active, exact=False)
+        if rc == RTAS_TIMED_OUT:
+            return rc
         if rc:
             self.k.printk(msg.INVALIDATE_FAILED.format(rc=rc))
-            return rc
+            return -errno.EIO  # rtas_fadump_invalidate() (6.10)
         self.fw_dump.dump_active = False
         self.fdm_active = None
         return 0
@@ -356,7 +423,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
         k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_v1.build(fdh))
         k.crash_info_saved = True
-        k.narrate("crash_fadump()", "arch/powerpc/kernel/fadump.c (v6.10)",
+        k.narrate("crash_fadump()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"CPU {k.crashing_cpu} wins the cmpxchg, saves its registers and the online mask, appends "
                   "CRASHTIME, then triggers firmware through ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "vmcoreinfo_raddr": fdh.vmcoreinfo_raddr,

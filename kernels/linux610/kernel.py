@@ -7,6 +7,7 @@ from kernels.memmap import PAGE_6_10
 from kernels.printk import PrbLogBuffer
 from kernels.linux610.fadump import Fadump610
 from kernels.structs import PT_REGS_FIELDS_6_10
+from kernels.versions import LINUX_6_10
 from kernels.vmcore import LAYOUT_PAGED
 
 SYSFS = "/sys/kernel/fadump"
@@ -16,6 +17,7 @@ class Linux610(Kernel):
     """Profile "linux-6.10": arch/powerpc/kernel/fadump.c and pseries/rtas-fadump.c (v6.10)."""
 
     profile = "linux-6.10"
+    version = LINUX_6_10
     pt_regs_fields = PT_REGS_FIELDS_6_10
     vmcore_layout = LAYOUT_PAGED
     modern_wording = True
@@ -25,10 +27,6 @@ class Linux610(Kernel):
     memory_model = "sparsemem-vmemmap"
     log_class = PrbLogBuffer
     max_physmem_bits = 51
-
-    def vmcoreinfo_more(self) -> list[str]:
-        radix = int(self.machine.config.mmu == "radix")
-        return ["OFFSET(uts_namespace.name)=4", *super().vmcoreinfo_more(), f"NUMBER(RADIX_MMU)={radix}"]
 
     def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
         super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
@@ -52,7 +50,8 @@ class Linux610(Kernel):
         fd.early_fadump_param()
         if not fd.fadump_reserve_mem():
             self.reserve_crashkernel()
-        fd.fadump_setup_param_area()
+        if self.version.param_area_rule != "6.10":
+            fd.fadump_setup_param_area()  # early_init_devtree(), after mmu_early_init_devtree() (6.12+)
         self.load_image()
         self.step = "early_init_devtree: memory reserved, image loaded"
         yield env.timeout(0.25)
@@ -69,8 +68,14 @@ class Linux610(Kernel):
         yield env.timeout(2.0)
 
     def setup_fadump(self) -> None:
-        """subsys_initcall_sync: files, then process an active dump or register."""
+        """subsys_initcall_sync setup_fadump(): nothing without firmware support; files; then process or register.
+
+        6.10 sets up the parameter area here (first kernel, before the registration structure), and
+        creates bootargs_append only when that worked.
+        """
         fd, fw = self.fadump, self.fadump.fw_dump
+        if not fw.fadump_supported:
+            return
         self.fadump_init_files()
         if not fw.fadump_enabled:
             return
@@ -78,8 +83,14 @@ class Linux610(Kernel):
             if fd.fadump_process() < 0:
                 fd.fadump_invalidate_release_mem()
         elif fw.reserve_dump_area_size:
+            if self.version.param_area_rule == "6.10" and fd.fadump_setup_param_area():
+                self.sysfs[f"{SYSFS}/bootargs_append"] = self.bootargs_append_file()
             fd.rtas_fadump_init_mem_struct()
             fd.register_fadump()
+
+    def bootargs_append_file(self) -> SysfsFile:
+        fd = self.fadump
+        return SysfsFile(show=fd.bootargs_append_show, store=fd.bootargs_append_store)
 
     def fadump_init_files(self) -> None:
         fd = self.fadump
@@ -91,13 +102,14 @@ class Linux610(Kernel):
         }
         if fd.fw_dump.dump_active:
             files["release_mem"] = SysfsFile(store=fd.release_mem_store)
-        if fd.fw_dump.param_area:
-            files["bootargs_append"] = SysfsFile(show=fd.bootargs_append_show, store=fd.bootargs_append_store)
+        if fd.fw_dump.param_area and self.version.bootargs_append_from_init_files:
+            files["bootargs_append"] = self.bootargs_append_file()
         for name, f in files.items():
             self.sysfs[f"{SYSFS}/{name}"] = f
-        for old in ("enabled", "registered", "release_mem"):  # deprecated compatibility symlinks
-            if old in files:
-                self.sysfs[f"/sys/kernel/fadump_{old}"] = files[old]
+        if self.version.compat_symlinks:
+            for old in ("enabled", "registered", "release_mem"):  # deprecated compatibility symlinks
+                if old in files:
+                    self.sysfs[f"/sys/kernel/fadump_{old}"] = files[old]
         self.debugfs["/sys/kernel/debug/powerpc/fadump_region"] = SysfsFile(show=fd.fadump_region_show)
 
     def kdump_service_register(self) -> None:

@@ -15,9 +15,17 @@ BOOT_MEM_TOO_SMALL = F + "Can't enable fadump with boot memory size ({size:#x}) 
 TOO_MANY_HOLES = F + "Too many holes in boot memory area to enable fadump"
 NO_CHUNK = F + "Failed to find memory chunk for reservation!"
 RESERVED = F + "Reserved {mb}MB of memory at {base:#016x} (System RAM: {ram_mb}MB)"
-CMA_INIT = (F + "Initialized [{base:#x}, {mb}MB] cma area from [{start:#x}, {boot_mb}MB] bytes of memory "
-            "reserved for firmware-assisted dump")
+CMA_INIT = (F + "Initialized {size:#x} bytes cma area at {mb}MB from {reserved:#x} bytes of memory reserved "
+            "for firmware-assisted dump")
+"""fadump_cma_init() (6.10, 6.12): cma_get_size, cma_get_base >> 20, reserve_dump_area_size."""
+CMA_INIT_RANGE = (F + "Initialized [{base:#x}, {mb}MB] cma area from [{start:#x}, {boot_mb}MB] bytes of memory "
+                  "reserved for firmware-assisted dump")
+"""fadump_cma_init() (7.2)."""
+CMA_FAILED = F + "Failed to init cma area for firmware-assisted dump,{rc}"
+CMA_TOO_SMALL = F + "fadump_cma_init: Too less memory to give to CMA"
+"""fadump_cma_init() (7.2): pr_warn("%s: Too less memory to give to CMA\n", __func__)."""
 PARAM_AREA_FAILED = F + "WARNING: Could not setup area to pass additional parameters!"
+PARAM_AREA_UNUSABLE = F + "WARNING: Can't use additional parameters area!"
 REGISTERED = R + "Registration is successful!"
 REGISTER_HW_ERROR = R + "Failed to register. Hardware Error({rc})."
 HOLES_IN_RESERVED = R + "Can't have holes in reserved memory area."
@@ -26,6 +34,8 @@ ALREADY_REGISTERED = R + "Already registered!"
 REGISTER_UNKNOWN = R + "Failed to register. Unknown Error({rc})."
 UNREGISTER_FAILED = R + "Failed to un-register - unexpected error({rc})."
 INVALIDATE_FAILED = R + "Failed to invalidate - unexpected error ({rc})."
+RTAS_TIMED_OUT = R + "Timed out waiting for firmware to complete fadump {op}"
+"""rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2) with op_name "register", "unregister" or "invalidate"."""
 APPEND_TOO_LONG = F + "Appending parameters exceeds cmdline size!"
 
 DUMP_ACTIVE_RTAS = R + "Firmware-assisted dump is active."

@@ -33,7 +33,11 @@ class SysfsMixin:
         return "1\n"
 
     def registered_store(self, buf: str) -> int:
-        """0 unregisters (no-op when not registered); 1 (re-)registers; -EPERM with a dump active."""
+        """0 unregisters (no-op when not registered); 1 (re-)registers; -EPERM with a dump active.
+
+        registered_store() (fadump.c, v6.10) returns register_fadump()'s error as is: -ENODEV without a
+        reservation, -EIO for an RTAS hardware or unknown error, -EINVAL, -EEXIST.
+        """
         fw = self.fw_dump
         if not fw.fadump_enabled or fw.dump_active:
             return -errno.EPERM
@@ -46,7 +50,7 @@ class SysfsMixin:
                 self.rtas_fadump_unregister()
             rc = self.register_fadump()
             if rc < 0:
-                return -errno.EEXIST if rc == -9 else -errno.EINVAL
+                return rc
         else:
             return -errno.EINVAL
         return len(buf)
@@ -58,9 +62,7 @@ class SysfsMixin:
             return -errno.EINVAL
         self.k.vmcore_cleanup()
         self.fadump_invalidate_release_mem()
-        self.k.sysfs.pop("/sys/kernel/fadump/release_mem", None)
-        self.k.sysfs.pop("/sys/kernel/fadump_release_mem", None)
-        return len(buf)
+        return len(buf)  # release_mem_store() (6.10) removes no file: release_mem and its symlink stay
 
     def bootargs_append_show(self) -> str:
         text = self.k.ram.read(self.fw_dump.param_area, COMMAND_LINE_SIZE).split(b"\0", 1)[0]

@@ -122,9 +122,10 @@ def forge_u32(src, dest, symbol: str, value: int) -> str:
         paddr = vaddr - 0xC000_0000_0000_0000
         ph = next(p for p in core.loads if p.p_paddr <= paddr < p.p_paddr + p.p_filesz)
         offset = ph.p_offset + paddr - ph.p_paddr
+        order = core.byteorder  # the default scenario is big-endian 3.4
     with open(dest, "r+b") as f:
         f.seek(offset)
-        f.write(value.to_bytes(4, "little"))
+        f.write(value.to_bytes(4, order))
     return str(dest)
 
 

@@ -57,11 +57,11 @@ MISTAKES = [
         [kernel]
         profile = "linux-6.10"
         nr_cpus = 0  # <-
-        """, "kernel.nr_cpus (CONFIG_NR_CPUS) must be between 1 and 8192, not 0"),
+        """, "kernel.nr_cpus (CONFIG_NR_CPUS) must be between 2 and 8192, not 0"),
     ("nr-cpus-too-large", """
         [kernel]
         nr_cpus = 16384  # <-
-        """, "must be between 1 and 8192"),
+        """, "must be between 2 and 8192"),
     ("nr-cpus-below-cpus", """
         [machine]
         cpus = 16

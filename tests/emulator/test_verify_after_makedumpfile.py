@@ -18,7 +18,10 @@ from emulator.cli import main
 from emulator.runner import Run
 from emulator.verify_command import verify_run_dir
 
-BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic.toml")
+BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic-modern.toml")
+"""Little-endian 6.10 (the ppc64el tools read no big-endian dump). Debian 12's makedumpfile 1.7.2 cannot read
+its struct pages through vmemmap (tests/test_makedumpfile_verdicts.py), so the filter here is -d 1 (zero pages),
+which needs no struct page."""
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +45,19 @@ def makedumpfile(run_dir, *opts: str) -> str:
     return str(dest)
 
 
-@pytest.mark.parametrize("opts", [("-E", "-d", "31"), ("-l", "-d", "31"), ("-c", "-d", "31"), ("-d", "31")])
+@pytest.mark.parametrize("opts", [("-E", "-d", "1"), ("-l", "-d", "1"), ("-c", "-d", "1"), ("-d", "1")])
 def test_a_makedumpfile_output_verifies_on_the_pages_it_kept(run_dir, opts):
     """Filtered ELF (-E) and kdump-compressed (lzo, zlib, raw) outputs match where they hold pages."""
     path = makedumpfile(run_dir, *opts)
     v = verify_run_dir(str(run_dir), path, "vmcore")[0]
     assert v["ok"] and v["filtered"] and v["checked_bytes"] > 1 << 20, v
-    if "31" in opts:  # user, cache and free pages are gone
+    if "-E" in opts:  # an ELF file leaves the dropped zero pages out of its PT_LOADs
         assert v["filtered_out_bytes"] > 0
 
 
 def test_a_changed_byte_in_a_compressed_page_is_found(run_dir, tmp_path, capsys):
-    """An uncompressed (-d 31 without -l) kdump page with one flipped bit: verify exits 1 and names the grain."""
-    path = makedumpfile(run_dir, "-d", "31")
+    """An uncompressed (-d 1 without -l) kdump page with one flipped bit: verify exits 1 and names the grain."""
+    path = makedumpfile(run_dir, "-d", "1")
     src = kdump_compressed.KdumpFileSource(path)
     pfn = next(p for p in src.pfns() if p * src.block_size >= 0x100000000)
     index = next(i for i, p in enumerate(src.pfns()) if p == pfn)

@@ -103,18 +103,22 @@ def rmr_of(dump):
     (64 * GiB, "fadump=on", {}, 3 * GiB),
     (8 * GiB, "fadump=on", {"rma_size": 512 * MiB}, 576 * MiB),
     (64 * GiB, "fadump=on fadump_reserve_mem=384M crashkernel=512M", {}, 384 * MiB),
-    (8 * GiB, "fadump=on crashkernel=512M@64M", {}, 512 * MiB),
+    (8 * GiB, "fadump=on crashkernel=512M@64M", {}, 320 * MiB),  # 3.4 ignores crashkernel= here
     (64 * GiB, "fadump=on mem=1G", {}, 1 * GiB),
 ], ids=["1G-minimum", "8G-minimum", "64G-5-percent", "big-rma-minimum", "fadump_reserve_mem-wins",
         "crashkernel-size", "mem-caps"])
 def test_boot_memory_size_follows_the_3_4_rules(memory, cmdline, config, boot_size):
-    """5% of DRAM rounded down to 256 MiB, at least max(RMA, 256 MiB) + 64 MiB; overrides and mem= cap."""
+    """5% of DRAM rounded down to 256 MiB, at least max(RMA, 256 MiB) + 64 MiB; fadump_reserve_mem=, mem= cap.
+
+    fadump_calculate_reserve_size() (arch/powerpc/kernel/fadump.c, v3.4) has no crashkernel= code.
+    """
     k = early_kernel(memory, cmdline, **config)
     assert k.fadump.fw_dump.boot_memory_size == boot_size
 
 
 def test_crashkernel_offset_is_ignored_and_the_area_stays_at_the_top():
-    """crashkernel=512M@64M gives the size only: the area still ends at the end of DRAM."""
+    """crashkernel=512M@64M changes nothing for 3.4 fadump (fadump_calculate_reserve_size() has no crashkernel=
+    code, fadump.c v3.4): the area still ends at the end of DRAM."""
     k = early_kernel(8 * GiB, "fadump=on crashkernel=512M@64M")
     fw = k.fadump.fw_dump
     assert fw.reserve_dump_area_start + fw.reserve_dump_area_size == 8 * GiB

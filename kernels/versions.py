@@ -1,0 +1,352 @@
+"""What each modelled kernel release is, as data: one table per version, later ones as deltas.
+
+A profile named after a release promises that release's behaviour, so every number, message
+shape and rule that differs between releases lives here, with where it was read. Diff two
+versions by reading two entries (or ``diff(LINUX_6_10, LINUX_6_12)``).
+
+Sources (each read for this table; paths inside the tree of that version):
+- 3.4:  Linux 3.4.4 (prtos-project/prtos-linux-3.4.4).
+- 6.10: Linux 6.10.0 (msgeden/cryptocap-arm64-linux-6.10, Makefile 6.10.0).
+- 6.12: Debian linux-source-6.12 6.12.117-1~deb12u1, and the real-kernel measurements at the top of
+        ../shared/reference/fadump-abi.md (a 6.12.117 kernel crashed under QEMU's pseries fadump).
+- 7.2:  Debian sid linux-source-7.2 7.2.13-1 (the current upstream release Debian carries).
+"""
+
+from dataclasses import dataclass, field, fields, replace
+
+# --- struct page and the numbers dump filters read ---
+
+
+@dataclass(frozen=True)
+class PageTable:
+    """struct page of one release on ppc64 (offsets in bytes) and the page flags and types it publishes."""
+
+    size: int
+    offsets: dict[str, int]
+    """flags, mapping, index, private, _mapcount (page_type shares it), refcount, lru."""
+    refcount_name: str
+    """``_count`` until 4.6, then ``_refcount``."""
+    flags: dict[str, int]
+    """enum pageflags numbers the emulator uses (lru, private, swapcache, reserved, ...)."""
+    buddy: int
+    """The _mapcount/page_type value of a free (buddy) page, as a signed 32-bit number."""
+    slab_type: int | None
+    """The page_type of a slab page, or None where slab is the PG_slab flag (3.4)."""
+    page_types: dict[str, int] = field(default_factory=dict)
+    """The *_MAPCOUNT_VALUE numbers VMCOREINFO publishes (empty where it publishes none)."""
+    head_mask: int | None = None
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFF_FFFF
+    return value - (1 << 32) if value & 0x8000_0000 else value
+
+
+PAGE_3_4 = PageTable(
+    # include/linux/mm_types.h (3.4) struct page, 64-bit: flags; mapping; {index|freelist};
+    # {counters | {_mapcount, _count}}; {lru | {next, pages, pobjects}}; {private|ptl|slab|first_page}.
+    # No WANT_PAGE_VIRTUAL, no HAVE_ALIGNED_STRUCT_PAGE on ppc64: 7 longs = 56 bytes.
+    size=56,
+    offsets={"flags": 0, "mapping": 8, "index": 16, "_mapcount": 24, "refcount": 28, "lru": 32, "private": 48},
+    refcount_name="_count",
+    # include/linux/page-flags.h (3.4) enum pageflags with CONFIG_PAGEFLAGS_EXTENDED (64-bit):
+    # locked 0 .. lru 5, active 6, slab 7, owner_priv_1 8, arch_1 9, reserved 10, private 11,
+    # private_2 12, writeback 13, head 14, tail 15, swapcache 16, mappedtodisk 17, reclaim 18, swapbacked 19.
+    flags={"lru": 5, "slab": 7, "reserved": 10, "private": 11, "swapcache": 16, "swapbacked": 19, "head": 14},
+    # include/linux/mm.h (3.4): #define PAGE_BUDDY_MAPCOUNT_VALUE (-128), not published in VMCOREINFO.
+    buddy=-128,
+    slab_type=None,
+)
+
+PAGE_6_10 = PageTable(
+    # include/linux/mm_types.h (6.10) struct page: flags; {lru; mapping; index; private}; {_mapcount|page_type};
+    # _refcount; then memcg_data only with CONFIG_MEMCG. The profiles model the reference build that the real
+    # kernel was measured on (allnoconfig + the fadump fragment, tests/reference), which leaves CONFIG_MEMCG out:
+    # 7 longs = 56 bytes, as the real 6.12.117 published (SIZE(page)=56). ppc64_defconfig would add memcg_data (64).
+    size=56,
+    offsets={"flags": 0, "lru": 8, "mapping": 24, "index": 32, "private": 40, "_mapcount": 48, "refcount": 52},
+    refcount_name="_refcount",
+    # include/linux/page-flags.h (6.10) enum pageflags: locked 0, writeback 1, referenced 2, uptodate 3, dirty 4,
+    # lru 5, head 6, waiters 7, active 8, workingset 9, error 10, owner_priv_1 11 (= swapcache), arch_1 12,
+    # reserved 13, private 14, private_2 15, mappedtodisk 16, reclaim 17, swapbacked 18.
+    flags={"lru": 5, "head": 6, "swapcache": 11, "reserved": 13, "private": 14, "swapbacked": 18},
+    # page-flags.h (6.10) enum pagetype: PG_buddy 0x80, PG_offline 0x100, PG_hugetlb 0x800, PG_slab 0x1000;
+    # a typed page holds ~flag (PAGE_TYPE_BASE 0xf0000000 kept); vmcore_info.c publishes ~PG_x.
+    buddy=_s32(~0x80),
+    slab_type=_s32(~0x1000),
+    page_types={"PAGE_SLAB_MAPCOUNT_VALUE": _s32(~0x1000), "PAGE_BUDDY_MAPCOUNT_VALUE": _s32(~0x80),
+                "PAGE_HUGETLB_MAPCOUNT_VALUE": _s32(~0x800), "PAGE_OFFLINE_MAPCOUNT_VALUE": _s32(~0x100)},
+    head_mask=1 << 6,  # page-flags.h (6.10): #define PG_head_mask ((1UL << PG_head))
+)
+
+PAGE_6_12 = replace(
+    PAGE_6_10,
+    # page-flags.h (6.12): PG_error removed and PG_owner_2 added after owner_priv_1: owner_priv_1 10
+    # (= swapcache), owner_2 11, arch_1 12, reserved 13, private 14, private_2 15, reclaim 16, swapbacked 17.
+    # Measured on the real 6.12.117: PG_lru 5, PG_private 14, PG_swapcache 10, PG_swapbacked 17, PG_head_mask 64.
+    flags={"lru": 5, "head": 6, "swapcache": 10, "reserved": 13, "private": 14, "swapbacked": 17},
+    # page-flags.h (6.12) enum pagetype: PGTY_buddy 0xf0, offline 0xf1, hugetlb 0xf4, slab 0xf5, stored as
+    # PGTY_x << 24; vmcore_info.c (6.12) publishes (PGTY_x << 24). Measured: PAGE_BUDDY_MAPCOUNT_VALUE=-268435456.
+    buddy=_s32(0xF0 << 24),
+    slab_type=_s32(0xF5 << 24),
+    page_types={"PAGE_SLAB_MAPCOUNT_VALUE": _s32(0xF5 << 24), "PAGE_BUDDY_MAPCOUNT_VALUE": _s32(0xF0 << 24),
+                "PAGE_HUGETLB_MAPCOUNT_VALUE": _s32(0xF4 << 24), "PAGE_OFFLINE_MAPCOUNT_VALUE": _s32(0xF1 << 24)},
+)
+
+PAGE_7_2 = replace(
+    PAGE_6_12,
+    # page-flags.h (7.2): PG_dropbehind added after PG_unevictable; the numbers up to swapbacked are 6.12's.
+    # vmcore_info.c (7.2) adds PAGE_UNACCEPTED_MAPCOUNT_VALUE only with CONFIG_UNACCEPTED_MEMORY (not on ppc64).
+)
+
+
+# --- VMCOREINFO: the keys each release writes, in the order it writes them ---
+
+KEYS_3_4 = (
+    # kernel/kexec.c (3.4) crash_save_vmcoreinfo_init(), then arch_crash_save_vmcoreinfo()
+    # (arch/powerpc/kernel/machine_kexec.c) and log_buf_kexec_setup() (kernel/printk.c).
+    "OSRELEASE", "PAGESIZE", "SYMBOL(init_uts_ns)", "SYMBOL(node_online_map)", "SYMBOL(swapper_pg_dir)",
+    "SYMBOL(_stext)", "SYMBOL(vmlist)",
+    "SYMBOL(mem_map)", "SYMBOL(contig_page_data)",  # #ifndef CONFIG_NEED_MULTIPLE_NODES
+    "SYMBOL(mem_section)", "LENGTH(mem_section)", "SIZE(mem_section)",  # #ifdef CONFIG_SPARSEMEM
+    "OFFSET(mem_section.section_mem_map)",
+    "SIZE(page)", "SIZE(pglist_data)", "SIZE(zone)", "SIZE(free_area)", "SIZE(list_head)", "SIZE(nodemask_t)",
+    "OFFSET(page.flags)", "OFFSET(page._count)", "OFFSET(page.mapping)", "OFFSET(page.lru)",
+    "OFFSET(pglist_data.node_zones)", "OFFSET(pglist_data.nr_zones)", "OFFSET(pglist_data.node_mem_map)",
+    "OFFSET(pglist_data.node_start_pfn)", "OFFSET(pglist_data.node_spanned_pages)", "OFFSET(pglist_data.node_id)",
+    "OFFSET(zone.free_area)", "OFFSET(zone.vm_stat)", "OFFSET(zone.spanned_pages)", "OFFSET(free_area.free_list)",
+    "OFFSET(list_head.next)", "OFFSET(list_head.prev)", "OFFSET(vm_struct.addr)", "LENGTH(zone.free_area)",
+    "SYMBOL(log_buf)", "SYMBOL(log_end)", "SYMBOL(log_buf_len)", "SYMBOL(logged_chars)",
+    "LENGTH(free_area.free_list)", "NUMBER(NR_FREE_PAGES)",
+    "NUMBER(PG_lru)", "NUMBER(PG_private)", "NUMBER(PG_swapcache)",
+    "SYMBOL(node_data)", "LENGTH(node_data)",  # arch_crash_save_vmcoreinfo, CONFIG_NEED_MULTIPLE_NODES
+)
+
+KEYS_6_10 = (
+    # kernel/vmcore_info.c (6.10) crash_save_vmcoreinfo_init(), log_buf_vmcoreinfo_setup()
+    # (kernel/printk/printk.c) and arch_crash_save_vmcoreinfo() (arch/powerpc/kexec/vmcore_info.c).
+    "OSRELEASE", "BUILD-ID", "PAGESIZE", "SYMBOL(init_uts_ns)", "OFFSET(uts_namespace.name)",
+    "SYMBOL(node_online_map)", "SYMBOL(swapper_pg_dir)", "SYMBOL(_stext)", "NUMBER(VMALLOC_START)",
+    "SYMBOL(mem_map)", "SYMBOL(contig_page_data)",  # #ifndef CONFIG_NUMA
+    "SYMBOL(vmemmap)",  # CONFIG_SPARSEMEM_VMEMMAP
+    "SYMBOL(mem_section)", "LENGTH(mem_section)", "SIZE(mem_section)", "OFFSET(mem_section.section_mem_map)",
+    "NUMBER(SECTION_SIZE_BITS)", "NUMBER(MAX_PHYSMEM_BITS)",  # CONFIG_SPARSEMEM
+    "SIZE(page)", "SIZE(pglist_data)", "SIZE(zone)", "SIZE(free_area)", "SIZE(list_head)", "SIZE(nodemask_t)",
+    "OFFSET(page.flags)", "OFFSET(page._refcount)", "OFFSET(page.mapping)", "OFFSET(page.lru)",
+    "OFFSET(page._mapcount)", "OFFSET(page.private)", "OFFSET(page.compound_head)",
+    "OFFSET(pglist_data.node_zones)", "OFFSET(pglist_data.nr_zones)", "OFFSET(pglist_data.node_mem_map)",
+    "OFFSET(pglist_data.node_start_pfn)", "OFFSET(pglist_data.node_spanned_pages)", "OFFSET(pglist_data.node_id)",
+    "OFFSET(zone.free_area)", "OFFSET(zone.vm_stat)", "OFFSET(zone.spanned_pages)", "OFFSET(free_area.free_list)",
+    "OFFSET(list_head.next)", "OFFSET(list_head.prev)", "LENGTH(zone.free_area)",
+    "<printk>",  # log_buf_vmcoreinfo_setup(): prb, printk_rb_static, clear_seq and the ring's sizes and offsets
+    "LENGTH(free_area.free_list)", "NUMBER(NR_FREE_PAGES)",
+    "NUMBER(PG_lru)", "NUMBER(PG_private)", "NUMBER(PG_swapcache)", "NUMBER(PG_swapbacked)",
+    "NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)", "NUMBER(PG_hwpoison)", "NUMBER(PG_head_mask)",
+    "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", "NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)", "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)",
+    "SYMBOL(kallsyms_names)", "SYMBOL(kallsyms_num_syms)", "SYMBOL(kallsyms_token_table)",
+    "SYMBOL(kallsyms_token_index)", "SYMBOL(kallsyms_offsets)", "SYMBOL(kallsyms_relative_base)",
+    "SYMBOL(node_data)", "LENGTH(node_data)",  # CONFIG_NUMA
+    "SYMBOL(vmemmap_list)", "SYMBOL(mmu_vmemmap_psize)", "SYMBOL(mmu_psize_defs)", "SIZE(vmemmap_backing)",
+    "OFFSET(vmemmap_backing.list)", "OFFSET(vmemmap_backing.phys)", "OFFSET(vmemmap_backing.virt_addr)",
+    "SIZE(mmu_psize_def)", "OFFSET(mmu_psize_def.shift)",
+    "SYMBOL(cur_cpu_spec)", "OFFSET(cpu_spec.cpu_features)", "OFFSET(cpu_spec.mmu_features)",
+    "NUMBER(RADIX_MMU)", "KERNELOFFSET",
+)
+
+KEYS_6_12 = KEYS_6_10
+"""kernel/vmcore_info.c (6.12): 6.10's keys (the KALLSYMS_BASE_RELATIVE #ifdef is gone, kallsyms_offsets and
+kallsyms_relative_base stay unconditionally); only the page_type values change (PAGE_6_12)."""
+
+KEYS_7_2 = tuple("OFFSET(page.compound_info)" if k == "OFFSET(page.compound_head)" else k
+                 for k in KEYS_6_10 if k != "SYMBOL(kallsyms_relative_base)")
+"""kernel/vmcore_info.c (7.2): compound_head became compound_info; kallsyms_relative_base is gone."""
+
+
+# --- the whole release ---
+
+
+@dataclass(frozen=True)
+class Version:
+    """Everything one release decides that the emulator models."""
+
+    name: str
+    release: str
+    """The default OSRELEASE of the emulated build."""
+    nr_cpus: int
+    """CONFIG_NR_CPUS of the pseries defconfig (sizes struct cpumask, so the crash info header)."""
+    memory_model: str
+    """The pseries defconfig's memory model ("sparsemem-vmemmap" with NUMA for every release here); the
+    emulated kernel's own model is kernels.memmap's, and VMCOREINFO writes the keys of whichever it backs."""
+    page: PageTable
+    vmcoreinfo_keys: tuple[str, ...]
+    crashtime_newline: bool
+    """crash_save_vmcoreinfo(): "CRASHTIME=%ld" (3.4, no newline) or "CRASHTIME=%lld\\n"."""
+    uts_name_offset: int
+    """offsetof(struct uts_namespace, name): 4 behind struct kref (3.4), 0 once the kref went."""
+    vmalloc_start: int | None = None
+    # fadump itself
+    crashkernel_sizes_fadump: bool = False
+    """fadump_calculate_reserve_size() honours crashkernel= (not in 3.4)."""
+    cma_line: str | None = None
+    """"size-at-MB" (6.10-6.12), "range" (7.2) or None (no CMA in fadump)."""
+    cma_rounds_boot_memory: bool = False
+    """fadump_reserve_mem() rounds boot_memory_size up to CMA_MIN_ALIGNMENT_BYTES when CMA is on."""
+    param_area_rule: str | None = None
+    """None (no bootargs_append), "6.10" (setup_fadump, hash 0x2A000000-0x2E000000 with RMA >= 768 MiB),
+    "6.12" (early_init_devtree, same windows, even when fadump is off) or "7.2" (early, only with fadump on;
+    hash [MIN_RMA, min(RMA, boot_mem_top)))."""
+    param_area_reserved_when_above_top: bool = False
+    """fadump_append_bootargs() reserves the area when param_area >= boot_mem_top (6.10) or < it (6.12+)."""
+    bootargs_append_from_init_files: bool = False
+    """fadump_init_files() creates bootargs_append whenever param_area is set (6.12+), not only at setup."""
+    compat_symlinks: bool = False
+    """/sys/kernel/fadump_{enabled,registered,release_mem} symlinks to /sys/kernel/fadump/."""
+    kdump_base: str = "32MB"
+    """reserve_crashkernel() placement when fadump reserved nothing: "32MB" (KDUMP_KERNELBASE, non-relocatable
+    3.4 pseries_defconfig) or "rma" (relocatable: min(ppc64_rma_size / 2, 512 MiB) on an LPAR)."""
+    rtas_busy_limit_ms: int | None = None
+    """rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2): give up with -ETIMEDOUT once the busy waits reach this
+    many ms; None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10)."""
+    vmcore_pr_fmt: str = ""
+    """fs/proc/vmcore.c's pr_fmt: none up to 6.12, "vmcore: " in 7.2 (every warning carries it)."""
+    vmcore_not_initialized: str = "Kdump: vmcore not initialized"
+    """What vmcore_init() prints after a failed parse: "Kdump: vmcore not initialized" (3.4-6.12), "not
+    initialized" (7.2, after pr_fmt)."""
+    save_regs_softe: bool = False
+    """ppc_save_regs() stores softe from the PACA and zeroes orig_gpr3 (6.x); 3.4 stores neither."""
+
+    @property
+    def release_number(self) -> str:
+        return self.name.removeprefix("linux-")
+
+
+LINUX_3_4 = Version(
+    name="linux-3.4",
+    release="3.4.0-fadump-emu",
+    # arch/powerpc/configs/pseries_defconfig (3.4): CONFIG_NR_CPUS=1024.
+    nr_cpus=1024,
+    # arch/powerpc/Kconfig (3.4): NUMA "default y if SMP && PPC_PSERIES", ARCH_SPARSEMEM_DEFAULT with SMP &&
+    # PPC_PSERIES, ARCH_SPARSEMEM_ENABLE selects SPARSEMEM_VMEMMAP_ENABLE; mm/Kconfig: SPARSEMEM_VMEMMAP default y.
+    memory_model="sparsemem-vmemmap",
+    page=PAGE_3_4,
+    vmcoreinfo_keys=KEYS_3_4,
+    # kernel/kexec.c (3.4) crash_save_vmcoreinfo(): vmcoreinfo_append_str("CRASHTIME=%ld", get_seconds()).
+    crashtime_newline=False,
+    # include/linux/utsname.h (3.4): struct uts_namespace { struct kref kref; struct new_utsname name; ...}.
+    uts_name_offset=4,
+    # arch/powerpc/kernel/fadump.c (3.4) fadump_calculate_reserve_size(): fadump_reserve_mem= or 5%, nothing else.
+    crashkernel_sizes_fadump=False,
+    # arch/powerpc/kernel/machine_kexec.c (3.4) reserve_crashkernel(): without CONFIG_NONSTATIC_KERNEL (not in
+    # pseries_defconfig) the crash kernel goes at KDUMP_KERNELBASE, 32 MiB.
+    kdump_base="32MB",
+)
+
+LINUX_6_10 = Version(
+    name="linux-6.10",
+    release="6.10.0-fadump-emu",
+    # arch/powerpc/Makefile (6.10): pseries_defconfig = ppc64le_guest_defconfig = ppc64_defconfig + le + guest +
+    # kvm_guest; ppc64_defconfig: CONFIG_NR_CPUS=2048 (no fragment changes it).
+    nr_cpus=2048,
+    # arch/powerpc/Kconfig (6.12, same in 6.10): NUMA "default y if PPC_PSERIES || PPC_POWERNV",
+    # ARCH_SPARSEMEM_DEFAULT on PPC_BOOK3S_64; mm/Kconfig SPARSEMEM_VMEMMAP default y (the real 6.12 dump has
+    # SYMBOL(vmemmap)).
+    memory_model="sparsemem-vmemmap",
+    page=PAGE_6_10,
+    vmcoreinfo_keys=KEYS_6_10,
+    # kernel/vmcore_info.c (6.10) crash_save_vmcoreinfo(): "CRASHTIME=%lld\n".
+    crashtime_newline=True,
+    # include/linux/utsname.h (6.10): struct uts_namespace { struct new_utsname name; ...}: name at 0.
+    uts_name_offset=0,
+    # arch/powerpc/include/asm/book3s/64/{radix,hash}.h: both MMUs start vmalloc at 0xc008000000000000.
+    vmalloc_start=0xC008_0000_0000_0000,
+    crashkernel_sizes_fadump=True,
+    # arch/powerpc/kernel/fadump.c (6.10) fadump_cma_init(): "Initialized 0x%lx bytes cma area at %ldMB from
+    # 0x%lx bytes of memory reserved for firmware-assisted dump"; fadump_reserve_mem(): boot_memory_size =
+    # ALIGN(boot_memory_size, CMA_MIN_ALIGNMENT_BYTES) unless nocma.
+    cma_line="size-at-MB",
+    cma_rounds_boot_memory=True,
+    # fadump.c (6.10) fadump_setup_param_area(), called from setup_fadump() for a first kernel only.
+    param_area_rule="6.10",
+    # fadump.c (6.10) fadump_append_bootargs(): "if (fw_dump.param_area >= fw_dump.boot_mem_top) memblock_reserve".
+    param_area_reserved_when_above_top=True,
+    # fadump.c (6.10): bootargs_append is created by fadump_setup_param_area() only (first kernel).
+    bootargs_append_from_init_files=False,
+    # fadump.c (6.10) fadump_init_files(): compat_only_sysfs_link_entry_to_kobj() for the three old names.
+    compat_symlinks=True,
+    # arch/powerpc/kexec/core.c (6.10) reserve_crashkernel(): CONFIG_NONSTATIC_KERNEL (RELOCATABLE, pseries):
+    # crashk_res.start = min(ppc64_rma_size / 2, SZ_512M) on an LPAR.
+    kdump_base="rma",
+    # arch/powerpc/kernel/ppc_save_regs.S (6.10): SOFTE from PACAIRQSOFTMASK, _TRAP and ORIG_GPR3 = 0.
+    save_regs_softe=True,
+)
+
+LINUX_6_12 = replace(
+    LINUX_6_10,
+    name="linux-6.12",
+    release="6.12.0-fadump-emu",
+    page=PAGE_6_12,
+    vmcoreinfo_keys=KEYS_6_12,
+    # fadump.c (6.12.117) still prints the 6.10 CMA line (measured on the real 6.12.117 too) and still rounds
+    # boot_memory_size up to CMA_MIN_ALIGNMENT_BYTES in fadump_reserve_mem(); fadump_cma_init() moved to
+    # setup_arch() (setup-common.c) but prints the same.
+    # fadump.c (6.12) fadump_setup_param_area() is called from early_init_devtree() (prom.c) after
+    # mmu_early_init_devtree(), with no fadump_enabled check; same windows as 6.10.
+    param_area_rule="6.12",
+    # fadump.c (6.12) fadump_append_bootargs(): "if (fw_dump.param_area < fw_dump.boot_mem_top) memblock_reserve".
+    param_area_reserved_when_above_top=False,
+    # fadump.c (6.12) fadump_init_files(): "if (fw_dump.param_area) sysfs_create_file(bootargs_append)".
+    bootargs_append_from_init_files=True,
+    # platforms/pseries/rtas-fadump.c (6.12.117, a stable backport; 7.2 the same) rtas_fadump_call();
+    # rtas-fadump.h: RTAS_FADUMP_MAX_WAIT_MS 60000U. 6.10's rtas_fadump_register() has "TODO: Add upper time limit".
+    rtas_busy_limit_ms=60_000,
+)
+
+LINUX_7_2 = replace(
+    LINUX_6_12,
+    name="linux-7.2",
+    release="7.2.0-fadump-emu",
+    page=PAGE_7_2,
+    vmcoreinfo_keys=KEYS_7_2,
+    # fadump.c (7.2) fadump_cma_init(): base = ALIGN(start, CMA_MIN_ALIGNMENT_BYTES), end = ALIGN_DOWN(...),
+    # "Initialized [0x%llx, %luMB] cma area from [0x%lx, %luMB] bytes of memory reserved for firmware-assisted
+    # dump"; fadump_reserve_mem() no longer rounds boot_memory_size.
+    cma_line="range",
+    cma_rounds_boot_memory=False,
+    # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
+    # min(ppc64_rma_size, boot_mem_top)).
+    param_area_rule="7.2",
+    # fs/proc/vmcore.c (7.2): #define pr_fmt(fmt) "vmcore: " fmt; vmcore_init(): pr_warn("not initialized\n").
+    vmcore_pr_fmt="vmcore: ",
+    vmcore_not_initialized="not initialized",
+)
+
+VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_10, LINUX_6_12, LINUX_7_2)}
+
+
+def diff(a: Version, b: Version) -> dict[str, tuple]:
+    """The fields two versions disagree on: {field: (a's value, b's value)}."""
+    return {f.name: (getattr(a, f.name), getattr(b, f.name)) for f in fields(Version)
+            if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def describe_diff(a: str, b: str) -> str:
+    """``python -m kernels.versions linux-6.10 linux-6.12``: what changed between two releases, one field a line."""
+    va, vb = VERSIONS[a], VERSIONS[b]
+    out = []
+    for name, (x, y) in diff(va, vb).items():
+        if isinstance(x, PageTable):
+            out += [f"page.{f.name}: {getattr(x, f.name)!r} -> {getattr(y, f.name)!r}" for f in fields(PageTable)
+                    if getattr(x, f.name) != getattr(y, f.name)]
+        elif name == "vmcoreinfo_keys":
+            out += [f"VMCOREINFO -{k}" for k in x if k not in y] + [f"VMCOREINFO +{k}" for k in y if k not in x]
+        else:
+            out.append(f"{name}: {x!r} -> {y!r}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or not set(sys.argv[1:]) <= set(VERSIONS):
+        sys.exit(f"usage: python -m kernels.versions OLD NEW   (releases: {', '.join(VERSIONS)})")
+    print(describe_diff(sys.argv[1], sys.argv[2]))

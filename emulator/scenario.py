@@ -1,14 +1,20 @@
 """Scenario files (TOML): what machine, which kernel, what happens, what must come out.
 
 Scenario files are data: nothing in them is executed. Every mistake is reported
-as ``file:line: what is wrong`` (ScenarioError), with the line found by
-scanning the file, since tomllib does not keep positions.
+as ``file:line: what is wrong`` (ScenarioError). tomllib parses; the lines come
+from emulator.toml_lines, a tokenizer that keeps positions; each value is
+checked for type and range by the table readers (emulator.scenario_parts),
+the whole by emulator.scenario_checks, and the strict model
+(emulator.scenario_model) refuses whatever slips through. Hostile files are
+bounded before parsing: size, nesting depth.
 """
 
 import math
 import re
 import tomllib
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from emulator import toml_lines
 from emulator.errors import ScenarioError
@@ -89,6 +95,11 @@ class _Reader(MachineTables, TimelineTables):
             self.read(doc)
         except ScenarioError:
             raise
+        except ValidationError as exc:  # the strict model refused a value the readers let through
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "value"
+            raise ScenarioError(f"{field}: {first['msg'].lower()} (got {_show(first.get('input'))})", self.sc.path,
+                                self.sc.line_of(*self.at) or 1) from None
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError, RecursionError,
                 MemoryError) as exc:
             raise ScenarioError(f"cannot use this value ({type(exc).__name__}: {str(exc)[:160]}); see the "

@@ -189,8 +189,10 @@ class _Reader(MachineTables, TimelineTables):
     def int_(self, value, what, *path, lo: int = 0, hi: int = 1 << 63) -> int:
         """An integer (booleans are not) from ``lo`` up to, not including, ``hi``."""
         n = self.typed(value, int, what, *path)
-        if not lo <= n < hi:
-            raise self.sc.error(f"{what} must be from {lo} up to {hi - 1}, not {n}", *path)
+        if n < lo:
+            raise self.sc.error(f"{what} must be at least {lo}, not {n}", *path)
+        if n >= hi:
+            raise self.sc.error(f"{what} must be at most {hi - 1}, not {n}", *path)
         return n
 
     def seconds(self, value, *path) -> float:

@@ -236,7 +236,9 @@ class TimelineTables:
                     raise self.sc.error(f"addr {ev.addr:#x} is not the start of an LMB ({lmb >> 20}MiB)",
                                         *path, "addr")
             else:
-                ev.cpu = self.int_(t.get("cpu", -1), "cpu", *path, "cpu")
+                if "cpu" not in t:
+                    raise self.sc.error("a CPU hotplug event needs cpu (the CPU number)", *path)
+                ev.cpu = self.int_(t["cpu"], "cpu", *path, "cpu", hi=1 << 16)
                 if not 0 <= ev.cpu < self.sc.machine.cpus:
                     raise self.sc.error(f"cpu {ev.cpu} does not exist (machine.cpus = {self.sc.machine.cpus})",
                                         *path, "cpu")

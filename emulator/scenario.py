@@ -10,7 +10,9 @@ bounded before parsing: size, nesting depth.
 """
 
 import math
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -44,7 +46,12 @@ def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError on any mistake."""
     path = str(path)
     try:
-        if Path(path).is_file() and Path(path).stat().st_size > MAX_FILE_BYTES:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError("is a folder, not a scenario file", path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
+            raise ScenarioError("is not a regular file (a pipe or a device?); give a scenario file", path)
+        if st.st_size > MAX_FILE_BYTES:
             raise ScenarioError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB; a scenario is a short "
                                 "TOML file", path)
         text = Path(path).read_text(encoding="utf-8")

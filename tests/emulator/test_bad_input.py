@@ -3,6 +3,7 @@
 Each case marks the line the message must name with ``# <-``.
 """
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -228,3 +229,14 @@ def test_a_bad_file_in_fadump_emu_test_is_one_error_row_and_the_rest_still_runs(
     assert "deep.toml:1: arrays or tables nested 50000 deep" in out
     assert "table.toml:1: [machine] must be a table" in out
     assert "Traceback" not in out
+
+
+def test_a_fifo_a_folder_or_a_huge_file_as_scenario_is_refused_without_reading_it(tmp_path, capsys):
+    """Non-regular files would block (a FIFO) or never end (a device); a 5 MiB file is not a scenario."""
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# " + "x" * (5 << 20) + "\n")
+    for path, words in ((fifo, "is not a regular file"), (tmp_path, "is a folder"), (huge, "larger than 4 MiB")):
+        assert main(["check-scenario", str(path)]) == 2
+        assert words in flat(capsys.readouterr().err)

@@ -17,7 +17,7 @@ from emulator.scenario_checks import check_capture_path
 from firmware import abi
 
 MAX_WRITE = 1 << 30
-"""One memory write fills at most 1 GiB (its bytes are held in host memory while the scenario is read)."""
+"""A scenario's memory writes fill at most 1 GiB in all (their bytes are held in host memory while it is read)."""
 
 
 class MachineTables:
@@ -169,6 +169,11 @@ class TimelineTables:
             raise self.sc.error(f"repeat {repeat} makes a write of {len(data) * repeat} bytes; one write may "
                                 f"fill at most {min(MAX_WRITE, top)} bytes (split it, or write a smaller pattern)",
                                 *path, "repeat")
+        self.workload = getattr(self, "workload", 0) + len(data) * repeat
+        if self.workload > MAX_WRITE:
+            raise self.sc.error(f"the scenario's memory writes add up to {self.workload} bytes, more than "
+                                f"{MAX_WRITE} (they are held in host memory while the scenario is read); "
+                                "write less, or smaller patterns", *path, "repeat" if "repeat" in t else "addr")
         data *= repeat
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)

@@ -240,3 +240,24 @@ def test_a_fifo_a_folder_or_a_huge_file_as_scenario_is_refused_without_reading_i
     for path, words in ((fifo, "is not a regular file"), (tmp_path, "is a folder"), (huge, "larger than 4 MiB")):
         assert main(["check-scenario", str(path)]) == 2
         assert words in flat(capsys.readouterr().err)
+
+
+def test_writes_adding_up_past_the_workload_limit_are_refused_at_the_write_that_passes_it(tmp_path, monkeypatch):
+    """The limit is on the sum of all writes (1 GiB; 4 KiB here), so many writes cannot exhaust host memory."""
+    import emulator.scenario_parts
+
+    monkeypatch.setattr(emulator.scenario_parts, "MAX_WRITE", 4096)
+    path = write(tmp_path, """
+        [[memory.write]]
+        addr = "0x10000000"
+        hex = "00"
+        repeat = 4000
+        [[memory.write]]
+        addr = "0x20000000"
+        hex = "0000"
+        repeat = 50  # <-
+        """)
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(path)
+    assert info.value.line == marked_line(path)
+    assert "memory writes add up to 4100 bytes, more than 4096" in str(info.value)

@@ -22,7 +22,7 @@ from emulator.errors import ScenarioError
 from emulator.outdir import LOCK, STAGING_PREFIX
 from emulator.scenario_checks import rehearse
 from emulator.vmcore_file import VmcoreFile
-from tests.emulator.scenario_gen import BASE, mutations, to_toml
+from tests.emulator.scenario_gen import mutations, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER_ADDR = 0x10000000

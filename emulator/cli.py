@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "2 bad input.")
     run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help=f"scenario file (default {DEFAULT_SCENARIO})")
     run.add_argument("--out", "-o", default=None, help="output folder (default out/NAME)")
-    run.add_argument("--force", action="store_true", help="replace vmcores already in the output folder")
+    run.add_argument("--force", action="store_true",
+                     help="replace the results of an earlier run in the output folder (only the files the tool "
+                          "wrote; yours are kept)")
     run.add_argument("--quiet", "-q", action="store_true", help="do not echo the console while running")
     run.add_argument("--format", choices=("auto", "full", "filtered"), default="auto",
                      help="vmcore file format: the full image as a sparse file, or a filtered ELF dump without "

@@ -375,11 +375,16 @@ def publish(run: Run, out_dir: str | None, force: bool = False) -> RunResult:
     folder = OutputFolder(out_dir, force, run.sc.capture_names())
     with folder as staging:
         run.out = staging
-        result = run.execute()
-        for cap in result.captures:  # the report names where the files will be, not where they were staged
-            if cap.path:
-                cap.path = str(Path(out_dir) / Path(cap.path).name)
-        result.expectations = report.check_expectations(result)
-        result.report = report.write(result, str(staging), result.expectations)
-        folder.commit()
+        try:
+            result = run.execute()
+            for cap in result.captures:  # the report names where the files will be, not where they were staged
+                if cap.path:
+                    cap.path = str(Path(out_dir) / Path(cap.path).name)
+            result.expectations = report.check_expectations(result)
+            result.report = report.write(result, str(staging), result.expectations)
+            folder.commit()
+        except OSError as exc:  # the host's disk (full, gone read-only): the earlier results stay as they were
+            raise FadumpEmuError(f"--out {out_dir}: cannot write the results ({exc.strerror or exc}); the folder "
+                                 "keeps the earlier results unchanged; free some space or choose another --out") \
+                from exc
     return result

@@ -1,14 +1,22 @@
 """Scenario files (TOML): what machine, which kernel, what happens, what must come out.
 
 Scenario files are data: nothing in them is executed. Every mistake is reported
-as ``file:line: what is wrong`` (ScenarioError), with the line found by
-scanning the file, since tomllib does not keep positions.
+as ``file:line: what is wrong`` (ScenarioError). tomllib parses; the lines come
+from emulator.toml_lines, a tokenizer that keeps positions; each value is
+checked for type and range by the table readers (emulator.scenario_parts),
+the whole by emulator.scenario_checks, and the strict model
+(emulator.scenario_model) refuses whatever slips through. Hostile files are
+bounded before parsing: size, nesting depth.
 """
 
 import math
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from emulator import toml_lines
 from emulator.errors import ScenarioError
@@ -38,7 +46,12 @@ def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises ScenarioError on any mistake."""
     path = str(path)
     try:
-        if Path(path).is_file() and Path(path).stat().st_size > MAX_FILE_BYTES:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError("is a folder, not a scenario file", path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
+            raise ScenarioError("is not a regular file (a pipe or a device?); give a scenario file", path)
+        if st.st_size > MAX_FILE_BYTES:
             raise ScenarioError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB; a scenario is a short "
                                 "TOML file", path)
         text = Path(path).read_text(encoding="utf-8")
@@ -89,6 +102,11 @@ class _Reader(MachineTables, TimelineTables):
             self.read(doc)
         except ScenarioError:
             raise
+        except ValidationError as exc:  # the strict model refused a value the readers let through
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "value"
+            raise ScenarioError(f"{field}: {first['msg'].lower()} (got {_show(first.get('input'))})", self.sc.path,
+                                self.sc.line_of(*self.at) or 1) from None
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError, RecursionError,
                 MemoryError) as exc:
             raise ScenarioError(f"cannot use this value ({type(exc).__name__}: {str(exc)[:160]}); see the "
@@ -178,8 +196,10 @@ class _Reader(MachineTables, TimelineTables):
     def int_(self, value, what, *path, lo: int = 0, hi: int = 1 << 63) -> int:
         """An integer (booleans are not) from ``lo`` up to, not including, ``hi``."""
         n = self.typed(value, int, what, *path)
-        if not lo <= n < hi:
-            raise self.sc.error(f"{what} must be from {lo} up to {hi - 1}, not {n}", *path)
+        if n < lo:
+            raise self.sc.error(f"{what} must be at least {lo}, not {n}", *path)
+        if n >= hi:
+            raise self.sc.error(f"{what} must be at most {hi - 1}, not {n}", *path)
         return n
 
     def seconds(self, value, *path) -> float:

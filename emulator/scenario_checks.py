@@ -39,8 +39,8 @@ def check_file_name(name: str, what: str) -> str | None:
 def check_name(sc: Scenario) -> None:
     """The scenario's name becomes the default output folder out/NAME: one plain path component."""
     why = check_file_name(sc.name, "name")
-    if why:
-        raise sc.error(f"{why} (it is the default output folder out/NAME)", "name")
+    if why:  # without a name key the name is the file's stem: then the message points at line 1
+        raise ScenarioError(f"{why} (it is the default output folder out/NAME)", sc.path, sc.line_of("name") or 1)
 
 
 def check_capture_path(sc: Scenario, path: str, *where) -> None:

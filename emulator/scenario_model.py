@@ -1,10 +1,19 @@
-"""What a scenario says: its data classes and the names it may use.
+"""What a scenario says: its data model and the names it may use.
+
+The model is pydantic (v2) dataclasses in strict mode, validated on creation
+and on every assignment: whatever the readers in emulator.scenario_parts let
+through, a value of the wrong type (a boolean for a CPU number, a string for a
+size) cannot enter a Scenario; the reader turns such a ValidationError into a
+located ``file:line`` ScenarioError. ``json_schema()`` describes the model.
 
 The file format is read by emulator.scenario; emulator.api builds the same
 documents from Python.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from pydantic import ConfigDict, TypeAdapter
+from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from emulator.errors import ScenarioError
 from emulator.faults import Fault
@@ -26,6 +35,13 @@ PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")
 HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600
 """CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
+
+MODEL_CONFIG = ConfigDict(strict=True, validate_assignment=True, arbitrary_types_allowed=True)
+
+
+def dataclass(cls):
+    """A strict pydantic dataclass: types checked on creation and on every assignment."""
+    return _pydantic_dataclass(cls, config=MODEL_CONFIG)
 
 
 @dataclass
@@ -130,3 +146,8 @@ class Scenario:
 
     def error(self, message: str, *path) -> ScenarioError:
         return ScenarioError(message, self.path, self.line_of(*path))
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the scenario model (what a validated scenario holds)."""
+    return TypeAdapter(Scenario).json_schema()

@@ -18,7 +18,7 @@ from emulator.scenario_checks import check_capture_path
 from firmware.platforms import FIRMWARES
 
 MAX_WRITE = 1 << 30
-"""One memory write fills at most 1 GiB (its bytes are held in host memory while the scenario is read)."""
+"""A scenario's memory writes fill at most 1 GiB in all (their bytes are held in host memory while it is read)."""
 
 
 class MachineTables:
@@ -196,6 +196,11 @@ class TimelineTables:
             raise self.sc.error(f"repeat {repeat} makes a write of {len(data) * repeat} bytes; one write may "
                                 f"fill at most {min(MAX_WRITE, top)} bytes (split it, or write a smaller pattern)",
                                 *path, "repeat")
+        self.workload = getattr(self, "workload", 0) + len(data) * repeat
+        if self.workload > MAX_WRITE:
+            raise self.sc.error(f"the scenario's memory writes add up to {self.workload} bytes, more than "
+                                f"{MAX_WRITE} (they are held in host memory while the scenario is read); "
+                                "write less, or smaller patterns", *path, "repeat" if "repeat" in t else "addr")
         data *= repeat
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)
@@ -263,7 +268,9 @@ class TimelineTables:
                     raise self.sc.error(f"addr {ev.addr:#x} is not the start of an LMB ({lmb >> 20}MiB)",
                                         *path, "addr")
             else:
-                ev.cpu = self.int_(t.get("cpu", -1), "cpu", *path, "cpu")
+                if "cpu" not in t:
+                    raise self.sc.error("a CPU hotplug event needs cpu (the CPU number)", *path)
+                ev.cpu = self.int_(t["cpu"], "cpu", *path, "cpu", hi=1 << 16)
                 if not 0 <= ev.cpu < self.sc.machine.cpus:
                     raise self.sc.error(f"cpu {ev.cpu} does not exist (machine.cpus = {self.sc.machine.cpus})",
                                         *path, "cpu")

@@ -3,6 +3,7 @@
 Each case marks the line the message must name with ``# <-``.
 """
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -47,7 +48,7 @@ CASES = [
     ("repeat-huge", '[[memory.write]]\naddr = "0x10000000"\ntext = "a"\nrepeat = 1000000000000000  # <-\n',
      "one write may fill at most"),
     ("repeat-zero", '[[memory.write]]\naddr = "0x10000000"\ntext = "a"\nrepeat = 0  # <-\n',
-     "repeat must be from 1"),
+     "repeat must be at least 1, not 0"),
     ("memory-beyond-any-address", '[machine]\nmemory = "1048576PiB"  # <-\n', "machine.memory"),
     ("memory-beyond-3.4-physmem-bits", '[machine]\nmemory = "128TiB"  # <-\n', "MAX_PHYSMEM_BITS = 46"),
     ("memory-beyond-6.10-physmem-bits", '[machine]\nmemory = "4PiB"  # <-\n[kernel]\nprofile = "linux-6.10"\n',
@@ -70,10 +71,10 @@ CASES = [
     ("cpu-table-a-number", '[cpu]\n0 = 5  # <-\n', "[cpu.0] must be a table"),
     ("cpu-key-unicode-digit", '[cpu."\u00b2"]  # <-\nregs = {}\n', "is not a CPU number"),
     ("register-value-too-big", '[crash.regs]\nnip = 18446744073709551616  # <-\n', "does not fit in 64 bits"),
-    ("epoch-negative", '[kernel]\nepoch = -1  # <-\n', "kernel.epoch must be from 0"),
+    ("epoch-negative", '[kernel]\nepoch = -1  # <-\n', "kernel.epoch must be at least 0, not -1"),
     ("cmdline-with-nul", '[kernel]\ncmdline = "fadump=on\\u0000"  # <-\n', "without NUL characters"),
     ("boot-zero", '[[events]]\naction = "sysfs"\nboot = 0  # <-\nat = 1\npath = "/x"\nvalue = "1"\n',
-     "boot must be from 1"),
+     "boot must be at least 1, not 0"),
     ("name-escapes-out", 'name = "../.."  # <-\n', "one plain name inside the output folder"),
     ("name-absolute", 'name = "/tmp/x"  # <-\n', "one plain name"),
     ("name-dot", 'name = "."  # <-\n', "starts with a dot"),
@@ -229,3 +230,35 @@ def test_a_bad_file_in_fadump_emu_test_is_one_error_row_and_the_rest_still_runs(
     assert "deep.toml:1: arrays or tables nested 50000 deep" in out
     assert "table.toml:1: [machine] must be a table" in out
     assert "Traceback" not in out
+
+
+def test_a_fifo_a_folder_or_a_huge_file_as_scenario_is_refused_without_reading_it(tmp_path, capsys):
+    """Non-regular files would block (a FIFO) or never end (a device); a 5 MiB file is not a scenario."""
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# " + "x" * (5 << 20) + "\n")
+    for path, words in ((fifo, "is not a regular file"), (tmp_path, "is a folder"), (huge, "larger than 4 MiB")):
+        assert main(["check-scenario", str(path)]) == 2
+        assert words in flat(capsys.readouterr().err)
+
+
+def test_writes_adding_up_past_the_workload_limit_are_refused_at_the_write_that_passes_it(tmp_path, monkeypatch):
+    """The limit is on the sum of all writes (1 GiB; 4 KiB here), so many writes cannot exhaust host memory."""
+    import emulator.scenario_parts
+
+    monkeypatch.setattr(emulator.scenario_parts, "MAX_WRITE", 4096)
+    path = write(tmp_path, """
+        [[memory.write]]
+        addr = "0x10000000"
+        hex = "00"
+        repeat = 4000
+        [[memory.write]]
+        addr = "0x20000000"
+        hex = "0000"
+        repeat = 50  # <-
+        """)
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(path)
+    assert info.value.line == marked_line(path)
+    assert "memory writes add up to 4100 bytes, more than 4096" in str(info.value)

@@ -270,3 +270,23 @@ def test_fadump_emu_test_replaces_a_results_json_symlink_instead_of_writing_thro
     assert main(["test", str(small), "--out", str(out), "-j", "1"]) == 0
     assert target.read_text() == "keep\n"
     assert json.loads((out / "results.json").read_text())["summary"]["passed"] == 1
+
+
+def test_a_full_disk_while_writing_the_report_keeps_the_earlier_results_and_says_why(finished, small, capsys,
+                                                                                       monkeypatch):
+    """ENOSPC while staging: exit 1 with a sentence, no traceback, the earlier results byte for byte."""
+    import errno
+
+    from emulator import report
+
+    before = snapshot(finished)
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report, "write_file", full)
+    assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 1
+    err = flat(capsys.readouterr().err)
+    assert "cannot write the results (No space left on device)" in err and "Traceback" not in err
+    assert snapshot(finished) == before
+    assert not list(finished.glob(STAGING_PREFIX + "*"))

@@ -22,7 +22,7 @@ from emulator.errors import ScenarioError
 from emulator.outdir import LOCK, STAGING_PREFIX
 from emulator.scenario_checks import rehearse
 from emulator.vmcore_file import VmcoreFile
-from tests.emulator.scenario_gen import BASE, mutations, to_toml
+from tests.emulator.scenario_gen import mutations, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER_ADDR = 0x10000000
@@ -203,7 +203,8 @@ def wait_for(predicate, seconds: float = 60.0) -> bool:
 
 @pytest.mark.parametrize("delay", [0.0, 0.4])
 def test_ctrl_c_during_a_run_leaves_the_previous_results_as_they_were(tmp_path, delay):
-    """SIGINT mid-run: exit 130 without a traceback, the earlier results byte for byte, no staging left behind."""
+    """SIGINT mid-run: exit 130 without a traceback, the earlier results byte for byte, no staging left behind
+    (or, when the signal comes as the run publishes, the new results whole)."""
     path = tmp_path / "slow.toml"
     path.write_text(slow_scenario("slow", "first"))
     out = tmp_path / "out"
@@ -211,20 +212,26 @@ def test_ctrl_c_during_a_run_leaves_the_previous_results_as_they_were(tmp_path, 
     assert first.wait(120) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name not in ("vmcore", LOCK)}
     vmcore_marker = marker_in(out / "vmcore")
-    path.write_text(slow_scenario("slow", "second"))
+    path.write_text(slow_scenario("slow", "second", megabytes=256))
     run = spawn(command("run", str(path), "--out", str(out), "--quiet", "--force"))
     assert wait_for(lambda: staging_of(out)), "the run never started staging"
     time.sleep(delay)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=30)
-    if run.returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
+    assert "Traceback" not in err
+    assert staging_of(out) == []
+    if marker_in(out / "vmcore") == "second":
+        # The signal came as the run was publishing (SIGINT is held off for those few renames) or exiting:
+        # then the new results are there whole -- report, console and vmcore of the same run.
+        rep = json.loads((out / "report.json").read_text())
+        assert rep["ok"] and (out / "console.log").read_text().count("\n") == rep["console_lines"]
+        assert run.returncode in (0, 130, -signal.SIGINT), err
+        pytest.skip("the run had finished when the signal arrived")
     assert run.returncode == 130, err
-    assert "Traceback" not in err and "interrupted" in err
+    assert "interrupted" in err
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name not in ("vmcore", LOCK)}
     assert after == before
     assert marker_in(out / "vmcore") == vmcore_marker
-    assert staging_of(out) == []
 
 
 def descendants(pid: int) -> set[int]:

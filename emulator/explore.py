@@ -91,13 +91,18 @@ def _check_saved(sc, result, out: str, point: Point) -> list[str]:
     from emulator.verify_command import verify_run_dir
 
     saved = [c for c in result.captures if c.path]
+    expected_incomplete = not sc.expect.complete
     if not saved:
         point.verified = "no vmcore"
         if result.outcome == "vmcore" and sc.capture_save:
             return ["outcome vmcore, but no vmcore file was saved"]
-        return []
+        # Not saved on purpose (capture.save = false): the run compared /proc/vmcore with the same digests.
+        views = [c.verification for c in result.captures if c.verification is not None]
+        bad = [v for v in views if not v["ok"] and not (expected_incomplete and not v["differs"])]
+        if views:
+            point.verified = "/proc/vmcore matches" if not bad else "mismatch"
+        return ["/proc/vmcore differs from crash-time memory: " + "; ".join(describe(v)[:3]) for v in bad]
     problems = []
-    expected_incomplete = not sc.expect.complete
     for v in verify_run_dir(out):
         if v["ok"] or (expected_incomplete and not v["differs"] and not v["file_problems"]):
             continue

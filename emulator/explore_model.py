@@ -16,7 +16,9 @@ The facts behind the tables (kernel source, per version):
 - fadump=on enables it in both; 6.10 also takes fadump=nocma
   (early_fadump_param). Anything else leaves it off; then crashkernel=
   reserves memory for kdump instead (reserve_crashkernel) and a crash falls
-  back to kdump.
+  back to kdump. In 6.10 crashkernel= also sets fadump's boot memory size
+  (fadump_calculate_reserve_size), and a size under the 320 MiB minimum
+  turns fadump off ("Can't enable fadump with boot memory size ...").
 - A crash with no registration is not preserved: crash_fadump() returns at
   once unless fw_dump.dump_registered (both versions), and firmware resets
   the partition without a dump. A system reset goes through
@@ -80,9 +82,27 @@ class Prediction:
     """A console line that must not appear (a registration before an unregistered crash)."""
 
 
+BOOT_MEMORY_MIN = {"linux-6.10": 0x1400_0000}
+SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
 def fadump_enabled(profile: str, cmdline: str) -> bool:
     values = [w.split("=", 1)[1] for w in cmdline.split() if w.startswith("fadump=")]
-    return bool(values) and values[-1] in ENABLING.get(profile, ())
+    if not values or values[-1] not in ENABLING.get(profile, ()):
+        return False
+    size = crashkernel_size(cmdline)
+    return size is None or size >= BOOT_MEMORY_MIN.get(profile, 0)
+
+
+def crashkernel_size(cmdline: str) -> int | None:
+    """The plain crashkernel=SIZE[@OFFSET] size; None when absent or in the range syntax (not modelled)."""
+    values = [w.split("=", 1)[1] for w in cmdline.split() if w.startswith("crashkernel=")]
+    if not values or ":" in values[-1]:
+        return None
+    text = values[-1].split("@", 1)[0].split(",", 1)[0]
+    scale = SUFFIX.get(text[-1:].upper(), 1)
+    digits = text[:-1] if text[-1:].upper() in SUFFIX else text
+    return int(digits) * scale if digits.isdigit() else None
 
 
 def has_crashkernel(cmdline: str) -> bool:

@@ -155,3 +155,23 @@ def test_a_crashkernel_below_320_mib_turns_6_10_fadump_off_and_kdump_takes_over(
     assert (p.phase, p.outcome, p.why) == ("unregistered", "fallback", "for crashkernel")
     assert explore_model.crashkernel_size("ro crashkernel=512M@64M") == 512 << 20
     assert explore_model.crashkernel_size("crashkernel=1G-4G:256M") is None
+
+
+def test_3_4_after_a_memory_hotplug_the_model_expects_a_stale_header_until_re_registration():
+    """3.4 builds the ELF header at registration; writing 0 then 1 to fadump_registered unregisters and rebuilds."""
+    sc = scenario.load(SCENARIOS / "hotplug-reregister.toml")
+    labels = explore.baseline(sc)
+    at = {label: i for i, label in enumerate(labels)}
+    hot = explore_model.predict(sc, labels, at["boot 1: after the hotplug at 11s"], "panic")
+    off = explore_model.predict(sc, labels, at["boot 1: after the sysfs at 12.5s"], "panic")
+    on = explore_model.predict(sc, labels, at["boot 1: after the sysfs at 12.6s"], "panic")
+    assert (hot.outcome, hot.complete) == ("vmcore", False)
+    assert (off.phase, off.outcome, off.absent) == ("unregistered", "no-dump", "")
+    assert (on.outcome, on.complete) == ("vmcore", True)
+
+
+def test_exploring_the_hotplug_scenario_finds_the_stale_window_and_no_violation():
+    """Crashes inside the window give vmcores whose every byte matches, with missing and bogus ranges."""
+    points = explore.explore(str(SCENARIOS / "hotplug-reregister.toml"), triggers=("panic",), workers=1)
+    assert all(p.ok for p in points), [p for p in points if not p.ok]
+    assert any("stale header as expected" in p.verified for p in points)

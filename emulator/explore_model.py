@@ -33,6 +33,11 @@ The facts behind the tables (kernel source, per version):
   memory add or remove and before the next registration gives a vmcore whose
   PT_LOADs describe the old memory map (stale: missing and bogus ranges, but no
   byte that differs). 6.10's capture kernel builds the header itself.
+- A panic reaches firmware only through rtas_os_term(), which both versions
+  skip unless the device tree has ibm,os-term and ibm,extended-os-term
+  (arch/powerpc/kernel/rtas.c): on firmware without ibm,extended-os-term a
+  registered panic is not dumped. A system reset without ibm,nmi-interlock and
+  a hypervisor termination still are (LoPAR R1-3: firmware triggers itself).
 - The capture kernel holds an active dump, not a registration: a crash before
   its userspace saved /proc/vmcore loses the capture (the dump stays in
   firmware until released).
@@ -178,6 +183,8 @@ def predict(sc, labels: list[str], index: int, trigger: str) -> Prediction | Non
     if rule is None:
         return None
     outcome, why = rule
+    if phase == "registered" and trigger == "panic" and not getattr(sc.machine, "extended_os_term", True):
+        outcome, why = "no-dump", "Kernel panic - not syncing: injected crash at {label}"
     profile = sc.kernel.profile if phase in ("unregistered", "registered") else \
         (sc.kernel.capture_profile or sc.kernel.profile)
     label = labels[index]

@@ -175,3 +175,14 @@ def test_exploring_the_hotplug_scenario_finds_the_stale_window_and_no_violation(
     points = explore.explore(str(SCENARIOS / "hotplug-reregister.toml"), triggers=("panic",), workers=1)
     assert all(p.ok for p in points), [p for p in points if not p.ok]
     assert any("stale header as expected" in p.verified for p in points)
+
+
+def test_without_extended_os_term_a_registered_panic_is_not_dumped_but_a_system_reset_is():
+    """rtas_os_term() needs ibm,extended-os-term; a reset without ibm,nmi-interlock dumps anyway (LoPAR R1-3)."""
+    sc = scenario.load(SCENARIOS / "triggers" / "system-reset-no-os-term.toml")
+    labels = explore.baseline(sc)
+    up = labels.index("boot 1: userspace up")
+    assert explore_model.predict(sc, labels, up, "panic").outcome == "no-dump"
+    assert explore_model.predict(sc, labels, up, "system-reset").outcome == "vmcore"
+    points = explore.explore(str(SCENARIOS / "triggers" / "system-reset-no-os-term.toml"), workers=1)
+    assert all(p.ok for p in points), [p for p in points if not p.ok]

@@ -129,3 +129,60 @@ def test_the_explore_command_writes_one_row_per_boundary_as_json(tmp_path, capsy
     assert data["violations"] == 0 and data["unmodelled"] is None
     first = data["boundaries"][0]["runs"]["panic"]
     assert first["predicted"] == first["outcome"] == "no-dump"
+
+
+def test_a_scenario_that_saves_nothing_is_still_held_to_the_digests(monkeypatch, tmp_path):
+    """capture.save = false: the run compares /proc/vmcore with the digests, and a skipped copy is caught."""
+    path = tmp_path / "unsaved.toml"
+    path.write_text(SMALL.read_text() + "\n[capture]\nsave = false\n")
+    clean = explore.explore(str(path), triggers=("panic",), workers=1)
+    assert all(p.ok for p in clean) and "/proc/vmcore matches" in {p.verified for p in clean}
+
+    def lazy_copy(self, s):
+        s.bytes_dumped = s.source_len
+        yield self.machine.env.timeout(0)
+
+    monkeypatch.setattr(PhypFadump, "_copy_section", lazy_copy)
+    bad = [p for p in explore.explore(str(path), triggers=("panic",), workers=1) if not p.ok]
+    assert bad and all("/proc/vmcore differs from crash-time memory" in p.problem for p in bad)
+
+
+def test_a_crashkernel_below_320_mib_turns_6_10_fadump_off_and_kdump_takes_over():
+    """6.10 fadump_calculate_reserve_size(): crashkernel=128M is fadump's boot memory, under the minimum."""
+    sc = scenario.load(SCENARIOS / "cmdline" / "low-reservation.toml")
+    labels = explore.baseline(sc)
+    p = explore_model.predict(sc, labels, len(labels) - 1, "panic")
+    assert (p.phase, p.outcome, p.why) == ("unregistered", "fallback", "for crashkernel")
+    assert explore_model.crashkernel_size("ro crashkernel=512M@64M") == 512 << 20
+    assert explore_model.crashkernel_size("crashkernel=1G-4G:256M") is None
+
+
+def test_3_4_after_a_memory_hotplug_the_model_expects_a_stale_header_until_re_registration():
+    """3.4 builds the ELF header at registration; writing 0 then 1 to fadump_registered unregisters and rebuilds."""
+    sc = scenario.load(SCENARIOS / "hotplug-reregister.toml")
+    labels = explore.baseline(sc)
+    at = {label: i for i, label in enumerate(labels)}
+    hot = explore_model.predict(sc, labels, at["boot 1: after the hotplug at 11s"], "panic")
+    off = explore_model.predict(sc, labels, at["boot 1: after the sysfs at 12.5s"], "panic")
+    on = explore_model.predict(sc, labels, at["boot 1: after the sysfs at 12.6s"], "panic")
+    assert (hot.outcome, hot.complete) == ("vmcore", False)
+    assert (off.phase, off.outcome, off.absent) == ("unregistered", "no-dump", "")
+    assert (on.outcome, on.complete) == ("vmcore", True)
+
+
+def test_exploring_the_hotplug_scenario_finds_the_stale_window_and_no_violation():
+    """Crashes inside the window give vmcores whose every byte matches, with missing and bogus ranges."""
+    points = explore.explore(str(SCENARIOS / "hotplug-reregister.toml"), triggers=("panic",), workers=1)
+    assert all(p.ok for p in points), [p for p in points if not p.ok]
+    assert any("stale header as expected" in p.verified for p in points)
+
+
+def test_without_extended_os_term_a_registered_panic_is_not_dumped_but_a_system_reset_is():
+    """rtas_os_term() needs ibm,extended-os-term; a reset without ibm,nmi-interlock dumps anyway (LoPAR R1-3)."""
+    sc = scenario.load(SCENARIOS / "triggers" / "system-reset-no-os-term.toml")
+    labels = explore.baseline(sc)
+    up = labels.index("boot 1: userspace up")
+    assert explore_model.predict(sc, labels, up, "panic").outcome == "no-dump"
+    assert explore_model.predict(sc, labels, up, "system-reset").outcome == "vmcore"
+    points = explore.explore(str(SCENARIOS / "triggers" / "system-reset-no-os-term.toml"), workers=1)
+    assert all(p.ok for p in points), [p for p in points if not p.ok]

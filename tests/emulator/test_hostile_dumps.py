@@ -16,7 +16,7 @@ from emulator import scenario
 from emulator.runner import Run
 from emulator.vmcore_file import VmcoreFile
 from kernels import elfcore
-from kernels.structs import EHDR_SIZE, PHDR_SIZE, PT_LOAD, PT_NOTE, PT_REGS_FIELDS_6_10, kernel_structs
+from kernels.structs import EHDR_SIZE, PT_LOAD, PT_NOTE, PT_REGS_FIELDS_6_10, kernel_structs
 
 KS = kernel_structs(True, PT_REGS_FIELDS_6_10, 8)
 TIMEOUT = 60

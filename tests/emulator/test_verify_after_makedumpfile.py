@@ -8,8 +8,6 @@ still found and named.
 """
 
 import os
-import shutil
-import subprocess
 
 import pytest
 

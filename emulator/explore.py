@@ -43,8 +43,9 @@ def baseline(sc) -> list[str]:
 
 
 def run_point(args) -> Point:
-    path, index, label, trigger = args
-    sc = scenario.load(path)
+    """One (boundary, trigger) run; ``args`` is (path, index, label, trigger[, scenario text])."""
+    path, index, label, trigger, *text = args
+    sc = scenario.loads(text[0], path) if text else scenario.load(path)
     sc.faults = [f for f in sc.faults if f.kind != "crash-at-boundary"]
     sc.faults.append(Fault("crash-at-boundary", None, {"boundary": index, "trigger": trigger}))
     point = Point(index, label, trigger)
@@ -63,19 +64,33 @@ def run_point(args) -> Point:
     if result.outcome in WHY_NO_VMCORE and not any(line.source.startswith("kernel") or line.source in ("PHYP", "QEMU")
                                                   for line in result.machine.console.lines):
         point.ok, point.problem = False, f"{result.outcome} without any message saying why"
+    result.machine.ram.release()  # the next run in this worker reuses the mapping
     return point
 
 
-def explore(path: str, triggers=TRIGGERS, workers: int | None = None, progress=None) -> list[Point]:
-    """Every (boundary, trigger) of the scenario at ``path``; power loss only at the firmware's copy."""
+def explore(path: str, triggers=TRIGGERS, workers: int | None = None, progress=None,
+            scheduler: str | None = None, cluster: str | None = None) -> list[Point]:
+    """Every (boundary, trigger) of the scenario at ``path``; power loss only at the firmware's copy.
+
+    With ``scheduler`` or ``cluster`` the runs go to Dask, each carrying the scenario's text.
+    """
     sc = scenario.load(path)
     labels = baseline(sc)
+    text = open(path, encoding="utf-8").read()
     jobs = []
     for i, label in enumerate(labels):
         kinds = ("power-loss",) if label.startswith("firmware") else triggers
-        jobs += [(path, i, label, t) for t in kinds]
+        jobs += [(path, i, label, t, text) for t in kinds]
     workers = workers or os.cpu_count() or 1
     points = []
+    if scheduler or cluster:
+        from emulator import dask_engine
+
+        cl = dask_engine.client(scheduler, cluster)
+        try:
+            return dask_engine.map_points(cl, run_point, jobs, progress)
+        finally:
+            dask_engine.close(cl)
     if workers == 1:
         for job in jobs:
             points.append(run_point(job))

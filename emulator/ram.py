@@ -73,6 +73,8 @@ class PartitionRAM:
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._touched = TouchMap(size >> BLOCK_SHIFT)
         self._aliases = AliasTable(BLOCK_SIZE)
+        self.copied_late = 0
+        """Bytes that copies recorded as aliases have moved since, because one side was written."""
 
     # --- bounds and tracking ---
 
@@ -172,6 +174,7 @@ class PartitionRAM:
             self._map.madvise(MADV_DONTNEED, b0 << BLOCK_SHIFT, (b1 - b0) << BLOCK_SHIFT)
         self._touched = TouchMap(self.size >> BLOCK_SHIFT)
         self._aliases.clear()
+        self.copied_late = 0
 
     def aliased_bytes(self) -> int:
         """How many bytes currently read as a copy that has not been made yet."""
@@ -290,6 +293,7 @@ class PartitionRAM:
             return
         for d0, d1, src in self._aliases.in_dst(b0, b1):
             n = (d1 - d0) << BLOCK_SHIFT
+            self.copied_late += n
             self._populate(d0 << BLOCK_SHIFT, n)
             self._bytes[d0 << BLOCK_SHIFT:(d0 << BLOCK_SHIFT) + n] = self._bytes[src:src + n]
         self._aliases.remove(b0, b1)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,9 +19,19 @@ VARYING = ("seconds", "worker", "worker_out")
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    """A LocalCluster of two worker processes, reached by address like a remote scheduler."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+def scheduler(tmp_path_factory):
+    """A LocalCluster of two worker processes, reached by address like a remote scheduler; the
+    workers' temporary directory (where runs leave their folders) is a pytest one."""
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp_path_factory.mktemp("workers"))
+    try:
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+    finally:
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
     yield cluster.scheduler_address
     cluster.close()
 
@@ -60,7 +71,8 @@ def test_vmcores_stay_on_the_worker_unless_collected_and_then_match_the_local_on
     assert run_test(capsys, folder, "--out", collected, "--scheduler", scheduler, "--collect")[0] == 0
     assert not (kept / "alpha").exists()
     where = json.loads((kept / "results.json").read_text())["results"][0]["worker_out"]
-    assert where.endswith("alpha") and "fadump-emu-dask" in where
+    assert where.endswith("alpha") and "fadump-emu-dask" in where and "workers" in where
+    assert (Path(where) / "vmcore").is_file()  # on the worker (here: this machine)
     for name in ("alpha", "beta"):
         assert digest(collected / name / "vmcore") == digest(local / name / "vmcore")
         assert (collected / name / "console.log").read_text() == (local / name / "console.log").read_text()

@@ -1,9 +1,8 @@
 """The fadump-emu command line."""
 
 import argparse
+import re
 import sys
-
-from rich.console import Console as RichConsole
 
 from emulator import __version__
 from emulator.errors import FadumpEmuError
@@ -54,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--json", default=None, metavar="FILE", help="JSON results file (default OUT/results.json)")
     test.add_argument("--update-golden", action="store_true",
                       help="write each run's console to NAME.log beside its scenario instead of comparing")
+    dask_options(test)
     explore = sub.add_parser("explore", help="crash at every lifecycle boundary of a scenario and check the dump",
                              description="Run the scenario once per (lifecycle boundary, trigger) with a crash "
                                          "injected there, and hold each run to an independent model of the "
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
     explore.add_argument("--out", default="out/explore",
                          help="where explore.json and reproducing scenarios go (default out/explore)")
+    dask_options(explore, collect=False)
     inspect = sub.add_parser("inspect", help="decode a vmcore or a run folder: ELF headers, notes, ibm,kernel-dump",
                              description="Decode the structures of a vmcore file (ELF header, program headers, "
                                          "NT_PRSTATUS and VMCOREINFO notes) or of a run folder written by "
@@ -101,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
+
+
+def dask_options(p: argparse.ArgumentParser, collect: bool = True) -> None:
+    """--scheduler / --cluster (and --collect): run on Dask instead of local worker processes."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on a Dask distributed scheduler (e.g. tcp://host:8786); see README")
+    where.add_argument("--cluster", default=None, metavar="local:N",
+                       help="start a Dask LocalCluster of N worker processes and run on it")
+    if collect:
+        p.add_argument("--collect", action="store_true",
+                       help="with --scheduler/--cluster, bring every run's files (vmcores too) back into OUT; "
+                            "otherwise they stay on the worker that ran it (results.json says where)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +188,8 @@ def cmd_test(args) -> int:
     from emulator import suite
 
     return suite.run_suite(args.paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
-                           json_path=args.json, update_golden=args.update_golden)
+                           json_path=args.json, update_golden=args.update_golden, scheduler=args.scheduler,
+                           cluster=args.cluster, collect_files=args.collect)
 
 
 def cmd_run(args) -> int:
@@ -211,11 +226,39 @@ def write_map(result, folder: str) -> None:
 
     tmp = tempfile.mkdtemp(prefix=".fadump-emu-map.", dir=folder)
     try:
-        memmap_view.write(result.snapshots_for_map, tmp, RichConsole(highlight=False))
+        from rich.console import Console
+
+        memmap_view.write(result.snapshots_for_map, tmp, Console(highlight=False))
         for name in os.listdir(tmp):
             os.replace(os.path.join(tmp, name), os.path.join(folder, name))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class PlainConsole:
+    """The few rich Console calls the summaries use, as plain text: a quiet or scripted run needs no rich."""
+
+    MARKUP = re.compile(r"\[/?(?:bold|green|red|yellow)?\]")
+
+    def __init__(self, file=None):
+        self.file = file or sys.stdout
+
+    def print(self, text: str = "", markup: bool = True, **_) -> None:
+        print(self.MARKUP.sub("", text) if markup else text, file=self.file)
+
+    def rule(self, title: str = "") -> None:
+        title = self.MARKUP.sub("", title)
+        side = max(3, (80 - len(title) - 2) // 2)
+        print(f"{'─' * side} {title} {'─' * side}", file=self.file)
+
+
+def RichConsole(highlight: bool = False, **kwargs):
+    """rich's Console on a terminal; plain text into pipes and files."""
+    if not sys.stdout.isatty():
+        return PlainConsole()
+    from rich.console import Console
+
+    return Console(highlight=highlight, **kwargs)
 
 
 def summarize(result, rep: dict, out: str) -> None:

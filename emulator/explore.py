@@ -52,8 +52,9 @@ def baseline(sc) -> list[str]:
 
 
 def run_point(args) -> Point:
-    path, labels, index, trigger = args
-    sc = scenario.load(path)
+    """One (boundary, trigger) run; ``args`` is (path, labels, index, trigger[, scenario text])."""
+    path, labels, index, trigger, *text = args
+    sc = scenario.loads(text[0], path) if text else scenario.load(path)
     sc.faults = [f for f in sc.faults if f.kind != "crash-at-boundary"]
     unmodelled = explore_model.applies_to(sc)
     prediction = None if unmodelled else explore_model.predict(sc, labels, index, trigger)
@@ -81,6 +82,7 @@ def run_point(args) -> Point:
                 problems.append(f"the console says {prediction.absent!r} before a crash the model calls "
                                 "unregistered")
         problems += _check_saved(sc, result, out, point, prediction is None or prediction.complete)
+        result.machine.ram.release()  # the next run in this worker reuses the mapping
     point.ok = not problems
     point.problem = "; ".join(problems)
     return point
@@ -121,16 +123,29 @@ def _check_saved(sc, result, out: str, point: Point, complete: bool = True) -> l
     return problems
 
 
-def explore(path: str, triggers=TRIGGERS, workers: int | None = None, progress=None) -> list[Point]:
-    """Every (boundary, trigger) of the scenario at ``path``; power loss only at the firmware's copy."""
+def explore(path: str, triggers=TRIGGERS, workers: int | None = None, progress=None,
+            scheduler: str | None = None, cluster: str | None = None) -> list[Point]:
+    """Every (boundary, trigger) of the scenario at ``path``; power loss only at the firmware's copy.
+
+    With ``scheduler`` or ``cluster`` the runs go to Dask, each carrying the scenario's text.
+    """
     sc = scenario.load(path)
     labels = baseline(sc)
+    text = open(path, encoding="utf-8").read()
     jobs = []
     for i, label in enumerate(labels):
         kinds = ("power-loss",) if label.startswith("firmware") else triggers
-        jobs += [(path, labels, i, t) for t in kinds]
+        jobs += [(path, labels, i, t, text) for t in kinds]
     workers = workers or os.cpu_count() or 1
     points = []
+    if scheduler or cluster:
+        from emulator import dask_engine
+
+        cl = dask_engine.client(scheduler, cluster)
+        try:
+            return dask_engine.map_points(cl, run_point, jobs, progress)
+        finally:
+            dask_engine.close(cl)
     if workers == 1:
         for job in jobs:
             points.append(run_point(job))
@@ -197,7 +212,8 @@ def command(args) -> int:
     start = time.perf_counter()
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("exploring", total=None)
-        points = explore(args.scenario, triggers, args.jobs, progress=lambda: bar.advance(task))
+        points = explore(args.scenario, triggers, args.jobs, progress=lambda: bar.advance(task),
+                         scheduler=args.scheduler, cluster=args.cluster)
     con = Console(highlight=False)
     con.print(f"explored {len(points)} runs: {len({p.index for p in points})} boundaries x triggers of "
               f"{args.scenario} in {time.perf_counter() - start:.1f} s")

@@ -46,7 +46,7 @@ class Machine:
     def __init__(self, config: MachineConfig, echo: TextIO | None = None):
         self.config = config
         self.env = simpy.Environment()
-        self.ram = PartitionRAM(max(config.memory, config.max_memory or 0))
+        self.ram = PartitionRAM.reuse(max(config.memory, config.max_memory or 0))
         self.layout = MemoryLayout.with_holes(config.memory, config.lmb_size, config.holes)
         online = set(range(config.cpus)) if config.online_cpus is None else set(config.online_cpus)
         self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)

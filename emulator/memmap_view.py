@@ -9,12 +9,11 @@ before the crash, after firmware preservation and in the capture kernel);
 ``render`` prints it with rich and ``write`` saves pictures (memmap_draw).
 """
 
+from __future__ import annotations
+
 import itertools
 from dataclasses import asdict, dataclass, field
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from emulator.layout import Range
 from emulator.units import fmt_size
@@ -28,6 +27,9 @@ from kernels.structs import (
     PHDR_SIZE,
     PT_LOAD,
 )
+
+if TYPE_CHECKING:  # rich is imported only when a map is printed
+    from rich.console import Console
 
 BEFORE_CRASH, AFTER_PRESERVATION, CAPTURE = "before the crash", "after firmware preservation", "in the capture kernel"
 BOOT_SPAN = {BEFORE_CRASH: "boot memory (firmware will copy it)", AFTER_PRESERVATION: "boot memory (copied by firmware)",
@@ -209,6 +211,9 @@ class _Painter:
 
 def render(snap: MapSnapshot, console: Console) -> None:
     """One moment as a table, lowest address first, with brackets, PT_LOADs and arrows beside it."""
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=f"Memory map {snap.moment}: boot {snap.boot} ({snap.profile}), t = {snap.time:.6f} s",
               title_justify="left")
     for col in ("start", "end", "size", "region", "vmcore"):

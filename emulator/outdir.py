@@ -154,9 +154,12 @@ class OutputFolder:
     folder and keeps the previous results.
     """
 
-    def __init__(self, path: str | Path, force: bool = False, names: tuple[str, ...] = ()):
+    def __init__(self, path: str | Path, force: bool = False, names: tuple[str, ...] = (), durable: bool = True):
         self.path = Path(path)
         self.force = force
+        self.durable = durable
+        """fsync the results before publishing them; ``fadump-emu test`` and ``explore`` runs, whose outputs
+        are scratch, skip it (the renames keep them all-or-nothing; only a host crash could tear them)."""
         self.names = names
         """File names the scenario itself asks for (capture paths): refused like vmcores without --force."""
         self._lock_fd = -1
@@ -244,7 +247,8 @@ class OutputFolder:
         SIGINT is held off for the few renames this takes, so Ctrl-C cannot tear it.
         """
         assert self.staging is not None
-        _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
+        if self.durable:
+            _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self._commit()
@@ -274,6 +278,7 @@ class OutputFolder:
         os.replace(staging / MANIFEST, out / MANIFEST)
         if REPORT in new:
             os.replace(staging / REPORT, out / REPORT)
-        _fsync_dir(out)
+        if self.durable:
+            _fsync_dir(out)
         self.committed = True
         _remove(staging)

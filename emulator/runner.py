@@ -351,12 +351,13 @@ class Run(CaptureSteps):
 
 
 def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None,
-                 export_mode: str = export.AUTO) -> RunResult:
-    """Run ``scenario``; with ``out_dir``, publish vmcores, console.log and report.json there all at once."""
-    return publish(Run(scenario, None, force, echo, export_mode), out_dir, force)
+                 export_mode: str = export.AUTO, durable: bool = True) -> RunResult:
+    """Run ``scenario``; with ``out_dir``, publish vmcores, console.log and report.json there all at once
+    (fsynced first unless ``durable`` is False)."""
+    return publish(Run(scenario, None, force, echo, export_mode), out_dir, force, durable)
 
 
-def publish(run: Run, out_dir: str | None, force: bool = False) -> RunResult:
+def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = True) -> RunResult:
     """Execute ``run`` into a staging folder of ``out_dir`` (locked) and move the results into place together.
 
     The expectations are checked and the report written here, so that the
@@ -372,7 +373,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False) -> RunResult:
         result.expectations = report.check_expectations(result)
         result.report = report.to_json(result, result.expectations)
         return result
-    folder = OutputFolder(out_dir, force, run.sc.capture_names())
+    folder = OutputFolder(out_dir, force, run.sc.capture_names(), durable)
     with folder as staging:
         run.out = staging
         try:

@@ -97,8 +97,13 @@ def plan(files: list[Path], out_root: str | Path) -> list[dict]:
 
 # --- running one scenario (in a worker, or in-process for the pytest plugin) ---
 
-def run_one(path: str, out: str, update_golden: bool = False, name: str | None = None) -> dict:
-    """Run one scenario file into ``out`` (replacing earlier vmcores there) and judge it; a result dict."""
+def run_one(path: str, out: str, update_golden: bool = False, name: str | None = None,
+            text: str | None = None, judge: bool = True) -> dict:
+    """Run one scenario file into ``out`` (replacing earlier vmcores there) and judge it; a result dict.
+
+    With ``text`` the scenario is that text (``path`` only names it: a Dask worker has no copy of the
+    file); with ``judge`` False the golden transcript is left to whoever has the file (finish()).
+    """
     from emulator import scenario
     from emulator.runner import run_scenario
 
@@ -107,32 +112,46 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
            "verdict": ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
            "error": None, "error_type": None, "traceback": None, "console": ""}
     try:
-        sc = scenario.load(path)
+        sc = scenario.load(path) if text is None else scenario.loads(text, path)
         res.update(name=sc.name, profile=sc.kernel.profile)
-        result = run_scenario(sc, out, force=True, echo=None)
-        expectations = list(result.expectations)
-        console = result.machine.console.text()
-        res["golden"] = golden.check(path, console, update=update_golden)
-        extra = golden.expectation(res["golden"])
-        if extra is not None:
-            expectations.append(extra)
-        met = sum(e["ok"] for e in expectations)
-        res.update(outcome=result.outcome, expectations=expectations, met=met, total=len(expectations),
-                   verdict=PASS if met == len(expectations) else FAIL)
-        if res["verdict"] != PASS:
-            res["console"] = console
+        result = run_scenario(sc, out, force=True, echo=None, durable=False)
+        res.update(outcome=result.outcome, expectations=list(result.expectations),
+                   console=result.machine.console.text())
+        result.machine.ram.release()  # the next scenario in this worker reuses the mapping
     except FadumpEmuError as exc:
         res.update(error=str(exc), error_type=type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 -- a fault of the emulator: keep the traceback for whoever fixes it
         res.update(error=f"internal error: {type(exc).__name__}: {exc}", error_type=type(exc).__name__,
                    traceback=traceback.format_exc())
     res["seconds"] = round(time.perf_counter() - start, 6)
+    return finish(res, update_golden) if judge else res
+
+
+def finish(res: dict, update_golden: bool = False) -> dict:
+    """Judge a run: its expectations plus the golden transcript beside its scenario file; the verdict."""
+    if res["error"] is not None:
+        res["console"] = ""
+        return res
+    expectations = res["expectations"]
+    try:
+        res["golden"] = golden.check(res["path"], res["console"], update=update_golden)
+    except FadumpEmuError as exc:
+        res.update(error=str(exc), error_type=type(exc).__name__, verdict=ERROR, console="")
+        return res
+    extra = golden.expectation(res["golden"])
+    if extra is not None:
+        expectations.append(extra)
+    met = sum(e["ok"] for e in expectations)
+    res.update(expectations=expectations, met=met, total=len(expectations),
+               verdict=PASS if met == len(expectations) else FAIL)
+    if res["verdict"] == PASS:
+        res["console"] = ""
     return res
 
 
 def _run_task(task: dict, update_golden: bool) -> dict:
     try:
-        return run_one(task["path"], task["out"], update_golden, task["name"])
+        return {**run_one(task["path"], task["out"], update_golden, task["name"]), "worker": f"local:{os.getpid()}"}
     except (KeyboardInterrupt, SystemExit):
         # Stopped by the parent (Ctrl-C): the run has removed its staging folder; leave at once, quietly.
         os._exit(130)
@@ -274,8 +293,11 @@ def print_table(results: list[dict], summ: dict, file=None) -> None:
 
 def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, junit_path: str | None = None,
               json_path: str | None = None, update_golden: bool = False, show_progress: bool | None = None,
-              stdout=None) -> int:
-    """``fadump-emu test``: run, print, write JUnit XML and JSON; the exit status (0 all passed, 1 not)."""
+              stdout=None, scheduler: str | None = None, cluster: str | None = None, collect_files: bool = False) -> int:
+    """``fadump-emu test``: run, print, write JUnit XML and JSON; the exit status (0 all passed, 1 not).
+
+    With ``scheduler`` (an address) or ``cluster`` ("local:N") the runs go to Dask (dask_engine).
+    """
     if workers is not None and workers < 1:
         raise BadInputError(f"-j {workers}: the number of workers must be at least 1")
     workers = workers or os.cpu_count() or 1
@@ -286,7 +308,16 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     start = time.perf_counter()
-    if show_progress:
+    if scheduler or cluster:
+        from emulator import dask_engine
+
+        cl = dask_engine.client(scheduler, cluster)
+        try:
+            workers = len(cl.scheduler_info().get("workers", {})) or 1
+            results = dask_engine.run_tasks(cl, tasks, update_golden, collect_files)
+        finally:
+            dask_engine.close(cl)
+    elif show_progress:
         results = _run_with_progress(tasks, workers, update_golden)
     else:
         results = run_all(tasks, workers, update_golden)

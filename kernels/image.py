@@ -6,6 +6,7 @@ VMCOREINFO publishes point at bytes that are really there.
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,6 +58,14 @@ def pa(vaddr: int) -> int:
     return vaddr & ~KERNELBASE
 
 
+@lru_cache(maxsize=8)
+def _text(seed: bytes) -> np.ndarray:
+    """The kernel text of one build: pseudo-random bytes from its seed, made once per process."""
+    text = np.random.default_rng(int.from_bytes(seed[:8], "little")).integers(0, 256, TEXT_SIZE, dtype=np.uint8)
+    text.flags.writeable = False
+    return text
+
+
 @dataclass
 class KernelImage:
     """One build of the kernel: its release and the bytes it loads."""
@@ -81,8 +90,7 @@ class KernelImage:
         ``boot`` seeds the data a boot leaves behind, so two boots' memory differ.
         """
         seed = hashlib.sha256(f"{self.release}/{self.machine}".encode()).digest()
-        rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
-        ram.write(SYMBOLS["_stext"], rng.integers(0, 256, TEXT_SIZE, dtype=np.uint8))
+        ram.write(SYMBOLS["_stext"], _text(seed))
         ram.write(SYMBOLS["linux_banner"], self.banner().encode() + b"\n\0")
         kref = (1).to_bytes(4, "little" if "le" in self.machine else "big")[:self.uts_name_offset]
         ram.write(SYMBOLS["init_uts_ns"], kref + self.utsname())

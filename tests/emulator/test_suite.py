@@ -130,7 +130,7 @@ def test_one_worker_and_two_workers_give_the_same_results(mixed, tmp_path, capsy
 
     def results(out: Path) -> list[dict]:
         doc = json.loads((out / "results.json").read_text())
-        return [{k: v for k, v in r.items() if k not in ("seconds", "out")} for r in doc["results"]]
+        return [{k: v for k, v in r.items() if k not in ("seconds", "out", "worker")} for r in doc["results"]]
 
     out1 = tmp_path / "j1"
     status, _ = run_test(capsys, mixed["folder"], "--out", out1, "-j", "1")

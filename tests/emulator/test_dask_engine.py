@@ -1,0 +1,92 @@
+"""`fadump-emu test` and `explore` on Dask give what the local worker processes give."""
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from emulator import explore
+from emulator.cli import main
+from tests.emulator.test_suite import run_test, write_scenarios
+
+distributed = pytest.importorskip("distributed")
+
+VARYING = ("seconds", "worker", "worker_out")
+"""What may differ between two runs of the same suite: host time and who ran it."""
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """A LocalCluster of two worker processes, reached by address like a remote scheduler; the
+    workers' temporary directory (where runs leave their folders) is a pytest one."""
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp_path_factory.mktemp("workers"))
+    try:
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+    finally:
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def results(out: Path) -> list[dict]:
+    doc = json.loads((out / "results.json").read_text())
+    return [{k: v for k, v in r.items() if k not in VARYING} for r in doc["results"]]
+
+
+def junit(out: Path) -> str:
+    return re.sub(r' (time|timestamp)="[^"]*"', "", (out / "junit.xml").read_text())
+
+
+def digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes()).hexdigest()
+
+
+def test_the_same_suite_gives_the_same_results_junit_and_json_on_dask_as_locally(tmp_path, capsys, scheduler):
+    folder = write_scenarios(tmp_path / "scenarios")  # two passing, one failing, one bad file
+    (folder / "alpha.log").write_text("a golden transcript that does not match\n")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    status_local, table_local = run_test(capsys, folder, "--out", local, "-j", "2")
+    status_dask, table_dask = run_test(capsys, folder, "--out", dask, "--scheduler", scheduler)
+    assert status_local == status_dask == 1
+    assert results(dask) == [{**r, "out": r["out"].replace(str(local), str(dask))} for r in results(local)]
+    assert junit(dask) == junit(local).replace(str(local), str(dask))
+    assert sorted(r["verdict"] for r in results(dask)) == ["ERROR", "FAIL", "FAIL", "PASS"]  # alpha: golden
+    workers = {r["worker"] for r in json.loads((dask / "results.json").read_text())["results"]}
+    assert all(w.startswith("tcp://") or w == "client" for w in workers)
+
+
+def test_vmcores_stay_on_the_worker_unless_collected_and_then_match_the_local_ones(tmp_path, capsys, scheduler):
+    folder = write_scenarios(tmp_path / "scenarios", failing=False)
+    local, kept, collected = tmp_path / "local", tmp_path / "kept", tmp_path / "collected"
+    assert run_test(capsys, folder, "--out", local, "-j", "1")[0] == 0
+    assert run_test(capsys, folder, "--out", kept, "--scheduler", scheduler)[0] == 0
+    assert run_test(capsys, folder, "--out", collected, "--scheduler", scheduler, "--collect")[0] == 0
+    assert not (kept / "alpha").exists()
+    where = json.loads((kept / "results.json").read_text())["results"][0]["worker_out"]
+    assert where.endswith("alpha") and "fadump-emu-dask" in where and "workers" in where
+    assert (Path(where) / "vmcore").is_file()  # on the worker (here: this machine)
+    for name in ("alpha", "beta"):
+        assert digest(collected / name / "vmcore") == digest(local / name / "vmcore")
+        assert (collected / name / "console.log").read_text() == (local / name / "console.log").read_text()
+        assert json.loads((collected / name / "report.json").read_text())["outcome"] == "vmcore"
+
+
+def test_explore_finds_the_same_points_on_dask(scheduler):
+    path = "scenarios/basic-panic.toml"
+    here = explore.explore(path, ("panic",), workers=1)
+    there = explore.explore(path, ("panic",), scheduler=scheduler)
+    assert there == here
+
+
+def test_a_cluster_that_is_not_local_n_is_bad_input(tmp_path, capsys):
+    folder = write_scenarios(tmp_path / "scenarios", failing=False)
+    assert main(["test", str(folder), "--out", str(tmp_path / "out"), "--cluster", "remote:2"]) == 2
+    assert "use local:N" in capsys.readouterr().err

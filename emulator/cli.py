@@ -92,13 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check this file instead of the one in RUN_DIR (a copy, or makedumpfile's output)")
     verify.add_argument("--name", default=None, metavar="VMCORE_NAME",
                         help="which of the run's vmcores (vmcore, vmcore.2, ...) to check (default all)")
+    for tool, what in (("gdb", "gdb-multiarch on the crashing CPU (or --cpu N)"),
+                       ("drgn", "drgn on the vmcore with the emulated kernel's symbol file"),
+                       ("crash", "Debian's ppc64el crash under qemu-user (--minimal)")):
+        dbg = sub.add_parser(tool, help=f"open a run's vmcore in {tool}: {what}",
+                             description=f"Open the vmcore of RUN_DIR in {tool} with a symbol file (vmlinux) "
+                                         "of the emulated kernel image, built in RUN_DIR/debug/. Arguments "
+                                         f"after -- go to {tool}.",
+                             usage=f"fadump-emu {tool} [-h] RUN_DIR [options] [-- {tool.upper()} ARGS]")
+        dbg.add_argument("run_dir", metavar="RUN_DIR")
+        dbg.add_argument("--vmcore", default=None, metavar="VMCORE_NAME",
+                         help="which of the run's vmcores (vmcore, vmcore.2, ...) (default the first)")
+        if tool == "gdb":
+            dbg.add_argument("--cpu", type=int, default=None, metavar="N",
+                             help="select CPU N's thread (default the crashing CPU)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    tool_args = []
+    if argv and argv[0] in ("gdb", "drgn", "crash") and "--" in argv:
+        cut = argv.index("--")
+        argv, tool_args = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    args.tool_args = tool_args
     if args.command is None:
         build_parser().print_help()
         return 2
@@ -122,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             return verify_command.command(args)
         if args.command == "test":
             return cmd_test(args)
+        if args.command in ("gdb", "drgn", "crash"):
+            from emulator import debuggers
+            return debuggers.command(args)
     except FadumpEmuError as exc:
         # Plain text, one line: "file:line: message" must survive grep and editors.
         print(f"fadump-emu: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ from emulator.units import align_up
 from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
-from kernels import vmcoreinfo
+from kernels import tasks, vmcoreinfo
 from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
@@ -190,6 +190,7 @@ class Kernel(CrashPaths):
     def load_image(self) -> None:
         """The image and the memory a young kernel fills: all below the reservation."""
         self.image.load(self.ram, self.boot)
+        tasks.place(self)
         start, size = CAPTURE_SCRATCH
         pattern = f"boot {self.boot} initramfs/page cache ".encode()
         block = (pattern * (size // len(pattern) + 1))[:size]

@@ -6,6 +6,7 @@ wording follows the kernel generation (``modern_wording``).
 """
 
 from firmware import abi
+from kernels import tasks
 
 PANIC = "Kernel panic - not syncing: {message}"
 REBOOTING = "Rebooting in {seconds} seconds.."
@@ -43,6 +44,7 @@ class CrashPaths:
     def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> str:
         """Crash on ``cpu`` by ``kind``: "dumped", "reboot" or "hang"."""
         self.crashing_cpu = cpu
+        tasks.record_crashing_cpu(self, cpu)
         if kind == "panic":
             return self.panic(regs, message)
         if kind == "sysrq":

@@ -38,6 +38,10 @@ SYMBOLS = {
     "clear_seq": 0x0190_0100,
     "_printk_rb_static_descs": 0x0191_0000,
     "_printk_rb_static_infos": 0x0194_0000,
+    "crashing_cpu": 0x01A0_0000,
+    "__per_cpu_offset": 0x01A0_1000,
+    "init_task": 0x01A1_0000,
+    "runqueues": 0x01A2_0000,
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 

@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "firmware function that models (with its source file), and the "
                                          "structures it wrote, decoded field by field.")
     explain.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
-    explain.add_argument("--step", action="store_true", help="pause between steps (on a terminal)")
+    explain.add_argument("--step", action="store_true",
+                         help="pause after each step: Enter goes on, `m ADDR LEN` shows memory as it is at that "
+                              "step, q (or end of input) quits")
     explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
     verify = sub.add_parser("verify", help="re-check a run's saved vmcore against its crash-time digests",
                             description="Read the vmcore of a run folder back from disk and compare every 4 KiB "
@@ -190,17 +192,9 @@ def cmd_explore(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    import json
-
     from emulator import explain, scenario
-    from emulator.runner import run_scenario
 
-    result = run_scenario(scenario.load(args.scenario), None)
-    if args.json:
-        print(json.dumps(result.machine.steps, indent=2))
-        return 0
-    explain.narrate(result, step=args.step)
-    return 0
+    return explain.explain(scenario.load(args.scenario), step=args.step, as_json=args.json)
 
 
 def cmd_check(args) -> int:

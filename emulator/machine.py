@@ -54,6 +54,8 @@ class Machine:
         self.devicetree = DeviceTree()
         self.steps: list[dict] = []
         """What each actor did, step by step (for explain and reports)."""
+        self.step_hook = None
+        """Called with each step as it is recorded (explain --step pauses there, memory as it is then)."""
         self.stall = 0.0
         """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
@@ -139,10 +141,12 @@ class Machine:
 
     def narrate(self, actor: str, function: str, source: str, text: str, **structs) -> None:
         """Record one step for `fadump-emu explain`: who did what, modelling which code, with what data."""
-        self.steps.append({"time": round(self.now(), 6), "console_line": len(self.console.lines),
-                           "boot": self.boot_count, "actor": actor,
+        self.steps.append({"time": round(self.now(), 6), "uptime": round(self.uptime(), 6),
+                           "console_line": len(self.console.lines), "boot": self.boot_count, "actor": actor,
                            "function": function, "source": source, "text": text,
                            "structs": {name: plain(value) for name, value in structs.items()}})
+        if self.step_hook is not None:
+            self.step_hook(self.steps[-1])
 
     def now(self) -> float:
         """Partition time, including busy-waits of the running synchronous call."""

@@ -139,6 +139,7 @@ class Run(CaptureSteps):
                 ended = self.after_capture(k)
             elif capture_boot:
                 self.result.captures.append(Capture(k.boot, rejected=True))
+                k.narrate_rejection()
                 ended = None
             else:
                 k.kdump_service_register()

@@ -50,6 +50,9 @@ class Memblock:
         return out
 
 
+HOTPLUG_SRC = "arch/powerpc/platforms/pseries/hotplug-memory.c"
+
+
 class Kernel(CrashPaths):
     """A booted kernel on a machine. Profiles subclass it with their generation's code."""
 
@@ -265,6 +268,14 @@ class Kernel(CrashPaths):
     def dump_registered(self) -> bool:
         return self.fadump.fw_dump.dump_registered
 
+    def narrate_rejection(self) -> None:
+        """A capture kernel that found a dump but exported no /proc/vmcore: say why, from its own messages."""
+        own = [ln.text for ln in self.machine.console.lines if ln.boot == self.boot and ln.source == f"kernel{self.boot}"]
+        why = [t for t in own if any(w in t.lower() for w in ("fadump", "dump", "vmcore", "elf"))][-3:]
+        self.narrate("fadump_process() failed", "arch/powerpc/kernel/fadump.c",
+                     "the capture kernel REJECTS the dump: no /proc/vmcore, nothing is saved"
+                     + (" (it says: " + " / ".join(why) + ")" if why else ""))
+
     # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
 
     def dlpar_memory_add(self, addr: int) -> bool:
@@ -273,11 +284,15 @@ class Kernel(CrashPaths):
         index = addr // m.layout.lmb_size
         if index in m.layout.present:
             self.printk(f"pseries-hotplug-mem: Failed to hot-add memory at {addr:#x}: already present")
+            self.narrate("dlpar_memory_add()", HOTPLUG_SRC, f"the LMB at {addr:#x} is already present: nothing changes")
             return False
         self.printk(f"pseries-hotplug-mem: Attempting to hot-add LMB, drc index {0x80000000 + index:x}")
         m.add_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-added")
+        self.narrate("dlpar_memory_add()", HOTPLUG_SRC, f"the LMB at {addr:#x} ({m.layout.lmb_size >> 20} MiB) is "
+                     "hot-added: memblock and the device tree grow; a dump registered before does not cover it "
+                     "until fadump re-registers")
         return True
 
     def dlpar_memory_remove(self, addr: int) -> bool:
@@ -289,10 +304,15 @@ class Kernel(CrashPaths):
         pinned = lmb.start < HEAP_START or any(lmb.overlaps(r) for r in self.memblock.reserved)
         if index not in m.layout.present or pinned:
             self.printk(f"pseries-hotplug-mem: Failed to hot-remove memory at {addr:x}")
+            self.narrate("dlpar_memory_remove()", HOTPLUG_SRC, f"the LMB at {addr:#x} cannot be removed: "
+                         + ("it is not present" if index not in m.layout.present else
+                            "the kernel holds it (image or a reservation)"))
             return False
         m.remove_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-removed")
+        self.narrate("dlpar_memory_remove()", HOTPLUG_SRC, f"the LMB at {addr:#x} is hot-removed: memblock and "
+                     "the device tree shrink; a dump registered before still names it until fadump re-registers")
         return True
 
     def cpu_set_online(self, cpu: int, online: bool) -> bool:
@@ -301,6 +321,9 @@ class Kernel(CrashPaths):
         if c.online == online or (cpu == 0 and not online):
             return False
         c.online = online
+        self.narrate("dlpar_cpu()" if online else "cpu_down()", HOTPLUG_SRC.replace("memory", "cpu"),
+                     f"CPU {cpu} goes {'online' if online else 'offline'}; the online mask the crash info header "
+                     "records at a crash changes with it")
         self.printk(f"CPU {cpu} is now {'online' if online else 'offline'}" if not online else
                     f"smp: Booting CPU {cpu}")
         return True
@@ -342,4 +365,10 @@ class Kernel(CrashPaths):
             return -errno.ENOENT
         if f.store is None:
             return -errno.EACCES
-        return f.store(value)
+        lines = len(self.machine.console.lines)
+        rc = f.store(value)
+        said = [ln.text for ln in self.machine.console.lines[lines:]]
+        outcome = f"returns {rc}" if rc >= 0 else f"fails with -{errno.errorcode.get(-rc, rc)}"
+        self.narrate(f"store to {path}", "userspace (sysfs)",
+                     f"echo {value.strip()} > {path} {outcome}" + (": " + "; ".join(said) if said else ""))
+        return rc

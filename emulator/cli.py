@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
             dbg.add_argument("--cpu", type=int, default=None, metavar="N",
                              help="select CPU N's thread (default the crashing CPU)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
-    check.add_argument("scenarios", nargs="+")
+    check.add_argument("scenarios", nargs="+", metavar="PATH",
+                       help="scenario files or folders (searched recursively for *.toml, like `test`)")
     return p
 
 
@@ -180,7 +181,7 @@ def cmd_explore(args) -> int:
     outcomes: dict[str, int] = {}
     for p in points:
         outcomes[p.outcome or "error"] = outcomes.get(p.outcome or "error", 0) + 1
-    con = RichConsole(highlight=False)
+    con = plain_console()
     con.print(f"explored {len(points)} runs: {boundaries} boundaries x triggers of {args.scenario} "
               f"in {time.perf_counter() - start:.1f} s")
     con.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
@@ -202,7 +203,21 @@ def cmd_check(args) -> int:
     from emulator import scenario
     from emulator.scenario_checks import rehearse
 
-    for path in args.scenarios:
+    from pathlib import Path
+
+    from emulator.errors import BadInputError
+
+    paths = []
+    for given in args.scenarios:
+        p = Path(given)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*.toml"))
+            if not found:
+                raise BadInputError(f"{given}: no *.toml scenario files in this folder")
+            paths += found
+        else:
+            paths.append(given)
+    for path in paths:
         sc = scenario.load(path)
         rehearse(sc)
         print(f"{path}: ok ({sc.kernel.profile}, {fmt_size(sc.machine.memory)}, {len(sc.events)} events)")
@@ -257,8 +272,13 @@ def write_map(result, folder: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def plain_console() -> RichConsole:
+    """Rich output that is not wrapped at 80 columns when stdout is a pipe or a file (grep, CI logs)."""
+    return RichConsole(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
 def summarize(result, rep: dict, out: str) -> None:
-    con = RichConsole(highlight=False)
+    con = plain_console()
     con.rule("[bold]summary")
     con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
               f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")

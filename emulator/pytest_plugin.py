@@ -80,3 +80,20 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"scenario {self.path.name}"
+
+
+@pytest.fixture
+def fadump_run(tmp_path):
+    """Run a scenario file in-process: ``fadump_run("scenarios/basic-panic.toml")`` -> RunResult.
+
+    The output goes to tmp_path/NAME (or ``out``); ``result.ok`` says whether its expectations held and
+    ``result.vmcore_path`` names the saved vmcore.
+    """
+    from emulator import scenario
+    from emulator.runner import run_scenario
+
+    def run(path, out=None, **kwargs):
+        sc = scenario.load(path)
+        return run_scenario(sc, str(out or tmp_path / sc.name), **kwargs)
+
+    return run

@@ -47,6 +47,8 @@ class RunDebugInfo:
     """The CPU of each NT_PRSTATUS note, in note order (fadump writes them in CPU order)."""
     prstatus_offsets: list[int]
     """File offset of each NT_PRSTATUS note's descriptor."""
+    build_id: str | None = None
+    """VMCOREINFO's BUILD-ID, when the kernel publishes one."""
 
     @property
     def debug_dir(self) -> Path:
@@ -83,7 +85,7 @@ def read_run(run_dir: str, vmcore_name: str | None = None) -> RunDebugInfo:
     if len(cpus) != len(offsets):
         cpus = list(range(len(offsets)))
     return RunDebugInfo(rd, path, report["scenario"]["profile"], le, info.get("OSRELEASE", "unknown"),
-                        crashing, cpus, offsets)
+                        crashing, cpus, offsets, info.get("BUILD-ID"))
 
 
 def symbol_file(info: RunDebugInfo) -> Path:
@@ -130,7 +132,10 @@ def gdb_argv(info: RunDebugInfo, cpu: int | None, extra: list[str]) -> list[str]
 
 
 def drgn_argv(info: RunDebugInfo, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "drgn", "-q", "-c", str(info.vmcore), "--extra-symbols", str(symbol_file(info)), *extra]
+    """drgn -c vmcore -s vmlinux when VMCOREINFO names a build ID (6.10) for drgn to match the symbol file
+    with; --extra-symbols for 3.4, whose VMCOREINFO has none."""
+    how = "-s" if info.build_id else "--extra-symbols"
+    return [sys.executable, "-m", "drgn", "-q", "-c", str(info.vmcore), how, str(symbol_file(info)), *extra]
 
 
 def crash_argv(info: RunDebugInfo, extra: list[str]) -> tuple[list[str], dict]:

@@ -248,7 +248,7 @@ def build(d: ImageDescription, out: str | os.PathLike) -> Path:
         c.write_text(source)
         lds.write_text(linker_script(addresses))
         args = [cc, "-g", "-O0", "-fno-eliminate-unused-debug-types", "-fno-common", "-fno-pic",
-                "-ffreestanding", "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-T," + str(lds),
+                "-ffreestanding", "-nostdlib", "-static", f"-Wl,--build-id=0x{KernelImage(d.release, 'ppc64le' if d.little_endian else 'ppc64').build_id()}", "-Wl,-T," + str(lds),
                 "-Wl,--no-warn-rwx-segments", "-o", str(Path(tmp) / "vmlinux"), str(c)]
         args.insert(1, "-mlittle-endian" if d.little_endian else "-mbig-endian")
         done = subprocess.run(args, capture_output=True, text=True)

@@ -68,6 +68,8 @@ class Kernel(CrashPaths):
     log_class = None
     """The printk buffer of this generation (kernels.printk), or None."""
     max_physmem_bits = 46
+    publishes_build_id = False
+    """VMCOREINFO has BUILD-ID (v5.9 and later): the image's build ID, which the symbol file carries too."""
 
     rma_clamp_hash = 1 << 40
     """hash__setup_initial_memory_limit() (6.x, arch/powerpc/mm/book3s64/hash_utils.c): a guest on an
@@ -221,7 +223,8 @@ class Kernel(CrashPaths):
 
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note."""
-        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size, self.vmcoreinfo_more())
+        self.vmcoreinfo_text = vmcoreinfo.base_text(self.release, self.page_size, self.vmcoreinfo_more(),
+                                                    self.image.build_id() if self.publishes_build_id else None)
         vmcoreinfo.write_note(self.ram, self.ks, self.vmcoreinfo_text, self.vmcoreinfo_bytes,
                              self.symbols["vmcoreinfo_note"])
 

@@ -69,6 +69,14 @@ class KernelImage:
     machine: str
     version: str = "#1 SMP"
 
+    def build_id(self) -> str:
+        """The image's GNU build ID (20 bytes, hex): a digest of what identifies this build.
+
+        The emulated image is never linked, so this stands for the ID the linker would have written; the
+        symbol file (emulator.symbolfile) is linked with the same ID so debuggers can match the two.
+        """
+        return hashlib.sha1(f"fadump-emu/{self.release}/{self.machine}/{self.version}".encode()).hexdigest()
+
     def banner(self) -> str:
         return f"Linux version {self.release} (fadump-emu) {self.version}"
 

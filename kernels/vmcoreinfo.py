@@ -12,10 +12,15 @@ from kernels.structs import KernelStructs
 VMCOREINFO_NOTE_NAME = "VMCOREINFO"
 
 
-def base_text(release: str, page_size: int, more: list[str] = ()) -> str:
-    """The text written at boot (subsys_initcall), before any crash; ``more`` from the profile."""
+def base_text(release: str, page_size: int, more: list[str] = (), build_id: str | None = None) -> str:
+    """The text written at boot (subsys_initcall), before any crash; ``more`` from the profile.
+
+    ``build_id`` (hex) is published as BUILD-ID right after OSRELEASE, as VMCOREINFO_BUILD_ID() does since
+    v5.9 (crash_save_vmcoreinfo_init(), kernel/vmcore_info.c v6.10); 3.4 has no such line.
+    """
     lines = [
         f"OSRELEASE={release}",
+        *([f"BUILD-ID={build_id}"] if build_id else []),
         f"PAGESIZE={page_size}",
         f"SYMBOL(init_uts_ns)={va(SYMBOLS['init_uts_ns']):x}",
         f"SYMBOL(swapper_pg_dir)={va(SYMBOLS['swapper_pg_dir']):x}",

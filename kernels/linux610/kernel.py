@@ -25,6 +25,7 @@ class Linux610(Kernel):
     memory_model = "sparsemem-vmemmap"
     log_class = PrbLogBuffer
     max_physmem_bits = 51
+    publishes_build_id = True
 
     def vmcoreinfo_more(self) -> list[str]:
         radix = int(self.machine.config.mmu == "radix")

@@ -125,6 +125,7 @@ def test_drgn_prints_init_uts_ns_finds_the_crashed_thread_and_walks_the_printk_r
     script.write_text(DRGN_SCRIPT)
     proc = fadump_emu("drgn", str(out), "--", str(script))
     assert proc.returncode == 0, proc.stderr
+    assert f" -s {out}/debug/vmlinux " in proc.stderr  # matched by build ID: BUILD-ID in 6.10's VMCOREINFO
     assert "release 6.10" in proc.stdout
     assert "crashed 0 swapper/3 3" in proc.stdout
     console = (out / "console.log").read_text()

@@ -68,3 +68,15 @@ def test_run_result_is_not_ok_when_an_expectation_fails(fadump_run, tmp_path):
     toml.write_text(small_scenario_text(extra='[expect]\nconsole = ["a line no kernel prints"]'))
     result = fadump_run(toml)
     assert result.ok is False
+
+
+def test_the_readme_fixture_example_passes_as_written(tmp_path):
+    readme = (PROJECT / "README.md").read_text()
+    code = readme.split("`fadump_run` runs a scenario file from your own tests:", 1)[1]
+    code = code.split("```python\n", 1)[1].split("```", 1)[0]
+    test_file = tmp_path / "test_readme_example.py"
+    test_file.write_text(code)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file),
+                           "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "base")],
+                          cwd=PROJECT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

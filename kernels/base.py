@@ -275,9 +275,15 @@ class Kernel(CrashPaths):
         """A capture kernel that found a dump but exported no /proc/vmcore: say why, from its own messages."""
         own = [ln.text for ln in self.machine.console.lines if ln.boot == self.boot and ln.source == f"kernel{self.boot}"]
         why = [t for t in own if any(w in t.lower() for w in ("fadump", "dump", "vmcore", "elf"))][-3:]
+        said = " (it says: " + " / ".join(why) + ")" if why else ""
+        fw = getattr(getattr(self, "fadump", None), "fw_dump", None)
+        if fw is not None and not fw.fadump_enabled:
+            self.narrate("no fadump in the capture kernel", "arch/powerpc/kernel/fadump.c",
+                         "fadump is not enabled in this kernel, so it never processes the preserved dump: no "
+                         "/proc/vmcore, nothing is saved" + said)
+            return
         self.narrate("fadump_process() failed", "arch/powerpc/kernel/fadump.c",
-                     "the capture kernel REJECTS the dump: no /proc/vmcore, nothing is saved"
-                     + (" (it says: " + " / ".join(why) + ")" if why else ""))
+                     "the capture kernel REJECTS the dump: no /proc/vmcore, nothing is saved" + said)
 
     # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
 

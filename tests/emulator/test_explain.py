@@ -42,6 +42,7 @@ PATHS = {
     "faults/crash-info-corrupt": [r"fault: crash-info-corrupt", r"REJECTS the dump"],
     "faults/crash-during-registration": [r"fault: crash-during-registration"],
     "faults/elf-header-overwritten": [r"fault: elf-header-overwritten"],
+    "faults/capture-without-fadump": [r"no fadump in the capture kernel", r"fadump is not enabled in this kernel"],
     "faults/disk-full": [r"saving vmcore FAILS: No space left on device"],
     "faults/copy-error-boot-memory": [r"dump is INCOMPLETE: section REAL_MODE_REGION has error_flags"],
     # triggers

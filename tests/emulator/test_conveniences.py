@@ -80,3 +80,28 @@ def test_the_readme_fixture_example_passes_as_written(tmp_path):
                            "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "base")],
                           cwd=PROJECT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def _pytest(cwd, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rxX", *args],
+                          cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_the_plugin_folder_is_configurable_and_named_toml_files_are_collected(tmp_path):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "ok-case.toml").write_text(small_scenario_text(name="ok-case"))
+    (tmp_path / "loose.toml").write_text(small_scenario_text(name="loose"))
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfadump_scenario_folder = cases\n")
+    folder = _pytest(tmp_path, "cases")
+    assert "1 passed" in folder.stdout, folder.stdout[-2000:]
+    named = _pytest(tmp_path, "loose.toml")
+    assert "1 passed" in named.stdout, named.stdout[-2000:]
+
+
+def test_the_plugin_marks_scenarios_listed_in_fadump_xfail(tmp_path):
+    (tmp_path / "scenarios").mkdir()
+    failing = small_scenario_text(name="known-bad", extra='[expect]\nconsole = ["a line no kernel prints"]')
+    (tmp_path / "scenarios" / "known-bad.toml").write_text(failing)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfadump_xfail =\n    known-bad: waiting for a fix\n")
+    proc = _pytest(tmp_path, "scenarios")
+    assert "1 xfailed" in proc.stdout and "waiting for a fix" in proc.stdout, proc.stdout[-2000:]

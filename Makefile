@@ -14,7 +14,7 @@ all: test
 help:
 	@echo "make run    set up .venv and run $(SCENARIO) into $(OUT)"
 	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
-	@echo "make tools  install readelf, eu-readelf and gdb-multiarch (Debian packages)"
+	@echo "make tools  install readelf, eu-readelf, gdb-multiarch, the ppc64 cross compilers and chromium (Debian packages)"
 	@echo "make ppc64el-tools  fetch Debian's ppc64el makedumpfile and crash (run under qemu) into .tools/ppc64el"
 	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
 	@echo "make clean  remove .venv and out/"
@@ -37,6 +37,9 @@ tools:
 	command -v readelf >/dev/null || missing="$$missing binutils"; \
 	command -v eu-readelf >/dev/null || missing="$$missing elfutils"; \
 	command -v gdb-multiarch >/dev/null || missing="$$missing gdb-multiarch"; \
+	command -v powerpc64le-linux-gnu-gcc >/dev/null || missing="$$missing gcc-powerpc64le-linux-gnu"; \
+	command -v powerpc64-linux-gnu-gcc >/dev/null || missing="$$missing gcc-powerpc64-linux-gnu"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \

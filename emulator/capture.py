@@ -50,6 +50,9 @@ class CaptureSteps:
             except DiskFull as full:
                 cap.save_error = f"No space left on device after {full.written} bytes"
                 k.userspace(f"kdump: saving vmcore failed: {cap.save_error}; kept {path.name}-incomplete")
+                m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
+                          f"saving {path.name} FAILS: {cap.save_error}; the partial file is kept as "
+                          f"{path.name}-incomplete")
                 self.result.captures.append(cap)
                 return
             cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
@@ -64,6 +67,13 @@ class CaptureSteps:
             save_span["end"] = m.env.now
             k.userspace(f"kdump: saved vmcore ({cap.format}): {cap.disk_bytes} bytes of data in a "
                         f"{cap.file_size}-byte file")
+            v = cap.verification or {}
+            m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
+                      f"/proc/vmcore is saved as {path.name} ({cap.format}, {cap.disk_bytes} bytes of data); read "
+                      "back, it " + ("matches crash-time memory" if v.get("ok") else
+                                     "does NOT match crash-time memory (" + ", ".join(
+                                         f"{len(v.get(key) or [])} {key}" for key in ("missing", "bogus", "differs"))
+                                     + ")"))
         self.result.captures.append(cap)
 
     def verify_capture(self, k, path: Path | None, fmt: str = "") -> dict | None:

@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "firmware function that models (with its source file), and the "
                                          "structures it wrote, decoded field by field.")
     explain.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
-    explain.add_argument("--step", action="store_true", help="pause between steps (on a terminal)")
+    explain.add_argument("--step", action="store_true",
+                         help="pause after each step: Enter goes on, `m ADDR LEN` shows memory as it is at that "
+                              "step, q (or end of input) quits")
     explain.add_argument("--json", action="store_true", help="print the steps as JSON instead")
     verify = sub.add_parser("verify", help="re-check a run's saved vmcore against its crash-time digests",
                             description="Read the vmcore of a run folder back from disk and compare every 4 KiB "
@@ -99,8 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check this file instead of the one in RUN_DIR (a copy, or makedumpfile's output)")
     verify.add_argument("--name", default=None, metavar="VMCORE_NAME",
                         help="which of the run's vmcores (vmcore, vmcore.2, ...) to check (default all)")
+    for tool, what in (("gdb", "gdb-multiarch on the crashing CPU (or --cpu N)"),
+                       ("drgn", "drgn on the vmcore with the emulated kernel's symbol file"),
+                       ("crash", "Debian's ppc64el crash under qemu-user (--minimal)")):
+        dbg = sub.add_parser(tool, help=f"open a run's vmcore in {tool}: {what}",
+                             description=f"Open the vmcore of RUN_DIR in {tool} with a symbol file (vmlinux) "
+                                         "of the emulated kernel image, built in RUN_DIR/debug/. Arguments "
+                                         f"after -- go to {tool}.",
+                             usage=f"fadump-emu {tool} [-h] RUN_DIR [options] [-- {tool.upper()} ARGS]")
+        dbg.add_argument("run_dir", metavar="RUN_DIR")
+        dbg.add_argument("--vmcore", default=None, metavar="VMCORE_NAME",
+                         help="which of the run's vmcores (vmcore, vmcore.2, ...) (default the first)")
+        if tool == "gdb":
+            dbg.add_argument("--cpu", type=int, default=None, metavar="N",
+                             help="select CPU N's thread (default the crashing CPU)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
-    check.add_argument("scenarios", nargs="+")
+    check.add_argument("scenarios", nargs="+", metavar="PATH",
+                       help="scenario files or folders (searched recursively for *.toml, like `test`)")
     return p
 
 
@@ -118,7 +135,13 @@ def dask_options(p: argparse.ArgumentParser, collect: bool = True) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    tool_args = []
+    if argv and argv[0] in ("gdb", "drgn", "crash") and "--" in argv:
+        cut = argv.index("--")
+        argv, tool_args = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    args.tool_args = tool_args
     if args.command is None:
         build_parser().print_help()
         return 2
@@ -142,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             return verify_command.command(args)
         if args.command == "test":
             return cmd_test(args)
+        if args.command in ("gdb", "drgn", "crash"):
+            from emulator import debuggers
+            return debuggers.command(args)
     except FadumpEmuError as exc:
         # Plain text, one line: "file:line: message" must survive grep and editors.
         print(f"fadump-emu: {exc}", file=sys.stderr)
@@ -159,17 +185,9 @@ def cmd_explore(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    import json
-
     from emulator import explain, scenario
-    from emulator.runner import run_scenario
 
-    result = run_scenario(scenario.load(args.scenario), None)
-    if args.json:
-        print(json.dumps(result.machine.steps, indent=2))
-        return 0
-    explain.narrate(result, step=args.step)
-    return 0
+    return explain.explain(scenario.load(args.scenario), step=args.step, as_json=args.json)
 
 
 def cmd_check(args) -> int:
@@ -177,7 +195,21 @@ def cmd_check(args) -> int:
     from emulator import scenario
     from emulator.scenario_checks import rehearse
 
-    for path in args.scenarios:
+    from pathlib import Path
+
+    from emulator.errors import BadInputError
+
+    paths = []
+    for given in args.scenarios:
+        p = Path(given)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*.toml"))
+            if not found:
+                raise BadInputError(f"{given}: no *.toml scenario files in this folder")
+            paths += found
+        else:
+            paths.append(given)
+    for path in paths:
         sc = scenario.load(path)
         rehearse(sc)
         print(f"{path}: ok ({sc.kernel.profile}, {fmt_size(sc.machine.memory)}, {len(sc.events)} events)")
@@ -261,8 +293,13 @@ def RichConsole(highlight: bool = False, **kwargs):
     return Console(highlight=highlight, **kwargs)
 
 
+def plain_console():
+    """Summary output that is never wrapped at 80 columns when stdout is a pipe or a file (grep, CI logs)."""
+    return RichConsole(highlight=False)
+
+
 def summarize(result, rep: dict, out: str) -> None:
-    con = RichConsole(highlight=False)
+    con = plain_console()
     con.rule("[bold]summary")
     con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
               f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")
@@ -286,4 +323,4 @@ def summarize(result, rep: dict, out: str) -> None:
         sign = "[green]ok  [/]" if e["ok"] else "[red]FAIL[/]"
         detail = f" ({e['detail']})" if e["detail"] and not e["ok"] else ""
         con.print(f"{sign} {e['what']}{detail}")
-    con.print(f"written   {out}/console.log, {out}/report.json")
+    con.print(f"written   {out}/console.log, {out}/report.json, {out}/report.html")

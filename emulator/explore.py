@@ -214,7 +214,7 @@ def command(args) -> int:
         task = bar.add_task("exploring", total=None)
         points = explore(args.scenario, triggers, args.jobs, progress=lambda: bar.advance(task),
                          scheduler=args.scheduler, cluster=args.cluster)
-    con = Console(highlight=False)
+    con = Console(highlight=False, soft_wrap=not sys.stdout.isatty())  # no wrapping into pipes
     con.print(f"explored {len(points)} runs: {len({p.index for p in points})} boundaries x triggers of "
               f"{args.scenario} in {time.perf_counter() - start:.1f} s")
     if unmodelled:

@@ -78,6 +78,7 @@ class FaultPlan:
     def __init__(self, faults: list[Fault]):
         self.faults = faults
         self.kinds = {f.kind: f for f in faults}
+        self.machine = None
 
     def has(self, kind: str) -> bool:
         return kind in self.kinds
@@ -85,8 +86,13 @@ class FaultPlan:
     def param(self, kind: str, name: str, default=None):
         return self.kinds[kind].params.get(name, default)
 
+    def narrate_machine(self, function: str, text: str) -> None:
+        if self.machine is not None:
+            self.machine.narrate("fault", function, "the scenario's [[faults]]", text)
+
     def arm_machine(self, machine) -> None:
         """Firmware-side faults: RTAS statuses, copy errors, interrupted copy, status error."""
+        self.machine = machine
         for f in self.faults:
             if f.kind == "rtas-status":
                 statuses = list(f.params["statuses"])
@@ -122,11 +128,18 @@ class FaultPlan:
             fw = kernel.fadump.fw_dump
             elfcorehdr = fw.fadumphdr_addr + kernel.ks.crash_info_header_old.sizeof()
             kernel.ram.write(elfcorehdr, b"\xde\xad\xbe\xef" * 16)
+            kernel.machine.narrate("fault", "fault: elf-header-overwritten", "the scenario's [[faults]]",
+                                   FAULTS["elf-header-overwritten"][0] + f" (64 bytes at {elfcorehdr:#x})")
 
     def after_preserve(self, machine, kernel) -> None:
         """Faults that strike the preserved data between the dump and the capture boot."""
         mem = DumpMemStruct.parse(machine.fadump.state.dump)
         ram, fadumphdr, cpu_dest = machine.ram, _fadumphdr_addr(mem), _cpu_dest(mem)
+        struck = [k for k in ("crash-info-corrupt", "crash-info-byteswapped", "regsave-bad-magic",
+                              "regsave-missing-cpustrt") if self.has(k)]
+        for kind in struck:
+            machine.narrate("fault", f"fault: {kind}", "the scenario's [[faults]]",
+                            FAULTS[kind][0] + f" (at {fadumphdr if kind.startswith('crash') else cpu_dest:#x})")
         if self.has("crash-info-corrupt"):
             ram.write(fadumphdr, b"\x00GARBAGE")
         if self.has("crash-info-byteswapped"):
@@ -141,6 +154,7 @@ class FaultPlan:
         """crash-during-registration: the crash lands inside the REGISTER call."""
         if command == DumpCommand.REGISTER and self.has("crash-during-registration"):
             f = self.kinds.pop("crash-during-registration")
+            self.narrate_machine("fault: crash-during-registration", FAULTS["crash-during-registration"][0])
             raise KernelCrashed(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
 
 

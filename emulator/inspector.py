@@ -10,6 +10,7 @@ Values readelf prints in hex are hex strings in the JSON; counts are numbers.
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from construct import ConstructError
@@ -84,7 +85,7 @@ def command(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        render(data, Console(highlight=False))
+        render(data, Console(highlight=False, soft_wrap=not sys.stdout.isatty()))
     return 0
 
 
@@ -109,7 +110,39 @@ def decode_vmcore(path: str, parts=PARTS) -> dict:
             fields = core.pt_regs_fields
             out["notes"] = [decode_note(name, n_type, desc, off, core.ks, fields)
                             for name, n_type, desc, off in core.notes]
+            label_cpus(out["notes"], Path(path))
         return out
+
+
+def note_cpus(path: Path) -> list[int] | None:
+    """The CPU of each NT_PRSTATUS note of a run's vmcore, from the report.json beside it (None if unknown).
+
+    fadump writes the notes in CPU order for the CPUs of the crash-time mask (fadump_regs_to_elf_notes(),
+    v6.10), with pid 0; the report lists the CPUs whose registers reached the notes, in that order.
+    """
+    try:
+        report = json.loads((path.parent / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for cap in report.get("captures", []):
+        if cap.get("vmcore") and Path(cap["vmcore"]).name == path.name:
+            return sorted(int(c) for c in cap.get("registers", {}))
+    return None
+
+
+def label_cpus(notes: list[dict], path: Path) -> None:
+    """Give each NT_PRSTATUS note a "cpu" (and where it came from): the run's report, else pid - 1 when set."""
+    prstatus = [n for n in notes if "registers" in n]
+    cpus = note_cpus(path)
+    if cpus is not None and len(cpus) == len(prstatus):
+        for note, cpu in zip(prstatus, cpus):
+            note["cpu"], note["cpu_from"] = cpu, "report.json (notes are in CPU order)"
+        return
+    for note in prstatus:
+        if note["pid"]:
+            note["cpu"], note["cpu_from"] = note["pid"] - 1, "pid - 1"
+        else:
+            note["cpu"], note["cpu_from"] = None, "unknown: fadump writes pid 0 and this vmcore has no report.json"
 
 
 def decode_phdr(ph) -> dict:
@@ -247,7 +280,8 @@ def _note_table(note: dict, per_row: int = 4) -> Table:
     what = note["type_name"] or f"type {note['type']}"
     title = f"Note {note['owner']} {what} at {note['offset']} ({note['size']} bytes)"
     if "registers" in note:
-        t = Table(title=f"{title}: pid {note['pid']}", title_justify="left", show_header=False)
+        cpu = f"CPU {note['cpu']}" if note.get("cpu") is not None else "CPU unknown"
+        t = Table(title=f"{title}: {cpu}, pid {note['pid']}", title_justify="left", show_header=False)
         for _ in range(per_row):
             t.add_column("name", style="bold")
             t.add_column("value")

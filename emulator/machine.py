@@ -54,6 +54,12 @@ class Machine:
         self.devicetree = DeviceTree()
         self.steps: list[dict] = []
         """What each actor did, step by step (for explain and reports)."""
+        self.hot_added: set[int] = set()
+        """LMB indexes added by hotplug since power-on (the memory maps mark them)."""
+        self.dump_area: tuple[int, int] | None = None
+        """The first kernel's reserved dump area as the maps drew it, to name it the same way afterwards."""
+        self.step_hook = None
+        """Called with each step as it is recorded (explain --step pauses there, memory as it is then)."""
         self.stall = 0.0
         """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
@@ -98,6 +104,7 @@ class Machine:
     def add_lmb(self, index: int) -> None:
         """The HMC gives the partition one more LMB (its memory starts zeroed)."""
         self.layout.present.add(index)
+        self.hot_added.add(index)
         size = self.layout.lmb_size
         self.ram.fill(index * size, size, 0)
         self._build_memory_nodes()
@@ -105,6 +112,7 @@ class Machine:
     def remove_lmb(self, index: int) -> None:
         """The LMB goes back to the hypervisor; its contents are gone."""
         self.layout.present.discard(index)
+        self.hot_added.discard(index)
         size = self.layout.lmb_size
         self.ram.fill(index * size, size, 0)
         self._build_memory_nodes()
@@ -139,10 +147,12 @@ class Machine:
 
     def narrate(self, actor: str, function: str, source: str, text: str, **structs) -> None:
         """Record one step for `fadump-emu explain`: who did what, modelling which code, with what data."""
-        self.steps.append({"time": round(self.now(), 6), "console_line": len(self.console.lines),
-                           "boot": self.boot_count, "actor": actor,
+        self.steps.append({"time": round(self.now(), 6), "uptime": round(self.uptime(), 6),
+                           "console_line": len(self.console.lines), "boot": self.boot_count, "actor": actor,
                            "function": function, "source": source, "text": text,
                            "structs": {name: plain(value) for name, value in structs.items()}})
+        if self.step_hook is not None:
+            self.step_hook(self.steps[-1])
 
     def now(self) -> float:
         """Partition time, including busy-waits of the running synchronous call."""

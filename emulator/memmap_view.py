@@ -83,16 +83,22 @@ def snapshot(moment: str, machine, kernel) -> MapSnapshot:
     paint.add(0, end, base, "memory")
     for hole in m.layout.holes():
         paint.add(hole.start, hole.end, "hole (no memory)", "hole")
+    lmb = m.layout.lmb_size
+    for index in sorted(getattr(m, "hot_added", ())):
+        paint.add(index * lmb, (index + 1) * lmb, "hot-added LMB", "hotplug")
     fw = getattr(getattr(k, "fadump", None), "fw_dump", None)
     raw = m.fadump.state.dump or m.fadump.state.registered or m.devicetree.get("/rtas", DT_KERNEL_DUMP)
     preserved = moment != BEFORE_CRASH and m.fadump.state.dump is not None
     sections = DumpMemStruct.parse(raw).sections if raw else []
     if moment == CAPTURE and fw is not None and fw.dump_active:
         snap.spans.append(Region(fw.boot_memory_size, end, "reserved by the capture kernel", "span"))
+        if getattr(m, "dump_area", None):
+            paint.add(*m.dump_area, "dump area (padding)", "reserved")  # the same name as before the crash
     elif fw is not None and fw.reserve_dump_area_size:
         start = fw.reserve_dump_area_start
         snap.spans.append(Region(start, start + fw.reserve_dump_area_size, "reserved dump area", "span"))
         paint.add(start, start + fw.reserve_dump_area_size, "dump area (padding)", "reserved")
+        m.dump_area = (start, start + fw.reserve_dump_area_size)
     for s in sections:
         if s.source_data_type == SectionType.REAL_MODE_REGION:
             who = "the capture kernel runs here" if moment == CAPTURE else "kernel and workload"
@@ -236,7 +242,7 @@ def render(snap: MapSnapshot, console: Console) -> None:
         console.print(f"  {remark}", markup=False)
 
 
-STYLE = {"boot": "cyan", "cpu": "yellow", "hpte": "dark_orange", "copy": "blue", "fdh": "red", "elf": "magenta",
+STYLE = {"hotplug": "bright_green", "boot": "cyan", "cpu": "yellow", "hpte": "dark_orange", "copy": "blue", "fdh": "red", "elf": "magenta",
          "hole": "dim", "image": "bright_black", "notes": "green", "param": "dark_orange", "reserved": "white"}
 
 

@@ -15,19 +15,45 @@ import pytest
 SCENARIO_FOLDER = "scenarios"
 
 
-def is_scenario_file(file_path: Path, rootpath: Path) -> bool:
-    """Whether ``file_path`` is a *.toml inside a scenarios/ folder (judged below the rootdir when inside it)."""
+def pytest_addoption(parser) -> None:
+    parser.addini("fadump_scenario_folder", "name of the folders whose *.toml files are scenarios "
+                  f"(default {SCENARIO_FOLDER})", default=SCENARIO_FOLDER)
+    parser.addini("fadump_xfail", "scenarios expected to fail, one per line: NAME: reason", type="linelist",
+                  default=[])
+
+
+def is_scenario_file(file_path: Path, rootpath: Path, folder: str = SCENARIO_FOLDER, named=()) -> bool:
+    """Whether ``file_path`` is a *.toml inside a ``folder`` folder (judged below the rootdir when inside it),
+    or a *.toml named on the command line."""
     if file_path.suffix != ".toml":
         return False
+    if file_path.resolve() in named:
+        return True
     try:
         folders = file_path.relative_to(rootpath).parts[:-1]
     except ValueError:
         folders = file_path.parts[:-1]
-    return SCENARIO_FOLDER in folders
+    return folder in folders
+
+
+def _named(config) -> set[Path]:
+    """The *.toml files given on the command line (with any ::node suffix removed)."""
+    here = Path(config.invocation_params.dir)
+    return {(here / arg.split("::", 1)[0]).resolve() for arg in config.args if arg.split("::", 1)[0].endswith(".toml")}
+
+
+def xfail_reasons(config) -> dict[str, str]:
+    """fadump_xfail lines as {scenario name: reason}."""
+    out = {}
+    for line in config.getini("fadump_xfail"):
+        name, _, reason = line.partition(":")
+        out[name.strip()] = reason.strip() or "expected to fail (fadump_xfail)"
+    return out
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if is_scenario_file(file_path, parent.config.rootpath):
+    config = parent.config
+    if is_scenario_file(file_path, config.rootpath, config.getini("fadump_scenario_folder"), _named(config)):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -36,7 +62,11 @@ class ScenarioFile(pytest.File):
     """One scenario file: one item, named after the file's stem."""
 
     def collect(self):
-        yield ScenarioItem.from_parent(self, name=self.path.stem)
+        item = ScenarioItem.from_parent(self, name=self.path.stem)
+        reason = xfail_reasons(self.config).get(self.path.stem)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+        yield item
 
 
 class ScenarioNotMet(AssertionError):
@@ -80,3 +110,20 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"scenario {self.path.name}"
+
+
+@pytest.fixture
+def fadump_run(tmp_path):
+    """Run a scenario file in-process: ``fadump_run("scenarios/basic-panic.toml")`` -> RunResult.
+
+    The output goes to tmp_path/NAME (or ``out``); ``result.ok`` says whether its expectations held and
+    ``result.vmcore_path`` names the saved vmcore.
+    """
+    from emulator import scenario
+    from emulator.runner import run_scenario
+
+    def run(path, out=None, **kwargs):
+        sc = scenario.load(path)
+        return run_scenario(sc, str(out or tmp_path / sc.name), **kwargs)
+
+    return run

@@ -51,6 +51,18 @@ class RunResult:
     report: dict | None = None
     """report.json as written (emulator.runner.publish)."""
 
+    @property
+    def ok(self) -> bool:
+        """Whether every expectation held (as report.json's "ok")."""
+        if self.report is not None:
+            return bool(self.report["ok"])
+        return all(e["ok"] for e in self.expectations)
+
+    @property
+    def vmcore_path(self) -> str | None:
+        """The first saved vmcore's path (in the output folder), or None when nothing was saved."""
+        return next((c.path for c in self.captures if c.path and not c.rejected), None)
+
     def timed(self, phase: str):
         return _Timer(self.timings, phase)
 

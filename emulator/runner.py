@@ -140,6 +140,7 @@ class Run(CaptureSteps):
                 ended = self.after_capture(k)
             elif capture_boot:
                 self.result.captures.append(Capture(k.boot, rejected=True))
+                k.narrate_rejection()
                 ended = None
             else:
                 k.kdump_service_register()
@@ -211,7 +212,7 @@ class Run(CaptureSteps):
         else:
             ok = k.cpu_set_online(ev.cpu, ev.kind == "cpu-online")
         self.result.hotplug.append({"boot": k.boot, "kind": ev.kind, "addr": f"{ev.addr:#x}", "cpu": ev.cpu,
-                                    "ok": ok})
+                                    "ok": ok, "time": round(self.machine.now(), 6)})
 
     def save_boot_state(self, k) -> None:
         """What userspace sees once the kernel is up: sysfs values and /proc/device-tree."""

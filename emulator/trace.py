@@ -1,7 +1,7 @@
 """A run as a Chrome trace-event file, for Perfetto (ui.perfetto.dev) or chrome://tracing.
 
 One process (the partition) with one track per actor of the run's timeline:
-each kernel boot, the CPUs that crashed, PHYP (the hypervisor), kdump, and an
+each kernel boot, every CPU (its state at power-on, hotplug, its crash), PHYP (the hypervisor), kdump, and an
 RTAS track with every call the kernels made. Spans become complete events
 ("X"), instants and console lines instant events ("i"); times are microseconds
 of simulated partition time. Format: the Trace Event Format document
@@ -64,6 +64,15 @@ def events(result) -> list[dict]:
         else:
             ev.update(ph="X", dur=max(0.0, span["end"] - span["start"]) * US)
         body.append(ev)
+    for cpu in result.machine.cpus:  # one track per CPU, as the tutorial promises, even for CPUs that never crash
+        start = result.scenario.machine.online_cpus
+        online = start is None or cpu.id in start
+        body.append({"name": f"CPU {cpu.id} {'online' if online else 'offline'} at power-on", "ph": "i", "s": "t",
+                     "pid": PID, "track": f"cpu {cpu.id}", "ts": 0.0, "args": {}})
+    for ev in result.hotplug:
+        if ev["kind"].startswith("cpu-") and ev.get("time") is not None:
+            body.append({"name": f"{ev['kind']} ({'done' if ev['ok'] else 'refused'})", "ph": "i", "s": "t",
+                         "pid": PID, "track": f"cpu {ev['cpu']}", "ts": ev["time"] * US, "args": {}})
     for call in result.machine.rtas.log:
         body.append({"name": rtas_name(call), "ph": "i", "s": "t", "pid": PID, "track": RTAS_TRACK,
                      "ts": call.time * US, "args": {"args": [f"{int(a):#x}" for a in call.args],

@@ -175,7 +175,25 @@ class FadumpFirmware:
         self.state.registered = None
         self.state.pending = False
         self.machine.devicetree.set("/rtas", abi.DT_KERNEL_DUMP, self.state.dump)
-        self.machine.narrate(self.actor, "ibm,os-term: dump", self.source, self.preserve_story, kernel_dump=mem)
+        self.machine.narrate(self.actor, "ibm,os-term: dump", self.source, self.story_of(mem), kernel_dump=mem)
+
+    def story_of(self, mem) -> str:
+        """preserve_story when every section is complete; otherwise what the published structure says."""
+        status = mem.header.dump_status_flag
+        problems = []
+        for s in mem.sections:
+            name = SectionType(s.source_data_type).name if s.source_data_type in SectionType._value2member_map_ \
+                else f"type {s.source_data_type:#x}"
+            if s.error_flags:
+                problems.append(f"section {name} has error_flags {s.error_flags:#x}")
+            if s.source_data_type == SectionType.REAL_MODE_REGION and s.bytes_dumped != s.source_len:
+                problems.append(f"section {name} copied only {s.bytes_dumped:#x} of {s.source_len:#x} bytes")
+        if status & DumpStatus.ERROR:
+            problems.append(f"dump_status_flag {status:#x} has DUMP_ERROR ({DumpStatus.ERROR:#x}) set")
+        if not problems:
+            return self.preserve_story
+        return ("the dump is INCOMPLETE: " + "; ".join(problems) + ". The structure is still published as "
+                "/rtas/ibm,kernel-dump and the partition reboots; the capture kernel decides what to do with it")
 
     preserve_story = ""
     """What preserve() did, in a sentence, for explain."""
@@ -210,8 +228,14 @@ class FadumpFirmware:
             yield m.env.timeout(length / COPY_BANDWIDTH)
             self.state.bytes_moved += m.ram.copy(src.start, dst.start, length)
             if mode == "power-loss":
+                m.narrate(self.actor, "boot-memory copy (fault: copy-interrupted, power-loss)", self.source,
+                          f"power is lost after copying {length:#x} of {s.source_len:#x} bytes of boot memory: "
+                          "no dump structure is published and memory is gone")
                 raise PowerLoss(f"power lost after copying {length:#x} of {s.source_len:#x} bytes")
             m.firmware_log(f"hardware error after copying {length:#x} of {s.source_len:#x} bytes")
+            m.narrate(self.actor, "boot-memory copy (fault: copy-interrupted, hardware-error)", self.source,
+                      f"a hardware error stops the copy after {length:#x} of {s.source_len:#x} bytes; "
+                      "firmware records bytes_dumped and sets DUMP_ERROR in the header")
             s.bytes_dumped = length
             self.state.status_error = True
             return

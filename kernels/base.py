@@ -9,7 +9,7 @@ from emulator.units import align_up
 from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
-from kernels import vmcoreinfo
+from kernels import tasks, vmcoreinfo
 from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
 from kernels.memmap import MemMap
@@ -52,6 +52,9 @@ class Memblock:
         for r in self.reserved:
             out = subtract(out, r)
         return out
+
+
+HOTPLUG_SRC = "arch/powerpc/platforms/pseries/hotplug-memory.c"
 
 
 class Kernel(CrashPaths):
@@ -204,6 +207,7 @@ class Kernel(CrashPaths):
     def load_image(self) -> None:
         """The image and the memory a young kernel fills: all below the reservation."""
         self.image.load(self.ram, self.boot)
+        tasks.place(self)
         start, size = CAPTURE_SCRATCH
         pattern = f"boot {self.boot} initramfs/page cache ".encode()
         block = (pattern * (size // len(pattern) + 1))[:size]
@@ -275,6 +279,20 @@ class Kernel(CrashPaths):
     def dump_registered(self) -> bool:
         return self.fadump.fw_dump.dump_registered
 
+    def narrate_rejection(self) -> None:
+        """A capture kernel that found a dump but exported no /proc/vmcore: say why, from its own messages."""
+        own = [ln.text for ln in self.machine.console.lines if ln.boot == self.boot and ln.source == f"kernel{self.boot}"]
+        why = [t for t in own if any(w in t.lower() for w in ("fadump", "dump", "vmcore", "elf"))][-3:]
+        said = " (it says: " + " / ".join(why) + ")" if why else ""
+        fw = getattr(getattr(self, "fadump", None), "fw_dump", None)
+        if fw is not None and not fw.fadump_enabled:
+            self.narrate("no fadump in the capture kernel", "arch/powerpc/kernel/fadump.c",
+                         "fadump is not enabled in this kernel, so it never processes the preserved dump: no "
+                         "/proc/vmcore, nothing is saved" + said)
+            return
+        self.narrate("fadump_process() failed", "arch/powerpc/kernel/fadump.c",
+                     "the capture kernel REJECTS the dump: no /proc/vmcore, nothing is saved" + said)
+
     # --- hotplug (arch/powerpc/platforms/pseries/hotplug-memory.c, hotplug-cpu.c) ---
 
     def dlpar_memory_add(self, addr: int) -> bool:
@@ -283,6 +301,7 @@ class Kernel(CrashPaths):
         index = addr // m.layout.lmb_size
         if index in m.layout.present:
             self.printk(f"pseries-hotplug-mem: Failed to hot-add memory at {addr:#x}: already present")
+            self.narrate("dlpar_memory_add()", HOTPLUG_SRC, f"the LMB at {addr:#x} is already present: nothing changes")
             return False
         self.printk(f"pseries-hotplug-mem: Attempting to hot-add LMB, drc index {0x80000000 + index:x}")
         m.add_lmb(index)
@@ -290,6 +309,9 @@ class Kernel(CrashPaths):
         if hasattr(self.memmap, "add_memory"):
             self.memmap.add_memory(Range(index * m.layout.lmb_size, (index + 1) * m.layout.lmb_size))
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-added")
+        self.narrate("dlpar_memory_add()", HOTPLUG_SRC, f"the LMB at {addr:#x} ({m.layout.lmb_size >> 20} MiB) is "
+                     "hot-added: memblock and the device tree grow; a dump registered before does not cover it "
+                     "until fadump re-registers")
         return True
 
     def dlpar_memory_remove(self, addr: int) -> bool:
@@ -301,12 +323,17 @@ class Kernel(CrashPaths):
         pinned = lmb.start < HEAP_START or any(lmb.overlaps(r) for r in self.memblock.reserved)
         if index not in m.layout.present or pinned:
             self.printk(f"pseries-hotplug-mem: Failed to hot-remove memory at {addr:x}")
+            self.narrate("dlpar_memory_remove()", HOTPLUG_SRC, f"the LMB at {addr:#x} cannot be removed: "
+                         + ("it is not present" if index not in m.layout.present else
+                            "the kernel holds it (image or a reservation)"))
             return False
         m.remove_lmb(index)
         self.memblock.memory = m.layout.memblock_memory()
         if hasattr(self.memmap, "remove_memory"):
             self.memmap.remove_memory(lmb)
         self.printk(f"pseries-hotplug-mem: Memory at {addr:x} (drc index {0x80000000 + index:x}) was hot-removed")
+        self.narrate("dlpar_memory_remove()", HOTPLUG_SRC, f"the LMB at {addr:#x} is hot-removed: memblock and "
+                     "the device tree shrink; a dump registered before still names it until fadump re-registers")
         return True
 
     def cpu_set_online(self, cpu: int, online: bool) -> bool:
@@ -315,6 +342,9 @@ class Kernel(CrashPaths):
         if c.online == online or (cpu == 0 and not online):
             return False
         c.online = online
+        self.narrate("dlpar_cpu()" if online else "cpu_down()", HOTPLUG_SRC.replace("memory", "cpu"),
+                     f"CPU {cpu} goes {'online' if online else 'offline'}; the online mask the crash info header "
+                     "records at a crash changes with it")
         self.printk(f"CPU {cpu} is now {'online' if online else 'offline'}" if not online else
                     f"smp: Booting CPU {cpu}")
         return True
@@ -364,4 +394,10 @@ class Kernel(CrashPaths):
             return -errno.ENOENT
         if f.store is None:
             return -errno.EACCES
-        return f.store(value)
+        lines = len(self.machine.console.lines)
+        rc = f.store(value)
+        said = [ln.text for ln in self.machine.console.lines[lines:]]
+        outcome = f"returns {rc}" if rc >= 0 else f"fails with -{errno.errorcode.get(-rc, rc)}"
+        self.narrate(f"store to {path}", "userspace (sysfs)",
+                     f"echo {value.strip()} > {path} {outcome}" + (": " + "; ".join(said) if said else ""))
+        return rc

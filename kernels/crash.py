@@ -6,8 +6,11 @@ wording follows the kernel generation (``modern_wording``).
 """
 
 from firmware import abi
+from kernels import tasks
 
 PANIC = "Kernel panic - not syncing: {message}"
+CRASH_FUNCTIONS = {"panic": "panic()", "sysrq": "sysrq_handle_crash()", "oops": "die()",
+                   "system-reset": "system_reset_exception()"}
 REBOOTING = "Rebooting in {seconds} seconds.."
 OS_TERM_FAILED = "ibm,os-term call failed {rc}"
 """rtas.c, KERN_EMERG, no prefix."""
@@ -43,15 +46,28 @@ class CrashPaths:
     def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> str:
         """Crash on ``cpu`` by ``kind``: "dumped", "reboot" or "hang"."""
         self.crashing_cpu = cpu
+        tasks.record_crashing_cpu(self, cpu)
+        registered = self.fadump_registered_now()
+        self.narrate(CRASH_FUNCTIONS.get(kind, kind), "kernel/panic.c, arch/powerpc/kernel/traps.c",
+                     f"CPU {cpu} goes down ({kind}); fadump is "
+                     + ("registered: the crash path hands over to firmware" if registered else
+                        "NOT registered: firmware will not preserve memory"))
         if kind == "panic":
-            return self.panic(regs, message)
-        if kind == "sysrq":
-            return self.sysrq_crash(regs)
-        if kind == "oops":
-            return self.die_oops(regs)
-        if kind == "system-reset":
-            return self.system_reset_exception(regs, stuck)
-        raise ValueError(kind)
+            result = self.panic(regs, message)
+        elif kind == "sysrq":
+            result = self.sysrq_crash(regs)
+        elif kind == "oops":
+            result = self.die_oops(regs)
+        elif kind == "system-reset":
+            result = self.system_reset_exception(regs, stuck)
+        else:
+            raise ValueError(kind)
+        if result != "dumped":
+            fallback = " kdump's crashkernel= reservation would take the dump instead (fallback)" \
+                if getattr(self, "kdump_fallback", False) else " nothing saves this crash"
+            self.narrate("no firmware-assisted dump", "arch/powerpc/kernel/fadump.c",
+                         f"the crash ends in {result!r} without a firmware-assisted dump;{fallback}")
+        return result
 
     def ppc_save_regs(self, regs: dict[str, int]) -> dict[str, int]:
         """What ppc_save_regs() (arch/powerpc/kernel/ppc_save_regs.S) stores for crash_fadump(NULL, ...).

@@ -39,6 +39,10 @@ SYMBOLS = {
     "clear_seq": 0x0190_0100,
     "_printk_rb_static_descs": 0x0191_0000,
     "_printk_rb_static_infos": 0x0194_0000,
+    "crashing_cpu": 0x01A0_0000,
+    "__per_cpu_offset": 0x01A0_1000,
+    "init_task": 0x01A1_0000,
+    "runqueues": 0x01A2_0000,
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 
@@ -75,6 +79,14 @@ class KernelImage:
     version: str = "#1 SMP"
     uts_name_offset: int = 4
     """Where struct uts_namespace keeps name: 4 behind a struct kref (3.4), 0 once the kref went (6.x)."""
+
+    def build_id(self) -> str:
+        """The image's GNU build ID (20 bytes, hex): a digest of what identifies this build.
+
+        The emulated image is never linked, so this stands for the ID the linker would have written; the
+        symbol file (emulator.symbolfile) is linked with the same ID so debuggers can match the two.
+        """
+        return hashlib.sha1(f"fadump-emu/{self.release}/{self.machine}/{self.version}".encode()).hexdigest()
 
     def banner(self) -> str:
         return f"Linux version {self.release} (fadump-emu) {self.version}"

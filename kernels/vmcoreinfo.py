@@ -7,7 +7,6 @@ only when the emulated kernel has the object it names, so a reader never follows
 a pointer into nothing. ``unbacked(kernel)`` lists the release's keys left out.
 """
 
-import hashlib
 
 from kernels import elfcore
 from kernels.image import va
@@ -18,18 +17,13 @@ PRINTK_KEYS = "<printk>"
 """Where a release's log_buf(_vmcoreinfo)_setup() lines go in its key list."""
 
 
-def build_id(release: str, machine: str) -> str:
-    """The image's GNU build-id (20 bytes of SHA-1, as ld --build-id=sha1), printed as hex."""
-    return hashlib.sha1(f"fadump-emu {release} {machine}".encode()).hexdigest()
-
-
 def values(kernel) -> dict[str, str]:
     """Every key this emulated kernel can back, with the value its release prints."""
     v = kernel.version
     page = v.page
     out = {
         "OSRELEASE": kernel.release,
-        "BUILD-ID": build_id(kernel.release, kernel.image.machine),
+        "BUILD-ID": kernel.image.build_id(),  # the symbol file (emulator.symbolfile) is linked with the same ID
         "PAGESIZE": str(kernel.page_size),
         "OFFSET(uts_namespace.name)": str(v.uts_name_offset),
         "SIZE(page)": str(page.size),

@@ -157,12 +157,13 @@ def test_dmesg_says_when_no_reader_exists_for_the_log_format(tmp_path, monkeypat
 
 
 def test_the_trace_loads_as_json_with_one_track_per_actor(run_dir):
-    """The trace has named tracks for both kernels, the crashing CPU, PHYP, RTAS and kdump, under one pid."""
+    """The trace has named tracks for both kernels, every CPU, PHYP, RTAS and kdump, under one pid."""
     _, trace_file, _ = run_dir
     with open(trace_file) as f:
         events = json.load(f)["traceEvents"]
     names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert sorted(names.values()) == sorted(["kernel 1", "kernel 2", "cpu 1", "PHYP", "RTAS", "kdump"])
+    assert sorted(names.values()) == sorted(["kernel 1", "kernel 2", "cpu 0", "cpu 1", "cpu 2", "cpu 3", "PHYP",
+                                             "RTAS", "kdump"])
     assert {e["pid"] for e in events} == {1}
     assert any(e["name"] == "process_name" for e in events)
     tid = {name: t for t, name in names.items()}

@@ -33,7 +33,7 @@ MANIFEST = ".fadump-emu-manifest.json"
 STAGING_PREFIX = ".fadump-emu-incomplete."
 TRASH = ".old-results"
 REPORT = "report.json"
-RESULT_NAME = re.compile(r"^(vmcore(\.\d+)?|console\.log|report\.json|boot-\d+|digests)$")
+RESULT_NAME = re.compile(r"^(vmcore(\.\d+)?|console\.log|report\.(json|html)|boot-\d+|digests|debug)$")
 """The names a run writes by itself (a scenario's capture path may not take them)."""
 VMCORE_NAME = re.compile(r"^vmcore(\.\d+)?$")
 

@@ -238,9 +238,12 @@ def test_a_fifo_a_folder_or_a_huge_file_as_scenario_is_refused_without_reading_i
     os.mkfifo(fifo)
     huge = tmp_path / "huge.toml"
     huge.write_text("# " + "x" * (5 << 20) + "\n")
-    for path, words in ((fifo, "is not a regular file"), (tmp_path, "is a folder"), (huge, "larger than 4 MiB")):
+    for path, words in ((fifo, "is not a regular file"), (huge, "larger than 4 MiB")):
         assert main(["check-scenario", str(path)]) == 2
         assert words in flat(capsys.readouterr().err)
+    # check-scenario takes folders (every scenario in them); run takes one file.
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "is a folder" in flat(capsys.readouterr().err)
 
 
 def test_writes_adding_up_past_the_workload_limit_are_refused_at_the_write_that_passes_it(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ ALLOWED is the one list of differences that are expected between two correct dum
 point it covers is "allowed", not "different" (but never when the thing is missing on one side).
 """
 
+import difflib
 import fnmatch
 import json
 import re
@@ -205,11 +206,15 @@ def short(value, width: int = 60) -> str:
 
 
 def table(points: list[Point]) -> str:
-    """One row per point: status, name, and for differences both values."""
+    """One row per point: status, name, and for differences both values (for lists, the items only the real
+    kernel has, "- ", and those only the emulator has, "+ ")."""
     rows = []
     for p in points:
         row = f"{p.status:9} {p.name}"
-        if p.status == "different":
+        if p.status == "different" and isinstance(p.reference, list) and isinstance(p.emulator, list):
+            row += "".join(f"\n          {line}" for line in difflib.ndiff(
+                [short(x, 110) for x in p.reference], [short(x, 110) for x in p.emulator]) if line[:1] in "-+")
+        elif p.status == "different":
             row += f"\n          real:     {short(p.reference, 100)}\n          emulator: {short(p.emulator, 100)}"
         elif p.status == "allowed":
             row += f"  ({p.reason})"

@@ -122,10 +122,7 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
                                    ["state.img"] + [f"vmcore{n + 1}.img" for n in range(captures(case))])
     write_json(dest / "case.json", setup)
     (dest / "console.log").write_text(console)
-    boots = reference_console.split_boots(console)
-    for n, text in enumerate(boots):
-        (dest / f"console-boot{n}.log").write_text(text)
-    (dest / "files.txt").write_text(reference_console.files_txt(reference_console.file_sections(console)))
+    boots = write_derived(dest)
 
     run = {"qemu": result, "boots": len(boots), "events": reference_console.events(console), "vmcores": []}
     verdict_all = {}
@@ -149,6 +146,18 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
     echo(f"reference: linux-{series}/{case['name']}: {len(boots)} boots, {len(saved)} vmcore(s) saved; "
          f"artifacts in {dest}")
     return run
+
+
+def write_derived(dest: Path) -> list[str]:
+    """console-boot<N>.log and files.txt from a case folder's console.log; the boots."""
+    console = (dest / "console.log").read_text(errors="replace")
+    for old in dest.glob("console-boot*.log"):
+        old.unlink()
+    boots = reference_console.split_boots(console)
+    for n, text in enumerate(boots):
+        (dest / f"console-boot{n}.log").write_text(text)
+    (dest / "files.txt").write_text(reference_console.files_txt(reference_console.file_sections(console)))
+    return boots
 
 
 def read_head(image: Path) -> bytes:
@@ -226,7 +235,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"artifacts (default {DEFAULT_OUT})")
     parser.add_argument("--mirror", default=None, help="Debian archive URI (default: the system's)")
     parser.add_argument("--no-verdicts", action="store_true", help="skip the makedumpfile runs")
+    parser.add_argument("--reparse", action="store_true",
+                        help="only rewrite console-boot<N>.log and files.txt of the cases in OUT from their "
+                             "console.log (after a change to reference_console)")
     opts = parser.parse_args(argv)
+    if opts.reparse:
+        for case_json in sorted(Path(opts.out).glob("linux-*/*/case.json")):
+            boots = write_derived(case_json.parent)
+            print(f"reference: {case_json.parent}: {len(boots)} boots")
+        return 0
     try:
         mirror = opts.mirror or ppc64el_tools.system_mirror(ppc64el_tools.host_release() or "bookworm")
         reference(opts.kernel or ["6.12", "6.1"], opts.case, Path(opts.cache).resolve(), Path(opts.out).resolve(),

@@ -11,7 +11,7 @@ import re
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\] ?")
 """printk's time prefix (CONFIG_PRINTK_TIME)."""
 BOOT_START = "Linux version "
-"""The first line every kernel prints (linux_banner): a boot starts at its line."""
+"""The kernel banner (linux_banner)."""
 FADUMP_LINE = re.compile(r"fadump|firmware-assisted|Firmware-assisted|crashkernel|vmcore", re.IGNORECASE)
 """What makes a console line a fadump line for the comparison (its prefixes "fadump: " and "rtas fadump: ", the
 registration and capture messages, the crashkernel= and vmcore messages)."""
@@ -22,17 +22,24 @@ def clean(text: str) -> str:
     return text.replace("\r", "")
 
 
+def timestamp(line: str) -> float | None:
+    match = TIMESTAMP.match(line)
+    return float(line[1:line.index("]")]) if match else None
+
+
 def split_boots(text: str) -> list[str]:
-    """The console, one text per boot: each starts at a kernel banner; what precedes the first banner (QEMU's
-    warnings, firmware) belongs to boot 0."""
+    """The console, one text per boot. A boot starts where printk's clock starts again at 0 (a ppc64 kernel prints
+    its fadump lines from early_init_devtree, before the banner, so the banner cannot mark the start; the hvc
+    console replays the log from its first line). What precedes the first kernel line belongs to boot 0."""
     lines = clean(text).splitlines(keepends=True)
     boots: list[list[str]] = [[]]
-    seen_banner = False
+    last = None
     for line in lines:
-        if BOOT_START in line and TIMESTAMP.match(line):
-            if seen_banner:
+        ts = timestamp(line)
+        if ts is not None:
+            if ts == 0.0 and last is not None and last > 0.0:
                 boots.append([])
-            seen_banner = True
+            last = ts
         boots[-1].append(line)
     return ["".join(b) for b in boots]
 

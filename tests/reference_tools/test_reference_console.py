@@ -16,18 +16,20 @@ CONSOLE = """qemu-system-ppc64: warning: TCG doesn't support requested feature, 
 @@@ END
 @@@ CRASH
 [    2.000000] sysrq: Trigger a crash
-[    0.000000] Linux version 6.12.117 (gcc) #1 SMP\r
 [    0.000000] rtas fadump: Firmware-assisted dump is active.\r
+[    0.000000] Linux version 6.12.117 (gcc) #1 SMP\r
 @@@ BOOT 1
 @@@ VMCORE /dev/vdb 2148532224
 """
 
 
-def test_boots_start_at_each_kernel_banner_and_qemu_warnings_belong_to_boot_0():
+def test_boots_start_where_the_printk_clock_restarts_and_qemu_warnings_belong_to_boot_0():
+    """ppc64 prints the capture kernel's fadump lines before its banner (fadump_reserve_mem from
+    early_init_devtree, arch/powerpc/kernel/prom.c, Linux 6.12): the banner does not start a boot."""
     boots = rc.split_boots(CONSOLE)
     assert len(boots) == 2
     assert boots[0].startswith("qemu-system-ppc64: warning")
-    assert "Firmware-assisted dump is active." in boots[1]
+    assert boots[1].startswith("[    0.000000] rtas fadump: Firmware-assisted dump is active.")
     assert "\r" not in boots[0]
 
 

@@ -76,7 +76,8 @@ def captures(case: dict) -> int:
 
 def qemu_args(case: dict, kernel: str, initrd: str, disks: list[str]) -> list[str]:
     """QEMU's arguments after the binary and -L, with the given kernel/initrd/disk paths."""
-    args = MACHINE + ["-smp", str(case["smp"]), "-m", case["memory"], "-kernel", kernel, "-initrd", initrd,
+    memory = case["memory"] + (f",slots=2,maxmem={case['maxmem']}" if case.get("maxmem") else "")
+    args = MACHINE + ["-smp", str(case["smp"]), "-m", memory, "-kernel", kernel, "-initrd", initrd,
                       "-append", case["cmdline"]]
     for i, disk in enumerate(disks):
         zeroes = ",discard=unmap,detect-zeroes=unmap" if i else ""
@@ -100,10 +101,15 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
             f.truncate(memory_bytes(case["memory"]) + (256 << 20))
         disks.append(str(image))
     argv = qemu.argv() + qemu_args(case, str(vmlinux), str(work / "initramfs.cpio"), disks)
+    monitor = None
+    if case.get("monitor"):
+        sock = work / "monitor.sock"
+        argv += ["-monitor", f"unix:{sock},server=on,wait=off"]
+        monitor = monitor_sender(work / "console.log", sock, case["monitor"], echo)
     timeout = 240 + 90 * memory_bytes(case["memory"]) / (1 << 30) * max(1, captures(case))
     with timed(echo, f"linux-{series}/{case['name']}: QEMU ({case['memory']}, {case['smp']} CPUs, "
                      f"`{case['cmdline']}`)") as t:
-        result = reference_qemu.run(argv, work / "console.log", timeout)
+        result = reference_qemu.run(argv, work / "console.log", timeout, monitor)
     result["seconds"] = t.seconds
     console = reference_console.clean((work / "console.log").read_text(errors="replace"))
     if result["timed_out"]:
@@ -114,11 +120,12 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
     dest = out / f"linux-{series}" / case["name"]
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    setup = {k: case[k] for k in ("name", "description", "memory", "smp", "cmdline", "mmu", "boots", "qemu_extra")}
+    setup = {k: case[k] for k in ("name", "description", "memory", "smp", "cmdline", "mmu", "boots", "qemu_extra",
+                                  "maxmem", "monitor")}
     setup["offline_cpus"] = [int(s.split(":")[1]) for steps in case["boots"] for s in steps
                              if s.startswith("offline:")]
     setup["kernel"] = f"linux-{series}"
-    setup["qemu_args"] = qemu_args(case, "vmlinux", "initramfs.cpio",
+    setup["qemu_args"] = (["-monitor", "unix:monitor.sock,server=on,wait=off"] if monitor else []) + qemu_args(case, "vmlinux", "initramfs.cpio",
                                    ["state.img"] + [f"vmcore{n + 1}.img" for n in range(captures(case))])
     write_json(dest / "case.json", setup)
     (dest / "console.log").write_text(console)
@@ -146,6 +153,35 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
     echo(f"reference: linux-{series}/{case['name']}: {len(boots)} boots, {len(saved)} vmcore(s) saved; "
          f"artifacts in {dest}")
     return run
+
+
+def monitor_sender(console: Path, sock: Path, commands: list[str], echo):
+    """A monitor script for reference_qemu.run: once the console shows ``@@@ WAIT-MEMORY``, send the commands to
+    QEMU's human monitor on ``sock`` and record its answers in the console file's sibling monitor.log."""
+    import socket
+
+    def send(proc, started):
+        deadline = started + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            if console.is_file() and b"@@@ WAIT-MEMORY" in console.read_bytes():
+                break
+            time.sleep(0.5)
+        else:
+            return
+        answers = []
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))
+            s.settimeout(3)
+            for command in commands:
+                s.sendall(command.encode() + b"\n")
+                time.sleep(1.5)
+                try:
+                    answers.append(s.recv(65536).decode(errors="replace"))
+                except OSError:
+                    answers.append("")
+        (console.parent / "monitor.log").write_text("".join(answers))
+        echo(f"reference: sent {len(commands)} monitor command(s): {'; '.join(commands)}")
+    return send
 
 
 def write_derived(dest: Path) -> list[str]:

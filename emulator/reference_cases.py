@@ -11,9 +11,17 @@ FIRST = ["marker", "files", "crash"]
 CAPTURE = ["files", "save", "release", "files", "poweroff"]
 
 
-def case(name, description, memory="2G", smp=2, cmdline=BASE_CMDLINE, boots=None, mmu="radix", extra=()):
+def case(name, description, memory="2G", smp=2, cmdline=BASE_CMDLINE, boots=None, mmu="radix", extra=(),
+         maxmem=None, monitor=()):
+    """A case; ``maxmem`` gives the partition DIMM slots up to that size, ``monitor`` the QEMU monitor commands sent
+    when /init prints ``@@@ WAIT-MEMORY``."""
     return {"name": name, "description": description, "memory": memory, "smp": smp, "cmdline": cmdline,
-            "mmu": mmu, "boots": boots or [FIRST, CAPTURE], "qemu_extra": list(extra)}
+            "mmu": mmu, "boots": boots or [FIRST, CAPTURE], "qemu_extra": list(extra), "maxmem": maxmem,
+            "monitor": list(monitor)}
+
+
+DIMM_ADD = ("object_add memory-backend-ram,id=mem1,size=1G", "device_add pc-dimm,id=dimm1,memdev=mem1")
+"""A 1 GiB DIMM hot-added through the monitor: QEMU's pseries turns it into a DLPAR memory-add event."""
 
 
 CASES_612 = [
@@ -34,6 +42,9 @@ CASES_612 = [
 CASES_61 = [
     case("radix", "2 GiB, 2 CPUs, radix MMU, fadump=on crashkernel=512M: crash, capture, release"),
     case("hash", "as radix with disable_radix (hash MMU)", cmdline=BASE_CMDLINE + " disable_radix", mmu="hash"),
+    case("dimm-hotplug", "a 1 GiB DIMM hot-added through QEMU's monitor (pc-dimm, a pseries DLPAR memory-add) after "
+                         "registration, then the crash, without re-registration", maxmem="4G", monitor=DIMM_ADD,
+         boots=[["marker", "files", "wait-memory", "files", "crash"], CAPTURE]),
 ]
 
 CASES = {"6.12": CASES_612, "6.1": CASES_61, "7.2": CASES_612[:2]}

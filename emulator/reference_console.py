@@ -90,7 +90,8 @@ def file_sections(text: str) -> list[dict]:
 
 def events(text: str) -> list[str]:
     """/init's other @@@ lines (BOOT, WRITE, WRITE-STATUS, OFFLINE, VMCORE, CRASH, POWEROFF, NO-FILE) in order."""
-    keep = ("@@@ BOOT", "@@@ WRITE", "@@@ OFFLINE", "@@@ VMCORE", "@@@ CRASH", "@@@ POWEROFF", "@@@ NO-FILE")
+    keep = ("@@@ BOOT", "@@@ WRITE", "@@@ OFFLINE", "@@@ VMCORE", "@@@ CRASH", "@@@ POWEROFF", "@@@ NO-FILE",
+            "@@@ WAIT-MEMORY", "@@@ MEMORY")
     return [line for line in clean(text).splitlines() if line.startswith(keep)]
 
 

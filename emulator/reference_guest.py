@@ -13,6 +13,10 @@ boot 2 the capture kernel of a second crash, and so on; boot N runs the case's `
 - ``release``: write 1 to release_mem (``/sys/kernel/fadump/release_mem`` or the older ``/sys/kernel/fadump_release_mem``),
   when it exists;
 - ``register``: write 1 to ``registered`` (either place), to arm fadump again after a release;
+- ``reregister``: write 0 then 1 to ``registered`` (what the udev rule of fadump's documentation does after memory
+  hotplug, to rebuild the registration for the new memory);
+- ``wait-memory``: print ``@@@ WAIT-MEMORY`` (the host then hot-adds a DIMM through QEMU's monitor) and wait up to
+  60 s for more memory blocks in /sys/devices/system/memory, printing ``@@@ MEMORY <before> <after>``;
 - ``crash``: ``echo c > /proc/sysrq-trigger``;
 - ``poweroff``: ``poweroff -f`` (also done when the steps run out).
 
@@ -40,7 +44,7 @@ FILES = (
 """The readable fadump files of 6.1 to 7.x; each is printed when it exists (6.1 lacks hotplug_ready and
 bootargs_append; debugfs moved to powerpc/ later). release_mem is write-only and only listed."""
 
-STEPS = ("files", "marker", "save", "release", "register", "crash", "poweroff")
+STEPS = ("files", "marker", "save", "release", "register", "reregister", "wait-memory", "crash", "poweroff")
 
 
 class GuestError(Exception):
@@ -103,6 +107,12 @@ STEP_SHELL = {
              'dd if=/proc/vmcore of=$DISK bs=1M 2>/dev/null; sync; echo "@@@ VMCORE $DISK $SIZE"'),
     "release": "write1 /sys/kernel/fadump/release_mem /sys/kernel/fadump_release_mem",
     "register": "write1 /sys/kernel/fadump/registered /sys/kernel/fadump_registered",
+    "reregister": ('for f in /sys/kernel/fadump/registered /sys/kernel/fadump_registered; do if [ -e $f ]; then '
+                   'echo "@@@ WRITE 0,1 > $f"; echo 0 > $f; echo 1 > $f; echo "@@@ WRITE-STATUS $?"; break; fi; done'),
+    "wait-memory": ('N0=$(ls -d /sys/devices/system/memory/memory* 2>/dev/null | wc -l); echo "@@@ WAIT-MEMORY"; '
+                    'I=0; while [ $I -lt 60 ]; do N1=$(ls -d /sys/devices/system/memory/memory* 2>/dev/null | wc -l); '
+                    '[ "$N1" -gt "$N0" ] && sleep 2 && break; sleep 1; I=$((I + 1)); done; '
+                    'N1=$(ls -d /sys/devices/system/memory/memory* 2>/dev/null | wc -l); echo "@@@ MEMORY $N0 $N1"'),
     "crash": 'echo "@@@ CRASH"; echo c > /proc/sysrq-trigger',
     "poweroff": 'echo "@@@ POWEROFF"; sync; poweroff -f',
 }

@@ -7,6 +7,7 @@ Two runs per release, both as kdump-utils and a person would do them: ``makedump
 tools are not set up is reported as {"available": false} rather than guessed.
 """
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -40,7 +41,6 @@ def tool_version(release: str) -> str | None:
     dest = ppc64el_tools.release_dest(release)
     if not ppc64el_tools.available(dest):
         return None
-    import json
     info = json.loads((dest / ppc64el_tools.STAMP).read_text())
     return info.get("packages", {}).get("makedumpfile:ppc64el")
 

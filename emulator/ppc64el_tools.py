@@ -314,7 +314,8 @@ class Builder:
                   f"made {len(fixed)} absolute symlinks relative ({links})")
 
         info = {"release": self.release, "mirror": self.mirror, "host_arch": self.arch, "packages": versions,
-                "substituted": substituted, "download_bytes": downloaded, "index_download_bytes": fetched, "index_bytes": lists,
+                "substituted": substituted, "download_bytes": downloaded, "index_download_bytes": fetched,
+                "index_bytes": lists,
                 "seconds": round(time.monotonic() - started, 1)}
         self.check(info)
         shutil.rmtree(self.debs)  # unpacked; a rebuild downloads afresh

@@ -4,9 +4,9 @@ The state (sources list, lists, cache, an empty dpkg status) lives under one fol
 ``-o Dir::...`` options, so neither the system's package lists nor its dpkg database change and no
 ``dpkg --add-architecture`` is needed. Dependencies are resolved by apt itself: ``closure`` asks
 ``apt-get install --download-only --print-uris`` for the packages on an empty status, so apt names each package with
-everything it depends on (``libelf1`` in bookworm, ``libelf1t64`` in trixie, with no list of names kept here); packages the mirror
-lists but cannot serve are reported, so the caller can take them from another suite. Each .deb is then
-unpacked with ``dpkg -x``. Used by ``ppc64el_tools`` (makedumpfile and crash of several releases) and by
+everything it depends on (``libelf1`` in bookworm, ``libelf1t64`` in trixie, with no list of names kept here);
+packages the mirror lists but cannot serve are reported, so the caller can take them from another suite. Each .deb
+is then unpacked with ``dpkg -x``. Used by ``ppc64el_tools`` (makedumpfile and crash of several releases) and by
 ``real_reference`` (sid's qemu-system-ppc, bookworm's busybox-static:ppc64el, sid's linux-source).
 """
 

@@ -125,8 +125,10 @@ def run_case(series: str, case: dict, vmlinux: Path, qemu: reference_qemu.QemuSy
     setup["offline_cpus"] = [int(s.split(":")[1]) for steps in case["boots"] for s in steps
                              if s.startswith("offline:")]
     setup["kernel"] = f"linux-{series}"
-    setup["qemu_args"] = (["-monitor", "unix:monitor.sock,server=on,wait=off"] if monitor else []) + qemu_args(case, "vmlinux", "initramfs.cpio",
-                                   ["state.img"] + [f"vmcore{n + 1}.img" for n in range(captures(case))])
+    disk_names = ["state.img"] + [f"vmcore{n + 1}.img" for n in range(captures(case))]
+    setup["qemu_args"] = qemu_args(case, "vmlinux", "initramfs.cpio", disk_names)
+    if monitor:
+        setup["qemu_args"] += ["-monitor", "unix:monitor.sock,server=on,wait=off"]
     write_json(dest / "case.json", setup)
     (dest / "console.log").write_text(console)
     boots = write_derived(dest)

@@ -10,8 +10,8 @@ boot 2 the capture kernel of a second crash, and so on; boot N runs the case's `
 - ``offline:N``: ``echo 0 > /sys/devices/system/cpu/cpuN/online``;
 - ``save``: ``dd`` /proc/vmcore onto the next vmcore disk (/dev/vdb for the first capture, /dev/vdc for the second),
   printing ``@@@ VMCORE <disk> <bytes>``;
-- ``release``: write 1 to release_mem (``/sys/kernel/fadump/release_mem`` or the older ``/sys/kernel/fadump_release_mem``),
-  when it exists;
+- ``release``: write 1 to release_mem (``/sys/kernel/fadump/release_mem`` or the older
+  ``/sys/kernel/fadump_release_mem``), when it exists;
 - ``register``: write 1 to ``registered`` (either place), to arm fadump again after a release;
 - ``reregister``: write 0 then 1 to ``registered`` (what the udev rule of fadump's documentation does after memory
   hotplug, to rebuild the registration for the new memory);

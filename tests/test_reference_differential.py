@@ -2,10 +2,10 @@
 
 Each case under tests/reference/linux-<series>/<case>/ (written by ``make reference`` from a real kernel crashed
 under QEMU's pseries fadump) is turned into the equivalent scenario (emulator.reference_scenario), run, and
-compared with emulator.compare_real, makedumpfile verdicts included for each Debian release whose ppc64el tools are
-set up (and of the same version as in the reference). tests/reference/known_differences.toml is a ratchet: it lists every difference
-not explained yet. A difference it does not list fails (the emulator drifted from the real kernel), and so does a
-listed difference that no longer occurs (remove it from the list: the emulator got closer).
+compared with emulator.compare_real, makedumpfile verdicts included for each Debian release whose ppc64el tools
+are set up (and of the same version as in the reference). tests/reference/known_differences.toml is a ratchet: it
+lists every difference not explained yet. A difference it does not list fails (the emulator drifted from the real
+kernel), and so does a listed difference that no longer occurs (remove it from the list: the emulator got closer).
 """
 
 import json

@@ -7,7 +7,7 @@ OUT    ?= out/basic-panic
 SCENARIO ?= scenarios/basic-panic.toml
 DEB_TOOLS := gdb-multiarch elfutils binutils
 
-.PHONY: all setup run test tools ppc64el-tools bench clean help
+.PHONY: all setup run test tools ppc64el-tools reference bench clean help
 
 all: test
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
 	@echo "make tools  install readelf, eu-readelf, gdb-multiarch, the ppc64 cross compilers and chromium (Debian packages)"
 	@echo "make ppc64el-tools  fetch Debian's ppc64el makedumpfile and crash (run under qemu) into .tools/ppc64el"
+	@echo "make reference  build real 6.12 and 6.1 kernels, crash them under QEMU's pseries fadump, write tests/reference (not in CI; ~20 min)"
 	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
 	@echo "make clean  remove .venv and out/"
 
@@ -54,6 +55,12 @@ tools:
 # apt state (the system's apt is not touched; no root needed); does nothing when already there.
 ppc64el-tools:
 	$(PYTHON) -m emulator.ppc64el_tools --dest .tools/ppc64el
+
+# The real-kernel ground truth (tests/reference/): builds Debian's linux-source-6.12 and -6.1 for ppc64le, boots
+# them under sid's QEMU (pseries fadump), crashes them and keeps console, sysfs/debugfs, vmcore heads and
+# makedumpfile verdicts. Needs root for apt-get install of the cross compiler; caches in .cache/reference. Not in CI.
+reference:
+	$(PYTHON) -m emulator.real_reference $(REFERENCE_ARGS)
 
 test: $(STAMP) tools
 	-@$(MAKE) --no-print-directory ppc64el-tools || echo "note: Debian's makedumpfile/crash could not be set up; their tests will be skipped"

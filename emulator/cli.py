@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+", metavar="PATH",
                        help="scenario files or folders (searched recursively for *.toml, like `test`)")
+    real = sub.add_parser("compare-real", help="compare an emulator run with a real kernel's reference case",
+                          description="Compare a run folder (`run --out`) with a reference case folder "
+                                      "(tests/reference/linux-*/CASE, from `make reference`) point by point: "
+                                      "fadump console lines, sysfs/debugfs, ELF headers, notes, VMCOREINFO, "
+                                      "makedumpfile verdicts. Exit status: 0 no unexplained difference, "
+                                      "1 differences, 2 bad input.")
+    real.add_argument("ref_dir", metavar="REF_DIR")
+    real.add_argument("run_dir", metavar="RUN_DIR")
+    real.add_argument("--verdicts", action="store_true",
+                      help="also run Debian's ppc64el makedumpfile on the run's vmcore (slow; needs "
+                           "make ppc64el-tools for each release)")
     return p
 
 
@@ -168,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("gdb", "drgn", "crash"):
             from emulator import debuggers
             return debuggers.command(args)
+        if args.command == "compare-real":
+            from emulator import compare_real
+            return compare_real.command(args)
     except FadumpEmuError as exc:
         # Plain text, one line: "file:line: message" must survive grep and editors.
         print(f"fadump-emu: {exc}", file=sys.stderr)

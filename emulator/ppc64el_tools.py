@@ -5,16 +5,20 @@ makedumpfile and crash are built for an x86-64 target and cannot read a ppc64le 
 can, under ``qemu-ppc64le-static`` (../shared/reference/vmcore-consumers.md §8). This module fetches them from
 Debian's archive into a sysroot; nothing is built and the system's apt is left alone:
 
-- a private apt state (sources list, lists, cache, an empty dpkg status) under DEST/apt, with only this
-  machine's Debian release (``VERSION_CODENAME``), ``main``, for ``[arch=ppc64el,amd64]``, from the mirror
-  the system's own apt sources use, signed by the Debian archive keyring; never ``dpkg --add-architecture``;
-- ``apt-get download`` of the ppc64el packages, each unpacked with ``dpkg -x`` into DEST/sysroot, and of
-  qemu-user-static (host architecture), of which only ``usr/bin/qemu-ppc64le-static`` is taken (DEST/host);
+- a private apt state (``private_apt``: sources list, lists, cache, an empty dpkg status) under DEST/apt, with one
+  Debian release (``--release``; default this machine's ``VERSION_CODENAME``), ``main``, for
+  ``[arch=ppc64el,amd64]``, from the mirror the system's own apt sources use, signed by the Debian archive keyring;
+  never ``dpkg --add-architecture``;
+- ``apt-get install --download-only makedumpfile:ppc64el crash:ppc64el`` on the empty status, so apt itself resolves
+  the libraries of that release (bookworm's ``libelf1`` is ``libelf1t64`` in trixie and sid), each unpacked with
+  ``dpkg -x`` into DEST/sysroot, and ``apt-get download`` of qemu-user-static (host architecture), of which only
+  ``usr/bin/qemu-ppc64le-static`` is taken (DEST/host);
 - absolute symlinks in the sysroot (``lib64/ld64.so.2`` first of all) made relative, otherwise qemu fails
   with ``Could not open '/lib64/ld64.so.2'``.
 
-Run it as ``python -m emulator.ppc64el_tools [--dest DIR]`` (``make ppc64el-tools``); it does nothing when
-DEST already holds a complete build. The tools are run as ``qemu-ppc64le-static -L SYSROOT
+Run it as ``python -m emulator.ppc64el_tools [--release CODENAME] [--dest DIR]`` (``make ppc64el-tools``); it does
+nothing when DEST already holds a complete build. Each release has its own DEST: this machine's release in
+.tools/ppc64el, another one in .tools/ppc64el-CODENAME. The tools are run as ``qemu-ppc64le-static -L SYSROOT
 SYSROOT/usr/bin/makedumpfile ARGS``: with ``-L``, qemu looks every absolute path up inside the sysroot
 first, so vmcores and outputs must not live under a folder the sysroot has (``/usr``, ``/lib``, ``/etc``...).
 """
@@ -31,21 +35,24 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import private_apt
+from .private_apt import KEYRING, fetched_bytes, relative_symlinks  # noqa: F401 (part of this module's API)
+
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_DEST = PROJECT / ".tools" / "ppc64el"
 """Where ``make ppc64el-tools`` puts the tool chain (ignored by git)."""
 DEST_ENV = "FADUMP_EMU_PPC64EL_TOOLS"
 """Environment variable naming another DEST for makedumpfile() and crash()."""
-MAKEDUMPFILE_PACKAGES = ("makedumpfile", "libc6", "libgcc-s1", "libdw1", "libelf1", "liblzo2-2", "zlib1g",
-                         "liblzma5", "libbz2-1.0")
-"""makedumpfile:ppc64el and the libraries it links (vmcore-consumers.md §8)."""
-CRASH_PACKAGES = ("crash", "libncursesw6", "libtinfo6", "libstdc++6", "libsnappy1v5", "libzstd1")
-"""What crash:ppc64el adds."""
-PPC64EL_PACKAGES = MAKEDUMPFILE_PACKAGES + CRASH_PACKAGES
+TOOL_PACKAGES = ("makedumpfile", "crash")
+"""The ppc64el tools; apt resolves the libraries they link (libelf1 in bookworm, libelf1t64 in trixie and sid)."""
+RELEASES = ("bookworm", "trixie", "sid")
+FALLBACK_RELEASE = "sid"
+"""Where a library comes from when the mirror lists a version of the asked release it cannot serve (a caching
+mirror can); the substitution is recorded in BUILT.json."""
+"""The Debian releases ``--release`` is tested with (any codename the mirror has works)."""
 QEMU_PACKAGE = "qemu-user-static"
 QEMU_MEMBER = "./usr/bin/qemu-ppc64le-static"
 """The one file taken from qemu-user-static's data archive."""
-KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 TARGET_ARCH = "ppc64el"
 STAMP = "BUILT.json"
 """Written last: DEST holds a complete build when this file is there."""
@@ -62,6 +69,20 @@ class BuildError(Exception):
 def dest_dir(dest: str | os.PathLike | None = None) -> Path:
     """DEST: the argument, else $FADUMP_EMU_PPC64EL_TOOLS, else .tools/ppc64el in the project."""
     return Path(dest or os.environ.get(DEST_ENV) or DEFAULT_DEST).resolve()
+
+
+def host_release() -> str:
+    """This machine's Debian codename (VERSION_CODENAME), or "" when it is not Debian."""
+    osr = os_release()
+    return osr.get("VERSION_CODENAME", "") if osr.get("ID") == "debian" else ""
+
+
+def release_dest(release: str | None) -> Path:
+    """Where ``--release RELEASE`` builds by default: DEST for this machine's release (or no --release), else
+    .tools/ppc64el-RELEASE beside it, so each release has its own sysroot."""
+    if not release or release == host_release():
+        return dest_dir()
+    return (DEFAULT_DEST.parent / f"ppc64el-{release}").resolve()
 
 
 def sysroot(dest=None) -> Path:
@@ -225,68 +246,44 @@ class Builder:
         self.dest, self.release, self.mirror, self.arch, self.echo = dest, release, mirror, arch, echo
         self.apt_dir = dest / "apt"
         self.debs = dest / "debs"
-
-    def apt_options(self) -> list[str]:
-        a = self.apt_dir
-        options = {
-            "Dir::Etc::sourcelist": a / "sources.list",
-            "Dir::Etc::sourceparts": a / "sources.list.d",
-            "Dir::Etc::preferences": a / "preferences",
-            "Dir::Etc::preferencesparts": a / "preferences.d",
-            "Dir::State::lists": a / "lists",
-            "Dir::State::status": a / "status",
-            "Dir::State::extended_states": a / "extended_states",
-            "Dir::Cache": a / "cache",
-            "APT::Architectures": f"{self.arch},{TARGET_ARCH}",
-            "APT::Architecture": self.arch,
-        }
-        argv = []
-        for key, value in options.items():
-            argv += ["-o", f"{key}={value}"]
-        return argv
-
-    def write_apt_state(self) -> None:
-        a = self.apt_dir
-        for sub in ("sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"):
-            (a / sub).mkdir(parents=True, exist_ok=True)
-        (a / "status").touch()
-        (a / "sources.list").write_text(
-            f"deb [arch={TARGET_ARCH},{self.arch} signed-by={KEYRING}] {self.mirror} {self.release} main\n")
-
-    def apt(self, *args: str, cwd: Path | None = None) -> str:
-        return self.command(["apt-get", "-q", *self.apt_options(), *args], cwd=cwd,
-                            advice=f"check network access to {self.mirror} (the private apt state is in "
-                                   f"{self.apt_dir}; pass --mirror URI to use another Debian mirror)")
-
-    def command(self, argv: list[str], cwd: Path | None = None, advice: str = "") -> str:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C")
-        try:
-            proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        except OSError as exc:
-            raise BuildError(f"cannot run {argv[0]}: {exc}") from exc
-        if proc.returncode != 0:
-            shown = " ".join(a for a in argv if not a.startswith(("-o", "Dir::", "APT::")))
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
-            raise BuildError(f"`{shown}` failed (exit {proc.returncode}):\n{tail}"
-                             + (f"\n{advice}" if advice else ""))
-        return proc.stdout
+        self.private = private_apt.PrivateApt(self.apt_dir, release, mirror, (TARGET_ARCH,), arch)
 
     def build(self) -> dict:
         started = time.monotonic()
         self.dest.mkdir(parents=True, exist_ok=True)
         (self.dest / STAMP).unlink(missing_ok=True)
-        self.write_apt_state()
         self.echo(f"ppc64el-tools: apt-get update ({self.mirror} {self.release} main, "
                   f"{TARGET_ARCH} and {self.arch}; private state in {self.apt_dir})")
-        fetched = fetched_bytes(self.apt("update", "--error-on=any"))
-        lists = sum(p.stat().st_size for p in (self.apt_dir / "lists").glob("*") if p.is_file())
-
-        shutil.rmtree(self.debs, ignore_errors=True)
-        self.debs.mkdir()
-        wanted = [f"{p}:{TARGET_ARCH}" for p in PPC64EL_PACKAGES] + [f"{QEMU_PACKAGE}:{self.arch}"]
-        self.echo(f"ppc64el-tools: apt-get download {' '.join(wanted)}")
-        self.apt("download", *wanted, cwd=self.debs)
-        debs = sorted(self.debs.glob("*.deb"))
+        try:
+            fetched = self.private.update()
+            lists = self.private.index_bytes()
+            wanted = [f"{p}:{TARGET_ARCH}" for p in TOOL_PACKAGES]
+            self.echo(f"ppc64el-tools: apt-get install --download-only {' '.join(wanted)} (apt resolves the "
+                      f"libraries) and apt-get download {QEMU_PACKAGE}:{self.arch}")
+            shutil.rmtree(self.debs, ignore_errors=True)
+            debs, missing = self.private.download_closure(wanted, self.debs)
+            substituted = {}
+            if missing:
+                self.echo(f"ppc64el-tools: the mirror lists but cannot serve {' '.join(missing)} of {self.release}; "
+                          f"taking them from {FALLBACK_RELEASE} (newer libraries keep their ABI)")
+                other = private_apt.PrivateApt(self.dest / "apt-fallback", FALLBACK_RELEASE, self.mirror,
+                                               (TARGET_ARCH,), self.arch)
+                other.update()
+                before = set(self.debs.glob("*.deb"))
+                other.download(missing, self.debs)
+                substituted = {"release": FALLBACK_RELEASE,
+                               "packages": sorted(d.name for d in set(self.debs.glob("*.deb")) - before)}
+                debs = sorted(self.debs.glob("*.deb"))
+            host = self.private if self.release == (host_release() or self.release) else private_apt.PrivateApt(
+                self.dest / "apt-host", host_release(), self.mirror, (), self.arch)
+            if host is not self.private:
+                host.update()
+            qemu_deb = host.download([f"{QEMU_PACKAGE}:{self.arch}"], self.debs / "host")
+        except private_apt.AptError as exc:
+            raise BuildError(str(exc)) from exc
+        # apt also names host-architecture packages (perl for Multi-Arch: foreign dependencies); the sysroot is
+        # ppc64el only
+        debs = [d for d in debs if private_apt.deb_name(d)[2] != self.arch] + qemu_deb
         downloaded = sum(p.stat().st_size for p in debs)
         self.echo(f"ppc64el-tools: fetched {downloaded / 1e6:.1f} MB of packages "
                   f"(and {fetched / 1e6:.1f} MB of indexes)")
@@ -297,15 +294,16 @@ class Builder:
             d.mkdir()
         versions = {}
         for deb in debs:
-            name, version, arch = deb.stem.split("_")
-            versions[f"{name}:{arch}"] = version.replace("%3a", ":")
+            name, version, arch = private_apt.deb_name(deb)
+            versions[f"{name}:{arch}"] = version
             if name == QEMU_PACKAGE:
                 self.extract_qemu(deb, host)
             else:
                 self.command(["dpkg", "-x", str(deb), str(root)])
-        missing = [w for w in wanted if w not in versions]
+        missing = [w for w in wanted + [f"{QEMU_PACKAGE}:{self.arch}"] if w not in versions]
         if missing:
-            raise BuildError(f"apt-get download did not fetch {' '.join(missing)}")
+            raise BuildError(f"apt did not fetch {' '.join(missing)}")
+        private_apt.merge_usr(root)
         fixed = relative_symlinks(root)
         loader = root / "lib64" / "ld64.so.2"
         if not loader.exists():
@@ -316,12 +314,21 @@ class Builder:
                   f"made {len(fixed)} absolute symlinks relative ({links})")
 
         info = {"release": self.release, "mirror": self.mirror, "host_arch": self.arch, "packages": versions,
-                "download_bytes": downloaded, "index_download_bytes": fetched, "index_bytes": lists,
+                "substituted": substituted, "download_bytes": downloaded, "index_download_bytes": fetched,
+                "index_bytes": lists,
                 "seconds": round(time.monotonic() - started, 1)}
         self.check(info)
         shutil.rmtree(self.debs)  # unpacked; a rebuild downloads afresh
+        for deb in (self.apt_dir / "cache" / "archives").glob("*.deb"):
+            deb.unlink()
         (self.dest / STAMP).write_text(json.dumps(info, indent=2) + "\n")
         return info
+
+    def command(self, argv: list[str], cwd: Path | None = None, advice: str = "") -> str:
+        try:
+            return private_apt.command(argv, cwd, advice)
+        except private_apt.AptError as exc:
+            raise BuildError(str(exc)) from exc
 
     def extract_qemu(self, deb: Path, host: Path) -> None:
         """Only usr/bin/qemu-ppc64le-static: dpkg-deb --fsys-tarfile DEB | tar -x ./usr/bin/qemu-ppc64le-static."""
@@ -347,41 +354,13 @@ class Builder:
         self.echo(f"ppc64el-tools: {first[0]} runs under {qemu_path(self.dest).name}")
 
 
-def fetched_bytes(apt_output: str) -> int:
-    """What apt says it fetched ("Fetched 17.3 MB in 3s (5,770 kB/s)"), in bytes; 0 when it says nothing."""
-    match = re.search(r"^Fetched ([\d.,]+) ([kMG]?)B", apt_output, re.MULTILINE)
-    if not match:
-        return 0
-    return int(float(match.group(1).replace(",", "")) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[match.group(2)])
-
-
-def relative_symlinks(root: Path) -> list[str]:
-    """Turn every absolute symlink under ``root`` into a relative one inside ``root``; the links changed.
-
-    The host kernel resolves symlinks, not qemu: an absolute target (Debian's lib64/ld64.so.2 ->
-    /lib/powerpc64le-linux-gnu/ld64.so.2) would leave the sysroot, so it must point to
-    ../lib/powerpc64le-linux-gnu/ld64.so.2 instead.
-    """
-    changed = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            link = Path(dirpath) / name
-            if not link.is_symlink():
-                continue
-            target = os.readlink(link)
-            if not target.startswith("/"):
-                continue
-            inside = root / target.lstrip("/")
-            link.unlink()
-            link.symlink_to(os.path.relpath(inside, link.parent))
-            changed.append(str(link.relative_to(root)))
-    return sorted(changed, key=lambda p: (p != "lib64/ld64.so.2", p))
-
-
 def build(dest=None, release: str | None = None, mirror: str | None = None, force: bool = False,
           echo=print) -> dict | None:
-    """Build the tool chain into DEST unless it is already there; its BUILT.json, or None when skipped."""
-    d = dest_dir(dest)
+    """Build the tool chain into DEST unless it is already there; its BUILT.json, or None when skipped.
+
+    Without DEST, this machine's release goes to the default DEST and another release to its own folder
+    (``release_dest``)."""
+    d = dest_dir(dest) if dest else release_dest(release)
     if available(d) and not force:
         info = json.loads((d / STAMP).read_text())
         packages = info.get("packages", {})
@@ -403,7 +382,12 @@ def build(dest=None, release: str | None = None, mirror: str | None = None, forc
     if not KEYRING.is_file():
         raise BuildError(f"{KEYRING} is missing; install it with `apt-get install debian-archive-keyring`")
     if mirror is None:
-        mirror = system_mirror(release)
+        try:
+            mirror = system_mirror(release)
+        except BuildError:
+            if not host_release():
+                raise
+            mirror = system_mirror(host_release())  # the same Debian archive carries every suite
     return Builder(d, release, mirror, host_arch(), echo).build()
 
 
@@ -414,7 +398,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dest", default=None, help=f"where to build (default {DEFAULT_DEST}, "
                                                      f"or ${DEST_ENV})")
     parser.add_argument("--force", action="store_true", help="rebuild even when DEST is complete")
-    parser.add_argument("--release", help="Debian codename (default: VERSION_CODENAME of /etc/os-release)")
+    parser.add_argument("--release", help="Debian codename, e.g. " + " | ".join(RELEASES) + " (default: "
+                                          "VERSION_CODENAME of /etc/os-release); a release other than this "
+                                          "machine's goes to .tools/ppc64el-RELEASE unless --dest is given")
     parser.add_argument("--mirror", help="Debian archive URI (default: the one the system's apt sources use "
                                          "for that release)")
     opts = parser.parse_args(argv)
@@ -426,7 +412,7 @@ def main(argv=None) -> int:
     if info is not None:
         print(f"ppc64el-tools: done in {info['seconds']} s: {info['download_bytes'] / 1e6:.1f} MB of packages, "
               f"{info['index_download_bytes'] / 1e6:.1f} MB of indexes ({info['index_bytes'] / 1e6:.1f} MB "
-              f"stored); tools in {dest_dir(opts.dest) / 'sysroot/usr/bin'}")
+              f"stored); tools in {sysroot(opts.dest or release_dest(opts.release)) / 'usr/bin'}")
     return 0
 
 

@@ -170,7 +170,7 @@ def cmd_explore(args) -> int:
     outcomes: dict[str, int] = {}
     for p in points:
         outcomes[p.outcome or "error"] = outcomes.get(p.outcome or "error", 0) + 1
-    con = RichConsole(highlight=False)
+    con = make_console()
     con.print(f"explored {len(points)} runs: {boundaries} boundaries x triggers of {args.scenario} "
               f"in {time.perf_counter() - start:.1f} s")
     con.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
@@ -275,17 +275,17 @@ class PlainConsole:
         print(f"{'─' * side} {title} {'─' * side}", file=self.file)
 
 
-def RichConsole(highlight: bool = False, **kwargs):
+def make_console():
     """rich's Console on a terminal; plain text into pipes and files."""
     if not sys.stdout.isatty():
         return PlainConsole()
     from rich.console import Console
 
-    return Console(highlight=highlight, **kwargs)
+    return Console(highlight=False)
 
 
 def summarize(result, rep: dict, out: str) -> None:
-    con = RichConsole(highlight=False)
+    con = make_console()
     con.rule("[bold]summary")
     con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
               f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")

@@ -179,6 +179,29 @@ def suite_rate(paths: list[str], out: str, workers: int) -> dict:
             "per_second": len(tasks) / seconds, "per_core_per_second": len(tasks) / seconds / workers}
 
 
+def dask_suite_rate(paths: list[str], out: str, workers: int) -> dict | None:
+    """``fadump-emu test --cluster local:N``: scenarios per second once the cluster is up (None without Dask)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return None
+    from emulator import dask_engine, suite
+
+    tasks = suite.plan(suite.collect(paths), out)
+    t0 = time.perf_counter()
+    cl = dask_engine.client(cluster=f"local:{workers}")
+    try:
+        t = time.perf_counter()
+        results = dask_engine.run_tasks(cl, tasks)
+        seconds = time.perf_counter() - t
+    finally:
+        dask_engine.close(cl)
+    passed = sum(r["verdict"] == suite.PASS for r in results)
+    return {"scenarios": len(tasks), "passed": passed, "workers": workers, "seconds": seconds,
+            "start_seconds": t - t0, "per_second": len(tasks) / seconds,
+            "per_core_per_second": len(tasks) / seconds / workers}
+
+
 def explore_rate(path: str, workers: int) -> dict:
     """``fadump-emu explore`` of one scenario: runs per second."""
     from emulator import explore
@@ -255,13 +278,16 @@ def main(argv=None) -> int:
         bundled = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios")
         res["test_bundled"] = best(args.repeat, lambda: suite_rate([bundled], os.path.join(tmp, "suite"), cores),
                                    key=lambda x: x["seconds"])
+        res["test_bundled_dask"] = dask_suite_rate([bundled], os.path.join(tmp, "dask"), cores)
         small = small_suite(os.path.join(tmp, "small"), args.sweep)
         res["sweep"] = best(args.repeat, lambda: suite_rate([small], os.path.join(tmp, "sweep"), cores),
                             key=lambda x: x["seconds"])
         res["explore"] = best(args.repeat, lambda: explore_rate(os.path.join(bundled, "basic-panic.toml"), cores),
                               key=lambda x: x["seconds"])
-        for key in ("test_bundled", "sweep", "explore"):
+        for key in ("test_bundled", "test_bundled_dask", "sweep", "explore"):
             row = res[key]
+            if row is None:
+                continue
             row["to_process_per_scenario"] = row["per_core_per_second"] * res["process_start_seconds"]
     res["load_average"]["end"] = os.getloadavg()
     checks = {
@@ -320,9 +346,13 @@ def show(res: dict) -> None:
         f"({res['process_start_seconds']:.2f} s)", "<= 0.25 s", "default_seconds")
     per = res["process_start_seconds"]
     for key, name in (("test_bundled", f"fadump-emu test, bundled suite ({res['test_bundled']['scenarios']})"),
+                      ("test_bundled_dask", "the same on Dask, --cluster local:N (after its start)"),
                       ("sweep", f"fadump-emu test, {res['sweep']['scenarios']} small scenarios"),
                       ("explore", f"explore basic-panic ({res['explore']['runs']} runs)")):
         r = res[key]
+        if r is None:
+            t.add_row(name, "not measured: Dask's distributed package is not installed", "", "")
+            continue
         text = (f"{r['per_core_per_second']:.1f} /s per core ({r['per_second']:.1f} /s on {r['workers']}) = "
                 f"{r['to_process_per_scenario']:.2f} x one process start per scenario ({1 / per:.1f} /s)")
         if key == "test_bundled":

@@ -298,22 +298,17 @@ class PlainConsole:
         print(f"{'─' * side} {title} {'─' * side}", file=self.file)
 
 
-def RichConsole(highlight: bool = False, **kwargs):
+def make_console():
     """rich's Console on a terminal; plain text into pipes and files."""
     if not sys.stdout.isatty():
         return PlainConsole()
     from rich.console import Console
 
-    return Console(highlight=highlight, **kwargs)
-
-
-def plain_console():
-    """Summary output that is never wrapped at 80 columns when stdout is a pipe or a file (grep, CI logs)."""
-    return RichConsole(highlight=False)
+    return Console(highlight=False)
 
 
 def summarize(result, rep: dict, out: str) -> None:
-    con = plain_console()
+    con = make_console()
     con.rule("[bold]summary")
     con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
               f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")

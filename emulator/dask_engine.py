@@ -121,13 +121,16 @@ def run_tasks(cl, tasks: list[dict], update_golden: bool = False, collect: bool 
     from distributed import as_completed
 
     from emulator import suite
+    from emulator.scenario import MAX_FILE_BYTES
 
     results: list[dict | None] = [None] * len(tasks)
     futures = {}
     for i, t in enumerate(tasks):
         try:
+            if Path(t["path"]).stat().st_size > MAX_FILE_BYTES:
+                raise OSError("too large to be a scenario")
             text = Path(t["path"]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError):  # scenario.load's own refusal, made here
             results[i] = suite.run_one(t["path"], t["out"], update_golden, t["name"])  # the same ERROR row
             results[i]["worker"] = "client"
             if progress is not None:

@@ -56,7 +56,7 @@ class ImageDescription:
         if vmcoreinfo_note is None and "vmcoreinfo_note" in SYMBOLS and k.profile == "linux-3.4":
             vmcoreinfo_note = SYMBOLS["vmcoreinfo_note"]
         return cls(profile, little_endian, release, k.page_layout, k.memory_model,
-                   "prb" if k.log_class is PrbLogBuffer else "plain", k.nr_cpus, vmcoreinfo_note,
+                   "prb" if k.log_class is PrbLogBuffer else "plain", k.version.nr_cpus, vmcoreinfo_note,
                    vmcoreinfo_bytes)
 
 
@@ -148,6 +148,9 @@ def prb_asserts() -> str:
 def c_source(d: ImageDescription) -> tuple[str, dict[str, int]]:
     """The C file and the objects it defines (name -> physical address)."""
     banner = KernelImage(d.release, "ppc64le" if d.little_endian else "ppc64").banner() + "\n"
+    from kernels.versions import VERSIONS
+
+    uts_name_offset = VERSIONS[d.profile].uts_name_offset
     objects: list[tuple[str, str]] = []  # (symbol, definition)
 
     def obj(name: str, decl: str, init: str = "") -> None:
@@ -163,8 +166,11 @@ def c_source(d: ImageDescription) -> tuple[str, dict[str, int]]:
            "struct new_utsname { " + " ".join(f"char {f}[{NEW_UTSNAME_LEN}];" for f in
                                               ("sysname", "nodename", "release", "version", "machine",
                                                "domainname")) + " };",
-           "struct uts_namespace { struct kref kref; struct new_utsname name; };",
-           "_Static_assert(__builtin_offsetof(struct uts_namespace, name) == 4, \"uts_namespace.name\");",
+           # include/linux/utsname.h: a kref in front of the name until it went (kernels.versions uts_name_offset).
+           "struct uts_namespace { " + ("struct kref kref; " if uts_name_offset else "") +
+           "struct new_utsname name; };",
+           f"_Static_assert(__builtin_offsetof(struct uts_namespace, name) == {uts_name_offset}, "
+           "\"uts_namespace.name\");",
            struct_decl("task_struct", _members(tasks.TASK_STRUCT), tasks.TASK_STRUCT_SIZE),
            struct_decl("rq", _members(tasks.RQ), tasks.RQ_SIZE)]
     obj("init_uts_ns", "struct uts_namespace %s")

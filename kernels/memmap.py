@@ -58,6 +58,12 @@ class PageLayout:
                    mapcount=o["_mapcount"], refcount=o["refcount"], lru=o["lru"], refcount_name=table.refcount_name,
                    pg=dict(table.flags), buddy_mapcount=table.buddy, slab_type=table.slab_type)
 
+    @property
+    def compound_head(self) -> int | None:
+        """OFFSET(page.compound_head): the first word of the lru union in 6.x (kernels.vmcoreinfo publishes the
+        same); None for 3.4, whose struct page has no such member."""
+        return None if self.refcount_name == "_count" else self.lru
+
     def fields(self, kind: str) -> tuple[int, int, int, int]:
         """(flags, _refcount, mapping, _mapcount/page_type) of a page holding ``kind``."""
         pg = self.pg

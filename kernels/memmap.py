@@ -109,7 +109,29 @@ PAGE_6_12 = PageLayout.of(versions.PAGE_6_12)
 PAGE_7_2 = PageLayout.of(versions.PAGE_7_2)
 
 
-class MemMap:
+class StructPages:
+    """What both memory models share: which struct pages a range of memory has, and filling them."""
+
+    def describe(self, addr: int, length: int, kind: str) -> None:
+        """Fill the struct pages of [addr, addr+length) for pages of ``kind``.
+
+        A partition too large for a full description only describes written pages.
+        """
+        if not self.full and length > 64 * self.page:
+            for s, e in self.k.ram.touched_runs(addr, addr + length):
+                self._describe(s, e - s, kind)
+            return
+        self._describe(addr, length, kind)
+
+    def pfn_span(self, addr: int, length: int) -> tuple[int, int]:
+        """[first, last) page frames of the range, clipped to the end of memory."""
+        return addr // self.page, min(self.max_pfn, -(-(addr + length) // self.page))
+
+    def _describe(self, addr: int, length: int, kind: str) -> None:
+        raise NotImplementedError
+
+
+class MemMap(StructPages):
     """The mem_map array of one kernel in RAM, kept up to date as pages change hands."""
 
     def __init__(self, kernel, layout: PageLayout):
@@ -140,19 +162,8 @@ class MemMap:
         for r in k.memblock.reserved:
             self.describe(r.start, r.size, "reserved")
 
-    def describe(self, addr: int, length: int, kind: str) -> None:
-        """Fill the struct pages of [addr, addr+length) for pages of ``kind``.
-
-        A partition too large for a full description only describes written pages.
-        """
-        if not self.full and length > 64 * self.page:
-            for s, e in self.k.ram.touched_runs(addr, addr + length):
-                self._describe(s, e - s, kind)
-            return
-        self._describe(addr, length, kind)
-
     def _describe(self, addr: int, length: int, kind: str) -> None:
-        first, last = addr // self.page, min(self.max_pfn, -(-(addr + length) // self.page))
+        first, last = self.pfn_span(addr, length)
         if last <= first:
             return
         L = self.layout

@@ -35,7 +35,7 @@ import numpy as np
 from emulator.layout import Range, merge
 from kernels import radix_pgtable as rpt
 from kernels.image import pa, va
-from kernels.memmap import FULL_DESCRIPTION_LIMIT
+from kernels.memmap import FULL_DESCRIPTION_LIMIT, StructPages
 
 VMEMMAP_BASE = 0xC00C_0000_0000_0000
 VMALLOC_START = 0xC008_0000_0000_0000
@@ -83,7 +83,7 @@ class TopDown:
         return addr
 
 
-class SparseVmemmap:
+class SparseVmemmap(StructPages):
     """mem_section, vmemmap and what maps it, for one booted kernel; struct pages kept up to date."""
 
     def __init__(self, kernel, layout):
@@ -324,16 +324,8 @@ class SparseVmemmap:
             return m.paddr + vaddr - m.vaddr
         return None
 
-    def describe(self, addr: int, length: int, kind: str) -> None:
-        """Fill the struct pages of [addr, addr+length) (only written pages on a large partition)."""
-        if not self.full and length > 64 * self.page:
-            for s, e in self.k.ram.touched_runs(addr, addr + length):
-                self._describe(s, e - s, kind)
-            return
-        self._describe(addr, length, kind)
-
     def _describe(self, addr: int, length: int, kind: str) -> None:
-        first, last = addr // self.page, min(self.max_pfn, -(-(addr + length) // self.page))
+        first, last = self.pfn_span(addr, length)
         if last <= first:
             return
         data = self.layout.records(last - first, kind, self.k.byteorder)

@@ -7,7 +7,7 @@ OUT    ?= out/basic-panic
 SCENARIO ?= scenarios/basic-panic.toml
 DEB_TOOLS := gdb-multiarch elfutils binutils
 
-.PHONY: all setup run test tools ppc64el-tools reference bench clean help
+.PHONY: all setup run test tools ppc64el-tools ppc64el-tools-releases reference bench clean help
 
 all: test
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test   set up .venv (and the Debian vmcore readers when root) and run the tests"
 	@echo "make tools  install readelf, eu-readelf, gdb-multiarch, the ppc64 cross compilers and chromium (Debian packages)"
 	@echo "make ppc64el-tools  fetch Debian's ppc64el makedumpfile and crash (run under qemu) into .tools/ppc64el"
+	@echo "make ppc64el-tools-releases  the same from trixie and sid (.tools/ppc64el-trixie, -sid)"
 	@echo "make reference  build real 6.12 and 6.1 kernels, crash them under QEMU's pseries fadump, write tests/reference (not in CI; ~20 min)"
 	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
 	@echo "make clean  remove .venv and out/"
@@ -55,6 +56,12 @@ tools:
 # apt state (the system's apt is not touched; no root needed); does nothing when already there.
 ppc64el-tools:
 	$(PYTHON) -m emulator.ppc64el_tools --dest .tools/ppc64el
+
+# The same tools of Debian trixie (makedumpfile 1.7.6) and sid (1.7.8), into .tools/ppc64el-trixie and -sid:
+# tests/test_makedumpfile_verdicts.py holds each release to the verdict it gives on a real dump.
+ppc64el-tools-releases:
+	$(PYTHON) -m emulator.ppc64el_tools --release trixie
+	$(PYTHON) -m emulator.ppc64el_tools --release sid
 
 # The real-kernel ground truth (tests/reference/): builds Debian's linux-source-6.12 and -6.1 for ppc64le, boots
 # them under sid's QEMU (pseries fadump), crashes them and keeps console, sysfs/debugfs, vmcore heads and

@@ -13,9 +13,9 @@ top), ``makedumpfile -l -d 31``:
 - sid 1.7.8 succeeds and excludes the free pages (isSlab compares _mapcount with the value exactly).
 - ``--dump-dmesg`` works with all three.
 
-The 6.12 page types are those of kernels.memmap.PAGE_6_12 (the linux-6.12 profile comes on another branch; until
-then the 6.10 profile is run with that layout). Tools: bookworm from ``make ppc64el-tools``; trixie and sid
-from $FADUMP_EMU_PPC64EL_TOOLS_TRIXIE / _SID or .tools/ppc64el-trixie / -sid when they are there.
+The 6.12 page types come from the linux-6.12 profile (kernels.versions PAGE_6_12, struct pages and VMCOREINFO
+alike). Tools: bookworm from ``make ppc64el-tools``; trixie and sid from ``make ppc64el-tools-releases``
+(.tools/ppc64el-trixie / -sid, or $FADUMP_EMU_PPC64EL_TOOLS_TRIXIE / _SID); CI installs all three.
 """
 
 import os
@@ -26,13 +26,14 @@ import pytest
 
 from emulator import ppc64el_tools
 from emulator.api import ScenarioBuilder
-from kernels.linux610 import Linux610
 from kernels.memmap import PAGE_6_10, PAGE_6_12
 
 PROJECT = Path(__file__).resolve().parent.parent
 KDUMP_UTILS = ("-l", "--message-level", "31", "-d", "31", "vmcore", "out.kdump")
 FREE_PAGES = re.compile(r"Free pages\s*:\s*0x([0-9a-f]+)")
 LAYOUTS = {"6.10": PAGE_6_10, "6.12": PAGE_6_12}
+PROFILE_OF = {"6.10": "linux-6.10", "6.12": "linux-6.12"}
+"""The profile whose struct pages and VMCOREINFO page keys (kernels.versions) carry each layout."""
 
 
 def tools(release: str) -> Path | None:
@@ -48,8 +49,9 @@ def need(release: str) -> Path:
     d = tools(release)
     if d is None:
         message = f"Debian {release}'s ppc64el makedumpfile is not set up"
-        if release == "bookworm" and (os.environ.get("CI") or os.environ.get("FADUMP_EMU_REQUIRE_TOOLS")):
-            pytest.fail(ppc64el_tools.how_to_install())
+        if os.environ.get("CI") or os.environ.get("FADUMP_EMU_REQUIRE_TOOLS"):  # .ci/run installs all three
+            pytest.fail(ppc64el_tools.how_to_install() if release == "bookworm" else
+                        f"{message}: make ppc64el-tools-releases")
         pytest.skip(message)
     return d
 
@@ -61,23 +63,18 @@ def makedumpfile(d: Path, folder: Path, *args: str):
 
 @pytest.fixture(scope="module")
 def dumps(tmp_path_factory):
-    """One emulated 2 GiB 6.10 dump per (mmu, page layout), made once."""
+    """One emulated 2 GiB dump per (mmu, release's page layout: the linux-6.10 or linux-6.12 profile), made once."""
     made: dict[tuple[str, str], Path] = {}
 
     def get(mmu: str, layout: str) -> Path:
         if (mmu, layout) not in made:
             folder = tmp_path_factory.mktemp(f"{mmu}-{layout}")
-            saved = Linux610.page_layout
-            Linux610.page_layout = LAYOUTS[layout]
-            try:
-                result = (ScenarioBuilder(f"verdict-{mmu}-{layout}")
-                          .machine(memory="2GiB", cpus=2, mmu=mmu)
-                          .kernel(profile="linux-6.10", cmdline="fadump=on crashkernel=512M")
-                          .write(0x4100000, text="kernel data", repeat=100)
-                          .crash(cpu=1)
-                          .run(str(folder / "run")))
-            finally:
-                Linux610.page_layout = saved
+            result = (ScenarioBuilder(f"verdict-{mmu}-{layout}")
+                      .machine(memory="2GiB", cpus=2, mmu=mmu)
+                      .kernel(profile=PROFILE_OF[layout], cmdline="fadump=on crashkernel=512M")
+                      .write(0x4100000, text="kernel data", repeat=100)
+                      .crash(cpu=1)
+                      .run(str(folder / "run")))
             assert result.outcome == "vmcore"
             (folder / "vmcore").symlink_to(result.captures[0].path)
             made[(mmu, layout)] = folder

@@ -45,6 +45,8 @@ class ImageDescription:
     vmcoreinfo_note: int | None
     """Physical address of the VMCOREINFO note, or None when it is not known."""
     vmcoreinfo_bytes: int = 4096
+    uts_name_offset: int = 4
+    """offsetof(struct uts_namespace, name): 4 behind a struct kref (3.4), 0 in 6.x (kernels.versions)."""
 
     @classmethod
     def of_profile(cls, profile: str, little_endian: bool, release: str, vmcoreinfo_note: int | None = None,
@@ -56,8 +58,8 @@ class ImageDescription:
         if vmcoreinfo_note is None and "vmcoreinfo_note" in SYMBOLS and k.profile == "linux-3.4":
             vmcoreinfo_note = SYMBOLS["vmcoreinfo_note"]
         return cls(profile, little_endian, release, k.page_layout, k.memory_model,
-                   "prb" if k.log_class is PrbLogBuffer else "plain", k.nr_cpus, vmcoreinfo_note,
-                   vmcoreinfo_bytes)
+                   "prb" if k.log_class is PrbLogBuffer else "plain", k.version.nr_cpus, vmcoreinfo_note,
+                   vmcoreinfo_bytes, k.version.uts_name_offset)
 
 
 # --- C declarations ---
@@ -101,7 +103,7 @@ def page_members(layout) -> list[tuple[int, str, int]]:
            (layout.mapping, "struct address_space *mapping", 8), (layout.index, "unsigned long index", 8),
            (layout.private, "unsigned long private", 8), (layout.mapcount, "atomic_t _mapcount", 4),
            (layout.refcount, f"atomic_t {layout.refcount_name}", 4)]
-    if layout.compound_head is not None:
+    if getattr(layout, "compound_head", None) is not None:  # PageLayout has no such field: it shares lru's word
         out.append((layout.compound_head, "unsigned long compound_head", 8))
     return out
 
@@ -163,8 +165,10 @@ def c_source(d: ImageDescription) -> tuple[str, dict[str, int]]:
            "struct new_utsname { " + " ".join(f"char {f}[{NEW_UTSNAME_LEN}];" for f in
                                               ("sysname", "nodename", "release", "version", "machine",
                                                "domainname")) + " };",
-           "struct uts_namespace { struct kref kref; struct new_utsname name; };",
-           "_Static_assert(__builtin_offsetof(struct uts_namespace, name) == 4, \"uts_namespace.name\");",
+           "struct uts_namespace { struct kref kref; struct new_utsname name; };" if d.uts_name_offset else
+           "struct uts_namespace { struct new_utsname name; };",
+           "_Static_assert(__builtin_offsetof(struct uts_namespace, name) == "
+           f"{d.uts_name_offset}, \"uts_namespace.name\");",
            struct_decl("task_struct", _members(tasks.TASK_STRUCT), tasks.TASK_STRUCT_SIZE),
            struct_decl("rq", _members(tasks.RQ), tasks.RQ_SIZE)]
     obj("init_uts_ns", "struct uts_namespace %s")

@@ -142,7 +142,7 @@ def test_a_scenario_that_saves_nothing_is_still_held_to_the_digests(monkeypatch,
         s.bytes_dumped = s.source_len
         yield self.machine.env.timeout(0)
 
-    monkeypatch.setattr(PhypFadump, "_copy_section", lazy_copy)
+    monkeypatch.setattr(PhypFadump, "copy_section", lazy_copy)
     bad = [p for p in explore.explore(str(path), triggers=("panic",), workers=1) if not p.ok]
     assert bad and all("/proc/vmcore differs from crash-time memory" in p.problem for p in bad)
 

@@ -227,7 +227,8 @@ KEYS_6_10 = (
     "NUMBER(RADIX_MMU)", "KERNELOFFSET",
 )
 
-KEYS_6_12 = tuple(k2 for k in KEYS_6_10 for k2 in ((k, "SYMBOL(contig_page_data)") if k == "LENGTH(node_data)" else (k,)))
+KEYS_6_12 = tuple(key for k in KEYS_6_10
+                  for key in ((k, "SYMBOL(contig_page_data)") if k == "LENGTH(node_data)" else (k,)))
 """kernel/vmcore_info.c (6.12): 6.10's keys (the KALLSYMS_BASE_RELATIVE #ifdef is gone, kallsyms_offsets and
 kallsyms_relative_base stay unconditionally); only the page_type values change (PAGE_6_12). arch/powerpc/kexec/
 vmcore_info.c (6.12) arch_crash_save_vmcoreinfo() writes SYMBOL(contig_page_data) a second time (#ifndef

@@ -21,6 +21,8 @@ from .vmcore_file import VmcoreFile
 CRASH_AT = 20.0
 """When the emulated sysrq-c happens (seconds of uptime); the real one comes after /init's first steps."""
 OFFLINE_AT = 10.0
+REGISTER_AT = 15.0
+"""When the emulated /init writes 1 to registered again after its release (a case that crashes twice)."""
 PROFILE_FALLBACK = {"linux-6.12": "linux-6.10", "linux-7.2": "linux-6.10", "linux-6.1": "linux-3.4"}
 OPTIONAL_KEYS = (("machine", "firmware"), ("machine", "mmu"), ("kernel", "nr_cpus"))
 """Keys dropped when the scenario model says it does not know them (an "unknown key '...'" error)."""
@@ -78,7 +80,10 @@ def document(ref_dir: Path) -> dict:
         events.append({"action": "hotplug", "boot": 1, "at": f"{OFFLINE_AT:g}s", "kind": "cpu-offline",
                        "cpu": cpu_off})
     if len(case["boots"]) > 2:  # crash again from the capture kernel after release and re-registration
-        doc["capture"]["after"] = "release-and-register"
+        # Only that capture kernel registers again (its /init's "register" step); the last one, like the real
+        # case's, releases and powers off, so [capture] after stays "release" and the register is an event.
+        events.append({"action": "sysfs", "boot": 2, "at": f"{REGISTER_AT:g}s",
+                       "path": "/sys/kernel/fadump/registered", "value": "1"})
         cpu2 = crash_cpu((ref_dir / "console-boot1.log").read_text(errors="replace"))
         events.append({"action": "crash", "boot": 2, "at": f"{CRASH_AT:g}s", "cpu": cpu2, "kind": "sysrq"})
     if events:

@@ -45,6 +45,8 @@ class ImageDescription:
     vmcoreinfo_note: int | None
     """Physical address of the VMCOREINFO note, or None when it is not known."""
     vmcoreinfo_bytes: int = 4096
+    uts_name_offset: int = 4
+    """offsetof(struct uts_namespace, name): 4 behind a struct kref (3.4), 0 in 6.x (kernels.versions)."""
 
     @classmethod
     def of_profile(cls, profile: str, little_endian: bool, release: str, vmcoreinfo_note: int | None = None,
@@ -57,7 +59,7 @@ class ImageDescription:
             vmcoreinfo_note = SYMBOLS["vmcoreinfo_note"]
         return cls(profile, little_endian, release, k.page_layout, k.memory_model,
                    "prb" if k.log_class is PrbLogBuffer else "plain", k.version.nr_cpus, vmcoreinfo_note,
-                   vmcoreinfo_bytes)
+                   vmcoreinfo_bytes, k.version.uts_name_offset)
 
 
 # --- C declarations ---
@@ -101,7 +103,7 @@ def page_members(layout) -> list[tuple[int, str, int]]:
            (layout.mapping, "struct address_space *mapping", 8), (layout.index, "unsigned long index", 8),
            (layout.private, "unsigned long private", 8), (layout.mapcount, "atomic_t _mapcount", 4),
            (layout.refcount, f"atomic_t {layout.refcount_name}", 4)]
-    if layout.compound_head is not None:
+    if getattr(layout, "compound_head", None) is not None:  # PageLayout has no such field: it shares lru's word
         out.append((layout.compound_head, "unsigned long compound_head", 8))
     return out
 
@@ -148,9 +150,6 @@ def prb_asserts() -> str:
 def c_source(d: ImageDescription) -> tuple[str, dict[str, int]]:
     """The C file and the objects it defines (name -> physical address)."""
     banner = KernelImage(d.release, "ppc64le" if d.little_endian else "ppc64").banner() + "\n"
-    from kernels.versions import VERSIONS
-
-    uts_name_offset = VERSIONS[d.profile].uts_name_offset
     objects: list[tuple[str, str]] = []  # (symbol, definition)
 
     def obj(name: str, decl: str, init: str = "") -> None:
@@ -166,11 +165,10 @@ def c_source(d: ImageDescription) -> tuple[str, dict[str, int]]:
            "struct new_utsname { " + " ".join(f"char {f}[{NEW_UTSNAME_LEN}];" for f in
                                               ("sysname", "nodename", "release", "version", "machine",
                                                "domainname")) + " };",
-           # include/linux/utsname.h: a kref in front of the name until it went (kernels.versions uts_name_offset).
-           "struct uts_namespace { " + ("struct kref kref; " if uts_name_offset else "") +
-           "struct new_utsname name; };",
-           f"_Static_assert(__builtin_offsetof(struct uts_namespace, name) == {uts_name_offset}, "
-           "\"uts_namespace.name\");",
+           "struct uts_namespace { struct kref kref; struct new_utsname name; };" if d.uts_name_offset else
+           "struct uts_namespace { struct new_utsname name; };",
+           "_Static_assert(__builtin_offsetof(struct uts_namespace, name) == "
+           f"{d.uts_name_offset}, \"uts_namespace.name\");",
            struct_decl("task_struct", _members(tasks.TASK_STRUCT), tasks.TASK_STRUCT_SIZE),
            struct_decl("rq", _members(tasks.RQ), tasks.RQ_SIZE)]
     obj("init_uts_ns", "struct uts_namespace %s")

@@ -9,9 +9,9 @@ from emulator.units import align_up
 from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
-from kernels import tasks, vmcoreinfo
+from kernels import cputable, kallsyms, mmzone, tasks, vmcoreinfo
 from kernels.crash import CrashPaths
-from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage
+from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage, release_symbols
 from kernels.memmap import MemMap
 from kernels.sparsemem import SparseVmemmap
 from kernels.structs import kernel_structs
@@ -95,7 +95,7 @@ class Kernel(CrashPaths):
         self.page_size = machine.page_size
         self.image = KernelImage(release, "ppc64le" if le else "ppc64", uts_name_offset=self.version.uts_name_offset)
         self.memblock = Memblock(memory=machine.layout.memblock_memory())
-        self.symbols = dict(SYMBOLS)
+        self.symbols = dict(SYMBOLS) | release_symbols(self.version)
         """Physical addresses of this kernel's objects (static ones from the image, some allocated)."""
         self.memmap = None
         self.step = "power-on"
@@ -217,6 +217,9 @@ class Kernel(CrashPaths):
             self.memmap.place()
             self.page_kind(0, IMAGE_SIZE, "reserved")
             self.page_kind(start, size, "cache")
+        mmzone.place(self)
+        cputable.place(self)
+        kallsyms.place(self)
         if self.machine.devicetree.has("/rtas", "ibm,kernel-dump") and not self.old_memory_reserved():
             # Nothing reserved the crashed kernel's memory: this kernel spreads its page cache over it.
             end = self.machine.layout.end_of_dram

@@ -46,6 +46,37 @@ SYMBOLS = {
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 
+RELEASE_SYMBOLS = {
+    # kernels.kallsyms: the tables scripts/kallsyms.c emits, in its order (.rodata), num_syms 8 bytes before names
+    # as on the real 6.12.117 (SYMBOL(kallsyms_num_syms)=...d58, SYMBOL(kallsyms_names)=...d60).
+    "kallsyms_num_syms": 0x0120_0000,
+    "kallsyms_names": 0x0120_0008,
+    "kallsyms_markers": 0x0121_0000,
+    "kallsyms_token_table": 0x0121_1000,
+    "kallsyms_token_index": 0x0121_2000,
+    "kallsyms_offsets": 0x0121_3000,
+    "kallsyms_relative_base": 0x0121_C000,
+    "kallsyms_seqs_of_names": 0x0121_C008,
+    # kernels.mmzone: !CONFIG_NUMA's one node (mm/memblock.c contig_page_data) and node_states[] (mm/page_alloc.c)
+    "contig_page_data": 0x0175_0000,
+    "node_states": 0x0175_1000,
+    # kernels.cputable: arch/powerpc/kernel/cputable.c
+    "cur_cpu_spec": 0x0175_1100,
+    "the_cpu_spec": 0x0175_1200,
+}
+"""Static objects only some releases' images hold (kernels.versions: pgdat, cpu_spec, kallsyms say which)."""
+KALLSYMS_END = 0x0122_0000
+"""Where the room for kallsyms_seqs_of_names (the last table) ends."""
+
+
+def release_symbols(version) -> dict[str, int]:
+    """The RELEASE_SYMBOLS of the objects ``version`` (kernels.versions.Version) has in its image."""
+    groups = {"kallsyms_": version.kallsyms, "contig_page_data": version.pgdat is not None,
+              "node_states": version.pgdat is not None, "cur_cpu_spec": version.cpu_spec is not None,
+              "the_cpu_spec": version.cpu_spec is not None}
+    return {name: addr for name, addr in RELEASE_SYMBOLS.items()
+            if any(name.startswith(prefix) and on for prefix, on in groups.items())}
+
 TEXT_SIZE = 0x0010_0000
 NEW_UTSNAME_FIELD = 65
 HEAP_START = IMAGE_SIZE

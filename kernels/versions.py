@@ -100,6 +100,80 @@ PAGE_7_2 = replace(
 )
 
 
+# --- the memory-node objects VMCOREINFO describes: contig_page_data, its zones, their free lists ---
+
+
+@dataclass(frozen=True)
+class PgdatLayout:
+    """struct pglist_data / zone / free_area of one build (include/linux/mmzone.h), !CONFIG_NUMA, as VMCOREINFO
+    publishes them (kernel/vmcore_info.c crash_save_vmcoreinfo_init(): VMCOREINFO_SIZE/OFFSET/LENGTH)."""
+
+    pglist_data_size: int
+    node_zones: int
+    nr_zones: int
+    node_start_pfn: int
+    node_present_pages: int
+    node_spanned_pages: int
+    node_id: int
+    zone_size: int
+    zone_spanned_pages: int
+    zone_free_area: int
+    zone_vm_stat: int
+    free_area_size: int
+    nr_page_orders: int
+    """LENGTH(zone.free_area): NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1."""
+    migrate_types: int
+    """LENGTH(free_area.free_list): MIGRATE_TYPES."""
+    max_nr_zones: int
+    nr_node_states: int
+    """enum node_states' NR_NODE_STATES (include/linux/nodemask.h): the length of node_states[]."""
+    n_online: int = 1
+    """N_ONLINE: node_online_map is #defined as node_states[N_ONLINE] (nodemask.h)."""
+    nr_free_pages: int = 0
+    """enum zone_stat_item NR_FREE_PAGES, the first item (mmzone.h)."""
+
+
+PGDAT_6_12 = PgdatLayout(
+    # Measured on the real 6.12.117 (tests/reference/linux-6.12/*/vmcore-head.bin, reference .config:
+    # !NUMA, CMA + MEMORY_ISOLATION, no ZONE_DMA, ARCH_FORCE_MAX_ORDER=8): SIZE(pglist_data)=4096, node_zones 0,
+    # nr_zones 3120, node_start_pfn 3128, node_spanned_pages 3144, node_id 3152; SIZE(zone)=1536, zone.spanned_pages
+    # 128, zone.free_area 256, zone.vm_stat 1408; SIZE(free_area)=104; LENGTH(zone.free_area)=9,
+    # LENGTH(free_area.free_list)=6. mmzone.h (6.12) struct pglist_data: node_zones[MAX_NR_ZONES], then
+    # node_zonelists[MAX_ZONELISTS] (1 zonelist of MAX_ZONES_PER_ZONELIST + 1 = 3 zonerefs of 16 bytes: 3072 + 48
+    # = 3120, so MAX_NR_ZONES = 2: ZONE_NORMAL and ZONE_MOVABLE), int nr_zones, node_start_pfn,
+    # node_present_pages (3136), node_spanned_pages, node_id. enum migratetype: UNMOVABLE, MOVABLE, RECLAIMABLE,
+    # HIGHATOMIC, CMA, ISOLATE = 6; struct free_area: free_list[6] (96 bytes), nr_free (8) = 104.
+    pglist_data_size=4096, node_zones=0, nr_zones=3120, node_start_pfn=3128, node_present_pages=3136,
+    node_spanned_pages=3144, node_id=3152, zone_size=1536, zone_spanned_pages=128, zone_free_area=256,
+    zone_vm_stat=1408, free_area_size=104, nr_page_orders=9, migrate_types=6, max_nr_zones=2,
+    # nodemask.h (6.12) enum node_states: POSSIBLE, ONLINE, NORMAL_MEMORY (= HIGH_MEMORY without HIGHMEM),
+    # MEMORY, CPU, GENERIC_INITIATOR: NR_NODE_STATES = 6.
+    nr_node_states=6,
+)
+
+
+@dataclass(frozen=True)
+class CpuSpecLayout:
+    """struct cpu_spec (arch/powerpc/include/asm/cputable.h) and the table entry the kernel copies into
+    the_cpu_spec for the emulated CPU (identify_cpu(), arch/powerpc/kernel/cputable.c)."""
+
+    cpu_features: int
+    """offsetof(cpu_spec, cpu_features): pvr_mask u32, pvr_value u32, char *cpu_name, then this unsigned long."""
+    mmu_features: int
+    """offsetof(cpu_spec, mmu_features): after cpu_user_features and cpu_user_features2 (u32 each)."""
+    size: int
+    """How much of struct cpu_spec the emulated image writes (through platform, the last field modelled)."""
+
+
+CPU_SPEC_6_12 = CpuSpecLayout(
+    # cputable.h (6.12) struct cpu_spec: pvr_mask 0, pvr_value 4, cpu_name 8, cpu_features 16, cpu_user_features
+    # 24, cpu_user_features2 28, mmu_features 32, icache_bsize 36, dcache_bsize 40, cpu_down_flush 48, num_pmcs 56,
+    # pmc_type 60, cpu_setup 64, cpu_restore 72, platform 80. Measured on the real 6.12.117:
+    # OFFSET(cpu_spec.cpu_features)=16, OFFSET(cpu_spec.mmu_features)=32.
+    cpu_features=16, mmu_features=32, size=88,
+)
+
+
 # --- VMCOREINFO: the keys each release writes, in the order it writes them ---
 
 KEYS_3_4 = (
@@ -153,9 +227,12 @@ KEYS_6_10 = (
     "NUMBER(RADIX_MMU)", "KERNELOFFSET",
 )
 
-KEYS_6_12 = KEYS_6_10
+KEYS_6_12 = tuple(key for k in KEYS_6_10
+                  for key in ((k, "SYMBOL(contig_page_data)") if k == "LENGTH(node_data)" else (k,)))
 """kernel/vmcore_info.c (6.12): 6.10's keys (the KALLSYMS_BASE_RELATIVE #ifdef is gone, kallsyms_offsets and
-kallsyms_relative_base stay unconditionally); only the page_type values change (PAGE_6_12)."""
+kallsyms_relative_base stay unconditionally); only the page_type values change (PAGE_6_12). arch/powerpc/kexec/
+vmcore_info.c (6.12) arch_crash_save_vmcoreinfo() writes SYMBOL(contig_page_data) a second time (#ifndef
+CONFIG_NUMA, after node_data's #ifdef): the real 6.12.117's note has the line twice."""
 
 KEYS_7_2 = tuple("OFFSET(page.compound_info)" if k == "OFFSET(page.compound_head)" else k
                  for k in KEYS_6_10 if k != "SYMBOL(kallsyms_relative_base)")
@@ -190,6 +267,9 @@ class Version:
     cma_line: str | None = None
     """"size-at-MB" (6.10-6.12), "range" (7.2) or None (no CMA in fadump)."""
     cma_rounds_boot_memory: bool = False
+    cma_init_in_setup_arch: bool = False
+    """fadump_cma_init() runs from setup_arch() after initmem_init() (6.12+: setup-common.c), so its line comes
+    after early_init_devtree()'s fadump lines (the parameter area's); before, fadump_reserve_mem() called it."""
     """fadump_reserve_mem() rounds boot_memory_size up to CMA_MIN_ALIGNMENT_BYTES when CMA is on."""
     param_area_rule: str | None = None
     """None (no bootargs_append), "6.10" (setup_fadump, hash 0x2A000000-0x2E000000 with RMA >= 768 MiB),
@@ -214,6 +294,13 @@ class Version:
     initialized" (7.2, after pr_fmt)."""
     save_regs_softe: bool = False
     """ppc_save_regs() stores softe from the PACA and zeroes orig_gpr3 (6.x); 3.4 stores neither."""
+    pgdat: PgdatLayout | None = None
+    """The layout of contig_page_data and node_states the emulated image holds (kernels.mmzone), or None: the
+    release's pgdat keys stay unbacked (vmcoreinfo.unbacked)."""
+    cpu_spec: CpuSpecLayout | None = None
+    """struct cpu_spec of the image's cur_cpu_spec (kernels.cputable), or None."""
+    kallsyms: bool = False
+    """The image holds the kallsyms tables in the 6.x base-relative format (kernels.kallsyms)."""
 
     @property
     def release_number(self) -> str:
@@ -292,6 +379,14 @@ LINUX_6_12 = replace(
     # fadump.c (6.12) fadump_setup_param_area() is called from early_init_devtree() (prom.c) after
     # mmu_early_init_devtree(), with no fadump_enabled check; same windows as 6.10.
     param_area_rule="6.12",
+    # setup-common.c (6.12.117) setup_arch(): "initmem_init(); ... fadump_cma_init();" (fadump_reserve_mem() no
+    # longer calls it); measured: the real hash case prints the parameter-area WARNING before the CMA line.
+    cma_init_in_setup_arch=True,
+    # The objects behind the rest of 6.12's VMCOREINFO keys (kernel/vmcore_info.c and
+    # arch/powerpc/kexec/vmcore_info.c, 6.12): contig_page_data, node_online_map, cur_cpu_spec, kallsyms.
+    pgdat=PGDAT_6_12,
+    cpu_spec=CPU_SPEC_6_12,
+    kallsyms=True,
     # fadump.c (6.12) fadump_append_bootargs(): "if (fw_dump.param_area < fw_dump.boot_mem_top) memblock_reserve".
     param_area_reserved_when_above_top=False,
     # fadump.c (6.12) fadump_init_files(): "if (fw_dump.param_area) sysfs_create_file(bootargs_append)".
@@ -312,6 +407,10 @@ LINUX_7_2 = replace(
     # dump"; fadump_reserve_mem() no longer rounds boot_memory_size.
     cma_line="range",
     cma_rounds_boot_memory=False,
+    # 7.2's struct sizes and kallsyms format (no kallsyms_relative_base) are not modelled: those keys stay unbacked.
+    pgdat=None,
+    cpu_spec=None,
+    kallsyms=False,
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",

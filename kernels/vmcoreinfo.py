@@ -8,7 +8,7 @@ a pointer into nothing. ``unbacked(kernel)`` lists the release's keys left out.
 """
 
 
-from kernels import elfcore
+from kernels import cputable, elfcore, mmzone
 from kernels.image import va
 from kernels.structs import KernelStructs
 
@@ -47,6 +47,8 @@ def values(kernel) -> dict[str, str]:
         out[f"SYMBOL({name})"] = f"{va(addr):x}"
     if kernel.memmap is not None and hasattr(kernel.memmap, "vmcoreinfo_values"):
         out.update(kernel.memmap.vmcoreinfo_values())
+    out.update(mmzone.vmcoreinfo_values(kernel))
+    out.update(cputable.vmcoreinfo_values(kernel))
     return out
 
 

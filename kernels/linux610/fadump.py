@@ -207,7 +207,8 @@ class Fadump610(CaptureMixin, SysfsMixin):
         k.narrate("fadump_reserve_mem()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"boot memory is {fw.boot_memory_size >> 20} MiB in {len(fw.boot_mem_regions)} region(s); the "
                   f"dump area is the lowest fit above it: [{base:#x}, {base + size:#x})")
-        self.fadump_cma_init()
+        if not k.version.cma_init_in_setup_arch:
+            self.fadump_cma_init()
         return True
 
     def fadump_cma_init(self) -> None:
@@ -217,6 +218,8 @@ class Fadump610(CaptureMixin, SysfsMixin):
         CMA_MIN_ALIGNMENT_BYTES aligned (mm/cma.c) or it fails with -EINVAL. 7.2: the aligned part inside.
         """
         k, fw = self.k, self.fw_dump
+        if not fw.fadump_supported or not fw.fadump_enabled or fw.dump_active:
+            return
         if fw.nocma or not fw.boot_memory_size:
             return
         start, size = fw.reserve_dump_area_start, fw.boot_memory_size

@@ -52,6 +52,8 @@ class Linux610(Kernel):
             self.reserve_crashkernel()
         if self.version.param_area_rule != "6.10":
             fd.fadump_setup_param_area()  # early_init_devtree(), after mmu_early_init_devtree() (6.12+)
+        if self.version.cma_init_in_setup_arch:
+            fd.fadump_cma_init()  # setup_arch(), after initmem_init() (6.12+)
         self.load_image()
         self.step = "early_init_devtree: memory reserved, image loaded"
         yield env.timeout(0.25)

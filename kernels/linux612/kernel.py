@@ -2,8 +2,10 @@
 
 Their fadump code is 6.10's (kernels.linux610) with the differences listed in
 kernels.versions: where the parameter area is set up and reserved, which CMA
-line is printed, the page flags and page_type values, the VMCOREINFO keys.
-Nothing here re-implements a function; the shared code reads ``self.version``.
+line is printed and when (setup_arch), the page flags and page_type values, the
+VMCOREINFO keys and the objects behind them (kernels.mmzone, kernels.cputable,
+kernels.kallsyms). Nothing here re-implements a function; the shared code reads
+``self.version``.
 """
 
 from kernels.linux610.kernel import Linux610

@@ -95,10 +95,13 @@ def test_6_12_differs_from_6_10_only_where_its_source_does():
     """The table delta 6.10 -> 6.12 (fadump.c, page-flags.h, vmcore_info.c of each) and 6.12 -> 7.2."""
     assert set(versions.diff(versions.LINUX_6_10, versions.LINUX_6_12)) == {
         "name", "release", "page", "param_area_rule", "param_area_reserved_when_above_top",
-        "bootargs_append_from_init_files", "rtas_busy_limit_ms"}
+        "bootargs_append_from_init_files", "rtas_busy_limit_ms",
+        # setup-common.c (6.12.117) setup_arch() calls fadump_cma_init(); arch/powerpc/kexec/vmcore_info.c (6.12)
+        # repeats SYMBOL(contig_page_data); the objects behind 6.12's keys are modelled for 6.12 only.
+        "cma_init_in_setup_arch", "vmcoreinfo_keys", "pgdat", "cpu_spec", "kallsyms"}
     assert set(versions.diff(versions.LINUX_6_12, versions.LINUX_7_2)) == {
         "name", "release", "vmcoreinfo_keys", "cma_line", "cma_rounds_boot_memory", "param_area_rule",
-        "vmcore_pr_fmt", "vmcore_not_initialized"}
+        "vmcore_pr_fmt", "vmcore_not_initialized", "pgdat", "cpu_spec", "kallsyms"}
 
 
 @pytest.mark.parametrize("cls, nr_cpus, header", [(Linux34, 1024, 0x1F8), (Linux610, 2048, 0x2A8)])

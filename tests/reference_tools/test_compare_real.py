@@ -109,6 +109,18 @@ def test_a_changed_program_header_is_caught(run_dir, tmp_path):
     assert different(compare_real.compare(ref, run_dir)) == ["elf/phdr1/p_flags"]
 
 
+def test_the_allowed_rules_apply_to_a_second_vmcores_points_too():
+    """A second crash's dump is compared as "vmcore2/..." (compare()); its symbol addresses, BUILD-ID and
+    CRASHTIME differ between two correct dumps as the first one's do."""
+    for name in ("vmcore2/vmcoreinfo/SYMBOL(init_uts_ns)", "vmcore2/vmcoreinfo/BUILD-ID",
+                 "vmcore2/vmcoreinfo/CRASHTIME", "vmcore3/elf/phdr1/p_offset"):
+        assert compare_real.Point(name, "1", "2").status == "allowed", name
+    for name in ("vmcore2/vmcoreinfo/PAGESIZE", "vmcore2/elf/phdr1/p_filesz", "xvmcore2/vmcoreinfo/BUILD-ID",
+                 "console/vmcore2/vmcoreinfo/BUILD-ID"):
+        assert compare_real.Point(name, "1", "2").status == "different", name
+    assert compare_real.Point("vmcore2/vmcoreinfo/BUILD-ID", "1", None).status == "different"
+
+
 def test_every_allowed_difference_says_why():
     assert compare_real.ALLOWED and all(len(reason) > 20 for reason in compare_real.ALLOWED.values())
 

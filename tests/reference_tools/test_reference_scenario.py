@@ -40,3 +40,17 @@ def test_keys_the_scenario_model_does_not_know_yet_are_dropped_and_known_ones_ke
     doc, _ = rs.scenario_for(REFERENCE / "linux-6.12" / "radix")
     assert "nr_cpus" not in doc["kernel"] or doc["kernel"]["nr_cpus"] == 8
     assert doc["machine"]["mmu"] == "radix"
+
+
+def test_a_twice_crashing_case_registers_again_only_in_its_first_capture_kernel():
+    """second-crash's case.json: boot 1 runs "release", "register", "crash"; boot 2 only "release" and powers off
+    (its console has no second "Registration is successful!"), so the twin releases after each capture and
+    writes registered from a scenario event in boot 2 (the emulator's second boot), before the second crash."""
+    ref = REFERENCE / "linux-6.12" / "second-crash"
+    case = json.loads((ref / "case.json").read_text())
+    assert "register" in case["boots"][1] and "register" not in case["boots"][2]
+    _, sc = rs.scenario_for(ref)
+    assert sc.capture_after == "release"
+    sysfs = [(e.boot, e.path, e.value, e.at) for e in sc.events if e.action == "sysfs"]
+    crash = [e for e in sc.events if e.action == "crash" and e.boot == 2][0]
+    assert sysfs == [(2, "/sys/kernel/fadump/registered", "1", rs.REGISTER_AT)] and rs.REGISTER_AT < crash.at

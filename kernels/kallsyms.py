@@ -133,6 +133,11 @@ def place(kernel) -> None:
         "kallsyms_relative_base": enc.relative_base.to_bytes(8, order),
         "kallsyms_seqs_of_names": enc.seqs_of_names,
     }
+    if kernel.version.kallsyms_place_relative:  # 7.2: each entry is the symbol's distance from the entry itself
+        at = va(sym["kallsyms_offsets"])
+        data["kallsyms_offsets"] = b"".join((enc.relative_base + o - (at + 4 * i)).to_bytes(4, order, signed=True)
+                                            for i, o in enumerate(enc.offsets))
+        data["kallsyms_relative_base"] = b""
     ends = [sym[t] for t in TABLES[1:]] + [KALLSYMS_END]
     for table, end in zip(TABLES, ends):
         if sym[table] + len(data[table]) > end:

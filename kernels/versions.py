@@ -235,8 +235,10 @@ vmcore_info.c (6.12) arch_crash_save_vmcoreinfo() writes SYMBOL(contig_page_data
 CONFIG_NUMA, after node_data's #ifdef): the real 6.12.117's note has the line twice."""
 
 KEYS_7_2 = tuple("OFFSET(page.compound_info)" if k == "OFFSET(page.compound_head)" else k
-                 for k in KEYS_6_10 if k != "SYMBOL(kallsyms_relative_base)")
-"""kernel/vmcore_info.c (7.2): compound_head became compound_info; kallsyms_relative_base is gone."""
+                 for k in KEYS_6_12 if k != "SYMBOL(kallsyms_relative_base)")
+"""kernel/vmcore_info.c (7.2): compound_head became compound_info; kallsyms_relative_base is gone.
+arch/powerpc/kexec/vmcore_info.c (7.2) still writes SYMBOL(contig_page_data) a second time on a non-NUMA kernel
+(measured: the real 7.2.13 note has the line twice, 114 lines for 113 keys)."""
 
 
 # --- the whole release ---
@@ -301,6 +303,9 @@ class Version:
     """struct cpu_spec of the image's cur_cpu_spec (kernels.cputable), or None."""
     kallsyms: bool = False
     """The image holds the kallsyms tables in the 6.x base-relative format (kernels.kallsyms)."""
+    kallsyms_place_relative: bool = False
+    """kallsyms_offsets hold each symbol's address minus the entry's own address (7.2: offset_to_ptr), with no
+    kallsyms_relative_base; False: address minus kallsyms_relative_base (6.x)."""
 
     @property
     def release_number(self) -> str:
@@ -407,10 +412,16 @@ LINUX_7_2 = replace(
     # dump"; fadump_reserve_mem() no longer rounds boot_memory_size.
     cma_line="range",
     cma_rounds_boot_memory=False,
-    # 7.2's struct sizes and kallsyms format (no kallsyms_relative_base) are not modelled: those keys stay unbacked.
-    pgdat=None,
-    cpu_spec=None,
-    kallsyms=False,
+    # Measured on the real 7.2.13 (tests/reference/linux-7.2): struct pglist_data grew to SIZE(pglist_data)=4224
+    # behind node_id (node_zones, nr_zones, node_start_pfn, node_spanned_pages and node_id keep 6.12's offsets);
+    # zone, free_area and struct cpu_spec are 6.12's (cpu_features 16, mmu_features 32).
+    pgdat=replace(PGDAT_6_12, pglist_data_size=4224),
+    cpu_spec=CPU_SPEC_6_12,
+    # scripts/kallsyms.c (7.2) write_src(): kallsyms_offsets entries are ".long _text - . + (offset)", place-relative,
+    # and kernel/kallsyms.c kallsyms_sym_address() reads offset_to_ptr(kallsyms_offsets + idx); no
+    # kallsyms_relative_base table any more.
+    kallsyms=True,
+    kallsyms_place_relative=True,
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",

@@ -17,7 +17,7 @@ from emulator.units import GiB
 from kernels import kallsyms, vmcoreinfo
 from kernels.image import SYMBOLS, pa, release_symbols, va
 from kernels.linux610 import Linux610
-from kernels.linux612.kernel import Linux612
+from kernels.linux612.kernel import Linux612, Linux72
 
 
 def boot(profile=Linux612, endian_little=True):
@@ -32,7 +32,8 @@ def boot(profile=Linux612, endian_little=True):
 def read_kallsyms(ram, info: dict[str, str], order: str) -> dict[str, tuple[str, int]]:
     """{name: (type, address)} from the tables VMCOREINFO points at, the way kernel/kallsyms.c reads them."""
     at = {k: pa(int(info[f"SYMBOL(kallsyms_{k})"], 16))
-          for k in ("names", "num_syms", "token_table", "token_index", "offsets", "relative_base")}
+          for k in ("names", "num_syms", "token_table", "token_index", "offsets", "relative_base")
+          if f"SYMBOL(kallsyms_{k})" in info}
     num = int.from_bytes(ram.read(at["num_syms"], 4), order)
     index = [int.from_bytes(ram.read(at["token_index"] + 2 * c, 2), order) for c in range(256)]
 
@@ -40,7 +41,10 @@ def read_kallsyms(ram, info: dict[str, str], order: str) -> dict[str, tuple[str,
         raw = ram.read(at["token_table"] + index[code], 256)
         return raw[:raw.index(b"\0")]
 
-    base = int.from_bytes(ram.read(at["relative_base"], 8), order)
+    # 6.12: relative_base + (u32)offsets[i]; 7.2 (no kallsyms_relative_base): offset_to_ptr(kallsyms_offsets + i),
+    # the entry's own address plus the signed 32-bit value it holds (kernel/kallsyms.c kallsyms_sym_address()).
+    place_relative = "relative_base" not in at
+    base = 0 if place_relative else int.from_bytes(ram.read(at["relative_base"], 8), order)
     out, off = {}, at["names"]
     for i in range(num):
         length = ram.read(off, 1)[0]
@@ -50,7 +54,8 @@ def read_kallsyms(ram, info: dict[str, str], order: str) -> dict[str, tuple[str,
             off += 1
         text = b"".join(token(c) for c in ram.read(off, length))
         off += length
-        address = base + int.from_bytes(ram.read(at["offsets"] + 4 * i, 4), order)
+        entry = int.from_bytes(ram.read(at["offsets"] + 4 * i, 4), order, signed=place_relative)
+        address = (va(at["offsets"]) + 4 * i + entry) if place_relative else base + entry
         out[text[1:].decode()] = (chr(text[0]), address)
     return out
 
@@ -156,3 +161,14 @@ def test_drgn_reads_the_kallsyms_of_an_emulated_6_12_vmcore_without_vmlinux(run_
     pgdat = va(release_symbols(Linux612.version)["contig_page_data"])
     assert prog.symbol(pgdat + 0x100).name == "contig_page_data"
     assert len(index(prog, None, None, False)) == len(SYMBOLS | release_symbols(Linux612.version))
+
+
+def test_7_2_offsets_are_place_relative_and_there_is_no_relative_base():
+    """scripts/kallsyms.c (7.2) write_src(): ".long _text - . + (offset)"; kernel/kallsyms.c (7.2)
+    kallsyms_sym_address(): offset_to_ptr(kallsyms_offsets + idx). VMCOREINFO has no kallsyms_relative_base."""
+    k = boot(Linux72)
+    info = vmcoreinfo.parse(k.vmcoreinfo_text)
+    assert "SYMBOL(kallsyms_relative_base)" not in info and "SYMBOL(kallsyms_offsets)" in info
+    listed = read_kallsyms(k.ram, info, k.byteorder)
+    image = {n: va(a) for n, a in (SYMBOLS | release_symbols(k.version)).items()}
+    assert {n: a for n, (_, a) in listed.items()} == image

@@ -9,6 +9,7 @@ the pages it kept, and what it left out is counted.
 """
 
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -63,7 +64,7 @@ def command(args) -> int:
             raise BadInputError(f"{args.run_dir} saved {len(headers)} vmcores; say which one --vmcore replaces "
                                 "with --name (e.g. --name vmcore.2)")
         only = digests.load(headers[0])[1]["vmcore"]["name"]
-    con = Console(highlight=False)
+    con = Console(highlight=False, soft_wrap=not sys.stdout.isatty())  # no wrapping into pipes (grep, CI)
     bad = 0
     for v in verify_run_dir(args.run_dir, args.vmcore, only):
         where = v["source"]

@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         if tool == "gdb":
             dbg.add_argument("--cpu", type=int, default=None, metavar="N",
                              help="select CPU N's thread (default the crashing CPU)")
+    faults = sub.add_parser("faults", help="list the fault catalog: each fault's parameters and effect",
+                            description="List every fault a scenario's [[faults]] can inject, with its parameters "
+                                        "(type or allowed values, default) and what it does. A table on a "
+                                        "terminal, plain unwrapped lines into pipes.")
+    faults.add_argument("--json", action="store_true", help="print the catalog as JSON")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+", metavar="PATH",
                        help="scenario files or folders (searched recursively for *.toml, like `test`)")
@@ -179,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("gdb", "drgn", "crash"):
             from emulator import debuggers
             return debuggers.command(args)
+        if args.command == "faults":
+            from emulator import fault_catalog
+            return fault_catalog.command(args)
         if args.command == "compare-real":
             from emulator import compare_real
             return compare_real.command(args)

@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(type or allowed values, default) and what it does. A table on a "
                                         "terminal, plain unwrapped lines into pipes.")
     faults.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    schema = sub.add_parser("schema", help="write a JSON Schema of the scenario file format (for TOML editors)",
+                            description="Write the JSON Schema (draft 2020-12) of scenario files: every table and "
+                                        "key, with types, units, defaults and allowed values. Taplo / Even Better "
+                                        "TOML use it from a `#:schema scenario.schema.json` first line.")
+    schema.add_argument("-o", "--output", default=None, metavar="FILE", help="write to FILE (default stdout)")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+", metavar="PATH",
                        help="scenario files or folders (searched recursively for *.toml, like `test`)")
@@ -187,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "faults":
             from emulator import fault_catalog
             return fault_catalog.command(args)
+        if args.command == "schema":
+            from emulator import scenario_schema
+            return scenario_schema.command(args)
         if args.command == "compare-real":
             from emulator import compare_real
             return compare_real.command(args)

@@ -25,6 +25,7 @@ from emulator.scenario_model import (  # noqa: F401  (the names scenario users i
     PROFILES, CrashSpec, Event, Expect, KernelSpec, Scenario,
 )
 from emulator.scenario_checks import check_memory_limit, check_name, check_timeline
+from emulator.scenario_keys import names
 from emulator.scenario_parts import MachineTables, TimelineTables
 from emulator.units import parse_size
 
@@ -163,8 +164,7 @@ class _Reader(MachineTables, TimelineTables):
 
     def read(self, doc: dict) -> None:
         sc = self.sc
-        self.keys(doc, {"name", "description", "machine", "kernel", "memory", "crash", "cpu", "events",
-                        "capture", "expect", "faults"})
+        self.keys(doc, names("top"))
         sc.name = self.typed(doc.get("name", sc.name), str, "name", "name")
         check_name(sc)
         sc.description = self.typed(doc.get("description", ""), str, "description", "description")
@@ -173,7 +173,7 @@ class _Reader(MachineTables, TimelineTables):
         check_memory_limit(sc)
         self.cpus(doc.get("cpu", {}))
         memory = self.table(doc.get("memory", {}), "[memory]", "memory")
-        self.keys(memory, {"write"}, "memory")
+        self.keys(memory, names("memory"), "memory")
         writes = self.typed(memory.get("write", []), list, "[[memory.write]]", "memory", "write")
         for i, w in enumerate(writes):
             sc.events.append(self.write(self.table(w, "a [[memory.write]] entry", "memory", "write", i),

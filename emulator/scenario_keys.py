@@ -223,9 +223,18 @@ FAULT_REQUIRED: dict[str, tuple[str, ...]] = {
 }
 """The parameters a fault cannot do without (the reader refuses the fault when they are absent)."""
 
-for _kind, (_effect, _params) in FAULTS.items():
-    if set(FAULT_PARAMS.get(_kind, {})) != set(_params):
-        raise AssertionError(f"FAULT_PARAMS[{_kind!r}] does not name the parameters of FAULTS[{_kind!r}]")
+
+
+def check_fault_params(faults: dict, params: dict) -> None:
+    """Every fault's typed parameters name exactly the parameters its catalog entry documents."""
+    for kind, (_, documented) in faults.items():
+        if set(params.get(kind, {})) != set(documented):
+            raise AssertionError(f"FAULT_PARAMS[{kind!r}] does not name the parameters of FAULTS[{kind!r}]")
+    for kind in set(params) - set(faults):
+        raise AssertionError(f"FAULT_PARAMS[{kind!r}] types a fault the catalog does not have")
+
+
+check_fault_params(FAULTS, FAULT_PARAMS)
 
 
 def names(table_name: str) -> set[str]:

@@ -15,6 +15,7 @@ from emulator.scenario_model import (
     PROFILES, CrashSpec, Event,
 )
 from emulator.scenario_checks import check_capture_path
+from emulator.scenario_keys import EVENT_COMMON, names
 from firmware.platforms import FIRMWARES
 
 MAX_WRITE = 1 << 30
@@ -26,8 +27,7 @@ class MachineTables:
 
     def machine(self, t: dict) -> None:
         sc, mc = self.sc, self.sc.machine
-        self.keys(t, {"memory", "max_memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
-                      "rma_size", "register_save_area", "extended_os_term", "mmu", "firmware"}, "machine")
+        self.keys(t, names("machine"), "machine")
         if "register_save_area" in t:
             raise sc.error("machine.register_save_area was replaced by machine.firmware, which brings the whole "
                            "firmware (register save area, registration checks, sizes): write firmware = \"qemu\" "
@@ -104,8 +104,7 @@ class MachineTables:
 
     def kernel(self, t: dict) -> None:
         ks = self.sc.kernel
-        self.keys(t, {"profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease",
-                      "capture_osrelease", "epoch", "note_pids", "nr_cpus"}, "kernel")
+        self.keys(t, names("kernel"), "kernel")
         for key in ("profile", "cmdline", "capture_cmdline", "capture_profile", "osrelease", "capture_osrelease"):
             if key in t:
                 setattr(ks, key, self.typed(t[key], str, f"kernel.{key}", "kernel", key))
@@ -154,7 +153,7 @@ class MachineTables:
             if not re.fullmatch(r"[0-9]{1,5}", key) or int(key) >= self.sc.machine.cpus:
                 raise self.sc.error(f"[cpu.{key}]: '{key}' is not a CPU number below {self.sc.machine.cpus}",
                                     "cpu", key)
-            self.keys(table, {"regs"}, "cpu", key)  # also: [cpu.N] must be a table
+            self.keys(table, names("cpu"), "cpu", key)  # also: [cpu.N] must be a table
             self.sc.cpu_regs[int(key)] = self.regs(table.get("regs", {}), "cpu", key, "regs")
 
 
@@ -162,7 +161,7 @@ class TimelineTables:
     """What happens and what must come out."""
 
     def crash(self, t: dict, *path, allow_time=False) -> CrashSpec:
-        allowed = {"cpu", "kind", "message", "regs", "stuck_cpus"} | ({"at", "boot"} if allow_time else set())
+        allowed = names("crash") | (names("crash_time") if allow_time else set())
         self.keys(t, allowed, *path)
         c = CrashSpec()
         c.cpu = self.int_(t.get("cpu", 0), "crash cpu", *path, "cpu", hi=1 << 16)
@@ -183,7 +182,7 @@ class TimelineTables:
         return c
 
     def write(self, t: dict, *path) -> Event:
-        self.keys(t, {"addr", "hex", "text", "repeat", "boot", "at", "kind"}, *path)
+        self.keys(t, names("write"), *path)
         if "addr" not in t:
             raise self.sc.error("a memory write needs addr", *path)
         if ("hex" in t) == ("text" in t):
@@ -244,7 +243,7 @@ class TimelineTables:
             raise self.sc.error("each event needs at (seconds of uptime of its boot)", *path)
         at = self.seconds(t["at"], *path, "at")
         if action in ("reboot", "capture"):
-            self.keys(t, {"action", "boot", "at", "path"} if action == "capture" else {"action", "boot", "at"}, *path)
+            self.keys(t, set(EVENT_COMMON) | names(f"event.{action}"), *path)
             ev = Event(action, boot, at, self.sc.line_of(*path))
             if action == "capture":
                 ev.path = self.typed(t.get("path", ""), str, "path", *path, "path")
@@ -252,7 +251,7 @@ class TimelineTables:
                     check_capture_path(self.sc, ev.path, *path)
             return ev
         if action == "hotplug":
-            self.keys(t, {"action", "boot", "at", "kind", "addr", "cpu"}, *path)
+            self.keys(t, set(EVENT_COMMON) | names("event.hotplug"), *path)
             kind = self.choice(t.get("kind"), HOTPLUG_KINDS, f"hotplug kind must be one of {', '.join(HOTPLUG_KINDS)}",
                                *path, "kind")
             ev = Event("hotplug", boot, at, self.sc.line_of(*path), kind=kind)
@@ -276,7 +275,7 @@ class TimelineTables:
                                         *path, "cpu")
             return ev
         if action == "sysfs":
-            self.keys(t, {"action", "boot", "at", "path", "value"}, *path)
+            self.keys(t, set(EVENT_COMMON) | names("event.sysfs"), *path)
             if "path" not in t or "value" not in t:
                 raise self.sc.error("a sysfs event needs path and value", *path)
             return Event("sysfs", boot, at, self.sc.line_of(*path), path=self.typed(t["path"], str, "path", *path),
@@ -337,7 +336,7 @@ class TimelineTables:
         return Fault(kind, self.sc.line_of(*path), params)
 
     def capture(self, t: dict) -> None:
-        self.keys(t, {"after", "save", "tool"}, "capture")
+        self.keys(t, names("capture"), "capture")
         self.sc.capture_tool = self.choice(t.get("tool", "cp"), ("cp", "makedumpfile"),
                                            "capture.tool must be \"cp\" (copy /proc/vmcore) or \"makedumpfile\" "
                                            "(kdump-utils: makedumpfile -l --message-level 7 -d 31)", "capture", "tool")
@@ -347,12 +346,11 @@ class TimelineTables:
         self.sc.capture_save = self.typed(t.get("save", True), bool, "capture.save", "capture", "save")
 
     def expect(self, t: dict) -> None:
-        self.keys(t, {"outcome", "console", "no_console", "complete", "missing", "bogus", "registers", "memory",
-                      "sysfs"}, "expect")
+        self.keys(t, names("expect"), "expect")
         for i, item in enumerate(self.typed(t.get("registers", []), list, "expect.registers", "expect", "registers")):
             where = ("expect", "registers", i)
             self.typed(item, dict, "an expected register", *where)
-            self.keys(item, {"cpu", "name", "value"}, *where)
+            self.keys(item, names("expect.registers"), *where)
             self.choice(item.get("name"), REGISTER_NAMES, "unknown register {got}", *where, "name")
             cpu = self.int_(item.get("cpu", 0), "cpu", *where, "cpu", hi=self.sc.machine.cpus)
             value = self.size(item.get("value"), "value", *where, "value")
@@ -360,7 +358,7 @@ class TimelineTables:
         for i, item in enumerate(self.typed(t.get("memory", []), list, "expect.memory", "expect", "memory")):
             where = ("expect", "memory", i)
             self.typed(item, dict, "an expected memory sample", *where)
-            self.keys(item, {"addr", "hex", "text"}, *where)
+            self.keys(item, names("expect.memory"), *where)
             if ("hex" in item) == ("text" in item):
                 raise self.sc.error("a memory sample needs exactly one of hex or text", *where)
             addr = self.size(item.get("addr"), "addr", *where, "addr")
@@ -369,7 +367,7 @@ class TimelineTables:
         for i, item in enumerate(self.typed(t.get("sysfs", []), list, "expect.sysfs", "expect", "sysfs")):
             where = ("expect", "sysfs", i)
             self.typed(item, dict, "an expected sysfs value", *where)
-            self.keys(item, {"boot", "path", "value"}, *where)
+            self.keys(item, names("expect.sysfs"), *where)
             if not isinstance(item.get("path"), str) or not isinstance(item.get("value"), str):
                 raise self.sc.error("a sysfs expectation needs path and value strings", *where)
             boot = self.int_(item.get("boot", 1), "boot", *where, "boot", lo=1, hi=1000)

@@ -51,18 +51,16 @@ def test_json_round_trips_to_the_catalog(capsys):
         assert [p["name"] for p in entry["parameters"]] == list(FAULTS[entry["kind"]][1])
 
 
-def test_a_fault_parameter_without_a_type_is_caught_at_import(monkeypatch):
-    """scenario_keys refuses a FAULTS entry whose parameters FAULT_PARAMS does not type (the check can fail)."""
-    import importlib
+def test_a_fault_parameter_without_a_type_is_caught():
+    """scenario_keys checks at import that FAULT_PARAMS types exactly the parameters FAULTS documents."""
+    from emulator.scenario_keys import check_fault_params
 
-    import emulator.scenario_keys as keys
-
-    monkeypatch.setitem(FAULTS, "disk-full", (FAULTS["disk-full"][0], {"capacity": "", "speed": "new"}))
+    check_fault_params(FAULTS, FAULT_PARAMS)
+    untyped = dict(FAULTS, **{"disk-full": (FAULTS["disk-full"][0], {"capacity": "", "speed": "new"})})
     with pytest.raises(AssertionError, match="disk-full"):
-        importlib.reload(keys)
-    monkeypatch.undo()
-    importlib.reload(keys)
-    assert set(keys.FAULT_PARAMS["disk-full"]) == {"capacity"}
+        check_fault_params(untyped, FAULT_PARAMS)
+    with pytest.raises(AssertionError, match="cosmic-ray"):
+        check_fault_params(FAULTS, dict(FAULT_PARAMS, **{"cosmic-ray": {}}))
 
 
 def test_plain_text_marks_faults_without_parameters():

@@ -1,6 +1,7 @@
 """The fadump-emu command line."""
 
 import argparse
+import os
 import re
 import sys
 
@@ -205,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fadump-emu: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fadump-emu faults | head`): stop quietly, as cat does, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 2
 
 

@@ -200,3 +200,24 @@ def test_explain_json_lists_the_steps(capsys):
     assert main(["explain", "scenarios/basic-panic.toml", "--json"]) == 0
     steps = json.loads(capsys.readouterr().out)
     assert [s["function"] for s in steps][:2] == ["fadump_reserve_mem()", "register_fadump()"]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_without_a_traceback():
+    """`fadump-emu faults --json | head -1`: a closed pipe is not an error worth a traceback (exit 141, as SIGPIPE).
+
+    The pipe is shrunk to one page (F_SETPIPE_SZ) so the 6 KB catalog cannot fit in it before the reader leaves."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "faults", "--json"], stdout=write_end,
+                            stderr=subprocess.PIPE)
+    os.close(write_end)
+    assert os.read(read_end, 10)
+    os.close(read_end)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

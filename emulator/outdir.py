@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 from emulator.errors import BadInputError, OutputExistsError
@@ -244,16 +245,27 @@ class OutputFolder:
     def commit(self) -> None:
         """Move the staged results into place, report last; remove the earlier run's other files.
 
-        SIGINT is held off for the few renames this takes, so Ctrl-C cannot tear it.
+        Ctrl-C (SIGINT, SIGTERM) is deferred for the few renames this takes and delivered once they are done, so
+        it cannot tear the results. Deferring is done with Python handlers, not a signal mask: a mask covers only
+        the calling thread, and with any other thread alive (the digest and numpy pools) the kernel delivers the
+        signal there and Python still raises KeyboardInterrupt in the main thread, between two renames.
         """
         assert self.staging is not None
         if self.durable:
             _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        if threading.current_thread() is not threading.main_thread():  # a Dask worker thread: no signals here
+            self._commit()
+            return
+        pending: list[int] = []
+        kinds = (signal.SIGINT, signal.SIGTERM)
+        saved = {k: signal.signal(k, lambda signum, _frame: pending.append(signum)) for k in kinds}
         try:
             self._commit()
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            for k, handler in saved.items():
+                signal.signal(k, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # now the results are whole: interrupt as the user asked
 
     def _commit(self) -> None:
         staging, out = self.staging, self.path

@@ -290,3 +290,38 @@ def test_a_full_disk_while_writing_the_report_keeps_the_earlier_results_and_says
     assert "cannot write the results (No space left on device)" in err and "Traceback" not in err
     assert snapshot(finished) == before
     assert not list(finished.glob(STAGING_PREFIX + "*"))
+
+
+def test_ctrl_c_delivered_to_another_thread_during_the_renames_waits_until_the_results_are_whole(tmp_path, monkeypatch):
+    """A SIGINT that arrives while commit() is renaming, received by a thread other than the main one (as with the
+    digest pool alive), must not stop the renames half way: the old report was already moved aside then, and the
+    staging folder holding it would be removed. The interrupt comes after, with the new results in place."""
+    import signal
+    import threading
+
+    out = tmp_path / "out"
+    first = OutputFolder(out)
+    with first as staging:
+        (staging / "report.json").write_text("old report")
+        (staging / "vmcore").write_text("old vmcore")
+        first.commit()
+    folder = OutputFolder(out, force=True)
+    real_replace, sent = os.replace, []
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        if not sent:  # after the first rename (the old report moved aside), from another thread
+            sent.append(1)
+            t = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+            t.start()
+            t.join()
+
+    with folder as staging:
+        (staging / "report.json").write_text("new report")
+        (staging / "vmcore").write_text("new vmcore")
+        monkeypatch.setattr(outdir.os, "replace", replace_then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            folder.commit()
+        monkeypatch.setattr(outdir.os, "replace", real_replace)
+    assert folder.committed
+    assert (out / "report.json").read_text() == "new report" and (out / "vmcore").read_text() == "new vmcore"

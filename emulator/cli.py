@@ -1,6 +1,7 @@
 """The fadump-emu command line."""
 
 import argparse
+import importlib
 import os
 import re
 import sys
@@ -156,6 +157,14 @@ def dask_options(p: argparse.ArgumentParser, collect: bool = True) -> None:
                             "otherwise they stay on the worker that ran it (results.json says where)")
 
 
+COMMAND_MODULES = {
+    "inspect": "emulator.inspector", "dmesg": "emulator.dmesg", "verify": "emulator.verify_command",
+    "gdb": "emulator.debuggers", "drgn": "emulator.debuggers", "crash": "emulator.debuggers",
+    "faults": "emulator.fault_catalog", "schema": "emulator.scenario_schema", "compare-real": "emulator.compare_real",
+}
+"""Subcommands whose module has a ``command(args)``."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     tool_args = []
@@ -176,29 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_explain(args)
         if args.command == "check-scenario":
             return cmd_check(args)
-        if args.command == "inspect":
-            from emulator import inspector
-            return inspector.command(args)
-        if args.command == "dmesg":
-            from emulator import dmesg
-            return dmesg.command(args)
-        if args.command == "verify":
-            from emulator import verify_command
-            return verify_command.command(args)
+        if args.command in COMMAND_MODULES:  # imported only when asked for: a quiet run loads none of them
+            return importlib.import_module(COMMAND_MODULES[args.command]).command(args)
         if args.command == "test":
             return cmd_test(args)
-        if args.command in ("gdb", "drgn", "crash"):
-            from emulator import debuggers
-            return debuggers.command(args)
-        if args.command == "faults":
-            from emulator import fault_catalog
-            return fault_catalog.command(args)
-        if args.command == "schema":
-            from emulator import scenario_schema
-            return scenario_schema.command(args)
-        if args.command == "compare-real":
-            from emulator import compare_real
-            return compare_real.command(args)
     except FadumpEmuError as exc:
         # Plain text, one line: "file:line: message" must survive grep and editors.
         print(f"fadump-emu: {exc}", file=sys.stderr)

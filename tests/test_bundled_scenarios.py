@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import cli, report, scenario
+from emulator import cli, golden, report, scenario
 from emulator.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,16 @@ def test_a_bundled_scenario_meets_every_one_of_its_expectations(path, tmp_path):
     assert expectations, f"{path.name} states no expectations"
     failing = [f"{e['what']}" + (f" ({e['detail']})" if e["detail"] else "") for e in expectations if not e["ok"]]
     assert not failing, f"{path.name}: {len(failing)} unmet expectation(s):\n  " + "\n  ".join(failing)
+    checked = golden.check(path, result.machine.console.text())
+    assert checked["status"] == golden.MATCH, (
+        f"{path.name}: console differs from its golden transcript {golden.golden_path(path).name} "
+        "(regenerate on purpose with `fadump-emu test scenarios --update-golden`):\n" + "\n".join(checked["diff"]))
+
+
+@EACH_BUNDLED
+def test_every_bundled_scenario_has_a_golden_console_transcript(path):
+    """Each scenario ships NAME.log beside it: the safety net that keeps refactors byte-identical on the console."""
+    assert golden.golden_path(path).is_file(), f"{path} has no golden transcript; write it with --update-golden"
 
 
 @EACH_BUNDLED

@@ -55,26 +55,26 @@ tools:
 # Debian's own ppc64el makedumpfile and crash plus qemu-ppc64le-static, from Debian's archive with a private
 # apt state (the system's apt is not touched; no root needed); does nothing when already there.
 ppc64el-tools:
-	$(PYTHON) -m emulator.ppc64el_tools --dest .tools/ppc64el
+	$(PYTHON) -m emulator.host.ppc64el_tools --dest .tools/ppc64el
 
 # The same tools of Debian trixie (makedumpfile 1.7.6) and sid (1.7.8), into .tools/ppc64el-trixie and -sid:
 # tests/test_makedumpfile_verdicts.py holds each release to the verdict it gives on a real dump.
 ppc64el-tools-releases:
-	$(PYTHON) -m emulator.ppc64el_tools --release trixie
-	$(PYTHON) -m emulator.ppc64el_tools --release sid
+	$(PYTHON) -m emulator.host.ppc64el_tools --release trixie
+	$(PYTHON) -m emulator.host.ppc64el_tools --release sid
 
 # The real-kernel ground truth (tests/reference/): builds Debian's linux-source-6.12 and -6.1 for ppc64le, boots
 # them under sid's QEMU (pseries fadump), crashes them and keeps console, sysfs/debugfs, vmcore heads and
 # makedumpfile verdicts. Needs root for apt-get install of the cross compiler; caches in .cache/reference. Not in CI.
 reference:
-	$(PYTHON) -m emulator.real_reference $(REFERENCE_ARGS)
+	$(PYTHON) -m emulator.host.real_reference $(REFERENCE_ARGS)
 
 test: $(STAMP) tools
 	-@$(MAKE) --no-print-directory ppc64el-tools || echo "note: Debian's makedumpfile/crash could not be set up; their tests will be skipped"
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m emulator.bench --out bench.json
+	$(BIN)/python -m emulator.host.bench --out bench.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

@@ -21,8 +21,8 @@ with ``hooks`` (callables run on the Run object before it starts).
 
 from collections.abc import Callable
 
-from emulator import scenario
-from emulator.runner import Run, RunResult, publish
+from emulator.scenario import loader as scenario
+from emulator.run.runner import Run, RunResult, publish
 
 
 

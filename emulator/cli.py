@@ -158,9 +158,9 @@ def dask_options(p: argparse.ArgumentParser, collect: bool = True) -> None:
 
 
 COMMAND_MODULES = {
-    "inspect": "emulator.inspector", "dmesg": "emulator.dmesg", "verify": "emulator.verify_command",
-    "gdb": "emulator.debuggers", "drgn": "emulator.debuggers", "crash": "emulator.debuggers",
-    "faults": "emulator.fault_catalog", "schema": "emulator.scenario_schema", "compare-real": "emulator.compare_real",
+    "inspect": "emulator.vmcore.inspector", "dmesg": "emulator.vmcore.dmesg", "verify": "emulator.run.verify_command",
+    "gdb": "emulator.host.debuggers", "drgn": "emulator.host.debuggers", "crash": "emulator.host.debuggers",
+    "faults": "emulator.scenario.fault_catalog", "schema": "emulator.scenario.schema", "compare-real": "emulator.host.compare_real",
 }
 """Subcommands whose module has a ``command(args)``."""
 
@@ -205,21 +205,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_explore(args) -> int:
-    from emulator import explore
+    from emulator.regress import explore
 
     return explore.command(args)
 
 
 def cmd_explain(args) -> int:
-    from emulator import explain, scenario
+    from emulator.views import explain
+    from emulator.scenario import loader as scenario
 
     return explain.explain(scenario.load(args.scenario), step=args.step, as_json=args.json)
 
 
 def cmd_check(args) -> int:
     """The validation ``run`` does: the same reading and checks, then the same run without writing anything."""
-    from emulator import scenario
-    from emulator.scenario_checks import rehearse
+    from emulator.scenario import loader as scenario
+    from emulator.run.runner import rehearse
 
     from pathlib import Path
 
@@ -243,7 +244,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from emulator import suite
+    from emulator.regress import suite
 
     return suite.run_suite(args.paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
                            json_path=args.json, update_golden=args.update_golden, scheduler=args.scheduler,
@@ -251,8 +252,9 @@ def cmd_test(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from emulator import outdir, scenario
-    from emulator.runner import run_scenario
+    from emulator.run import outdir
+    from emulator.scenario import loader as scenario
+    from emulator.run.runner import run_scenario
 
     sc = scenario.load(args.scenario)
     out = args.out or f"out/{sc.name}"
@@ -268,7 +270,7 @@ def cmd_run(args) -> int:
     if args.map:
         write_map(result, args.map)
     if args.trace:
-        from emulator import trace
+        from emulator.views import trace
         trace.export(result, args.trace)
     summarize(result, rep, out)
     return 0 if rep["ok"] else 1
@@ -280,7 +282,7 @@ def write_map(result, folder: str) -> None:
     import shutil
     import tempfile
 
-    from emulator import memmap_view
+    from emulator.views import memmap_view
 
     tmp = tempfile.mkdtemp(prefix=".fadump-emu-map.", dir=folder)
     try:

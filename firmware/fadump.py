@@ -11,9 +11,9 @@ flag encoding, device-tree property encodings and the triggers without os-term.
 
 from dataclasses import dataclass, field
 
-from emulator import progress
-from emulator.devicetree import cells
-from emulator.layout import Range
+from emulator.views import progress
+from emulator.hw.devicetree import cells
+from emulator.hw.layout import Range
 from firmware import abi
 from firmware.abi import DumpCommand, DumpStatus, RtasStatus, SectionType
 from firmware.regsave import RegSaveLayout

@@ -7,7 +7,7 @@ one status. Assumptions are marked as such.
 
 from construct import ConstructError
 
-from emulator.layout import Range
+from emulator.hw.layout import Range
 from firmware import abi, regsave
 from firmware.abi import RtasStatus, SectionError, SectionType
 from firmware.fadump import HPTE_REGION_SIZE, FadumpFirmware

@@ -35,7 +35,7 @@ Where QEMU differs from PowerVM (firmware.phyp):
   01 00 01 00 on a little-endian host (Linux never reads it).
 """
 
-from emulator.layout import Range
+from emulator.hw.layout import Range
 from firmware import abi, regsave
 from firmware.abi import RtasStatus, SectionError, SectionType
 from firmware.fadump import FadumpFirmware

@@ -4,7 +4,7 @@ import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from emulator.layout import Range, merge, subtract
+from emulator.hw.layout import Range, merge, subtract
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import busy_delay_ms

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from emulator.cpu import KERNELBASE
+from emulator.hw.cpu import KERNELBASE
 
 IMAGE_SIZE = 0x0200_0000
 """The kernel image and its static data occupy the first 32 MiB of RAM."""
@@ -115,7 +115,7 @@ class KernelImage:
         """The image's GNU build ID (20 bytes, hex): a digest of what identifies this build.
 
         The emulated image is never linked, so this stands for the ID the linker would have written; the
-        symbol file (emulator.symbolfile) is linked with the same ID so debuggers can match the two.
+        symbol file (emulator.host.symbolfile) is linked with the same ID so debuggers can match the two.
         """
         return hashlib.sha1(f"fadump-emu/{self.release}/{self.machine}/{self.version}".encode()).hexdigest()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emulator.errors import BadInputError
-from emulator.layout import Range
+from emulator.hw.layout import Range
 from emulator.units import align_up
 from kernels import versions
 from kernels.image import va

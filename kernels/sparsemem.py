@@ -32,7 +32,7 @@ import bisect
 
 import numpy as np
 
-from emulator.layout import Range, merge
+from emulator.hw.layout import Range, merge
 from kernels import radix_pgtable as rpt
 from kernels.image import pa, va
 from kernels.memmap import FULL_DESCRIPTION_LIMIT, StructPages

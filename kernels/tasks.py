@@ -10,7 +10,7 @@ crash_fadump()'s ``cmpxchg(&crashing_cpu, -1, this_cpu)``, arch/powerpc/kernel/f
 
 The emulated kernel runs no processes, so these objects are small: a ``struct rq`` and a
 ``struct task_struct`` holding only the members named below, at the offsets below. They are the
-emulator's own layouts (not a real kernel's); the symbol file (emulator.symbolfile) describes exactly
+emulator's own layouts (not a real kernel's); the symbol file (emulator.host.symbolfile) describes exactly
 these, so gdb, drgn and crash read them by name.
 """
 

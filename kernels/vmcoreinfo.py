@@ -23,7 +23,7 @@ def values(kernel) -> dict[str, str]:
     page = v.page
     out = {
         "OSRELEASE": kernel.release,
-        "BUILD-ID": kernel.image.build_id(),  # the symbol file (emulator.symbolfile) is linked with the same ID
+        "BUILD-ID": kernel.image.build_id(),  # the symbol file (emulator.host.symbolfile) is linked with the same ID
         "PAGESIZE": str(kernel.page_size),
         "OFFSET(uts_namespace.name)": str(v.uts_name_offset),
         "SIZE(page)": str(page.size),

@@ -4,8 +4,9 @@ import textwrap
 
 import pytest
 
-from emulator import report, scenario
-from emulator.runner import run_scenario
+from emulator.run import report
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 
 SMALL = """
 name = "{name}"

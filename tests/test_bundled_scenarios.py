@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator import cli, golden, report, scenario
-from emulator.runner import run_scenario
+from emulator import cli
+from emulator.regress import golden
+from emulator.run import report
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -25,7 +28,7 @@ def test_a_bundled_scenario_meets_every_one_of_its_expectations(path, tmp_path):
     """Running the scenario into a fresh folder meets every expectation it states (and it states some)."""
     sc = scenario.load(path)
     if sc.capture_tool == "makedumpfile":
-        from emulator import ppc64el_tools
+        from emulator.host import ppc64el_tools
 
         if not ppc64el_tools.available():
             message = ppc64el_tools.how_to_install()

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from emulator import report, scenario
-from emulator.runner import run_scenario
+from emulator.run import report
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 from tests.test_real_tools import (
     eu_field,
     eu_readelf_prstatus_blocks,

@@ -10,8 +10,9 @@ from pathlib import Path
 import drgn
 import pytest
 
-from emulator import cli, scenario
-from emulator.runner import run_scenario
+from emulator import cli
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 from tests.test_real_tools import run_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 This is the tool chain a real fadump capture runs (kdump-utils: ``makedumpfile -l --message-level 7 -d 31
 /proc/vmcore ...``), so it is the strongest check that a vmcore is usable. The tools come from
-``make ppc64el-tools`` (emulator/ppc64el_tools.py); without them these tests skip with that advice, and fail
+``make ppc64el-tools`` (emulator/host/ppc64el_tools.py); without them these tests skip with that advice, and fail
 under CI or FADUMP_EMU_REQUIRE_TOOLS. The bundled 8 GiB scenarios (the little-endian 3.4 what-if and
 basic-panic-modern for 6.10; the default big-endian basic-panic for the tools' big-endian limit) are run once per
 module; what makedumpfile and crash need from VMCOREINFO, and the errors they print otherwise, are in
@@ -19,8 +19,9 @@ import drgn
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from emulator import ppc64el_tools, scenario
-from emulator.runner import run_scenario
+from emulator.host import ppc64el_tools
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCENARIOS = {"linux-3.4": PROJECT / "scenarios" / "what-if" / "little-endian-3-4.toml",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import ppc64el_tools
+from emulator.host import ppc64el_tools
 from emulator.api import ScenarioBuilder
 from kernels.memmap import PAGE_6_10, PAGE_6_12
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from emulator import scenario
-from emulator.runner import run_scenario
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 from firmware import abi
 from firmware.abi import SectionType
 from firmware.structs import DumpMemStruct, sections_of

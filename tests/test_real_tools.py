@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from emulator import scenario
-from emulator.runner import run_scenario
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 from tests.conftest import small_scenario_text
 
 KERNELBASE = 0xC000_0000_0000_0000

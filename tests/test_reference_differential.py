@@ -1,8 +1,8 @@
 """The emulator against real kernels: every committed reference case, compared point by point (issue 11, item 5).
 
 Each case under tests/reference/linux-<series>/<case>/ (written by ``make reference`` from a real kernel crashed
-under QEMU's pseries fadump) is turned into the equivalent scenario (emulator.reference_scenario), run, and
-compared with emulator.compare_real, makedumpfile verdicts included for each Debian release whose ppc64el tools
+under QEMU's pseries fadump) is turned into the equivalent scenario (emulator.host.reference_scenario), run, and
+compared with emulator.host.compare_real, makedumpfile verdicts included for each Debian release whose ppc64el tools
 are set up (and of the same version as in the reference). tests/reference/known_differences.toml is a ratchet: it
 lists every difference not explained yet. A difference it does not list fails (the emulator drifted from the real
 kernel), and so does a listed difference that no longer occurs (remove it from the list: the emulator got closer).
@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator import compare_real, makedumpfile_verdict, reference_scenario, report
+from emulator.host import compare_real
+from emulator.host import makedumpfile_verdict
+from emulator.host import reference_scenario
+from emulator.run import report
 from emulator.errors import FadumpEmuError
-from emulator.runner import run_scenario
+from emulator.run.runner import run_scenario
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 KNOWN = REFERENCE / "known_differences.toml"
@@ -49,7 +52,7 @@ def run_case(ref_dir: Path, out: Path) -> list[compare_real.Point]:
 
 def comparable(listed: dict[str, str]) -> dict[str, str]:
     """The listed differences this machine can observe: makedumpfile points only for releases whose tools are set
-    up (make ppc64el-tools; python -m emulator.ppc64el_tools --release trixie|sid)."""
+    up (make ppc64el-tools; python -m emulator.host.ppc64el_tools --release trixie|sid)."""
     def can(point: str) -> bool:
         parts = point.split("/")
         if "makedumpfile" not in parts:
@@ -124,7 +127,7 @@ def write_known(path: Path = KNOWN) -> None:
              "# no longer occurs: when the emulator gets closer to the real kernel, remove the entry (or regenerate",
              "# with `.venv/bin/python -m tests.test_reference_differential --write` and review the diff).",
              "# Expected differences (symbol addresses, build strings, times) are not listed here: see ALLOWED in",
-             "# emulator/compare_real.py.", ""]
+             "# emulator/host/compare_real.py.", ""]
     for ref_dir in CASES:
         profile = reference_scenario.profile_for(ref_dir.parent.name)
         extra = "" if profile == ref_dir.parent.name else \

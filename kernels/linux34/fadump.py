@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from construct import Container
 
-from emulator.devicetree import read_cells
-from emulator.layout import Range
+from emulator.hw.devicetree import read_cells
+from emulator.hw.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
@@ -18,7 +18,7 @@ from firmware.structs import DumpMemStruct, overlap_destination, sections_of
 from kernels import elfcore
 from kernels.image import SYMBOLS, va
 from kernels.linux34 import messages as msg
-from kernels.linux34.capture import NOTE_BUF_T, CaptureMixin, gpr_index, set_regval  # noqa: F401
+from kernels.linux34.capture_kernel import NOTE_BUF_T, CaptureMixin, gpr_index, set_regval  # noqa: F401
 from kernels.linux34.sysfs import SysfsMixin
 from kernels.structs import (
     EHDR_SIZE, FADUMP_CPU_UNKNOWN, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,

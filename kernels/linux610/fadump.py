@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from construct import Container
 
-from emulator.devicetree import read_cells
-from emulator.layout import Range
+from emulator.hw.devicetree import read_cells
+from emulator.hw.layout import Range
 from emulator.units import align_up, memparse
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
@@ -21,7 +21,7 @@ from firmware.structs import DumpMemStruct, overlap_destination
 from kernels import cmdline as cmdline_mod
 from kernels.base import RTAS_TIMED_OUT
 from kernels.linux610 import messages as msg
-from kernels.linux610.capture import CaptureMixin
+from kernels.linux610.capture_kernel import CaptureMixin
 from kernels.linux610.sysfs import SysfsMixin
 from kernels.structs import FADUMP_CPU_UNKNOWN, FADUMP_HEADER_VERSION
 

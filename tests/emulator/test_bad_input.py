@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator import scenario, toml_lines
+from emulator.scenario import loader as scenario
+from emulator.scenario import toml_lines
 from emulator.cli import main
 from emulator.errors import ScenarioError
 from tests.conftest import small_scenario_text
@@ -248,9 +249,9 @@ def test_a_fifo_a_folder_or_a_huge_file_as_scenario_is_refused_without_reading_i
 
 def test_writes_adding_up_past_the_workload_limit_are_refused_at_the_write_that_passes_it(tmp_path, monkeypatch):
     """The limit is on the sum of all writes (1 GiB; 4 KiB here), so many writes cannot exhaust host memory."""
-    import emulator.scenario_parts
+    import emulator.scenario.parts
 
-    monkeypatch.setattr(emulator.scenario_parts, "MAX_WRITE", 4096)
+    monkeypatch.setattr(emulator.scenario.parts, "MAX_WRITE", 4096)
     path = write(tmp_path, """
         [[memory.write]]
         addr = "0x10000000"

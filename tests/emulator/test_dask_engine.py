@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import explore
+from emulator.regress import explore
 from emulator.cli import main
 from tests.emulator.test_suite import run_test, write_scenarios
 

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator import debuggers, ppc64el_tools, report, scenario
-from emulator.runner import run_scenario
-from emulator.vmcore_file import VmcoreFile
+from emulator.host import debuggers
+from emulator.host import ppc64el_tools
+from emulator.run import report
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
+from emulator.vmcore.vmcore_file import VmcoreFile
 from kernels.structs import NT_PRSTATUS
 from tests.conftest import small_scenario_text
 from tests.test_real_tools import require_tool

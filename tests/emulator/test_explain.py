@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from emulator import explain, scenario
-from emulator.runner import run_scenario
+from emulator.views import explain
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
-from emulator import explore, explore_model, scenario
+from emulator.regress import explore
+from emulator.regress import explore_model
+from emulator.scenario import loader as scenario
 from emulator.cli import main
-from emulator.machine import Machine
+from firmware.machine import Machine
 from firmware.phyp import PhypFadump
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -90,7 +92,7 @@ def test_a_silent_hypervisor_termination_is_a_violation(monkeypatch):
 
 def test_an_outcome_misclassified_by_the_emulator_is_a_violation(monkeypatch):
     """The model does not read the emulator's verdict: a runner that calls every run "vmcore" is caught."""
-    from emulator.runner import Run
+    from emulator.run.runner import Run
 
     monkeypatch.setattr(Run, "outcome", lambda self: "vmcore")
     points = explore.explore(str(OLD), triggers=("panic",), workers=1)

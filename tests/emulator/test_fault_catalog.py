@@ -5,9 +5,9 @@ import json
 import pytest
 
 from emulator.cli import main
-from emulator.fault_catalog import catalog, plain_text
-from emulator.faults import FAULTS
-from emulator.scenario_keys import FAULT_PARAMS
+from emulator.scenario.fault_catalog import catalog, plain_text
+from emulator.scenario.faults import FAULTS
+from emulator.scenario.keys import FAULT_PARAMS
 
 
 def test_every_catalog_entry_appears_with_its_effect_and_parameters_in_the_plain_table(capsys):
@@ -53,7 +53,7 @@ def test_json_round_trips_to_the_catalog(capsys):
 
 def test_a_fault_parameter_without_a_type_is_caught():
     """scenario_keys checks at import that FAULT_PARAMS types exactly the parameters FAULTS documents."""
-    from emulator.scenario_keys import check_fault_params
+    from emulator.scenario.keys import check_fault_params
 
     check_fault_params(FAULTS, FAULT_PARAMS)
     untyped = dict(FAULTS, **{"disk-full": (FAULTS["disk-full"][0], {"capacity": "", "speed": "new"})})
@@ -71,7 +71,7 @@ def test_plain_text_marks_faults_without_parameters():
 def test_on_a_terminal_the_catalog_is_a_table_naming_every_fault_and_parameter():
     from rich.console import Console
 
-    from emulator.fault_catalog import rich_table
+    from emulator.scenario.fault_catalog import rich_table
 
     con = Console(record=True, width=400)
     con.print(rich_table(catalog()))

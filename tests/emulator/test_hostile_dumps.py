@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from emulator import scenario
-from emulator.runner import Run
-from emulator.vmcore_file import VmcoreFile
+from emulator.scenario import loader as scenario
+from emulator.run.runner import Run
+from emulator.vmcore.vmcore_file import VmcoreFile
 from kernels import elfcore
 from kernels.structs import EHDR_SIZE, PT_LOAD, PT_NOTE, PT_REGS_FIELDS_6_10, kernel_structs
 
@@ -159,7 +159,7 @@ def test_a_log_end_pointing_into_zeros_gives_no_nul_flood(real_vmcore, tmp_path)
 
 def kdump_header(block_size: int, sub_hdr_size: int, bitmap_blocks: int, max_mapnr: int) -> bytes:
     """makedumpfile's disk_dump_header (diskdump_mod.h) and a version-6 kdump_sub_header, little-endian."""
-    from emulator.kdump_compressed import _structs
+    from emulator.vmcore.kdump_compressed import _structs
 
     header, sub, _ = _structs(True)
     main = header.build(dict(header_version=6, utsname=bytes(390), tv_sec=0, tv_usec=0, status=0,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import html_report
+from emulator.views import html_report
 from tests.conftest import small_scenario_text
 from tests.test_real_tools import require_tool
 
@@ -32,8 +32,9 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """A 4-CPU 6.10 run crashing on CPU 2; its output folder and report.html text."""
-    from emulator import report, scenario
-    from emulator.runner import run_scenario
+    from emulator.run import report
+    from emulator.scenario import loader as scenario
+    from emulator.run.runner import run_scenario
 
     tmp = tmp_path_factory.mktemp("html")
     text = small_scenario_text(name="html-page", crash_cpu=2, kernel_extra='profile = "linux-6.10"')

@@ -1,9 +1,9 @@
-"""Tests for emulator.layout: ranges, LMBs with holes and memblock.memory."""
+"""Tests for emulator.hw.layout: ranges, LMBs with holes and memblock.memory."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.layout import MemoryLayout, Range, merge, subtract
+from emulator.hw.layout import MemoryLayout, Range, merge, subtract
 from emulator.units import GiB, MiB
 
 LMB = 256 * MiB

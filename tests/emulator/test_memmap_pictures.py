@@ -10,8 +10,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from emulator import memmap_draw, memmap_view, scenario
-from emulator.runner import run_scenario
+from emulator.views import memmap_draw
+from emulator.views import memmap_view
+from emulator.scenario import loader as scenario
+from emulator.run.runner import run_scenario
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.relative_to(PROJECT / "scenarios").as_posix()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator import outdir
+from emulator.run import outdir
 from emulator.cli import main
 from emulator.errors import BadInputError, OutputExistsError
-from emulator.outdir import LOCK, MANIFEST, STAGING_PREFIX, OutputFolder
+from emulator.run.outdir import LOCK, MANIFEST, STAGING_PREFIX, OutputFolder
 from tests.conftest import small_scenario_text
 
 
@@ -277,7 +277,7 @@ def test_a_full_disk_while_writing_the_report_keeps_the_earlier_results_and_says
     """ENOSPC while staging: exit 1 with a sentence, no traceback, the earlier results byte for byte."""
     import errno
 
-    from emulator import report
+    from emulator.run import report
 
     before = snapshot(finished)
 

@@ -1,4 +1,4 @@
-"""Tests for emulator.ram.PartitionRAM: sparse partition memory with write tracking."""
+"""Tests for emulator.hw.ram.PartitionRAM: sparse partition memory with write tracking."""
 
 import os
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.errors import MemoryAccessError
-from emulator.ram import BLOCK_SIZE, PartitionRAM
+from emulator.hw.ram import BLOCK_SIZE, PartitionRAM
 from emulator.units import GiB
 
 B = BLOCK_SIZE

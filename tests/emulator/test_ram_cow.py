@@ -7,9 +7,9 @@ read back exactly as the model after every sequence.
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from emulator.machine import Machine, MachineConfig
-from emulator.ram import BLOCK_SIZE as B
-from emulator.ram import PartitionRAM
+from firmware.machine import Machine, MachineConfig
+from emulator.hw.ram import BLOCK_SIZE as B
+from emulator.hw.ram import PartitionRAM
 from emulator.units import GiB, MiB
 from firmware.abi import DumpCommand, RtasStatus, SectionType
 from tests.firmware.test_fadump import configure, section, structure, take_dump, valid_sections
@@ -251,7 +251,7 @@ def test_a_released_ram_comes_back_zeroed_for_the_next_partition_of_its_size():
 
 
 def test_a_worker_running_the_same_scenario_twice_gets_the_same_result(tmp_path):
-    from emulator import suite
+    from emulator.regress import suite
 
     path = "scenarios/basic-panic.toml"
     one = suite.run_one(path, str(tmp_path / "one"))
@@ -269,9 +269,9 @@ def test_a_whole_run_copies_only_what_the_capture_kernel_overwrites_and_its_vmco
     6.10's is): the capture kernel boots in boot memory and overwrites only its own image and scratch
     memory, so only those blocks are ever copied; verification reads the saved file back against the
     BLAKE2b digests taken at the crash."""
-    from emulator import scenario
-    from emulator.bench import scenario_text
-    from emulator.runner import run_scenario
+    from emulator.scenario import loader as scenario
+    from emulator.host.bench import scenario_text
+    from emulator.run.runner import run_scenario
 
     for profile in ("linux-3.4", "linux-6.10"):
         text = scenario_text("4GiB", 32 * MiB, profile=profile, low_share=1.0)

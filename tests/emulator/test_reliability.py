@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator import scenario
+from emulator.scenario import loader as scenario
 from emulator.cli import main
 from emulator.errors import ScenarioError
-from emulator.outdir import LOCK, STAGING_PREFIX
-from emulator.scenario_checks import rehearse
-from emulator.vmcore_file import VmcoreFile
+from emulator.run.outdir import LOCK, STAGING_PREFIX
+from emulator.run.runner import rehearse
+from emulator.vmcore.vmcore_file import VmcoreFile
 from tests.emulator.scenario_gen import mutations, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import scenario
+from emulator.scenario import loader as scenario
 from emulator.errors import ScenarioError
-from emulator.layout import Range
-from emulator.runner import run_scenario
-from emulator.scenario_checks import rehearse
+from emulator.hw.layout import Range
+from emulator.run.runner import run_scenario
+from emulator.run.runner import rehearse
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 MARK = "# <-"

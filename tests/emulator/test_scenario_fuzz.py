@@ -16,9 +16,9 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import scenario
+from emulator.scenario import loader as scenario
 from emulator.errors import FadumpEmuError, ScenarioError
-from emulator.scenario_checks import rehearse
+from emulator.run.runner import rehearse
 from tests.emulator.scenario_gen import documents, to_toml
 
 LOCATED = r"^{path}:\d+: \S"

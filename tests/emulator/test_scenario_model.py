@@ -1,12 +1,13 @@
-"""Tests for emulator.scenario_model: a strict pydantic model behind the readers, with a JSON Schema."""
+"""Tests for emulator.scenario.model: a strict pydantic model behind the readers, with a JSON Schema."""
 
 import pytest
 from pydantic import ValidationError
 
-from emulator import scenario, scenario_model
+from emulator.scenario import loader as scenario
+from emulator.scenario import model as scenario_model
 from emulator.errors import ScenarioError
-from emulator.scenario_model import CrashSpec, Event
-from emulator.scenario_parts import TimelineTables
+from emulator.scenario.model import CrashSpec, Event
+from emulator.scenario.parts import TimelineTables
 from tests.conftest import small_scenario_text
 
 

@@ -1,7 +1,7 @@
 """`fadump-emu schema` writes a JSON Schema of the scenario file format that every bundled scenario meets.
 
-The schema is built from emulator.scenario_keys, the same key tables the
-readers (emulator.scenario_parts, emulator.scenario) check unknown keys
+The schema is built from emulator.scenario.keys, the same key tables the
+readers (emulator.scenario.parts, emulator.scenario) check unknown keys
 against; these tests hold both to the same verdicts.
 """
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from emulator import scenario
+from emulator.scenario import loader as scenario
 from emulator.cli import main
 from emulator.errors import ScenarioError
-from emulator.faults import FAULTS
-from emulator.scenario_keys import KEYS
-from emulator.scenario_schema import build
+from emulator.scenario.faults import FAULTS
+from emulator.scenario.keys import KEYS
+from emulator.scenario.schema import build
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = sorted((ROOT / "scenarios").rglob("*.toml"))

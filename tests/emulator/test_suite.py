@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator import golden, suite
+from emulator.regress import golden
+from emulator.regress import suite
 from emulator.cli import main
-from emulator.pytest_plugin import is_scenario_file
+from emulator.regress.pytest_plugin import is_scenario_file
 from tests.conftest import small_scenario_text
 
 pytest_plugins = ["pytester"]
@@ -262,9 +263,9 @@ def test_a_golden_that_differs_only_by_the_final_newline_still_fails_with_a_diff
 # --- the pytest plugin ---
 
 def test_the_plugin_is_registered_as_a_pytest11_entry_point():
-    """The installed package advertises emulator.pytest_plugin to pytest."""
+    """The installed package advertises emulator.regress.pytest_plugin to pytest."""
     found = {ep.name: ep.value for ep in entry_points(group="pytest11")}
-    assert found.get("fadump_emu") == "emulator.pytest_plugin"
+    assert found.get("fadump_emu") == "emulator.regress.pytest_plugin"
 
 
 def test_only_toml_files_inside_a_scenarios_folder_are_scenario_files(tmp_path):
@@ -339,12 +340,12 @@ def test_the_progress_bar_runs_the_same_suite_and_leaves_the_table_on_stdout(tmp
 
 def test_a_fault_of_the_emulator_is_an_error_row_with_the_traceback_kept_in_json(tmp_path, monkeypatch):
     """An unexpected exception inside a run becomes ERROR "internal error: ..." and keeps its traceback."""
-    import emulator.runner
+    import emulator.run.runner
 
     def broken(*args, **kwargs):
         raise RuntimeError("emulator bug")
 
-    monkeypatch.setattr(emulator.runner, "run_scenario", broken)
+    monkeypatch.setattr(emulator.run.runner, "run_scenario", broken)
     folder = write_scenarios(tmp_path / "scenarios", failing=False)
     r = suite.run_one(str(folder / "alpha.toml"), str(tmp_path / "out"))
     assert r["verdict"] == "ERROR"

@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from emulator import symbolfile
+from emulator.host import symbolfile
 from kernels import tasks
 from kernels.image import SYMBOLS, va
 from kernels.memmap import PAGE_3_4, PAGE_6_10

@@ -5,10 +5,13 @@ import struct
 
 import pytest
 
-from emulator import dmesg, inspector, memmap_view, scenario
+from emulator.vmcore import dmesg
+from emulator.vmcore import inspector
+from emulator.views import memmap_view
+from emulator.scenario import loader as scenario
 from emulator.cli import main
 from emulator.errors import BadInputError
-from emulator.runner import run_scenario
+from emulator.run.runner import run_scenario
 from kernels import elfcore, printk
 from kernels.structs import NT_PRSTATUS, PT_NOTE, PT_REGS_FIELDS_3_4, PT_REGS_FIELDS_6_10, kernel_structs
 from tests.conftest import small_scenario_text

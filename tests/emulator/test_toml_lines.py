@@ -1,8 +1,8 @@
-"""Tests for emulator.toml_lines: every key of a generated document is found on the line that writes it."""
+"""Tests for emulator.scenario.toml_lines: every key of a generated document is found on the line that writes it."""
 
 from hypothesis import HealthCheck, given, settings
 
-from emulator import toml_lines
+from emulator.scenario import toml_lines
 from tests.emulator.scenario_gen import documents, key, places, to_toml
 
 

@@ -13,12 +13,13 @@ import subprocess
 
 import pytest
 
-from emulator import digests, scenario
+from emulator.run import digests
+from emulator.scenario import loader as scenario
 from emulator.cli import main
 from emulator.errors import BadInputError
-from emulator.runner import Run
-from emulator.verify_command import verify_run_dir
-from emulator.vmcore_file import VmcoreFile
+from emulator.run.runner import Run
+from emulator.run.verify_command import verify_run_dir
+from emulator.vmcore.vmcore_file import VmcoreFile
 
 BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic.toml")
 GRAIN = digests.GRAIN
@@ -231,7 +232,7 @@ def test_a_saved_filtered_dump_verifies_and_may_only_leave_out_zero_pages(run_di
     assert v["ok"] and v["filtered"] and v["source"].endswith("vmcore") and not v["missing"], v
     assert verify_run_dir(str(out))[0]["ok"]
 
-    from emulator.verify import verify
+    from emulator.run.verify import verify
 
     class DroppedOnePage:
         """The saved filtered file's coverage with the workload's first 64 KiB page left out."""

@@ -11,10 +11,13 @@ import os
 
 import pytest
 
-from emulator import kdump_compressed, lzo1x, ppc64el_tools, scenario
+from emulator.vmcore import kdump_compressed
+from emulator.vmcore import lzo1x
+from emulator.host import ppc64el_tools
+from emulator.scenario import loader as scenario
 from emulator.cli import main
-from emulator.runner import Run
-from emulator.verify_command import verify_run_dir
+from emulator.run.runner import Run
+from emulator.run.verify_command import verify_run_dir
 
 BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic-modern.toml")
 """Little-endian 6.10 (the ppc64el tools read no big-endian dump). Debian 12's makedumpfile 1.7.2 cannot read

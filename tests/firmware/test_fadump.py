@@ -8,9 +8,9 @@ copies boot memory, writes the register save area (§1.4) and publishes
 
 import pytest
 
-from emulator.devicetree import read_cells
-from emulator.layout import Range
-from emulator.machine import Machine, MachineConfig
+from emulator.hw.devicetree import read_cells
+from emulator.hw.layout import Range
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB, MiB
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType

@@ -6,9 +6,9 @@ include/hw/ppc/spapr_fadump.h. The real 6.12 run under QEMU 11.1.3 (fadump-abi.m
 measured the CPU state section at 0xa00 bytes for 2 vCPUs.
 """
 
-from emulator.cpu import default_registers
-from emulator.devicetree import read_cells
-from emulator.machine import Machine, MachineConfig
+from emulator.hw.cpu import default_registers
+from emulator.hw.devicetree import read_cells
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB, MiB
 from firmware import abi, regsave
 from firmware.abi import DumpCommand, DumpStatus, RtasStatus, SectionType

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from emulator.cpu import REGISTER_NAMES, Cpu, default_registers
+from emulator.hw.cpu import REGISTER_NAMES, Cpu, default_registers
 from firmware import abi, regsave
 from firmware.regsave import ENTRIES_PER_CPU, REGISTER_IDS
 from kernels import regsave_reader

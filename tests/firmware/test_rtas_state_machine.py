@@ -5,7 +5,7 @@ from construct import Container
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from emulator.machine import Machine, MachineConfig
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB, MiB
 from firmware import abi
 from firmware.structs import DumpMemStruct

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from emulator.machine import Machine, MachineConfig
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels import kallsyms, vmcoreinfo
 from kernels.image import SYMBOLS, pa, release_symbols, va

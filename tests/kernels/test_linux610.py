@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator import report, scenario
-from emulator.layout import Range
-from emulator.machine import Machine, MachineConfig
-from emulator.runner import Run
+from emulator.run import report
+from emulator.scenario import loader as scenario
+from emulator.hw.layout import Range
+from firmware.machine import Machine, MachineConfig
+from emulator.run.runner import Run
 from emulator.units import GiB, MiB
 from firmware import abi
 from firmware.abi import DumpCommand, SectionType

@@ -7,7 +7,7 @@ real 6.12.117 (tests/reference/linux-6.12/hash/console-boot0.log): "Reserved 512
 then "Initialized 0x20000000 bytes cma area".
 """
 
-from emulator.machine import Machine, MachineConfig
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels.linux610 import Linux610
 from kernels.linux612.kernel import Linux612

@@ -8,9 +8,9 @@ NR_CPUS: include/linux/cpumask.h, struct cpumask { DECLARE_BITMAP(bits, NR_CPUS)
 the crash info header embeds one (arch/powerpc/include/asm/fadump-internal.h, 6.10).
 """
 
-from emulator import scenario
-from emulator.machine import Machine, MachineConfig
-from emulator.runner import run_scenario
+from emulator.scenario import loader as scenario
+from firmware.machine import Machine, MachineConfig
+from emulator.run.runner import run_scenario
 from emulator.units import GiB, MiB
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610

@@ -10,7 +10,7 @@ PGTY_buddy (0xf0) or PGTY_slab (0xf5).
 
 import pytest
 
-from emulator.machine import Machine, MachineConfig
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels import versions, vmcoreinfo
 from kernels.linux612 import Linux612

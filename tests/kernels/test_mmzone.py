@@ -13,7 +13,7 @@ arch_crash_save_vmcoreinfo(), 6.12), and the values checked against the sources:
 
 import pytest
 
-from emulator.machine import Machine, MachineConfig
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels import vmcoreinfo
 from kernels.image import pa

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator import ppc64el_tools, scenario
-from emulator.ram import PartitionRAM
-from emulator.runner import run_scenario
-from emulator.vmcore_file import VmcoreFile
+from emulator.host import ppc64el_tools
+from emulator.scenario import loader as scenario
+from emulator.hw.ram import PartitionRAM
+from emulator.run.runner import run_scenario
+from emulator.vmcore.vmcore_file import VmcoreFile
 from kernels import vmcoreinfo
 from kernels.image import IMAGE_SIZE, SYMBOLS, pa, va
 from kernels.linux610 import Linux610

@@ -16,8 +16,8 @@ import gc
 
 import pytest
 
-from emulator.layout import Range
-from emulator.machine import Machine, MachineConfig
+from emulator.hw.layout import Range
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB, MiB
 from kernels import vmcoreinfo
 from kernels.image import pa

@@ -9,10 +9,11 @@ import errno
 
 import pytest
 
-from emulator import scenario
-from emulator.machine import Machine, MachineConfig
-from emulator.ram import PartitionRAM
-from emulator.runner import PROFILES, Run
+from emulator.scenario import loader as scenario
+from firmware.machine import Machine, MachineConfig
+from emulator.hw.ram import PartitionRAM
+from emulator.run.runner import Run
+from kernels.registry import PROFILES
 from emulator.units import GiB, MiB
 from firmware.abi import RtasStatus
 from kernels import elfcore, versions, vmcoreinfo
@@ -86,7 +87,7 @@ def note_text(k) -> str:
 
 
 def test_every_version_table_is_a_registered_profile_with_its_own_class():
-    """runner.PROFILES has one class per kernels.versions entry, and each class models that entry."""
+    """kernels.registry.PROFILES has one class per kernels.versions entry, and each class models that entry."""
     assert set(PROFILES) == set(versions.VERSIONS)
     assert all(cls.version is versions.VERSIONS[name] for name, cls in PROFILES.items())
 

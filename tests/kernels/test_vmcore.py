@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator import export
-from emulator.ram import PartitionRAM
+from emulator.run import export
+from emulator.hw.ram import PartitionRAM
 from kernels import elfcore
 from kernels.structs import (
     NT_PRSTATUS, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, PT_REGS_FIELDS_6_10, kernel_structs,

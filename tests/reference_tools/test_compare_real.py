@@ -1,4 +1,4 @@
-"""The point-by-point comparison of an emulator run with a reference case (emulator.compare_real).
+"""The point-by-point comparison of an emulator run with a reference case (emulator.host.compare_real).
 
 A reference case made from an emulator run itself must compare equal everywhere; each planted difference (a console
 line, a sysfs text, an ELF field, a VMCOREINFO value) must show as "different", and the ALLOWED ones as "allowed".
@@ -9,9 +9,12 @@ import shutil
 
 import pytest
 
-from emulator import compare_real, report, reference_console, scenario
+from emulator.host import compare_real
+from emulator.run import report
+from emulator.host import reference_console
+from emulator.scenario import loader as scenario
 from emulator.cli import main as cli_main
-from emulator.runner import run_scenario
+from emulator.run.runner import run_scenario
 
 SCENARIO = """
 name = "cmp"

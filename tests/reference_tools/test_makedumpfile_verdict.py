@@ -1,6 +1,6 @@
-"""Reading makedumpfile's answer (emulator.makedumpfile_verdict.parse); the runs themselves are in make reference."""
+"""Reading makedumpfile's answer (emulator.host.makedumpfile_verdict.parse); the runs themselves are in make reference."""
 
-from emulator import makedumpfile_verdict as mv
+from emulator.host import makedumpfile_verdict as mv
 
 FAILED_1_7_2 = """The kernel version is not supported.
 The makedumpfile operation may be incomplete.

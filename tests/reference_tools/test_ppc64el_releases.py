@@ -1,8 +1,8 @@
-"""Debian's ppc64el tools of several releases side by side (emulator.ppc64el_tools --release)."""
+"""Debian's ppc64el tools of several releases side by side (emulator.host.ppc64el_tools --release)."""
 
 import pytest
 
-from emulator import ppc64el_tools
+from emulator.host import ppc64el_tools
 
 
 def test_this_machines_release_keeps_the_default_folder(monkeypatch):

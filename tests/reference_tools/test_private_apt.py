@@ -1,8 +1,8 @@
-"""The private apt state's helpers (emulator.private_apt); the network parts run in make reference."""
+"""The private apt state's helpers (emulator.host.private_apt); the network parts run in make reference."""
 
 from pathlib import Path
 
-from emulator import private_apt
+from emulator.host import private_apt
 
 
 def test_deb_file_names_give_package_version_and_architecture_with_the_epoch_restored():

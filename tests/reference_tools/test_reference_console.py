@@ -1,6 +1,6 @@
-"""Reading a reference run's console (emulator.reference_console)."""
+"""Reading a reference run's console (emulator.host.reference_console)."""
 
-from emulator import reference_console as rc
+from emulator.host import reference_console as rc
 
 CONSOLE = """qemu-system-ppc64: warning: TCG doesn't support requested feature, cap-cfpc=workaround\r
 [    0.000000] Linux version 6.12.117 (gcc) #1 SMP\r

@@ -1,10 +1,10 @@
-"""The reference /init and its initramfs (emulator.reference_guest)."""
+"""The reference /init and its initramfs (emulator.host.reference_guest)."""
 
 import struct
 
 import pytest
 
-from emulator import reference_guest as guest
+from emulator.host import reference_guest as guest
 
 
 def test_each_boot_runs_its_own_steps_chosen_by_the_boot_counter():

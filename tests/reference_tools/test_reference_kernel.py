@@ -1,6 +1,6 @@
-"""The reference kernel's configuration (emulator.reference_kernel)."""
+"""The reference kernel's configuration (emulator.host.reference_kernel)."""
 
-from emulator import reference_kernel as rk
+from emulator.host import reference_kernel as rk
 
 
 def test_fragment_lists_fadump_without_preserve_and_the_capture_options():

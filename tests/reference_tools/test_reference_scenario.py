@@ -1,10 +1,10 @@
-"""Turning a reference case into the emulator's twin scenario (emulator.reference_scenario)."""
+"""Turning a reference case into the emulator's twin scenario (emulator.host.reference_scenario)."""
 
 import json
 from pathlib import Path
 
-from emulator import reference_scenario as rs
-from emulator import scenario_model
+from emulator.host import reference_scenario as rs
+from emulator.scenario import model as scenario_model
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 

@@ -1,0 +1,1 @@
+"""Host tools: Debian's ppc64el tools, the real-kernel reference builder, debuggers and the benchmark."""

@@ -1,0 +1,369 @@
+"""``make bench``: how fast fadump-emu moves bytes and how its cost scales.
+
+Prints a table and writes bench.json. Measures, on this machine, in one run,
+each row beside the physical reference measured in the same run:
+1. numpy memcpy bandwidth (the physical limit), a copy into never-written
+   memory, and a file write through the page cache;
+2. firmware preservation and vmcore export throughput with 1 GiB of touched
+   data, as a ratio to (1) (best of --repeat); preservation is copy-on-write,
+   so the worst case that follows it (the capture kernel rewriting every
+   preserved block) is measured too;
+3. whole-scenario wall time and peak RSS with 256 MiB touched on 1 GiB, 1 TiB
+   and 64 TiB partitions (each in a fresh process), and the 64 TiB / 1 GiB ratio;
+4. the default scenario as a whole process (best and median of 5), beside a
+   bare interpreter importing numpy;
+5. scenarios per second per core: ``fadump-emu test`` on the bundled suite and
+   on a folder of small (1 GiB) scenarios, and ``explore`` of the default
+   scenario, beside the cost of starting one process per scenario.
+The load average is recorded: other work on the machine slows every row.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from emulator.units import GiB, MiB
+
+TARGETS = {"preserve_ratio": 0.5, "export_ratio": 0.5, "scale_ratio": 1.5, "64TiB_seconds": 2.0,
+           "64TiB_rss_mib": 1024, "default_seconds": 0.25, "per_core_per_second": 50.0}
+
+
+def scenario_text(memory: str, touched: int, profile: str = "linux-6.10", boot_mem: str | None = None,
+                  low_share: float = 0.5) -> str:
+    """A scenario writing ``touched`` bytes: ``low_share`` of it inside boot memory, the rest above."""
+    from emulator.units import parse_size
+
+    block = "".join(chr(0x41 + (i * 7919) % 26) for i in range(4096))  # 4 KiB of text
+    low = int(touched * low_share) // 4096
+    high = touched // 4096 - low
+    top = 0x200000000 if parse_size(memory) >= 16 * GiB else 0x30000000  # clear of the 6.10 dump area
+    cmdline = "fadump=on" + (f" crashkernel={boot_mem}" if boot_mem else "")
+    writes = ""
+    for addr, count in ((0x8000000, low), (top, high)):
+        if count:
+            writes += f'[[memory.write]]\naddr = "{addr:#x}"\ntext = "{block}"\nrepeat = {count}\n'
+    return f"""
+name = "bench"
+description = "benchmark"
+[machine]
+memory = "{memory}"
+cpus = 8
+[kernel]
+profile = "{profile}"
+cmdline = "{cmdline}"
+{writes}
+[crash]
+cpu = 1
+at = "20s"
+"""
+
+
+def memcpy_bandwidth(size: int = GiB // 2, rounds: int = 5) -> float:
+    """Bytes per second of np.copyto between two touched arrays (best of ``rounds``)."""
+    src = np.ones(size, dtype=np.uint8)
+    dst = np.zeros(size, dtype=np.uint8)
+    best = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = max(best, size / (time.perf_counter() - t))
+    return best
+
+
+def fresh_copy_bandwidth(size: int = GiB // 2) -> float:
+    """Bytes per second copying into never-written anonymous memory (page faults included):
+    the limit for any real copy into memory a process has not used yet, like the dump area."""
+    import mmap
+
+    src = np.full(size, 7, dtype=np.uint8)
+    m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    dst = np.frombuffer(m, dtype=np.uint8)
+    t = time.perf_counter()
+    dst[:] = src
+    rate = size / (time.perf_counter() - t)
+    del dst
+    m.close()
+    return rate
+
+
+def cow_worst_case(size: int = GiB // 2) -> float:
+    """Bytes per second of a copy-on-write preservation followed by a rewrite of every source block
+    (the worst a capture kernel can do), counting the copy's bytes: compare with a fresh copy."""
+    from emulator.hw.ram import PartitionRAM
+
+    ram = PartitionRAM(2 * size)
+    ram.fill(0, size, 7)
+    t = time.perf_counter()
+    ram.copy(0, size, size)
+    ram.fill(0, size, 9)
+    elapsed = time.perf_counter() - t
+    t = time.perf_counter()
+    ram.fill(0, size, 11)  # the same rewrite once nothing is aliased: subtract its own cost
+    return size / max(1e-9, elapsed - (time.perf_counter() - t))
+
+
+def file_write_bandwidth(folder: str, size: int = GiB // 2) -> float:
+    """Bytes per second writing a buffer to a new file in ``folder`` (the page-cache write path)."""
+    buf = np.full(size, 7, dtype=np.uint8)
+    path = os.path.join(folder, "write-test")
+    t = time.perf_counter()
+    with open(path, "wb") as f:
+        for off in range(0, size, 64 << 20):
+            f.write(buf[off:off + (64 << 20)])
+    rate = size / (time.perf_counter() - t)
+    os.unlink(path)
+    return rate
+
+
+def best(times: int, measure, key=None):
+    """The best of ``times`` results of ``measure()`` (highest, or lowest ``key``)."""
+    results = [measure() for _ in range(max(1, times))]
+    return min(results, key=key) if key else max(results)
+
+
+def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
+    """Run scenario text in this process; host timings per phase and the report."""
+    from emulator.scenario import loader as scenario
+    from emulator.run.runner import run_scenario
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "bench.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    t = time.perf_counter()
+    result = run_scenario(scenario.load(path), out, force=True, export_mode=export_mode)
+    wall = time.perf_counter() - t
+    rep = result.report
+    return {"wall": wall, "timings": result.timings, "ok": rep["ok"], "moved": result.machine.fadump.state.bytes_moved,
+            "data": result.captures[0].disk_bytes if result.captures else 0}
+
+
+def child(memory: str, touched: int, out: str) -> dict:
+    """Run one scenario in a fresh interpreter; its wall time, peak RSS and verdict."""
+    code = ("import json,resource,sys,time;t=time.perf_counter();from emulator.host.bench import run_once, scenario_text;"
+            f"r=run_once(scenario_text({memory!r},{touched}),{out!r});r['process']=time.perf_counter()-t;"
+            "r['rss_mib']=[int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]/1024;"
+            "print(json.dumps(r))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_bytecode_env())
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def small_suite(folder: str, count: int) -> str:
+    """A folder of ``count`` small scenarios (1 GiB, 4 MiB touched), for ``fadump-emu test``."""
+    os.makedirs(folder, exist_ok=True)
+    text = scenario_text("1GiB", 4 * MiB)
+    for i in range(count):
+        with open(os.path.join(folder, f"small-{i:03d}.toml"), "w") as f:
+            f.write(text.replace('name = "bench"', f'name = "small-{i:03d}"'))
+    return folder
+
+
+def suite_rate(paths: list[str], out: str, workers: int) -> dict:
+    """``fadump-emu test`` as a user runs it (its worker processes included): scenarios per second."""
+    from emulator.regress import suite
+
+    tasks = suite.plan(suite.collect(paths), out)
+    t = time.perf_counter()
+    results = suite.run_all(tasks, workers)
+    seconds = time.perf_counter() - t
+    passed = sum(r["verdict"] == suite.PASS for r in results)
+    return {"scenarios": len(tasks), "passed": passed, "workers": workers, "seconds": seconds,
+            "per_second": len(tasks) / seconds, "per_core_per_second": len(tasks) / seconds / workers}
+
+
+def dask_suite_rate(paths: list[str], out: str, workers: int) -> dict | None:
+    """``fadump-emu test --cluster local:N``: scenarios per second once the cluster is up (None without Dask)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return None
+    from emulator.regress import dask_engine
+    from emulator.regress import suite
+
+    tasks = suite.plan(suite.collect(paths), out)
+    t0 = time.perf_counter()
+    cl = dask_engine.client(cluster=f"local:{workers}")
+    try:
+        t = time.perf_counter()
+        results = dask_engine.run_tasks(cl, tasks)
+        seconds = time.perf_counter() - t
+    finally:
+        dask_engine.close(cl)
+    passed = sum(r["verdict"] == suite.PASS for r in results)
+    return {"scenarios": len(tasks), "passed": passed, "workers": workers, "seconds": seconds,
+            "start_seconds": t - t0, "per_second": len(tasks) / seconds,
+            "per_core_per_second": len(tasks) / seconds / workers}
+
+
+def explore_rate(path: str, workers: int) -> dict:
+    """``fadump-emu explore`` of one scenario: runs per second."""
+    from emulator.regress import explore
+
+    t = time.perf_counter()
+    points = explore.explore(path, workers=workers)
+    seconds = time.perf_counter() - t
+    return {"runs": len(points), "ok": all(p.ok for p in points), "workers": workers, "seconds": seconds,
+            "per_second": len(points) / seconds, "per_core_per_second": len(points) / seconds / workers}
+
+
+def process_start_seconds() -> float:
+    """A fresh interpreter importing numpy: what one process per scenario would pay before any work."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import numpy"], check=True, env=_bytecode_env())
+    return time.perf_counter() - t
+
+
+def _bytecode_env() -> dict:
+    """The environment without PYTHONDONTWRITEBYTECODE: whole-process rows measure cached bytecode,
+    as an installed fadump-emu runs (the first run writes the cache)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m emulator.host.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="bench.json", help="where to write the results (default bench.json)")
+    p.add_argument("--sweep", type=int, default=60, help="small scenarios in the sweep (default 60)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each quick row; the best is kept (default 3)")
+    args = p.parse_args(argv)
+    cores = os.cpu_count() or 1
+    res: dict = {"machine": {"cpus": cores, "platform": platform.platform(), "python": platform.python_version()},
+                 "load_average": {"start": os.getloadavg()}}
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        bw = memcpy_bandwidth()
+        res["memcpy_bytes_per_second"] = bw
+        res["fresh_copy_bytes_per_second"] = best(args.repeat, fresh_copy_bandwidth)
+        res["file_write_bytes_per_second"] = best(args.repeat, lambda: file_write_bandwidth(tmp))
+        res["cow_worst_case_bytes_per_second"] = best(args.repeat, cow_worst_case)
+        text = scenario_text("16GiB", GiB, boot_mem="2G", low_share=1.0)
+        runs = [run_once(text, os.path.join(tmp, "tp")) for _ in range(max(1, args.repeat - 1))]
+        r = min(runs, key=lambda x: x["timings"]["preserve"])
+        ex = min(runs, key=lambda x: x["timings"]["export"])
+        res["throughput"] = {
+            "touched_bytes": GiB, "verified": all(x["ok"] for x in runs),
+            "preserve_bytes_per_second": r["moved"] / r["timings"]["preserve"],
+            "export_bytes_per_second": ex["data"] / ex["timings"]["export"],
+            "timings": r["timings"]}
+        tp = res["throughput"]
+        tp["preserve_ratio"] = tp["preserve_bytes_per_second"] / bw
+        tp["export_ratio"] = tp["export_bytes_per_second"] / bw
+        tp["preserve_to_fresh_copy"] = tp["preserve_bytes_per_second"] / res["fresh_copy_bytes_per_second"]
+        tp["export_to_file_write"] = tp["export_bytes_per_second"] / res["file_write_bytes_per_second"]
+        tp["cow_worst_case_to_fresh_copy"] = res["cow_worst_case_bytes_per_second"] / res["fresh_copy_bytes_per_second"]
+        scale = {}
+        for label, memory in (("1GiB", "1GiB"), ("1TiB", "1TiB"), ("64TiB", "64TiB")):
+            out = os.path.join(tmp, label)
+            os.makedirs(out)
+            scale[label] = child(memory, 256 * MiB, out)
+        res["scale"] = scale
+        res["scale"]["ratio_64TiB_to_1GiB"] = scale["64TiB"]["process"] / scale["1GiB"]["process"]
+        walls = []
+        env = _bytecode_env()
+        subprocess.run([sys.executable, "-m", "emulator", "run", "-q", "--force", "--out",
+                        os.path.join(tmp, "default")], check=True, capture_output=True, env=env)  # bytecode cache
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "emulator", "run", "-q", "--force", "--out",
+                            os.path.join(tmp, "default")], check=True, capture_output=True, env=env)
+            walls.append(time.perf_counter() - t)
+        res["default_scenario_seconds"] = min(walls)
+        res["default_scenario_median_seconds"] = statistics.median(walls)
+        res["process_start_seconds"] = min(process_start_seconds() for _ in range(5))
+        bundled = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scenarios")
+        res["test_bundled"] = best(args.repeat, lambda: suite_rate([bundled], os.path.join(tmp, "suite"), cores),
+                                   key=lambda x: x["seconds"])
+        res["test_bundled_dask"] = dask_suite_rate([bundled], os.path.join(tmp, "dask"), cores)
+        small = small_suite(os.path.join(tmp, "small"), args.sweep)
+        res["sweep"] = best(args.repeat, lambda: suite_rate([small], os.path.join(tmp, "sweep"), cores),
+                            key=lambda x: x["seconds"])
+        res["explore"] = best(args.repeat, lambda: explore_rate(os.path.join(bundled, "basic-panic.toml"), cores),
+                              key=lambda x: x["seconds"])
+        for key in ("test_bundled", "test_bundled_dask", "sweep", "explore"):
+            row = res[key]
+            if row is None:
+                continue
+            row["to_process_per_scenario"] = row["per_core_per_second"] * res["process_start_seconds"]
+    res["load_average"]["end"] = os.getloadavg()
+    checks = {
+        "preserve_ratio": res["throughput"]["preserve_ratio"] >= TARGETS["preserve_ratio"],
+        "export_ratio": res["throughput"]["export_ratio"] >= TARGETS["export_ratio"],
+        "scale_ratio": res["scale"]["ratio_64TiB_to_1GiB"] <= TARGETS["scale_ratio"],
+        "64TiB_seconds": res["scale"]["64TiB"]["process"] <= TARGETS["64TiB_seconds"],
+        "64TiB_rss_mib": res["scale"]["64TiB"]["rss_mib"] <= TARGETS["64TiB_rss_mib"],
+        "default_seconds": res["default_scenario_seconds"] <= TARGETS["default_seconds"],
+        "per_core_per_second": res["test_bundled"]["per_core_per_second"] >= TARGETS["per_core_per_second"],
+        "verified": res["throughput"]["verified"] and all(s["ok"] for k, s in scale.items() if isinstance(s, dict))
+        and res["explore"]["ok"] and res["sweep"]["passed"] == res["sweep"]["scenarios"],
+    }
+    res["targets"], res["met"] = TARGETS, checks
+    with open(args.out, "w") as f:
+        json.dump(res, f, indent=2)
+    show(res)
+    return 0 if all(checks.values()) else 1
+
+
+def show(res: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"fadump-emu benchmark ({res['machine']['cpus']} cores, {res['machine']['platform']})")
+    for col in ("measure", "value", "target", "met"):
+        t.add_column(col)
+    gb = 1e9
+    m = res["met"]
+    tp, sc = res["throughput"], res["scale"]
+
+    def row(name, value, target, key):
+        t.add_row(name, value, target, "[green]yes[/]" if m[key] else "[red]no[/]")
+
+    t.add_row("numpy memcpy (warm memory)", f"{res['memcpy_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    t.add_row("copy into never-written memory", f"{res['fresh_copy_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    t.add_row("file write (page cache)", f"{res['file_write_bytes_per_second'] / gb:.2f} GB/s", "", "")
+    row("firmware preservation (1 GiB touched)", f"{tp['preserve_bytes_per_second'] / gb:.2f} GB/s = "
+        f"{tp['preserve_ratio']:.2f} x memcpy, {tp['preserve_to_fresh_copy']:.2f} x fresh copy", ">= 0.5 x memcpy",
+        "preserve_ratio")
+    t.add_row("  then every preserved block rewritten (worst case)",
+              f"{res['cow_worst_case_bytes_per_second'] / gb:.2f} GB/s = "
+              f"{tp['cow_worst_case_to_fresh_copy']:.2f} x fresh copy", "", "")
+    row("vmcore export (1 GiB touched)", f"{tp['export_bytes_per_second'] / gb:.2f} GB/s = "
+        f"{tp['export_ratio']:.2f} x memcpy, {tp['export_to_file_write']:.2f} x file write", ">= 0.5 x memcpy",
+        "export_ratio")
+    for label in ("1GiB", "1TiB", "64TiB"):
+        t.add_row(f"whole run, 256 MiB touched, {label}", f"{sc[label]['process']:.2f} s, "
+                  f"{sc[label]['rss_mib']:.0f} MiB RSS", "", "")
+    row("64 TiB / 1 GiB time", f"{sc['ratio_64TiB_to_1GiB']:.2f}", "<= 1.5", "scale_ratio")
+    row("64 TiB whole run", f"{sc['64TiB']['process']:.2f} s", "<= 2 s", "64TiB_seconds")
+    row("64 TiB peak RSS", f"{sc['64TiB']['rss_mib']:.0f} MiB", "<= 1024 MiB", "64TiB_rss_mib")
+    row("default scenario (whole process, best of 5)", f"{res['default_scenario_seconds']:.2f} s "
+        f"(median {res['default_scenario_median_seconds']:.2f} s) = "
+        f"{res['default_scenario_seconds'] / res['process_start_seconds']:.1f} x python -c 'import numpy' "
+        f"({res['process_start_seconds']:.2f} s)", "<= 0.25 s", "default_seconds")
+    per = res["process_start_seconds"]
+    for key, name in (("test_bundled", f"fadump-emu test, bundled suite ({res['test_bundled']['scenarios']})"),
+                      ("test_bundled_dask", "the same on Dask, --cluster local:N (after its start)"),
+                      ("sweep", f"fadump-emu test, {res['sweep']['scenarios']} small scenarios"),
+                      ("explore", f"explore basic-panic ({res['explore']['runs']} runs)")):
+        r = res[key]
+        if r is None:
+            t.add_row(name, "not measured: Dask's distributed package is not installed", "", "")
+            continue
+        text = (f"{r['per_core_per_second']:.1f} /s per core ({r['per_second']:.1f} /s on {r['workers']}) = "
+                f"{r['to_process_per_scenario']:.2f} x one process start per scenario ({1 / per:.1f} /s)")
+        if key == "test_bundled":
+            row(name, text, ">= 50 /s per core", "per_core_per_second")
+        else:
+            t.add_row(name, text, "", "")
+    la = res["load_average"]
+    t.add_row("load average (1 min) at start / end", f"{la['start'][0]:.2f} / {la['end'][0]:.2f}", "", "")
+    Console().print(t)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,365 @@
+"""Partition RAM: one numpy byte array over a lazily allocated anonymous mapping.
+
+An 8 GiB (or far larger) partition costs only the pages that were written.
+Writes are tracked per 64 KiB block so that copies, hashes and exports can skip
+memory that was never touched (it reads as zeros).
+
+Copies are copy-on-write: a block-aligned copy between ranges that do not
+overlap records the destination as an alias of its source (ram_alias) and
+moves no bytes. A later write to either side first copies, for real, only the
+blocks it touches. read(), view() and every other accessor resolve aliases, so
+callers see exactly the bytes a real memmove would have left.
+"""
+
+import mmap
+
+import numpy as np
+
+from emulator.errors import MemoryAccessError
+from emulator.hw.ram_alias import AliasTable
+from emulator.hw.touchmap import TouchMap
+from emulator.units import fmt_size
+
+BLOCK_SHIFT = 16
+BLOCK_SIZE = 1 << BLOCK_SHIFT
+"""Granularity of write tracking; independent of the guest kernel's page size."""
+
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+"""Linux: do not reserve swap, so a huge sparse partition maps under overcommit."""
+MADV_POPULATE_WRITE = 23
+MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 4)
+POPULATE_MIN = 4 << 20
+"""Copies at least this large pre-fault their destination (cheaper than one fault per page)."""
+
+
+_SPARE: list["PartitionRAM"] = []
+"""Released RAMs kept for the next run in this process (a long-lived worker); see PartitionRAM.reuse."""
+SPARE_MAX = 2
+
+
+class PartitionRAM:
+    """The partition's physical memory, addressed from 0."""
+
+    @classmethod
+    def reuse(cls, size: int) -> "PartitionRAM":
+        """Zeroed RAM of ``size`` bytes: a released one of that size when there is one, else a new mapping."""
+        for i, ram in enumerate(_SPARE):
+            if ram.size == size:
+                return _SPARE.pop(i)
+        return cls(size)
+
+    def release(self) -> None:
+        """Done with this RAM: zero it (its pages go back to the kernel) and keep the mapping for reuse().
+
+        Only for whoever owns the whole run (a worker that has turned its result into plain data):
+        nothing may read this object afterwards.
+        """
+        self.reset()
+        if self not in _SPARE:
+            _SPARE.append(self)
+            del _SPARE[:-SPARE_MAX]
+
+    def __init__(self, size: int):
+        if size <= 0 or size % BLOCK_SIZE:
+            raise MemoryAccessError(f"RAM size {size:#x} must be a positive multiple of {BLOCK_SIZE:#x}")
+        self.size = size
+        try:
+            self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        except OSError as exc:
+            raise MemoryAccessError(
+                f"cannot map {fmt_size(size)} of partition RAM ({exc.strerror}); this host's address space "
+                "(or another partition still in this process) leaves no room: use a smaller machine.memory"
+            ) from exc
+        self._bytes = np.frombuffer(self._map, dtype=np.uint8)
+        self._touched = TouchMap(size >> BLOCK_SHIFT)
+        self._aliases = AliasTable(BLOCK_SIZE)
+        self.copied_late = 0
+        """Bytes that copies recorded as aliases have moved since, because one side was written."""
+
+    # --- bounds and tracking ---
+
+    def check(self, addr: int, length: int) -> None:
+        """Raise MemoryAccessError unless [addr, addr+length) lies inside RAM."""
+        if addr < 0 or length < 0 or addr + length > self.size:
+            raise MemoryAccessError(
+                f"access to [{addr:#x}, {addr + length:#x}) is outside the partition's "
+                f"{fmt_size(self.size)} of RAM (last address {self.size - 1:#x})"
+            )
+
+    def _mark(self, addr: int, length: int) -> None:
+        if length:
+            self._touched.mark(addr >> BLOCK_SHIFT, (addr + length - 1) >> BLOCK_SHIFT)
+
+    def touched_runs(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Byte intervals inside [start, end) that lie in blocks ever written, merged."""
+        if end <= start:
+            return []
+        runs = []
+        for b0, b1 in self._touched.runs(start >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT):
+            runs.append((max(start, b0 << BLOCK_SHIFT), min(end, b1 << BLOCK_SHIFT)))
+        return runs
+
+    def touched_bytes(self) -> int:
+        """How many bytes lie in blocks that were ever written."""
+        return self._touched.count() << BLOCK_SHIFT
+
+    # --- raw access ---
+
+    def read(self, addr: int, length: int) -> bytes:
+        """A copy of [addr, addr+length)."""
+        self.check(addr, length)
+        if self._aliases and self._aliased(addr, length):
+            return b"".join(self._bytes[p:p + n].tobytes() for p, n in self._pieces(addr, length))
+        return self._bytes[addr:addr + length].tobytes()
+
+    def view(self, addr: int, length: int) -> np.ndarray:
+        """A read-only numpy array of [addr, addr+length), without copying when it can.
+
+        Valid until the next write to RAM (like any view of memory that changes).
+        """
+        self.check(addr, length)
+        if self._aliases and self._aliased(addr, length):
+            pieces = self._pieces(addr, length)
+            v = (self._bytes[pieces[0][0]:pieces[0][0] + length] if len(pieces) == 1
+                 else np.concatenate([self._bytes[p:p + n] for p, n in pieces]))
+        else:
+            v = self._bytes[addr:addr + length]
+        v.flags.writeable = False
+        return v
+
+    def write(self, addr: int, data) -> None:
+        """Store bytes (or a uint8 array) at addr."""
+        if isinstance(data, np.ndarray):
+            arr = data.view(np.uint8).reshape(-1)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            arr = np.frombuffer(data, dtype=np.uint8)
+        else:
+            raise TypeError(f"RAM.write takes bytes or a numpy array, not {type(data).__name__}")
+        self.check(addr, len(arr))
+        if self._aliases:
+            self._before_write(addr, len(arr))
+        self._bytes[addr:addr + len(arr)] = arr
+        self._mark(addr, len(arr))
+
+    def fill(self, addr: int, length: int, value: int = 0) -> None:
+        """Set [addr, addr+length) to one byte value (zeroing untouched memory is free)."""
+        self.check(addr, length)
+        if self._aliases:
+            self._before_write(addr, length)
+        if value == 0:
+            for s, e in self.touched_runs(addr, addr + length):
+                self._bytes[s:e] = 0
+            return
+        self._bytes[addr:addr + length] = value
+        self._mark(addr, length)
+
+    def copy(self, src: int, dst: int, length: int, progress=None) -> int:
+        """memmove within RAM; bytes copied (runs where neither side was ever written cost nothing).
+
+        When the two ranges do not overlap, the destination's whole blocks are
+        recorded as aliases (copy-on-write) and move nothing now; an overlapping
+        copy, and the partial blocks at the ends of any copy, move at once.
+        """
+        self.check(src, length)
+        self.check(dst, length)
+        if length == 0:
+            return 0
+        if src < dst + length and dst < src + length:
+            return self._copy_now(src, dst, length, progress)
+        return self._copy_lazily(src, dst, length, progress)
+
+    def reset(self) -> None:
+        """Make every byte zero again, keeping the mapping: written pages go back to the kernel."""
+        for b0, b1 in self._touched.runs(0, (self.size >> BLOCK_SHIFT) - 1):
+            self._map.madvise(MADV_DONTNEED, b0 << BLOCK_SHIFT, (b1 - b0) << BLOCK_SHIFT)
+        self._touched = TouchMap(self.size >> BLOCK_SHIFT)
+        self._aliases.clear()
+        self.copied_late = 0
+
+    def aliased_bytes(self) -> int:
+        """How many bytes currently read as a copy that has not been made yet."""
+        return self._aliases.blocks() << BLOCK_SHIFT
+
+    # --- copying ---
+
+    def _copy_now(self, src: int, dst: int, length: int, progress) -> int:
+        # The source is made real first: the destination may overlap it, and dropping the
+        # destination's aliases (it is about to be overwritten) must not lose source bytes.
+        self._materialise(src >> BLOCK_SHIFT, ((src + length - 1) >> BLOCK_SHIFT) + 1)
+        self._before_write(dst, length)
+        spans = [(s - src, e - src) for s, e in self.touched_runs(src, src + length)]
+        spans += [(s - dst, e - dst) for s, e in self.touched_runs(dst, dst + length)]
+        # memmove: when dst is above src, copy the highest span first so that no
+        # span reads source bytes an earlier span has already overwritten.
+        merged = _merge(spans)
+        moved = 0
+        for lo, hi in (reversed(merged) if dst > src else merged):
+            self._populate(dst + lo, hi - lo)
+            self._bytes[dst + lo:dst + hi] = self._bytes[src + lo:src + hi]
+            self._mark(dst + lo, hi - lo)
+            moved += hi - lo
+            if progress:
+                progress(hi - lo)
+        return moved
+
+    def _copy_lazily(self, src: int, dst: int, length: int, progress) -> int:
+        """Copy between ranges that do not overlap: whole destination blocks become aliases,
+        the partial blocks at either end are copied now."""
+        w0, w1 = -(-dst >> BLOCK_SHIFT), (dst + length) >> BLOCK_SHIFT
+        if w0 >= w1:
+            return self._copy_now(src, dst, length, progress)
+        moved = 0
+        head, tail = (w0 << BLOCK_SHIFT) - dst, dst + length - (w1 << BLOCK_SHIFT)
+        if head:
+            moved += self._copy_now(src, dst, head, progress)
+        if tail:
+            moved += self._copy_now(src + length - tail, w1 << BLOCK_SHIFT, tail, progress)
+        first = src + head  # the byte block w0 reads
+        self._materialise_readers(w0, w1)  # whatever reads the destination gets its copy first
+        plan = self._plan(first, w1 - w0)
+        plan = [(x0 + w0, x1 + w0, where) for x0, x1, where in plan]
+        self._aliases.remove(w0, w1)
+        for b0, b1 in _subtract(self._touched.runs(w0, w1 - 1), [(d0, d1) for d0, d1, _ in plan]):
+            self._bytes[b0 << BLOCK_SHIFT:b1 << BLOCK_SHIFT] = 0  # written before, zero in the source
+        for d0, d1, where in plan:
+            self._aliases.add(d0, d1, where)
+            self._touched.mark(d0, d1 - 1)
+            moved += (d1 - d0) << BLOCK_SHIFT
+            if progress:
+                progress((d1 - d0) << BLOCK_SHIFT)
+        return moved
+
+    def _plan(self, first: int, blocks: int) -> list[tuple[int, int, int]]:
+        """Where ``blocks`` blocks of bytes from ``first`` on live, skipping never-written ones:
+        (x0, x1, src) with x counted from 0."""
+        end = first + (blocks << BLOCK_SHIFT)
+        b0, b1 = first >> BLOCK_SHIFT, ((end - 1) >> BLOCK_SHIFT) + 1
+        if first & (BLOCK_SIZE - 1):
+            self._materialise(b0, b1)  # an unaligned source reads real bytes only
+            out: list[tuple[int, int, int]] = []
+            for t0, t1 in self._touched.runs(b0, b1 - 1):
+                x0 = max(0, ((t0 << BLOCK_SHIFT) - first) >> BLOCK_SHIFT)
+                x1 = min(blocks, -(-((t1 << BLOCK_SHIFT) - first) >> BLOCK_SHIFT))
+                if out and out[-1][1] >= x0:
+                    out[-1] = (out[-1][0], max(out[-1][1], x1), out[-1][2])
+                else:
+                    out.append((x0, x1, first + (x0 << BLOCK_SHIFT)))
+            return out
+        return [(x0 - b0, x1 - b0, where) for t0, t1 in self._touched.runs(b0, b1 - 1)
+                for x0, x1, where in self._aliases.resolve(t0, t1)]
+
+    def _aliased(self, addr: int, length: int) -> bool:
+        return length > 0 and self._aliases.touches_dst(addr >> BLOCK_SHIFT, ((addr + length - 1) >> BLOCK_SHIFT) + 1)
+
+    def _pieces(self, addr: int, length: int) -> list[tuple[int, int]]:
+        """[addr, addr+length) as (where the bytes live, how many), in order."""
+        out = []
+        end = addr + length
+        for x0, x1, where in self._aliases.resolve(addr >> BLOCK_SHIFT, ((end - 1) >> BLOCK_SHIFT) + 1):
+            lo, hi = max(addr, x0 << BLOCK_SHIFT), min(end, x1 << BLOCK_SHIFT)
+            p = lo - (x0 << BLOCK_SHIFT) + where
+            if out and out[-1][0] + out[-1][1] == p:
+                out[-1] = (out[-1][0], out[-1][1] + hi - lo)
+            else:
+                out.append((p, hi - lo))
+        return out
+
+    def _before_write(self, addr: int, length: int) -> None:
+        """Before [addr, addr+length) changes: copies that read from it are made, and aliases
+        there are dropped (blocks wholly overwritten) or made (blocks written in part)."""
+        if length <= 0:
+            return
+        b0, b1 = addr >> BLOCK_SHIFT, ((addr + length - 1) >> BLOCK_SHIFT) + 1
+        self._materialise_readers(b0, b1)
+        if not self._aliases.touches_dst(b0, b1):
+            return
+        whole0, whole1 = -(-addr >> BLOCK_SHIFT), (addr + length) >> BLOCK_SHIFT
+        if whole0 < whole1:
+            self._materialise(b0, whole0)
+            self._materialise(whole1, b1)
+            self._aliases.remove(whole0, whole1)
+        else:
+            self._materialise(b0, b1)
+
+    def _materialise_readers(self, b0: int, b1: int) -> None:
+        """Make the copies whose source lies in blocks [b0, b1)."""
+        if self._aliases.touches_src(b0, b1):
+            for d0, d1, _ in self._aliases.reading(b0, b1):
+                self._materialise(d0, d1)
+
+    def _materialise(self, b0: int, b1: int) -> None:
+        """Copy for real the aliased destination blocks within [b0, b1)."""
+        if b0 >= b1 or not self._aliases.touches_dst(b0, b1):
+            return
+        for d0, d1, src in self._aliases.in_dst(b0, b1):
+            n = (d1 - d0) << BLOCK_SHIFT
+            self.copied_late += n
+            self._populate(d0 << BLOCK_SHIFT, n)
+            self._bytes[d0 << BLOCK_SHIFT:(d0 << BLOCK_SHIFT) + n] = self._bytes[src:src + n]
+        self._aliases.remove(b0, b1)
+
+    def _populate(self, addr: int, length: int) -> None:
+        """Fault in destination pages in one go before a bulk copy.
+
+        MADV_POPULATE_WRITE (Linux 5.14) roughly doubles first-touch speed; where
+        the host lacks it the copy simply faults the pages in itself.
+        """
+        if length < POPULATE_MIN:
+            return
+        start = addr - addr % mmap.PAGESIZE
+        try:
+            self._map.madvise(MADV_POPULATE_WRITE, start, length + (addr - start))
+        except OSError:
+            pass
+
+    # --- typed access ---
+
+    def read_int(self, addr: int, size: int, byteorder: str) -> int:
+        """An unsigned integer of ``size`` bytes in ``byteorder`` ("big"/"little")."""
+        return int.from_bytes(self.read(addr, size), byteorder)
+
+    def write_int(self, addr: int, value: int, size: int, byteorder: str) -> None:
+        """Store an unsigned integer of ``size`` bytes in ``byteorder``."""
+        self.write(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, byteorder))
+
+    def read_u32(self, addr: int, byteorder: str) -> int:
+        return self.read_int(addr, 4, byteorder)
+
+    def read_u64(self, addr: int, byteorder: str) -> int:
+        return self.read_int(addr, 8, byteorder)
+
+    def write_u32(self, addr: int, value: int, byteorder: str) -> None:
+        self.write_int(addr, value, 4, byteorder)
+
+    def write_u64(self, addr: int, value: int, byteorder: str) -> None:
+        self.write_int(addr, value, 8, byteorder)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of half-open intervals, sorted."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _subtract(runs: list[tuple[int, int]], covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of sorted half-open ``runs`` outside the sorted, disjoint ``covered`` intervals."""
+    out, i = [], 0
+    for lo, hi in runs:
+        while i < len(covered) and covered[i][1] <= lo:
+            i += 1
+        j = i
+        while lo < hi:
+            if j < len(covered) and covered[j][0] < hi:
+                if covered[j][0] > lo:
+                    out.append((lo, covered[j][0]))
+                lo = max(lo, covered[j][1])
+                j += 1
+            else:
+                out.append((lo, hi))
+                break
+    return out

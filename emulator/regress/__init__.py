@@ -1,0 +1,1 @@
+"""Regression tools: the scenario suite, explore, golden transcripts, JUnit, the pytest plugin and Dask sweeps."""

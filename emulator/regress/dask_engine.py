@@ -1,0 +1,172 @@
+"""Running ``fadump-emu test`` and ``explore`` on a Dask distributed cluster.
+
+``--scheduler ADDRESS`` connects to a running scheduler (``dask scheduler`` and
+``dask worker ADDRESS`` on each machine, every one with fadump-emu installed);
+``--cluster local:N`` starts a LocalCluster of N single-threaded worker
+processes on this machine. The local process pool stays the default and needs
+no Dask.
+
+Scenarios travel as data: the client reads each file and sends its text, so
+workers need no shared file system. Each run writes its folder on its worker
+(under the worker's temporary directory); ``--collect`` brings the files back
+(sparse files as their data extents). Golden transcripts are compared on the
+client, where the scenario files are, so results, JUnit XML and JSON are the
+same whichever engine ran the work; each result records which worker ran it.
+"""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from emulator.errors import BadInputError
+
+LOCAL = re.compile(r"local:(\d+)$")
+WORKER_ROOT = "fadump-emu-dask"
+"""Folder under each worker's temporary directory where runs write their outputs."""
+
+
+def client(scheduler: str | None = None, cluster: str | None = None):
+    """A distributed.Client for ``--scheduler ADDRESS`` or ``--cluster local:N`` (bad input otherwise)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BadInputError("--scheduler and --cluster run on Dask: install its distributed package "
+                            "(pip install 'fadump-emu[dask]')") from None
+    if cluster is not None:
+        m = LOCAL.match(cluster)
+        if not m or int(m.group(1)) < 1:
+            raise BadInputError(f"--cluster {cluster}: use local:N with N >= 1 worker processes (e.g. local:2)")
+        lc = LocalCluster(n_workers=int(m.group(1)), threads_per_worker=1, processes=True,
+                          dashboard_address=None)
+        return Client(lc)
+    try:
+        return Client(scheduler, timeout="20s")
+    except OSError as exc:
+        raise BadInputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one "
+                            "with `dask scheduler` and workers with `dask worker ADDRESS`") from None
+
+
+def close(cl) -> None:
+    cluster = getattr(cl, "cluster", None)
+    cl.close()
+    if cluster is not None:
+        cluster.close()
+
+
+# --- on a worker ---
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"local:{os.getpid()}"
+
+
+def run_remote(task: dict, collect: bool) -> dict:
+    """One scenario on a worker: run it from its text into a folder of the worker's own (judge=False)."""
+    from emulator.regress import suite
+
+    out = Path(tempfile.gettempdir()) / WORKER_ROOT / str(os.getpid()) / Path(task["out"]).name
+    res = suite.run_one(task["path"], str(out), name=task["name"], text=task["text"], judge=False)
+    res.update(out=task["out"], worker=_worker_name(), worker_out=str(out))
+    if collect:
+        res["files"] = gather_files(out) if out.is_dir() else {}
+    return res
+
+
+def gather_files(folder: Path) -> dict[str, dict]:
+    """Every regular file of a run folder as {name: {"size": n, "extents": [(offset, bytes)]}} (holes skipped)."""
+    files = {}
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.is_symlink():
+            continue
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            extents, pos = [], 0
+            while pos < size:
+                try:
+                    start = os.lseek(f.fileno(), pos, os.SEEK_DATA)
+                    end = os.lseek(f.fileno(), start, os.SEEK_HOLE)
+                except OSError:  # no more data (ENXIO), or no SEEK_DATA here: read it all
+                    if pos == 0 and not extents:
+                        start, end = 0, size
+                    else:
+                        break
+                f.seek(start)
+                extents.append((start, f.read(end - start)))
+                pos = end
+        files[p.name] = {"size": size, "extents": extents}
+    return files
+
+
+def write_files(folder: str, files: dict[str, dict]) -> None:
+    """The collected files of one run into ``folder`` (sparse where they were sparse)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, f in files.items():
+        with open(out / name, "wb") as dst:
+            dst.truncate(f["size"])
+            for offset, data in f["extents"]:
+                dst.seek(offset)
+                dst.write(data)
+
+
+# --- on the client ---
+
+def run_tasks(cl, tasks: list[dict], update_golden: bool = False, collect: bool = False, progress=None) -> list[dict]:
+    """suite.run_all on a Dask cluster: results in task order, judged here against the golden files."""
+    from distributed import as_completed
+
+    from emulator.regress import suite
+    from emulator.scenario.loader import MAX_FILE_BYTES
+
+    results: list[dict | None] = [None] * len(tasks)
+    futures = {}
+    for i, t in enumerate(tasks):
+        try:
+            if Path(t["path"]).stat().st_size > MAX_FILE_BYTES:
+                raise OSError("too large to be a scenario")
+            text = Path(t["path"]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # scenario.load's own refusal, made here
+            results[i] = suite.run_one(t["path"], t["out"], update_golden, t["name"])  # the same ERROR row
+            results[i]["worker"] = "client"
+            if progress is not None:
+                progress(results[i])
+            continue
+        fut = cl.submit(run_remote, {**t, "text": text}, collect, pure=False, key=f"fadump-emu-{i}-{os.getpid()}")
+        futures[fut] = i
+    try:
+        for fut in as_completed(list(futures)):
+            i = futures[fut]
+            res = fut.result()
+            files = res.pop("files", None)
+            if files is not None:
+                write_files(tasks[i]["out"], files)
+            results[i] = suite.finish(res, update_golden)
+            if progress is not None:
+                progress(results[i])
+    except BaseException:
+        cl.cancel(list(futures))
+        raise
+    return results  # type: ignore[return-value]
+
+
+def map_points(cl, run_point, jobs: list, progress=None) -> list:
+    """explore's runs on a Dask cluster, in job order."""
+    from distributed import as_completed
+
+    futures = {cl.submit(run_point, job, pure=False, key=f"fadump-emu-explore-{i}-{os.getpid()}"): i
+               for i, job in enumerate(jobs)}
+    points: list = [None] * len(jobs)
+    try:
+        for fut in as_completed(list(futures)):
+            points[futures[fut]] = fut.result()
+            if progress:
+                progress()
+    except BaseException:
+        cl.cancel(list(futures))
+        raise
+    return points

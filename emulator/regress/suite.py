@@ -1,0 +1,364 @@
+"""The regression runner: many scenario files, in parallel processes, with a table, JUnit XML and JSON.
+
+Every scenario runs in a worker process into its own folder; the result of
+each is a plain dict (picklable, and what results.json holds):
+
+    name, path, out, profile, outcome, verdict ("PASS" / "FAIL" / "ERROR"),
+    expectations (as report.check_expectations gives them, plus the golden
+    transcript check), met, total, seconds (host wall time), golden, error,
+    error_type, traceback.
+
+A scenario that cannot be read or run as written (ScenarioError and the other
+bad-input errors) is an ERROR row carrying its ``file:line: message``, never a
+traceback; a traceback is kept only for a fault of the emulator itself.
+"""
+
+import json
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from emulator import __version__
+from emulator.regress import golden
+from emulator.regress import junit
+from emulator.errors import BadInputError, FadumpEmuError
+
+PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
+DEFAULT_PATHS = ("scenarios",)
+DEFAULT_OUT = "out/test"
+
+
+# --- collecting ---
+
+def collect(paths: list[str] | tuple[str, ...]) -> list[Path]:
+    """The scenario files named by ``paths``: files as given, folders searched recursively for *.toml.
+
+    Each file appears once, in the order given (folders sorted). A path that
+    does not exist, a named file that is not .toml, or nothing to run at all
+    is bad input.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*.toml") if f.is_file())
+        elif p.is_file():
+            if p.suffix != ".toml":
+                raise BadInputError(f"{arg}: not a scenario file (scenario files end in .toml)")
+            files = [p]
+        else:
+            raise BadInputError(f"{arg}: no such file or folder")
+        for f in files:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(f)
+    if not found:
+        raise BadInputError(f"no scenario files (*.toml) in {', '.join(map(str, paths))}")
+    return found
+
+
+def folder_name(name: str) -> str:
+    """A scenario name made safe as one path component."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return safe or "scenario"
+
+
+def plan(files: list[Path], out_root: str | Path) -> list[dict]:
+    """One task per file: its path, a display name and an output folder of its own.
+
+    The name is the scenario's ``name`` (the file stem when the file cannot be
+    read); a name used twice gets -2, -3, ... on its folder, in file order, so
+    folders do not depend on which worker finishes first.
+    """
+    from emulator.scenario import loader as scenario
+
+    tasks, used = [], set()
+    for f in files:
+        try:
+            name = scenario.load(f).name
+        except Exception:  # noqa: BLE001 -- any file that cannot be read becomes its own ERROR row when run
+            name = f.stem
+        base = folder_name(name)
+        folder, n = base, 1
+        while folder in used:
+            n += 1
+            folder = f"{base}-{n}"
+        used.add(folder)
+        tasks.append({"path": str(f), "name": name, "out": str(Path(out_root) / folder)})
+    return tasks
+
+
+# --- running one scenario (in a worker, or in-process for the pytest plugin) ---
+
+def run_one(path: str, out: str, update_golden: bool = False, name: str | None = None,
+            text: str | None = None, judge: bool = True) -> dict:
+    """Run one scenario file into ``out`` (replacing earlier vmcores there) and judge it; a result dict.
+
+    With ``text`` the scenario is that text (``path`` only names it: a Dask worker has no copy of the
+    file); with ``judge`` False the golden transcript is left to whoever has the file (finish()).
+    """
+    from emulator.scenario import loader as scenario
+    from emulator.run.runner import run_scenario
+
+    start = time.perf_counter()
+    res = {"name": name or Path(path).stem, "path": path, "out": out, "profile": "", "outcome": "",
+           "verdict": ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
+           "error": None, "error_type": None, "traceback": None, "console": ""}
+    try:
+        sc = scenario.load(path) if text is None else scenario.loads(text, path)
+        res.update(name=sc.name, profile=sc.kernel.profile)
+        result = run_scenario(sc, out, force=True, echo=None, durable=False)
+        res.update(outcome=result.outcome, expectations=list(result.expectations),
+                   console=result.machine.console.text())
+        result.machine.ram.release()  # the next scenario in this worker reuses the mapping
+    except FadumpEmuError as exc:
+        res.update(error=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 -- a fault of the emulator: keep the traceback for whoever fixes it
+        res.update(error=f"internal error: {type(exc).__name__}: {exc}", error_type=type(exc).__name__,
+                   traceback=traceback.format_exc())
+    res["seconds"] = round(time.perf_counter() - start, 6)
+    return finish(res, update_golden) if judge else res
+
+
+def finish(res: dict, update_golden: bool = False) -> dict:
+    """Judge a run: its expectations plus the golden transcript beside its scenario file; the verdict."""
+    if res["error"] is not None:
+        res["console"] = ""
+        return res
+    expectations = res["expectations"]
+    try:
+        res["golden"] = golden.check(res["path"], res["console"], update=update_golden)
+    except FadumpEmuError as exc:
+        res.update(error=str(exc), error_type=type(exc).__name__, verdict=ERROR, console="")
+        return res
+    extra = golden.expectation(res["golden"])
+    if extra is not None:
+        expectations.append(extra)
+    met = sum(e["ok"] for e in expectations)
+    res.update(expectations=expectations, met=met, total=len(expectations),
+               verdict=PASS if met == len(expectations) else FAIL)
+    if res["verdict"] == PASS:
+        res["console"] = ""
+    return res
+
+
+def _run_task(task: dict, update_golden: bool) -> dict:
+    try:
+        return {**run_one(task["path"], task["out"], update_golden, task["name"]), "worker": f"local:{os.getpid()}"}
+    except (KeyboardInterrupt, SystemExit):
+        # Stopped by the parent (Ctrl-C): the run has removed its staging folder; leave at once, quietly.
+        os._exit(130)
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them with SIGTERM (turned into a clean exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(130)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Stop every worker now: SIGTERM (each removes its staging folder), SIGKILL after ``grace`` seconds."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lost(task: dict, why: str) -> dict:
+    """The ERROR result of a task whose worker process went away."""
+    return {"name": task["name"], "path": task["path"], "out": task["out"], "profile": "", "outcome": "",
+            "verdict": ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
+            "error": f"{task['path']}: {why}", "error_type": "WorkerLost", "traceback": None, "console": ""}
+
+
+def _pool_context():
+    """forkserver where there is one (no fork of a threaded parent), otherwise spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["emulator.run.runner", "emulator.run.report", "emulator.regress.suite"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
+    """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each."""
+    results: list[dict | None] = [None] * len(tasks)
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=_pool_context(),
+                               initializer=_worker_init)
+    try:
+        futures = {pool.submit(_run_task, t, update_golden): i for i, t in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except BrokenProcessPool:
+                results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
+            if progress is not None:
+                progress(results[i])
+    except BaseException:
+        _stop_workers(pool)  # Ctrl-C: no worker goes on with its scenario or starts the next one
+        raise
+    pool.shutdown(wait=True)
+    return results  # type: ignore[return-value]
+
+
+# --- the whole suite ---
+
+def summary(results: list[dict], seconds: float, workers: int) -> dict:
+    counts = {v: sum(r["verdict"] == v for r in results) for v in (PASS, FAIL, ERROR)}
+    return {"scenarios": len(results), "passed": counts[PASS], "failed": counts[FAIL], "errors": counts[ERROR],
+            "workers": workers, "seconds": round(seconds, 3), "ok": counts[PASS] == len(results)}
+
+
+def write_json(results: list[dict], path: str | Path, summ: dict) -> None:
+    """results.json: the summary and each scenario's result (without the console, which is in its folder)."""
+    from emulator.run.outdir import write_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"fadump_emu": __version__, "summary": summ,
+           "results": [{k: v for k, v in r.items() if k != "console"} for r in results]}
+    write_file(path, json.dumps(doc, indent=2) + "\n")
+
+
+def details(r: dict) -> list[str]:
+    """What a reader needs about a FAIL or ERROR row: the unmet expectations (with any diff) or the error."""
+    if r["verdict"] == ERROR:
+        return [r["error"]]
+    lines = []
+    for e in r["expectations"]:
+        if not e["ok"]:
+            detail = e["detail"].splitlines() if e["detail"] else []
+            if len(detail) == 1:
+                lines.append(f"unmet: {e['what']} ({detail[0]})")
+            else:
+                lines.append(f"unmet: {e['what']}")
+                lines.extend(f"    {d}" for d in detail)
+    return lines
+
+
+def print_table(results: list[dict], summ: dict, file=None) -> None:
+    """The results table, then the details of each FAIL/ERROR row, then one summary line."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = file or sys.stdout
+    # On a terminal rich fits the table to it; in a log file or pipe, make room for the longest name.
+    longest = max((len(r["name"]) for r in results), default=0)
+    width = None if out.isatty() else max(80, longest + 68)
+    con = Console(file=out, highlight=False, width=width)
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    table.add_column("scenario", overflow="fold")
+    table.add_column("profile")
+    table.add_column("outcome")
+    table.add_column("expectations", justify="right")
+    table.add_column("host s", justify="right")
+    table.add_column("verdict")
+    style = {PASS: "green", FAIL: "red", ERROR: "bold red"}
+    for r in results:
+        table.add_row(Text(r["name"]), r["profile"] or "-", r["outcome"] or "-",
+                      f"{r['met']}/{r['total']}" if r["verdict"] != ERROR else "-",
+                      f"{r['seconds']:.2f}", Text(r["verdict"], style=style[r["verdict"]]))
+    con.print(table)
+    for r in results:
+        if r["verdict"] == PASS:
+            continue
+        head = Text(f"\n{r['verdict']} {r['name']} ({r['path']})", style=style[r["verdict"]])
+        con.print(head, soft_wrap=True)
+        for line in details(r):
+            con.print(Text(f"  {line}"), soft_wrap=True)
+    con.print(Text(f"\n{summ['scenarios']} scenarios: {summ['passed']} passed, {summ['failed']} failed, "
+                   f"{summ['errors']} errors ({summ['seconds']:.2f} s, {summ['workers']} workers)",
+                   style="green" if summ["ok"] else "red"), soft_wrap=True)
+
+
+def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, junit_path: str | None = None,
+              json_path: str | None = None, update_golden: bool = False, show_progress: bool | None = None,
+              stdout=None, scheduler: str | None = None, cluster: str | None = None, collect_files: bool = False) -> int:
+    """``fadump-emu test``: run, print, write JUnit XML and JSON; the exit status (0 all passed, 1 not).
+
+    With ``scheduler`` (an address) or ``cluster`` ("local:N") the runs go to Dask (dask_engine).
+    """
+    if workers is not None and workers < 1:
+        raise BadInputError(f"-j {workers}: the number of workers must be at least 1")
+    workers = workers or os.cpu_count() or 1
+    files = collect(list(paths) or list(DEFAULT_PATHS))
+    junit_path, json_path = check_targets(out_root, junit_path, json_path)
+    tasks = plan(files, out_root)
+    workers = min(workers, len(tasks))
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    start = time.perf_counter()
+    if scheduler or cluster:
+        from emulator.regress import dask_engine
+
+        cl = dask_engine.client(scheduler, cluster)
+        try:
+            workers = len(cl.scheduler_info().get("workers", {})) or 1
+            results = dask_engine.run_tasks(cl, tasks, update_golden, collect_files)
+        finally:
+            dask_engine.close(cl)
+    elif show_progress:
+        results = _run_with_progress(tasks, workers, update_golden)
+    else:
+        results = run_all(tasks, workers, update_golden)
+    seconds = time.perf_counter() - start
+    summ = summary(results, seconds, workers)
+    junit.write(results, junit_path, seconds)
+    write_json(results, json_path, summ)
+    print_table(results, summ, stdout)
+    return 0 if summ["ok"] else 1
+
+
+def check_targets(out_root, junit_path, json_path) -> tuple[Path, Path]:
+    """--out, --junit and --json usable before anything runs (BadInputError with a sentence otherwise)."""
+    from emulator.run import outdir
+
+    outdir.check_out_dir(out_root)
+    targets = []
+    for given, default, option in ((junit_path, "junit.xml", "--junit"), (json_path, "results.json", "--json")):
+        path = Path(given) if given else Path(out_root) / default
+        if not path.is_dir():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInputError(f"{option} {path}: cannot create its folder ({exc.strerror or exc}); "
+                                    "choose another path") from None
+        targets.append(outdir.check_file_target(path, option))
+    return targets[0], targets[1]
+
+
+def _run_with_progress(tasks: list[dict], workers: int, update_golden: bool) -> list[dict]:
+    """run_all with a rich progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=len(tasks))
+
+        def advance(r: dict) -> None:
+            bar.update(task, advance=1, description=f"{r['name']}: {r['verdict']}")
+
+        return run_all(tasks, workers, update_golden, advance)

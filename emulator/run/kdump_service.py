@@ -1,0 +1,153 @@
+"""The capture kernel's userspace: save /proc/vmcore (cp or makedumpfile), verify, release.
+
+Mixed into emulator.run.runner.Run; models what the kdump service (kdump-utils,
+kdump-tools) does in a fadump capture kernel.
+"""
+
+import os
+from pathlib import Path
+
+from emulator.run import export
+from emulator.views import memmap_view
+from emulator.views import progress
+from emulator.errors import OutputExistsError
+from emulator.scenario.faults import DiskFull
+from emulator.run.results import Capture
+from emulator.run.dump_sources import ProcVmcoreSource, open_source, saved_record
+from emulator.run.verify import verify
+from kernels import elfcore
+from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
+
+DISK_BANDWIDTH = 1 << 30
+"""Bytes per simulated second the capture kernel writes the vmcore at (assumption)."""
+
+
+class CaptureSteps:
+    """capture(), makedumpfile(), read_notes() and after_capture() of a Run."""
+
+    def capture(self, k, name: str | None = None):
+        """The kdump service in the capture kernel: save /proc/vmcore, then verify it."""
+        m = self.machine
+        self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.CAPTURE, m, k))
+        n = len(self.result.captures) + 1
+        cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
+        path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
+        cap.verification = self.verify_capture(k, None)
+        cap.notes = self.read_notes(k)
+        for addr, data, _ in self.sc.expect.memory:
+            try:
+                cap.samples.append((addr, data, k.vmcore.read_paddr(addr, len(data))))
+            except KeyError:
+                cap.samples.append((addr, data, None))
+        if path is not None and path.exists() and name is not None and not self.force:
+            raise OutputExistsError(f"{path} already exists; pass --force to replace it")
+        if (self.sc.capture_save or name is not None) and path is not None:
+            k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
+            capacity = self.faults.param("disk-full", "capacity") if self.faults.has("disk-full") else None
+            data = sum(e - s for seg in k.vmcore.segments if seg.buffer is None
+                       for s, e in m.ram.touched_runs(seg.paddr, seg.paddr + seg.size))
+            try:
+                with self.result.timed("export"), progress.bar(f"saving {path.name}", data) as advance:
+                    saved = export.save(k.vmcore, str(path), self.export_mode, progress=advance, capacity=capacity)
+            except DiskFull as full:
+                cap.save_error = f"No space left on device after {full.written} bytes"
+                k.userspace(f"kdump: saving vmcore failed: {cap.save_error}; kept {path.name}-incomplete")
+                m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
+                          f"saving {path.name} FAILS: {cap.save_error}; the partial file is kept as "
+                          f"{path.name}-incomplete")
+                self.result.captures.append(cap)
+                return
+            cap.disk_bytes, cap.path, cap.format, cap.format_reason = saved.data_bytes, saved.path, saved.format, saved.reason
+            cap.file_size = saved.size
+            if self.sc.capture_tool == "makedumpfile":
+                self.makedumpfile(k, cap, path)
+            if cap.path:
+                cap.verification = self.verify_capture(k, path, cap.format)
+            save_span = self.result.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
+                                         bytes=saved.data_bytes)
+            yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
+            save_span["end"] = m.env.now
+            k.userspace(f"kdump: saved vmcore ({cap.format}): {cap.disk_bytes} bytes of data in a "
+                        f"{cap.file_size}-byte file")
+            v = cap.verification or {}
+            m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
+                      f"/proc/vmcore is saved as {path.name} ({cap.format}, {cap.disk_bytes} bytes of data); read "
+                      "back, it " + ("matches crash-time memory" if v.get("ok") else
+                                     "does NOT match crash-time memory (" + ", ".join(
+                                         f"{len(v.get(key) or [])} {key}" for key in ("missing", "bogus", "differs"))
+                                     + ")"))
+        self.result.captures.append(cap)
+
+    def verify_capture(self, k, path: Path | None, fmt: str = "") -> dict | None:
+        """Crash-time digests against the saved file read back from disk (or /proc/vmcore when not saved).
+
+        The digests and a record of the file as written go to digests/<vmcore name>.json and .bin
+        beside it, for `fadump-emu verify` later.
+        """
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if path is None:
+            source = ProcVmcoreSource(k.vmcore, self.machine.ram)
+        else:
+            saved = {"format": fmt, "covered": [[l.paddr, l.size] for l in k.vmcore.loads]}
+            if not fmt.startswith("kdump-compressed"):
+                saved.update(saved_record(str(path)))
+            saved["covered"] = [[l.paddr, l.size] for l in k.vmcore.loads]
+            snap.save(path.parent, path.name, saved)
+            source = open_source(str(path), saved)
+        checked = len(snap.grains) * 4096
+        try:
+            with self.result.timed("verify"), progress.bar("verifying the vmcore", checked) as advance:
+                return verify(snap, source, advance)
+        finally:
+            getattr(source, "close", lambda: None)()
+
+    def makedumpfile(self, k, cap: Capture, path: Path) -> None:
+        """kdump-utils' capture: makedumpfile -l --message-level 7 -d 31 /proc/vmcore vmcore (real tool, qemu-user)."""
+        from emulator.host import ppc64el_tools
+
+        source = path.with_name(path.name + ".proc-vmcore")
+        os.replace(path, source)
+        argv = ["-l", "--message-level", "7", "-d", "31", source.name, path.name]
+        k.userspace("kdump: makedumpfile " + " ".join(["-l", "--message-level", "7", "-d", "31", "/proc/vmcore",
+                                                        path.name]))
+        with self.result.timed("makedumpfile"):
+            proc = ppc64el_tools.makedumpfile(argv, cwd=str(path.parent))
+        source.unlink()
+        for line in (proc.stdout + proc.stderr).splitlines():
+            if line.strip() and "%]" not in line:  # progress meters are for terminals
+                k.userspace(f"makedumpfile: {line.strip()}")
+        if proc.returncode != 0:
+            cap.save_error = f"makedumpfile exited with {proc.returncode}"
+            cap.path = None
+            return
+        cap.format = "kdump-compressed (makedumpfile -l -d 31)"
+        cap.format_reason = "filtered as kdump-utils does: zero, cache, user and free pages dropped, lzo"
+        cap.file_size = cap.disk_bytes = path.stat().st_size
+
+    def read_notes(self, k) -> list[dict]:
+        """The NT_PRSTATUS notes as the vmcore holds them: pid and registers per note."""
+        out = []
+        order = k.ks.pt_regs_fields
+        for name, n_type, desc, _ in elfcore.walk_notes(k.ks, k.vmcore.notes):
+            if name != "CORE" or n_type != NT_PRSTATUS:
+                continue
+            regs = [int.from_bytes(desc[PR_REG_OFFSET + 8 * i:PR_REG_OFFSET + 8 * i + 8], k.byteorder)
+                    for i in range(48)]
+            out.append({"pid": int.from_bytes(desc[32:36], k.byteorder), "regs": dict(zip(order, regs))})
+        return out
+
+    def after_capture(self, k) -> str | None:
+        after = self.sc.capture_after
+        if after in ("release", "release-and-register"):
+            rel = k.sysfs_write(k.release_path(), "1")
+            k.userspace(f"kdump: released the dump memory (fadump_release_mem: {'ok' if rel >= 0 else rel})")
+            if after == "release-and-register":
+                k.kdump_service_register()
+            return None
+        if after == "reboot":
+            k.userspace("kdump: rebooting")
+            k.machine_shutdown()
+            return "clean-reboot"
+        return None

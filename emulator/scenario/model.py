@@ -1,0 +1,153 @@
+"""What a scenario says: its data model and the names it may use.
+
+The model is pydantic (v2) dataclasses in strict mode, validated on creation
+and on every assignment: whatever the readers in emulator.scenario.parts let
+through, a value of the wrong type (a boolean for a CPU number, a string for a
+size) cannot enter a Scenario; the reader turns such a ValidationError into a
+located ``file:line`` ScenarioError. ``json_schema()`` describes the model.
+
+The file format is read by emulator.scenario; emulator.api builds the same
+documents from Python.
+"""
+
+from dataclasses import field
+
+from pydantic import ConfigDict, TypeAdapter
+from pydantic.dataclasses import dataclass as _pydantic_dataclass
+
+from emulator.errors import ScenarioError
+from emulator.scenario.faults import Fault
+from emulator.hw.layout import Range
+from firmware.machine import MachineConfig
+from kernels.versions import VERSIONS
+
+PROFILES = tuple(VERSIONS)
+DEFAULT_RELEASES = {name: v.release for name, v in VERSIONS.items()}
+HASH_ONLY_PROFILES = ("linux-3.4",)
+"""Kernels older than the radix MMU (4.7): machine.mmu = "radix" cannot boot them."""
+MAX_NR_CPUS = 8192
+"""The largest CONFIG_NR_CPUS ppc64 accepts (arch/powerpc/platforms/Kconfig.cputype: range 2 8192 on PPC_BOOK3S_64)."""
+CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
+OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
+CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
+ACTIONS = ("write", "sysfs", "crash", "hotplug", "reboot", "capture")
+PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")
+HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
+DEFAULT_EPOCH = 1_767_225_600
+"""CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
+
+MODEL_CONFIG = ConfigDict(strict=True, validate_assignment=True, arbitrary_types_allowed=True)
+
+
+def dataclass(cls):
+    """A strict pydantic dataclass: types checked on creation and on every assignment."""
+    return _pydantic_dataclass(cls, config=MODEL_CONFIG)
+
+
+@dataclass
+class KernelSpec:
+    profile: str = "linux-3.4"
+    cmdline: str = "root=/dev/sda2 fadump=on"
+    capture_cmdline: str | None = None
+    capture_profile: str | None = None
+    """The capture kernel's generation, when it differs from the crashed kernel's."""
+    osrelease: str | None = None
+    """The first kernel's release (default: per profile, e.g. "6.10.0-fadump-emu")."""
+    capture_osrelease: str | None = None
+
+    def release(self, profile: str, capture: bool) -> str:
+        """The release string of the kernel booted with ``profile``."""
+        given = self.capture_osrelease if capture else self.osrelease
+        if given:
+            return given
+        if capture and profile == self.profile and self.osrelease:
+            return self.osrelease
+        return DEFAULT_RELEASES[profile]
+    epoch: int = DEFAULT_EPOCH
+    nr_cpus: int | None = None
+    """CONFIG_NR_CPUS of both kernels (sizes struct cpumask, hence the crash info header and the metadata);
+    None: each profile's pseries defconfig value (kernels.versions)."""
+    note_pids: str = "zero"
+    """"zero" as fadump writes pr_pid, or "cpu" (pid = cpu + 1) so gdb shows every CPU as a thread."""
+
+
+@dataclass
+class CrashSpec:
+    cpu: int = 0
+    kind: str = "panic"
+    message: str = "fadump-emu: scripted crash"
+    regs: dict[str, int] = field(default_factory=dict)
+    stuck_cpus: list[int] = field(default_factory=list)
+    """CPUs that never answer a system reset (the crashing CPU then waits 500 ms)."""
+
+
+@dataclass
+class Event:
+    """One timeline entry: at ``at`` seconds of uptime of boot number ``boot``."""
+
+    action: str
+    boot: int
+    at: float
+    line: int | None
+    addr: int = 0
+    data: bytes = b""
+    path: str = ""
+    value: str = ""
+    kind: str = ""
+    cpu: int = 0
+    crash: CrashSpec | None = None
+
+
+@dataclass
+class Expect:
+    outcome: str | None = None
+    console: list[str] = field(default_factory=list)
+    no_console: list[str] = field(default_factory=list)
+    complete: bool = True
+    """Whether every captured vmcore must match crash-time memory exactly."""
+    missing: list[Range] = field(default_factory=list)
+    """Crash-time memory the (first) vmcore must be missing, exactly."""
+    bogus: list[Range] = field(default_factory=list)
+    registers: list[tuple[int, str, int, int | None]] = field(default_factory=list)
+    """(cpu, register, value, line): what the first vmcore's note for that CPU must hold."""
+    memory: list[tuple[int, bytes, int | None]] = field(default_factory=list)
+    """(physical address, bytes, line): what the first vmcore must hold there."""
+    sysfs: list[tuple[int, str, str, int | None]] = field(default_factory=list)
+    """(boot, path, text, line): what a sysfs/debugfs file reads once that boot is up."""
+
+
+@dataclass
+class Scenario:
+    path: str
+    name: str
+    description: str = ""
+    machine: MachineConfig = field(default_factory=MachineConfig)
+    kernel: KernelSpec = field(default_factory=KernelSpec)
+    events: list[Event] = field(default_factory=list)
+    cpu_regs: dict[int, dict[str, int]] = field(default_factory=dict)
+    capture_after: str = "release"
+    capture_save: bool = True
+    capture_tool: str = "cp"
+    """"cp" copies /proc/vmcore; "makedumpfile" filters it as kdump-utils does."""
+    expect: Expect = field(default_factory=Expect)
+    faults: list[Fault] = field(default_factory=list)
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    def line_of(self, *path) -> int | None:
+        """The line where ``path`` (or its nearest enclosing table) was written."""
+        for n in range(len(path), 0, -1):
+            if tuple(path[:n]) in self.lines:
+                return self.lines[tuple(path[:n])]
+        return None
+
+    def capture_names(self) -> tuple[str, ...]:
+        """The file names capture events save to (checked to be plain names inside the output folder)."""
+        return tuple(e.path for e in self.events if e.action == "capture" and e.path)
+
+    def error(self, message: str, *path) -> ScenarioError:
+        return ScenarioError(message, self.path, self.line_of(*path))
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the scenario model (what a validated scenario holds)."""
+    return TypeAdapter(Scenario).json_schema()

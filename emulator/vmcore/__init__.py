@@ -1,0 +1,1 @@
+"""Reading vmcore files back: ELF and kdump-compressed dumps, inspect and dmesg."""

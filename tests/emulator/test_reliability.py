@@ -22,7 +22,7 @@ from emulator.errors import ScenarioError
 from emulator.run.outdir import LOCK, STAGING_PREFIX
 from emulator.run.runner import rehearse
 from emulator.vmcore.vmcore_file import VmcoreFile
-from tests.emulator.scenario_gen import mutations, to_toml
+from tests.emulator.scenario.scenario_gen import mutations, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER_ADDR = 0x10000000

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from emulator.scenario import loader as scenario
 from emulator.errors import FadumpEmuError, ScenarioError
 from emulator.run.runner import rehearse
-from tests.emulator.scenario_gen import documents, to_toml
+from tests.emulator.scenario.scenario_gen import documents, to_toml
 
 LOCATED = r"^{path}:\d+: \S"
 SECONDS = 10.0

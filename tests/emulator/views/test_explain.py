@@ -16,7 +16,7 @@ from emulator.views import explain
 from emulator.scenario import loader as scenario
 from emulator.run.runner import run_scenario
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def narrate(name: str, step: bool = False, answers=()) -> tuple[str, list]:

@@ -18,7 +18,7 @@ from emulator.hw.layout import Range
 from emulator.run.runner import run_scenario
 from emulator.run.runner import rehearse
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 MARK = "# <-"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from emulator.regress import explore
 from emulator.cli import main
-from tests.emulator.test_suite import run_test, write_scenarios
+from tests.emulator.regress.test_suite import run_test, write_scenarios
 
 distributed = pytest.importorskip("distributed")
 

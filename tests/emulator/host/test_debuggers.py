@@ -24,7 +24,7 @@ from kernels.structs import NT_PRSTATUS
 from tests.conftest import small_scenario_text
 from tests.test_real_tools import require_tool
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 FADUMP_EMU = str(Path(sys.executable).with_name("fadump-emu"))
 NIP = 0xC0000000000A5F10
 """conftest's crash.regs nip: the crashing CPU's pc."""

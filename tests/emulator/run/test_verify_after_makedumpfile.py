@@ -19,7 +19,7 @@ from emulator.cli import main
 from emulator.run.runner import Run
 from emulator.run.verify_command import verify_run_dir
 
-BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic-modern.toml")
+BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenarios", "basic-panic-modern.toml")
 """Little-endian 6.10 (the ppc64el tools read no big-endian dump). Debian 12's makedumpfile 1.7.2 cannot read
 its struct pages through vmemmap (tests/test_makedumpfile_verdicts.py), so the filter here is -d 1 (zero pages),
 which needs no struct page."""

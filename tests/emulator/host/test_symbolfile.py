@@ -16,7 +16,7 @@ from kernels import tasks
 from kernels.image import SYMBOLS, va
 from kernels.memmap import PAGE_3_4, PAGE_6_10
 from kernels.printk_ringbuffer import PRB_DEFAULTS
-from tests.emulator.test_debuggers import require_compiler
+from tests.emulator.host.test_debuggers import require_compiler
 
 
 def dwarf_structs(path) -> dict[str, dict]:

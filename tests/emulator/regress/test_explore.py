@@ -10,7 +10,7 @@ from emulator.cli import main
 from firmware.machine import Machine
 from firmware.phyp import PhypFadump
 
-SCENARIOS = Path(__file__).parents[2] / "scenarios"
+SCENARIOS = Path(__file__).parents[3] / "scenarios"
 SMALL = SCENARIOS / "faults" / "register-busy-then-ok.toml"
 OLD = SCENARIOS / "triggers" / "hypervisor-3-4.toml"
 

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 
 from emulator.scenario import toml_lines
-from tests.emulator.scenario_gen import documents, key, places, to_toml
+from tests.emulator.scenario.scenario_gen import documents, key, places, to_toml
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -324,7 +324,7 @@ def test_a_plain_pytest_run_with_testpaths_does_not_collect_scenarios(pytester):
 
 def test_the_repository_scenarios_folder_is_collected_by_the_plugin(pytester):
     """A copy of a bundled scenario under scenarios/ is collected and passes."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     (pytester.path / "scenarios").mkdir()
     shutil.copy(root / "scenarios" / "cross-generation.toml", pytester.path / "scenarios")
     pytester.runpytest("scenarios", "-p", "no:cacheprovider").assert_outcomes(passed=1)

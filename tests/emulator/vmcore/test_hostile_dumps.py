@@ -20,7 +20,7 @@ from kernels.structs import EHDR_SIZE, PT_LOAD, PT_NOTE, PT_REGS_FIELDS_6_10, ke
 
 KS = kernel_structs(True, PT_REGS_FIELDS_6_10, 8)
 TIMEOUT = 60
-BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic.toml")
+BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenarios", "basic-panic.toml")
 
 
 def fadump_emu(*args: str) -> subprocess.CompletedProcess:

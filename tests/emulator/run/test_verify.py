@@ -21,7 +21,7 @@ from emulator.run.runner import Run
 from emulator.run.verify_command import verify_run_dir
 from emulator.vmcore.vmcore_file import VmcoreFile
 
-BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "basic-panic.toml")
+BASIC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scenarios", "basic-panic.toml")
 GRAIN = digests.GRAIN
 
 

@@ -15,7 +15,7 @@ from emulator.views import memmap_view
 from emulator.scenario import loader as scenario
 from emulator.run.runner import run_scenario
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted(p.relative_to(PROJECT / "scenarios").as_posix()
                    for p in (PROJECT / "scenarios").rglob("*.toml"))
 SLACK = 0.5

@@ -17,7 +17,7 @@ from emulator.views import html_report
 from tests.conftest import small_scenario_text
 from tests.test_real_tools import require_tool
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

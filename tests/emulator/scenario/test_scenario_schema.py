@@ -19,7 +19,7 @@ from emulator.scenario.faults import FAULTS
 from emulator.scenario.keys import KEYS
 from emulator.scenario.schema import build
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BUNDLED = sorted((ROOT / "scenarios").rglob("*.toml"))
 
 BASE = """

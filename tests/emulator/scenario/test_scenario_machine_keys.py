@@ -6,7 +6,7 @@ Each mistake marks the offending line with ``# <-`` (helpers from test_scenario)
 import pytest
 
 from emulator.scenario import loader as scenario
-from tests.emulator.test_scenario import load_error, marked_line, write
+from tests.emulator.scenario.test_scenario import load_error, marked_line, write
 
 MISTAKES = [
     ("firmware-unknown", """

@@ -357,6 +357,11 @@ class Fadump610(CaptureMixin, SysfsMixin):
                   f"the FADMPSIG crash info header is at {fw.fadumphdr_addr:#x}; no ELF header is built now (the "
                   f"capture kernel will); registering {len(self.fdm.sections)} sections with exactly "
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
+        return self.rtas_fadump_register()
+
+    def rtas_fadump_register(self) -> int:
+        """rtas_fadump_register() (rtas-fadump.c): REGISTER with exactly 40 + n x 40 bytes; 0 or -errno."""
+        fw, k = self.fw_dump, self.k
         rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
         err = -errno.EIO
         if rc == RTAS_TIMED_OUT:
@@ -368,7 +373,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
         elif rc == RtasStatus.HARDWARE_ERROR:
             k.printk(msg.REGISTER_HW_ERROR.format(rc=rc))
         elif rc == RtasStatus.PARAMETER_ERROR:
-            if not k.machine.layout.is_memory(Range(fw.reserve_dump_area_start,
+            if not self.boot_memory_contiguous():
+                k.printk(msg.HOLES_IN_BOOT_MEM)
+            elif not k.machine.layout.is_memory(Range(fw.reserve_dump_area_start,
                                                     fw.reserve_dump_area_start + fw.reserve_dump_area_size)):
                 k.printk(msg.HOLES_IN_RESERVED)
             k.printk(msg.REGISTER_PARAM_ERROR.format(rc=rc))
@@ -380,6 +387,12 @@ class Fadump610(CaptureMixin, SysfsMixin):
         elif rc is not None:
             k.printk(msg.REGISTER_UNKNOWN.format(rc=rc))
         return err
+
+    def boot_memory_contiguous(self) -> bool:
+        """6.10+ registers one REAL_MODE region per piece of memory (rtas_fadump_init_mem_struct()), so a boot
+        region never spans a hole and rtas_fadump_register() has no "holes in boot memory" message any more;
+        the single-region 6.1 profile overrides this with is_fadump_boot_mem_contiguous()."""
+        return True
 
     def rtas_fadump_unregister(self) -> int:
         rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)

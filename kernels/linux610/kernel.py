@@ -100,8 +100,9 @@ class Linux610(Kernel):
             "enabled": SysfsFile(show=fd.enabled_show),
             "registered": SysfsFile(show=fd.registered_show, store=fd.registered_store),
             "mem_reserved": SysfsFile(show=fd.mem_reserved_show),
-            "hotplug_ready": SysfsFile(show=fd.hotplug_ready_show),
         }
+        if self.version.hotplug_ready:  # fadump.c (6.10+); 6.1 has no such file
+            files["hotplug_ready"] = SysfsFile(show=fd.hotplug_ready_show)
         if fd.fw_dump.dump_active:
             files["release_mem"] = SysfsFile(store=fd.release_mem_store)
         if fd.fw_dump.param_area and self.version.bootargs_append_from_init_files:

@@ -382,11 +382,17 @@ class Version:
     """Who builds the ELF core header: "first kernel" (3.4 to 6.9: register_fadump() writes it behind the FADMPINF
     crash info header in the reserved area, so memory hotplug needs a re-registration) or "capture kernel" (6.10+:
     fadump_process() builds it from the memory it finds, behind a FADMPSIG header)."""
+    registers_at_boot: bool = True
+    """setup_fadump() registers by itself (commit 607451ce0aa9, Linux 5.18; 6.1 has it); 3.4 waits for the kdump
+    service's ``echo 1 > registered``."""
     hotplug_ready: bool = False
     """/sys/kernel/fadump/hotplug_ready exists (6.10+: the kernel itself keeps the dump right across hotplug)."""
     vmap_area_list: bool = False
     """The image holds vmap_area_list and a first struct vmap_area (kernels.vmalloc); VMCOREINFO names them until
     6.9 replaced them with NUMBER(VMALLOC_START)."""
+    adjusts_memory_limit: bool = False
+    """fadump_reserve_mem() raises a mem= limit by the dump area's size and prints "Adjusted memory_limit for
+    firmware-assisted dump" (3.4 and 6.1, gone by 6.10; the 3.4 profile has its own code for it)."""
     radix_vmemmap_list: bool = False
     """Under radix, vmemmap_populate() is mm/init_64.c's (aligned 2 MiB blocks recorded in vmemmap_list, each
     mapped by a PMD leaf), as before 6.6's radix__vmemmap_populate() (kernels.sparsemem)."""
@@ -421,6 +427,12 @@ LINUX_3_4 = Version(
     kdump_base="32MB",
     # arch/powerpc/kernel/fadump.c (3.4) register_fadump(): init_fadump_header(), fadump_create_elfcore_headers().
     elfcorehdr_by="first kernel",
+    # fadump.c (3.4) fadump_reserve_mem(): "Adjusted memory_limit for firmware-assisted dump" (kernels.linux34).
+    adjusts_memory_limit=True,
+    # fadump.c (3.4) setup_fadump(): init_fadump_mem_struct() only; registration is fadump_register_store()'s.
+    registers_at_boot=False,
+    # fs/proc/vmcore.c (3.4) merge_note_headers_elf64(): phdr.p_align = 0 (kernels.vmcore's 3.4 layout).
+    vmcore_note_align=0,
 )
 
 LINUX_6_1 = Version(
@@ -464,9 +476,15 @@ LINUX_6_1 = Version(
     pgdat=PGDAT_6_1,
     cpu_spec=None,
     kallsyms=True,
+    # fadump.c (6.1) setup_fadump(): "fw_dump.ops->fadump_init_mem_struct(&fw_dump); register_fadump();" (measured:
+    # "rtas fadump: Registration is successful!" at boot, before /init).
+    registers_at_boot=True,
     # fadump.c (6.1) register_fadump(): fadump_setup_crash_memory_ranges(), init_fadump_header() (FADMPINF),
     # fadump_create_elfcore_headers(): the original design, as 3.4.
     elfcorehdr_by="first kernel",
+    # fadump.c (6.1) fadump_reserve_mem(): "if (memory_limit && memory_limit < memblock_end_of_DRAM())" grows
+    # memory_limit by get_fadump_area_size() and prints "Adjusted memory_limit for firmware-assisted dump".
+    adjusts_memory_limit=True,
     # arch/powerpc/mm/init_64.c (6.1) vmemmap_populate(): vmemmap_list_populate() + vmemmap_create_mapping() for
     # radix too (radix__early_init_mmu(): mmu_vmemmap_psize = MMU_PAGE_2M). makedumpfile (1.7.2, 1.7.6) walks
     # vmemmap_list on a kernel without SYMBOL(vmemmap): the real 6.1 radix dumps filter fine.

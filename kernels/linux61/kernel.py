@@ -1,6 +1,7 @@
 """A Linux 6.1 pSeries kernel (Debian 12's 6.1.192): 6.10's boot, sysfs and messages, the original design's
 fadump (kernels.linux61.fadump), and QEMU's pc-dimm hot-add as 6.1 answers it."""
 
+from emulator.layout import Range
 from kernels.base import HOTPLUG_SRC
 from kernels.linux61.fadump import Fadump61
 from kernels.linux610.kernel import Linux610
@@ -50,4 +51,26 @@ class Linux61(Linux610):
                      f"the LMB at {addr:#x} lies above the direct DMA window this kernel sized at boot "
                      f"({self.ddw_limit:#x}, {IOMMU_SRC} enable_ddw()); iommu_mem_notifier() refuses to online it, "
                      "so the hot-add is rolled back: this kernel never uses the memory, the next boot sees it")
+        return False
+
+    def is_fadump_memory_area(self, lmb: Range) -> bool:
+        """is_fadump_memory_area() (fadump.c, 6.1): while registered, the reserved area and everything up to
+        boot_mem_top belong to fadump."""
+        fw = self.fadump.fw_dump
+        if not fw.dump_registered:
+            return False
+        area_end = fw.reserve_dump_area_start + fw.reserve_dump_area_size
+        return (lmb.end > fw.reserve_dump_area_start and lmb.start <= area_end) or lmb.start <= fw.boot_mem_top
+
+    def dlpar_memory_remove(self, addr: int) -> bool:
+        """lmb_is_removable() (hotplug-memory.c, 6.1) refuses an LMB of fadump's memory area."""
+        m = self.machine
+        index = addr // m.layout.lmb_size
+        lmb = Range(index * m.layout.lmb_size, (index + 1) * m.layout.lmb_size)
+        if index not in m.layout.present or not self.is_fadump_memory_area(lmb):
+            return super().dlpar_memory_remove(addr)
+        self.printk(f"pseries-hotplug-mem: Attempting to hot-remove LMB, drc index {0x80000000 + index:x}")
+        self.printk(f"pseries-hotplug-mem: Failed to hot-remove memory at {addr:x}")
+        self.narrate("lmb_is_removable()", HOTPLUG_SRC, f"the LMB at {addr:#x} is fadump's (boot memory up to "
+                     f"{self.fadump.fw_dump.boot_mem_top:#x} or the reserved area) while a dump is registered")
         return False

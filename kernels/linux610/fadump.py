@@ -182,6 +182,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
             fw.fadump_enabled = False
             return False
         if fw.dump_active:
+            self.adjust_memory_limit()
             k.printk(msg.DUMP_ACTIVE)
             self.fadump_reserve_crash_area(fw.boot_mem_top)
             fw.reserve_dump_area_size = self.get_fadump_area_size()
@@ -195,6 +196,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if not self.fadump_get_boot_mem_regions():
             k.printk(msg.TOO_MANY_HOLES)
             return self._error_out()
+        self.adjust_memory_limit()
         boundary = self.memory_limit or k.machine.layout.end_of_dram
         size = self.get_fadump_area_size()
         base = self.fadump_locate_reserve_mem(fw.boot_mem_top, size)
@@ -210,6 +212,17 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if not k.version.cma_init_in_setup_arch:
             self.fadump_cma_init()
         return True
+
+    def adjust_memory_limit(self) -> None:
+        """fadump_reserve_mem() of 3.4 and 6.1 (Version.adjusts_memory_limit): a mem= limit below the end of DRAM
+        grows by the dump area's size (at most to the end), so the area goes above it; 6.10's has no such code."""
+        k = self.k
+        end = k.machine.layout.end_of_dram
+        if not k.version.adjusts_memory_limit or not self.memory_limit or self.memory_limit >= end:
+            return
+        size = self.get_fadump_area_size()
+        self.memory_limit = self.memory_limit + size if self.memory_limit + size < end else end
+        k.printk(msg.ADJUSTED_MEMORY_LIMIT.format(limit=self.memory_limit))
 
     def fadump_cma_init(self) -> None:
         """fadump_cma_init(): give the boot-memory-sized start of the area to CMA, in the release's way.

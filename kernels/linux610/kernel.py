@@ -88,7 +88,8 @@ class Linux610(Kernel):
             if self.version.param_area_rule == "6.10" and fd.fadump_setup_param_area():
                 self.sysfs[f"{SYSFS}/bootargs_append"] = self.bootargs_append_file()
             fd.rtas_fadump_init_mem_struct()
-            fd.register_fadump()
+            if self.version.registers_at_boot:
+                fd.register_fadump()
 
     def bootargs_append_file(self) -> SysfsFile:
         fd = self.fadump

@@ -38,6 +38,8 @@ INVALIDATE_FAILED = R + "Failed to invalidate - unexpected error ({rc})."
 RTAS_TIMED_OUT = R + "Timed out waiting for firmware to complete fadump {op}"
 """rtas_fadump_call() (rtas-fadump.c, 6.12.117 and 7.2) with op_name "register", "unregister" or "invalidate"."""
 APPEND_TOO_LONG = F + "Appending parameters exceeds cmdline size!"
+ADJUSTED_MEMORY_LIMIT = "Adjusted memory_limit for firmware-assisted dump, now {limit:#016x}"
+"""fadump_reserve_mem() (3.4, 6.1; gone by 6.10): printk(KERN_INFO ...), not pr_info(): no "fadump: " prefix."""
 
 DUMP_ACTIVE_RTAS = R + "Firmware-assisted dump is active."
 DUMP_ACTIVE = F + "Firmware-assisted dump is active."

@@ -4,6 +4,8 @@ Each fact names the function and file of linux-source-6.1 (6.1.192) it was read 
 on the real kernel (tests/reference/linux-6.1/) say so.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from emulator import reference_scenario, scenario
@@ -276,6 +278,21 @@ def test_3_4_and_6_1_share_the_first_kernel_elf_header_and_6_10_moved_it():
     assert LINUX_3_4.elfcorehdr_by == LINUX_6_1.elfcorehdr_by == "first kernel"
     assert LINUX_6_10.elfcorehdr_by == "capture kernel"
     assert (LINUX_6_1.hotplug_ready, LINUX_6_10.hotplug_ready) == (False, True)
+    assert (LINUX_3_4.registers_at_boot, LINUX_6_1.registers_at_boot) == (False, True)
+
+
+def test_without_registration_at_boot_the_kernel_waits_for_userspace():
+    """Version.registers_at_boot is what setup_fadump() does (fadump.c, 6.1: register_fadump() after
+    fadump_init_mem_struct(); 3.4: the structure only). A 6.1 build without it stays unregistered until the kdump
+    service writes 1, as an upstream 5.14 kernel would (commit 607451ce0aa9 came with 5.18)."""
+
+    class Without(Linux61):
+        version = replace(LINUX_6_1, registers_at_boot=False)
+
+    k = booted(profile=Without)
+    assert not k.dump_registered and k.fadump.fdm is not None
+    k.kdump_service_register()
+    assert k.dump_registered
 
 
 def test_the_elf_header_fault_is_refused_for_a_release_whose_capture_kernel_builds_the_header(tmp_path):
@@ -286,3 +303,27 @@ def test_the_elf_header_fault_is_refused_for_a_release_whose_capture_kernel_buil
     path.write_text(text.replace('profile = "linux-6.1"', 'profile = "linux-6.10"'))
     with pytest.raises(ScenarioError, match="needs profile linux-3.4 or linux-6.1"):
         scenario.load(path)
+
+
+def test_a_mem_limit_grows_by_the_dump_area_as_in_3_4():
+    """fadump_reserve_mem() (fadump.c, 6.1): with mem= below the end of DRAM, memory_limit grows by
+    get_fadump_area_size() and printk(KERN_INFO) says so without the "fadump: " prefix; 6.10's has no such code."""
+    cmdline = "fadump=on mem=1G"
+    m = Machine(MachineConfig(memory=4 * GiB, cpus=2, mmu="radix", firmware="qemu"))
+    m.power_on(cmdline)
+    k = Linux61(m, cmdline, "6.1.192", m.boot_count, 0, nr_cpus=8)
+    m.env.process(k.boot_sequence())
+    m.env.run()
+    fw = k.fadump.fw_dump
+    text = [line.text for line in m.console.lines]
+    assert k.fadump.memory_limit == (1 << 30) + fw.reserve_dump_area_size
+    assert f"Adjusted memory_limit for firmware-assisted dump, now {k.fadump.memory_limit:#016x}" in text
+
+
+def test_boot_memory_cannot_be_hot_removed_while_registered():
+    """lmb_is_removable() (platforms/pseries/hotplug-memory.c, 6.1) asks is_fadump_memory_area() (fadump.c, 6.1):
+    while registered, an LMB at or below boot_mem_top or in the reserved area stays; one above them goes."""
+    k = booted(firmware="phyp", memory=4 * GiB)
+    assert k.fadump.fw_dump.boot_mem_top == 512 << 20  # crashkernel=512M
+    assert not k.dlpar_memory_remove(0x1000_0000)
+    assert k.dlpar_memory_remove(0x8000_0000)

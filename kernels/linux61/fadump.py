@@ -37,6 +37,10 @@ RTAS_SRC = "arch/powerpc/platforms/pseries/rtas-fadump.c (v6.1)"
 class Fadump61(Fadump610):
     """The fadump code of one 6.1 kernel: 6.10's, with the original design's registration and capture."""
 
+    max_boot_mem_regs = 128
+    """FADUMP_MAX_MEM_REGS (asm/fadump-internal.h, 6.1): the common code's limit; the RTAS registration itself
+    copies one region, [0, boot_memory_size), whatever holes it spans (rtas_fadump_init_mem_struct())."""
+
     # --- memory ---
 
     def memblock_regions(self) -> list[Range]:

@@ -69,6 +69,9 @@ class FwDump:
 class Fadump610(CaptureMixin, SysfsMixin):
     """The fadump code of one 6.10 kernel, with its fw_dump, fdm and fdm_active."""
 
+    max_boot_mem_regs = MAX_BOOT_MEM_REGS
+    """How many boot-memory regions fadump_get_boot_mem_regions() may use before "Too many holes"."""
+
     def __init__(self, kernel):
         self.k = kernel
         self.fw_dump = FwDump()
@@ -148,7 +151,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
                 break
             holes += r.start - last_end
             size = min(r.size, fw.boot_memory_size - covered)
-            if len(regions) == MAX_BOOT_MEM_REGS:
+            if len(regions) == self.max_boot_mem_regs:
                 return False
             regions.append(Range(r.start, r.start + size))
             covered += size

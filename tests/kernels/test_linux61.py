@@ -153,12 +153,6 @@ def test_a_qemu_dimm_above_the_dma_window_is_rolled_back_but_stays_plugged():
     assert k.machine.layout.end_of_dram == 0x9000_0000
 
 
-def test_the_same_hot_add_succeeds_on_6_12_under_qemu():
-    """The roll-back is the 6.1 reference build's (Version.ddw_limits_hot_add), not the emulator's QEMU."""
-    k = booted(profile=Linux612, memory=2 * GiB, max_memory=4 * GiB)
-    assert k.dlpar_memory_add(0x8000_0000)
-
-
 def test_the_dimm_case_twin_plugs_one_lmb_per_256_mib_from_the_first_gib_above_ram():
     """QEMU's pseries places DIMMs from ROUND_UP(ram_size, 1 GiB) (hw/ppc/spapr.c) and signals one LMB per
     256 MiB; the reference case's monitor plugs a 1 GiB pc-dimm into a 2 GiB guest."""
@@ -327,3 +321,16 @@ def test_boot_memory_cannot_be_hot_removed_while_registered():
     assert k.fadump.fw_dump.boot_mem_top == 512 << 20  # crashkernel=512M
     assert not k.dlpar_memory_remove(0x1000_0000)
     assert k.dlpar_memory_remove(0x8000_0000)
+
+
+def test_boot_memory_across_a_hole_cannot_be_registered(tmp_path):
+    """rtas_fadump_init_mem_struct() (rtas-fadump.c, 6.1) registers one region [0, boot_memory_size) even across a
+    hole, which PowerVM refuses (-3); rtas_fadump_register() then says why with is_fadump_boot_mem_contiguous()
+    (fadump.c, 6.1). 6.10 registers one region per memory range instead (kernels.linux610)."""
+    text = SCENARIO.format(machine_extra='lmb_size = "64MiB"\nholes = [{start = "0x8000000", size = "64MiB"}]',
+                           extra="")
+    result = run_text(tmp_path, text.replace("crashkernel=512M", "").replace('firmware = "qemu"', 'firmware = "phyp"'))
+    text = [line.text for line in result.machine.console.lines]
+    assert "rtas fadump: Can't have holes in boot memory area." in text
+    assert "rtas fadump: Failed to register. Parameter Error(-3)." in text
+    assert result.outcome == "no-dump"

@@ -9,7 +9,7 @@ from emulator.units import align_up
 from firmware import abi
 from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
-from kernels import cputable, kallsyms, mmzone, tasks, vmcoreinfo
+from kernels import cputable, kallsyms, mmzone, tasks, vmalloc, vmcoreinfo
 from kernels.crash import CrashPaths
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage, release_symbols
 from kernels.memmap import MemMap
@@ -220,6 +220,7 @@ class Kernel(CrashPaths):
         mmzone.place(self)
         cputable.place(self)
         kallsyms.place(self)
+        vmalloc.place(self)
         if self.machine.devicetree.has("/rtas", "ibm,kernel-dump") and not self.old_memory_reserved():
             # Nothing reserved the crashed kernel's memory: this kernel spreads its page cache over it.
             end = self.machine.layout.end_of_dram
@@ -244,7 +245,8 @@ class Kernel(CrashPaths):
         if self.elfcorehdr_addr is None:
             return
         try:
-            self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout)
+            self.vmcore = ProcVmcore(self.ram, self.ks, self.elfcorehdr_addr, self.page_size, self.vmcore_layout,
+                                     note_align=self.version.vmcore_note_align)
         except VmcoreError as exc:
             self.printk(self.version.vmcore_pr_fmt + exc.message)
             self.printk(self.version.vmcore_pr_fmt + self.version.vmcore_not_initialized)

@@ -63,6 +63,9 @@ RELEASE_SYMBOLS = {
     # kernels.cputable: arch/powerpc/kernel/cputable.c
     "cur_cpu_spec": 0x0175_1100,
     "the_cpu_spec": 0x0175_1200,
+    # kernels.vmalloc: mm/vmalloc.c's list of busy areas (pre-6.9 VMCOREINFO) and the first area on it
+    "vmap_area_list": 0x0175_1800,
+    "vmap_area_first": 0x0175_1840,
 }
 """Static objects only some releases' images hold (kernels.versions: pgdat, cpu_spec, kallsyms say which)."""
 KALLSYMS_END = 0x0122_0000
@@ -73,7 +76,7 @@ def release_symbols(version) -> dict[str, int]:
     """The RELEASE_SYMBOLS of the objects ``version`` (kernels.versions.Version) has in its image."""
     groups = {"kallsyms_": version.kallsyms, "contig_page_data": version.pgdat is not None,
               "node_states": version.pgdat is not None, "cur_cpu_spec": version.cpu_spec is not None,
-              "the_cpu_spec": version.cpu_spec is not None}
+              "the_cpu_spec": version.cpu_spec is not None, "vmap_area_": version.vmap_area_list}
     return {name: addr for name, addr in RELEASE_SYMBOLS.items()
             if any(name.startswith(prefix) and on for prefix, on in groups.items())}
 

@@ -15,7 +15,9 @@ What ends up in RAM, and where (Linux 6.12 from Debian's linux-source-6.12; 6.10
   left. If it cannot be had, each block comes from memblock on its own (vmemmap_alloc_block).
 - radix (mm/book3s64/radix_pgtable.c radix__vmemmap_populate): a 2 MiB PMD leaf where the first address
   a section's memmap touches in that PMD is PMD-aligned, else 64 KiB pages; kernels.radix_pgtable writes
-  the tables. Since 6.6 (368a0590d954) radix does not fill ``vmemmap_list``: it stays NULL.
+  the tables. Since 6.6 (368a0590d954) radix does not fill ``vmemmap_list``: it stays NULL. Before (6.1,
+  Version.radix_vmemmap_list), radix went through mm/init_64.c vmemmap_populate() as hash does: aligned
+  2 MiB blocks (mmu_vmemmap_psize MMU_PAGE_2M), each recorded in ``vmemmap_list`` and mapped by a PMD leaf.
 - hash (mm/init_64.c __vmemmap_populate, vmemmap_list_populate): blocks of mmu_vmemmap_psize (16 MiB
   when 16M pages exist and RAM >= 1 GiB, hash_utils.c htab_init_page_sizes; else 64 KiB), each recorded
   in a struct vmemmap_backing {list, phys, virt_addr} pushed on the front of ``vmemmap_list``; the
@@ -91,6 +93,8 @@ class SparseVmemmap(StructPages):
         self.layout = layout
         self.page = kernel.page_size
         self.mmu = kernel.machine.config.mmu
+        self.block_list = self.mmu == "hash" or kernel.version.radix_vmemmap_list
+        """vmemmap goes in aligned mmu_vmemmap_psize blocks recorded in vmemmap_list (mm/init_64.c)."""
         self.pages_per_section = (1 << SECTION_SIZE_BITS) // self.page
         self.sections_per_root = self.page // MEM_SECTION_SIZE
         self.max_physmem_bits = kernel.max_physmem_bits
@@ -143,12 +147,15 @@ class SparseVmemmap(StructPages):
                 self.tables.write(m)
         else:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
+        if self.block_list:
             self._vmemmap_list(self.mappings, lambda size, align: alloc.must(size, align, "vmemmap_backing"))
         self._globals()
         leaves = sum(m.size == rpt.PMD_SIZE for m in self.mappings) if self.mmu == "radix" else 0
+        listed = f"vmemmap_list: {len(self.mappings)} {self.psize} blocks"
         how = (f"radix page tables under swapper_pg_dir: {leaves} 2 MiB PMD leaves, "
-               f"{len(self.mappings) - leaves} 64 KiB pages; vmemmap_list stays NULL" if self.mmu == "radix" else
-               f"vmemmap_list: {len(self.mappings)} {self.psize} blocks (the hash table is the hypervisor's)")
+               f"{len(self.mappings) - leaves} 64 KiB pages; " + (listed if self.block_list else
+                                                                 "vmemmap_list stays NULL")
+               if self.mmu == "radix" else f"{listed} (the hash table is the hypervisor's)")
         k.narrate("sparse_init(), vmemmap_populate()", "mm/sparse.c, arch/powerpc/mm (SPARSEMEM_VMEMMAP)",
                   f"{sum(b - a for a, b in runs)} memory sections of 16 MiB; mem_section roots at "
                   f"{self.roots:#x}; struct pages ({self.layout.size} bytes each) at vmemmap "
@@ -209,7 +216,7 @@ class SparseVmemmap(StructPages):
         """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``block(n)`` backs n bytes."""
         out: list[rpt.Mapping] = []
         per = self.pages_per_section * self.layout.size
-        if self.mmu == "radix":
+        if not self.block_list:
             for s0, s1 in runs:
                 v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
                 while v < v1:
@@ -227,7 +234,7 @@ class SparseVmemmap(StructPages):
                         continue
                     v = (p + 1) << rpt.PMD_SHIFT
             return out
-        psize = 1 << PAGE_SIZES["hash"][self.psize]
+        psize = 1 << PAGE_SIZES[self.mmu][self.psize]
         for s0, s1 in runs:
             v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
             while v < VMEMMAP_BASE + s1 * per:
@@ -293,7 +300,7 @@ class SparseVmemmap(StructPages):
             self.tables.plan(new, self._runtime_alloc)
             for m in new:
                 self.tables.write(m)
-        else:
+        if self.block_list:
             self._vmemmap_list(new, self._runtime_alloc)
             k.ram.write_u64(k.symbols["vmemmap_list"], self.vmemmap_list_head, order)
         self.mappings = sorted(self.mappings + new, key=lambda m: m.vaddr)

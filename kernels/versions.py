@@ -6,6 +6,7 @@ versions by reading two entries (or ``diff(LINUX_6_10, LINUX_6_12)``).
 
 Sources (each read for this table; paths inside the tree of that version):
 - 3.4:  Linux 3.4.4 (prtos-project/prtos-linux-3.4.4).
+- 6.1:  Debian linux-source-6.1 6.1.192-3 (Debian 12's kernel), and the real 6.1.192 runs of tests/reference/linux-6.1.
 - 6.10: Linux 6.10.0 (msgeden/cryptocap-arm64-linux-6.10, Makefile 6.10.0).
 - 6.12: Debian linux-source-6.12 6.12.117-1~deb12u1, and the real-kernel measurements at the top of
         ../shared/reference/fadump-abi.md (a 6.12.117 kernel crashed under QEMU's pseries fadump).
@@ -56,6 +57,29 @@ PAGE_3_4 = PageTable(
     # include/linux/mm.h (3.4): #define PAGE_BUDDY_MAPCOUNT_VALUE (-128), not published in VMCOREINFO.
     buddy=-128,
     slab_type=None,
+)
+
+PAGE_6_1 = PageTable(
+    # include/linux/mm_types.h (6.1) struct page: flags; {lru | compound_head, compound_dtor (u8), compound_order
+    # (u8)}; mapping; index; private; {_mapcount|page_type}; _refcount; no memcg_data without CONFIG_MEMCG.
+    # Measured on the real 6.1.192 (tests/reference/linux-6.1/*/vmcore-head.bin): SIZE(page)=56, page.lru 8,
+    # page.mapping 24, page.private 40, page._mapcount 48, page._refcount 52, compound_dtor 16, compound_order 17.
+    size=56,
+    offsets={"flags": 0, "lru": 8, "mapping": 24, "index": 32, "private": 40, "_mapcount": 48, "refcount": 52,
+             "compound_dtor": 16, "compound_order": 17},
+    refcount_name="_refcount",
+    # include/linux/page-flags.h (6.1) enum pageflags: locked 0, referenced 1, uptodate 2, dirty 3, lru 4, active 5,
+    # workingset 6, waiters 7, error 8, slab 9, owner_priv_1 10 (= swapcache), arch_1 11, reserved 12, private 13,
+    # private_2 14, writeback 15, head 16, mappedtodisk 17, reclaim 18, swapbacked 19. Measured: PG_lru 4,
+    # PG_private 13, PG_swapcache 10, PG_swapbacked 19, PG_slab 9, PG_head_mask 65536.
+    flags={"lru": 4, "uptodate": 2, "slab": 9, "swapcache": 10, "reserved": 12, "private": 13, "head": 16,
+           "swapbacked": 19},
+    # page-flags.h (6.1): PG_buddy 0x00000080 below PAGE_TYPE_BASE; crash_core.c (6.1) publishes (~PG_buddy).
+    # Measured: PAGE_BUDDY_MAPCOUNT_VALUE=-129. Slab is still the PG_slab flag, as in 3.4.
+    buddy=_s32(~0x80),
+    slab_type=None,
+    page_types={"PAGE_BUDDY_MAPCOUNT_VALUE": _s32(~0x80)},
+    head_mask=1 << 16,  # page-flags.h (6.1): #define PG_head_mask ((1UL << PG_head))
 )
 
 PAGE_6_10 = PageTable(
@@ -152,6 +176,16 @@ PGDAT_6_12 = PgdatLayout(
 )
 
 
+PGDAT_6_1 = replace(
+    PGDAT_6_12,
+    # Measured on the real 6.1.192 (tests/reference/linux-6.1, the same reference fragment: !NUMA, CMA,
+    # ARCH_FORCE_MAX_ORDER=9): pglist_data, free_area and the node offsets are 6.12's; struct zone is 1536 bytes too
+    # but OFFSET(zone.spanned_pages)=112 (6.12: 128); LENGTH(zone.free_area)=MAX_ORDER=9 (mmzone.h (6.1):
+    # free_area[MAX_ORDER], CONFIG_ARCH_FORCE_MAX_ORDER=9), LENGTH(free_area.free_list)=6.
+    zone_spanned_pages=112,
+)
+
+
 @dataclass(frozen=True)
 class CpuSpecLayout:
     """struct cpu_spec (arch/powerpc/include/asm/cputable.h) and the table entry the kernel copies into
@@ -194,6 +228,40 @@ KEYS_3_4 = (
     "LENGTH(free_area.free_list)", "NUMBER(NR_FREE_PAGES)",
     "NUMBER(PG_lru)", "NUMBER(PG_private)", "NUMBER(PG_swapcache)",
     "SYMBOL(node_data)", "LENGTH(node_data)",  # arch_crash_save_vmcoreinfo, CONFIG_NEED_MULTIPLE_NODES
+)
+
+KEYS_6_1 = (
+    # kernel/crash_core.c (6.1) crash_save_vmcoreinfo_init(), log_buf_vmcoreinfo_setup() (kernel/printk/printk.c)
+    # and arch_crash_save_vmcoreinfo() (arch/powerpc/kexec/core.c). The real 6.1.192 note has these lines.
+    "OSRELEASE", "BUILD-ID", "PAGESIZE", "SYMBOL(init_uts_ns)", "OFFSET(uts_namespace.name)",
+    "SYMBOL(node_online_map)", "SYMBOL(swapper_pg_dir)", "SYMBOL(_stext)",
+    "SYMBOL(vmap_area_list)",  # what NUMBER(VMALLOC_START) replaced in 6.9
+    "SYMBOL(mem_map)", "SYMBOL(contig_page_data)",  # #ifndef CONFIG_NUMA
+    "SYMBOL(mem_section)", "LENGTH(mem_section)", "SIZE(mem_section)", "OFFSET(mem_section.section_mem_map)",
+    "NUMBER(SECTION_SIZE_BITS)", "NUMBER(MAX_PHYSMEM_BITS)",  # CONFIG_SPARSEMEM (no SYMBOL(vmemmap) yet)
+    "SIZE(page)", "SIZE(pglist_data)", "SIZE(zone)", "SIZE(free_area)", "SIZE(list_head)", "SIZE(nodemask_t)",
+    "OFFSET(page.flags)", "OFFSET(page._refcount)", "OFFSET(page.mapping)", "OFFSET(page.lru)",
+    "OFFSET(page._mapcount)", "OFFSET(page.private)", "OFFSET(page.compound_dtor)", "OFFSET(page.compound_order)",
+    "OFFSET(page.compound_head)",
+    "OFFSET(pglist_data.node_zones)", "OFFSET(pglist_data.nr_zones)", "OFFSET(pglist_data.node_mem_map)",
+    "OFFSET(pglist_data.node_start_pfn)", "OFFSET(pglist_data.node_spanned_pages)", "OFFSET(pglist_data.node_id)",
+    "OFFSET(zone.free_area)", "OFFSET(zone.vm_stat)", "OFFSET(zone.spanned_pages)", "OFFSET(free_area.free_list)",
+    "OFFSET(list_head.next)", "OFFSET(list_head.prev)", "OFFSET(vmap_area.va_start)", "OFFSET(vmap_area.list)",
+    "LENGTH(zone.free_area)",
+    "<printk>",
+    "LENGTH(free_area.free_list)", "NUMBER(NR_FREE_PAGES)",
+    "NUMBER(PG_lru)", "NUMBER(PG_private)", "NUMBER(PG_swapcache)", "NUMBER(PG_swapbacked)", "NUMBER(PG_slab)",
+    "NUMBER(PG_hwpoison)",  # CONFIG_MEMORY_FAILURE
+    "NUMBER(PG_head_mask)", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)",
+    "NUMBER(HUGETLB_PAGE_DTOR)", "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)",  # CONFIG_HUGETLB_PAGE
+    "SYMBOL(kallsyms_names)", "SYMBOL(kallsyms_num_syms)", "SYMBOL(kallsyms_token_table)",
+    "SYMBOL(kallsyms_token_index)", "SYMBOL(kallsyms_offsets)", "SYMBOL(kallsyms_relative_base)",
+    "SYMBOL(node_data)", "LENGTH(node_data)",  # CONFIG_NUMA
+    "SYMBOL(contig_page_data)",  # arch_crash_save_vmcoreinfo(), #ifndef CONFIG_NUMA: a second time
+    "SYMBOL(vmemmap_list)", "SYMBOL(mmu_vmemmap_psize)", "SYMBOL(mmu_psize_defs)", "SIZE(vmemmap_backing)",
+    "OFFSET(vmemmap_backing.list)", "OFFSET(vmemmap_backing.phys)", "OFFSET(vmemmap_backing.virt_addr)",
+    "SIZE(mmu_psize_def)", "OFFSET(mmu_psize_def.shift)",
+    "KERNELOFFSET",  # no cur_cpu_spec, cpu_spec offsets or RADIX_MMU yet (arch/powerpc/kexec/core.c, 6.1)
 )
 
 KEYS_6_10 = (
@@ -291,6 +359,9 @@ class Version:
     many ms; None: retry for as long as firmware says busy ("TODO: Add upper time limit for the delay", 6.10)."""
     vmcore_pr_fmt: str = ""
     """fs/proc/vmcore.c's pr_fmt: none up to 6.12, "vmcore: " in 7.2 (every warning carries it)."""
+    vmcore_note_align: int = 4
+    """p_align of /proc/vmcore's merged PT_NOTE (fs/proc/vmcore.c merge_note_headers_elf64()): 0 in 6.1, 4 in
+    6.10 and later (the 3.4 layout writes 0 regardless)."""
     vmcore_not_initialized: str = "Kdump: vmcore not initialized"
     """What vmcore_init() prints after a failed parse: "Kdump: vmcore not initialized" (3.4-6.12), "not
     initialized" (7.2, after pr_fmt)."""
@@ -306,6 +377,31 @@ class Version:
     kallsyms_place_relative: bool = False
     """kallsyms_offsets hold each symbol's address minus the entry's own address (7.2: offset_to_ptr), with no
     kallsyms_relative_base; False: address minus kallsyms_relative_base (6.x)."""
+
+    elfcorehdr_by: str = "capture kernel"
+    """Who builds the ELF core header: "first kernel" (3.4 to 6.9: register_fadump() writes it behind the FADMPINF
+    crash info header in the reserved area, so memory hotplug needs a re-registration) or "capture kernel" (6.10+:
+    fadump_process() builds it from the memory it finds, behind a FADMPSIG header)."""
+    registers_at_boot: bool = True
+    """setup_fadump() registers by itself (commit 607451ce0aa9, Linux 5.18; 6.1 has it); 3.4 waits for the kdump
+    service's ``echo 1 > registered``."""
+    hotplug_ready: bool = False
+    """/sys/kernel/fadump/hotplug_ready exists (6.10+: the kernel itself keeps the dump right across hotplug)."""
+    vmap_area_list: bool = False
+    """The image holds vmap_area_list and a first struct vmap_area (kernels.vmalloc); VMCOREINFO names them until
+    6.9 replaced them with NUMBER(VMALLOC_START)."""
+    adjusts_memory_limit: bool = False
+    """fadump_reserve_mem() raises a mem= limit by the dump area's size and prints "Adjusted memory_limit for
+    firmware-assisted dump" (3.4 and 6.1, gone by 6.10; the 3.4 profile has its own code for it)."""
+    radix_vmemmap_list: bool = False
+    """Under radix, vmemmap_populate() is mm/init_64.c's (aligned 2 MiB blocks recorded in vmemmap_list, each
+    mapped by a PMD leaf), as before 6.6's radix__vmemmap_populate() (kernels.sparsemem)."""
+    ddw_limits_hot_add: bool = False
+    """pseries/iommu.c enable_ddw() sizes a direct DMA window to memory_hotplug_max(), which is
+    memblock_end_of_DRAM() without CONFIG_NUMA (asm/mmzone.h, 6.1); iommu_mem_notifier() then fails MEM_GOING_ONLINE
+    for memory above it, so a QEMU pc-dimm hot-add is rolled back ("Memory indexed-count-add failed"). Set where
+    measured (6.1); 6.12's iommu_mem_notifier() skips memory at or above ddw_memory_hotplug_max(), and whether its
+    hot-add then succeeds under QEMU is not measured (no 6.12 hotplug reference), so later releases leave it off."""
 
     @property
     def release_number(self) -> str:
@@ -331,6 +427,75 @@ LINUX_3_4 = Version(
     # arch/powerpc/kernel/machine_kexec.c (3.4) reserve_crashkernel(): without CONFIG_NONSTATIC_KERNEL (not in
     # pseries_defconfig) the crash kernel goes at KDUMP_KERNELBASE, 32 MiB.
     kdump_base="32MB",
+    # arch/powerpc/kernel/fadump.c (3.4) register_fadump(): init_fadump_header(), fadump_create_elfcore_headers().
+    elfcorehdr_by="first kernel",
+    # fadump.c (3.4) fadump_reserve_mem(): "Adjusted memory_limit for firmware-assisted dump" (kernels.linux34).
+    adjusts_memory_limit=True,
+    # fadump.c (3.4) setup_fadump(): init_fadump_mem_struct() only; registration is fadump_register_store()'s.
+    registers_at_boot=False,
+    # fs/proc/vmcore.c (3.4) merge_note_headers_elf64(): phdr.p_align = 0 (kernels.vmcore's 3.4 layout).
+    vmcore_note_align=0,
+)
+
+LINUX_6_1 = Version(
+    name="linux-6.1",
+    release="6.1.0-fadump-emu",
+    # arch/powerpc/configs/ppc64_defconfig and pseries_defconfig (6.1): CONFIG_NR_CPUS=2048 (the reference build
+    # sets 8).
+    nr_cpus=2048,
+    memory_model="sparsemem-vmemmap",
+    page=PAGE_6_1,
+    vmcoreinfo_keys=KEYS_6_1,
+    # kernel/crash_core.c (6.1) crash_save_vmcoreinfo(): "CRASHTIME=%lld\n".
+    crashtime_newline=True,
+    # include/linux/utsname.h (6.1): struct uts_namespace { struct new_utsname name; ...}. Measured: 0.
+    uts_name_offset=0,
+    # No NUMBER(VMALLOC_START) before 6.9: dump readers follow vmap_area_list instead.
+    vmalloc_start=None,
+    vmap_area_list=True,
+    # fadump.c (6.1) fadump_calculate_reserve_size(): crashkernel= sizes boot memory (capped at RAM / 4).
+    crashkernel_sizes_fadump=True,
+    # fadump.c (6.1) fadump_cma_init(): the 6.10 "Initialized 0x%lx bytes cma area at %ldMB" line, called from
+    # setup_arch() (setup-common.c, 6.1: "fadump_cma_init();" after initmem_init()); fadump_reserve_mem() rounds
+    # boot_memory_size up to CMA_MIN_ALIGNMENT_BYTES unless nocma. Measured: the line after the "---" banner.
+    cma_line="size-at-MB",
+    cma_rounds_boot_memory=True,
+    cma_init_in_setup_arch=True,
+    # fadump.c (6.1) has no parameter area and no bootargs_append (6.10 added them).
+    param_area_rule=None,
+    # fadump.c (6.1) fadump_init_files(): /sys/kernel/fadump/{enabled,registered,mem_reserved,release_mem} and
+    # the compat_only_sysfs_link_entry_to_kobj() symlinks; no hotplug_ready (measured: the real ls has none).
+    compat_symlinks=True,
+    hotplug_ready=False,
+    # arch/powerpc/kexec/core.c (6.1) reserve_crashkernel(): relocatable pseries, min(RMA / 2, 512 MiB).
+    kdump_base="rma",
+    # rtas-fadump.c (6.1) rtas_fadump_register(): "TODO: Add upper time limit for the delay".
+    rtas_busy_limit_ms=None,
+    # arch/powerpc/kernel/ppc_save_regs.S (6.1): softe from the PACA, as 6.10.
+    save_regs_softe=True,
+    # contig_page_data and node_states, kallsyms (CONFIG_KALLSYMS_BASE_RELATIVE: offsets + relative_base);
+    # no cur_cpu_spec key in 6.1's arch_crash_save_vmcoreinfo().
+    pgdat=PGDAT_6_1,
+    cpu_spec=None,
+    kallsyms=True,
+    # fadump.c (6.1) setup_fadump(): "fw_dump.ops->fadump_init_mem_struct(&fw_dump); register_fadump();" (measured:
+    # "rtas fadump: Registration is successful!" at boot, before /init).
+    registers_at_boot=True,
+    # fadump.c (6.1) register_fadump(): fadump_setup_crash_memory_ranges(), init_fadump_header() (FADMPINF),
+    # fadump_create_elfcore_headers(): the original design, as 3.4.
+    elfcorehdr_by="first kernel",
+    # fadump.c (6.1) fadump_reserve_mem(): "if (memory_limit && memory_limit < memblock_end_of_DRAM())" grows
+    # memory_limit by get_fadump_area_size() and prints "Adjusted memory_limit for firmware-assisted dump".
+    adjusts_memory_limit=True,
+    # arch/powerpc/mm/init_64.c (6.1) vmemmap_populate(): vmemmap_list_populate() + vmemmap_create_mapping() for
+    # radix too (radix__early_init_mmu(): mmu_vmemmap_psize = MMU_PAGE_2M). makedumpfile (1.7.2, 1.7.6) walks
+    # vmemmap_list on a kernel without SYMBOL(vmemmap): the real 6.1 radix dumps filter fine.
+    radix_vmemmap_list=True,
+    # fs/proc/vmcore.c (6.1) merge_note_headers_elf64(): "phdr.p_align = 0;" (measured: the real vmcore's PT_NOTE
+    # has p_align 0; 6.12's has 4).
+    vmcore_note_align=0,
+    # pseries/iommu.c and asm/mmzone.h (6.1); measured: the real dimm-hotplug case's hot-add is rolled back.
+    ddw_limits_hot_add=True,
 )
 
 LINUX_6_10 = Version(
@@ -370,6 +535,10 @@ LINUX_6_10 = Version(
     kdump_base="rma",
     # arch/powerpc/kernel/ppc_save_regs.S (6.10): SOFTE from PACAIRQSOFTMASK, _TRAP and ORIG_GPR3 = 0.
     save_regs_softe=True,
+    # fadump.c (6.10) fadump_init_files(): hotplug_ready; the capture kernel builds the ELF core header
+    # (fadump_process() -> fadump_populate_elfcorehdr()).
+    hotplug_ready=True,
+    elfcorehdr_by="capture kernel",
 )
 
 LINUX_6_12 = replace(
@@ -430,7 +599,7 @@ LINUX_7_2 = replace(
     vmcore_not_initialized="not initialized",
 )
 
-VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_10, LINUX_6_12, LINUX_7_2)}
+VERSIONS = {v.name: v for v in (LINUX_3_4, LINUX_6_1, LINUX_6_10, LINUX_6_12, LINUX_7_2)}
 
 
 def diff(a: Version, b: Version) -> dict[str, tuple]:

@@ -4,7 +4,7 @@
 given (elfcorehdr_addr), merges every PT_NOTE into one placed first, and
 rewrites each PT_LOAD's p_offset from "physical address of the data" to the
 file offset. Two generations: the 3.4 layout (contiguous, p_align 0) and the
-page-aligned layout of 3.11 and later (mmap support; merged note p_align 4).
+page-aligned layout of 3.11 and later (mmap support; merged note p_align 0, 4 in later releases).
 """
 
 
@@ -65,11 +65,14 @@ class LoadInfo:
 class ProcVmcore:
     """The exported file: header and notes buffers, then physical memory."""
 
-    def __init__(self, ram, ks: KernelStructs, elfcorehdr_addr: int, page_size: int, layout: str):
+    def __init__(self, ram, ks: KernelStructs, elfcorehdr_addr: int, page_size: int, layout: str,
+                 note_align: int = 4):
         self.ram = ram
         self.ks = ks
         self.page_size = page_size
         self.layout = layout
+        self.note_align = note_align
+        """The merged PT_NOTE's p_align in the paged layout: 0 up to 6.1, 4 later (Version.vmcore_note_align)."""
         self._parse(elfcorehdr_addr)
 
     def _parse(self, addr: int) -> None:
@@ -114,7 +117,7 @@ class ProcVmcore:
             note_off = _roundup(EHDR_SIZE + phnum * PHDR_SIZE, page)
             head_size = note_off
             notes_area = _roundup(len(notes), page)
-            note_align = 4
+            note_align = self.note_align
         else:
             note_off = EHDR_SIZE + phnum * PHDR_SIZE
             head_size = note_off

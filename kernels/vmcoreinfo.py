@@ -8,7 +8,7 @@ a pointer into nothing. ``unbacked(kernel)`` lists the release's keys left out.
 """
 
 
-from kernels import cputable, elfcore, mmzone
+from kernels import cputable, elfcore, mmzone, vmalloc
 from kernels.image import va
 from kernels.structs import KernelStructs
 
@@ -37,6 +37,9 @@ def values(kernel) -> dict[str, str]:
     for name in ("flags", "mapping", "lru", "_mapcount", "private"):
         out[f"OFFSET(page.{name})"] = str(page.offsets[name])
     out["OFFSET(page.compound_head)"] = out["OFFSET(page.compound_info)"] = str(page.offsets["lru"])
+    for name in ("compound_dtor", "compound_order"):  # struct page's first tail-page fields (up to 6.2)
+        if name in page.offsets:
+            out[f"OFFSET(page.{name})"] = str(page.offsets[name])
     for name, bit in page.flags.items():
         out[f"NUMBER(PG_{name})"] = str(bit)
     if page.head_mask is not None:
@@ -49,6 +52,7 @@ def values(kernel) -> dict[str, str]:
         out.update(kernel.memmap.vmcoreinfo_values())
     out.update(mmzone.vmcoreinfo_values(kernel))
     out.update(cputable.vmcoreinfo_values(kernel))
+    out.update(vmalloc.vmcoreinfo_values(kernel))
     return out
 
 

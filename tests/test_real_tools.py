@@ -23,15 +23,17 @@ from tests.conftest import small_scenario_text
 
 KERNELBASE = 0xC000_0000_0000_0000
 PRSTATUS_SIZE = 504
-PROFILES = ("linux-3.4", "linux-6.10")
+PROFILES = ("linux-3.4", "linux-6.1", "linux-6.10")
 EVERY_CORE = pytest.mark.parametrize(("profile", "endian"),
                                      [(profile, endian) for profile in PROFILES for endian in ("little", "big")])
-NOTE_P_ALIGN = {"linux-3.4": 0, "linux-6.10": 4}
-"""The merged PT_NOTE's p_align as each generation's /proc/vmcore writes it (0 before 3.11, then 4)."""
+NOTE_P_ALIGN = {"linux-3.4": 0, "linux-6.1": 0, "linux-6.10": 4}
+"""The merged PT_NOTE's p_align as each release's /proc/vmcore writes it (merge_note_headers_elf64(): 0 in 3.4
+and 6.1, 4 in 6.10)."""
 CONFTEST_HIGH_WRITE = 'addr = "0x18000000"'
-HIGH_WRITE = {"linux-3.4": CONFTEST_HIGH_WRITE, "linux-6.10": 'addr = "0x30000000"'}
-"""Where the workload write above boot memory goes: 6.10 reserves its dump area right above boot memory (first
-fit), [0x14000000, 0x280102a8) in 1 GiB, over conftest's address, so that write moves above the area."""
+HIGH_WRITE = {"linux-3.4": CONFTEST_HIGH_WRITE, "linux-6.1": 'addr = "0x30000000"',
+              "linux-6.10": 'addr = "0x30000000"'}
+"""Where the workload write above boot memory goes: 6.1 and 6.10 reserve their dump area right above boot memory
+(first fit), [0x14000000, 0x280102a8) in 1 GiB for 6.10, over conftest's address, so that write moves above it."""
 TOOLS_ADVICE = "run `make tools` (Debian packages gdb-multiarch elfutils binutils)"
 
 
@@ -153,7 +155,8 @@ def test_pyelftools_finds_one_leading_pt_note_with_a_prstatus_per_online_cpu_and
 
 @EVERY_CORE
 def test_the_merged_pt_note_has_the_p_align_of_its_generation_and_every_pt_load_has_0(cores, profile, endian):
-    """PT_NOTE p_align is 0 under 3.4 and 4 under 6.10 (page-aligned /proc/vmcore); PT_LOADs have 0 in both."""
+    """PT_NOTE p_align is 0 under 3.4 and 6.1, 4 under 6.10 (fs/proc/vmcore.c merge_note_headers_elf64() of each);
+    PT_LOADs have 0 in all."""
     with open(cores(profile, endian).path, "rb") as f:
         segments = list(ELFFile(f).iter_segments())
     assert [(s["p_type"], s["p_align"]) for s in segments if s["p_type"] == "PT_NOTE"] == [

@@ -42,7 +42,7 @@ def known() -> dict[str, dict[str, str]]:
 def run_case(ref_dir: Path, out: Path) -> list[compare_real.Point]:
     try:
         _, sc = reference_scenario.scenario_for(ref_dir)
-    except FadumpEmuError as exc:  # e.g. 6.1 radix while the closest profile is 3.4 (no radix before 4.7)
+    except FadumpEmuError as exc:  # e.g. a radix case whose closest profile is linux-3.4 (no radix before 4.7)
         return [compare_real.Point("scenario", "the reference set-up", f"cannot be emulated: {exc}",
                                    status="different")]
     result = run_scenario(sc, str(out))

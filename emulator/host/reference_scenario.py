@@ -6,7 +6,8 @@ Scenario read from it. Keys the scenario model may or may not know yet are passe
 
 - ``[kernel] profile``: "linux-<series>" when the emulator has that profile, else the closest older one it has;
 - ``[kernel] nr_cpus``: the reference kernel's CONFIG_NR_CPUS (kernel.config of the series);
-- ``[machine] firmware = "qemu"`` (the reference ran under QEMU's pseries fadump) and ``mmu``.
+- ``[machine] firmware = "qemu"`` (the reference ran under QEMU's pseries fadump) and ``mmu``;
+- ``[machine] max_memory`` and one memory-add event per LMB of each pc-dimm the case's QEMU monitor plugs.
 """
 
 import copy
@@ -22,6 +23,12 @@ from emulator.vmcore.vmcore_file import VmcoreFile
 CRASH_AT = 20.0
 """When the emulated sysrq-c happens (seconds of uptime); the real one comes after /init's first steps."""
 OFFLINE_AT = 10.0
+DIMM_AT = 12.0
+"""When the emulated QEMU monitor plugs a case's pc-dimm (the real /init waits for it before crashing)."""
+LMB = 256 << 20
+"""QEMU's pseries LMB (SPAPR_MEMORY_BLOCK_SIZE): a DIMM reaches the guest as one memory-add per 256 MiB."""
+DEVICE_MEM_ALIGN = 1 << 30
+"""QEMU's pseries places DIMMs from ROUND_UP(ram_size, SPAPR_DEVICE_MEM_ALIGN = 1 GiB) (hw/ppc/spapr.c)."""
 REGISTER_AT = 15.0
 """When the emulated /init writes 1 to registered again after its release (a case that crashes twice)."""
 PROFILE_FALLBACK = {"linux-6.12": "linux-6.10", "linux-7.2": "linux-6.10", "linux-6.1": "linux-3.4"}
@@ -49,6 +56,31 @@ def nr_cpus(config_text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def qemu_size(text: str) -> int:
+    """A QEMU size ("1G", "512M", "4G") in bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
+
+
+def dimm_events(case: dict) -> list[dict]:
+    """The memory-add events the case's monitor commands make: each ``device_add pc-dimm,...,memdev=ID`` of a
+    ``memory-backend-ram,id=ID,size=S`` plugs S bytes after the previous DIMM, from the first 1 GiB boundary above
+    RAM; the guest sees one DLPAR memory-add per LMB."""
+    backends, events = {}, []
+    at = -(-qemu_size(case["memory"]) // DEVICE_MEM_ALIGN) * DEVICE_MEM_ALIGN
+    for command in case.get("monitor", []):
+        verb, _, args = command.partition(" ")
+        opts = dict(item.partition("=")[::2] for item in args.split(",") if "=" in item)
+        if verb == "object_add" and args.startswith("memory-backend-ram"):
+            backends[opts["id"]] = qemu_size(opts["size"])
+        elif verb == "device_add" and args.startswith("pc-dimm"):
+            size = backends[opts["memdev"]]
+            events += [{"action": "hotplug", "boot": 1, "at": f"{DIMM_AT:g}s", "kind": "memory-add",
+                        "addr": f"{addr:#x}"} for addr in range(at, at + size, LMB)]
+            at += size
+    return events
+
+
 def osrelease(head: Path) -> str | None:
     with VmcoreFile(str(head)) as core:
         return core.vmcoreinfo.get("OSRELEASE")
@@ -73,10 +105,12 @@ def document(ref_dir: Path) -> dict:
     release = osrelease(ref_dir / "vmcore-head.bin") if (ref_dir / "vmcore-head.bin").is_file() else None
     if release:
         doc["kernel"]["osrelease"] = release
+    if case.get("maxmem"):
+        doc["machine"]["max_memory"] = case["maxmem"] + "iB"
     config = ref_dir.parent / "kernel.config"
     if config.is_file() and nr_cpus(config.read_text()):
         doc["kernel"]["nr_cpus"] = nr_cpus(config.read_text())
-    events = []
+    events = dimm_events(case)
     for cpu_off in case.get("offline_cpus", []):
         events.append({"action": "hotplug", "boot": 1, "at": f"{OFFLINE_AT:g}s", "kind": "cpu-offline",
                        "cpu": cpu_off})

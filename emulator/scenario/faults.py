@@ -27,7 +27,7 @@ FAULTS: dict[str, tuple[str, dict[str, str]]] = {
     "dump-status-error": ("firmware ends the dump with DUMP_ERROR (0x2000) in the header status", {}),
     "crash-info-corrupt": ("the crash info header's magic is overwritten in the preserved memory", {}),
     "crash-info-byteswapped": ("the crash info header was written by a kernel of the other byte order", {}),
-    "elf-header-overwritten": ("a stray write destroys the 3.4 first kernel's ELF core header before the crash", {}),
+    "elf-header-overwritten": ("a stray write destroys the first kernel's ELF core header (3.4, 6.1)", {}),
     "regsave-bad-magic": ("the register save area lacks its REGSAVE magic", {}),
     "regsave-missing-cpustrt": ("the register save area's first CPU list lacks its CPUSTRT entry", {}),
     "destination-overlaps-source": ("a kernel bug points the boot-memory copy's destination into boot memory", {}),

@@ -17,6 +17,7 @@ from emulator.scenario.model import (
 from emulator.scenario.checks import check_capture_path
 from emulator.scenario.keys import EVENT_COMMON, names
 from firmware.platforms import FIRMWARES
+from kernels.versions import VERSIONS
 
 MAX_WRITE = 1 << 30
 """A scenario's memory writes fill at most 1 GiB in all (their bytes are held in host memory while it is read)."""
@@ -326,9 +327,10 @@ class TimelineTables:
                         f"trigger must be one of {', '.join((*CRASH_KINDS, 'power-loss'))}", *path, "trigger")
             if "cpu" in params:
                 self.int_(params["cpu"], "cpu", *path, "cpu", hi=self.sc.machine.cpus)
-        elif kind == "elf-header-overwritten" and self.sc.kernel.profile != "linux-3.4":
-            raise self.sc.error("elf-header-overwritten needs profile linux-3.4: only the seed design builds the "
-                                "ELF core header in the first kernel", *path, "kind")
+        elif kind == "elf-header-overwritten" and VERSIONS[self.sc.kernel.profile].elfcorehdr_by != "first kernel":
+            first = [name for name, v in VERSIONS.items() if v.elfcorehdr_by == "first kernel"]
+            raise self.sc.error(f"elf-header-overwritten needs profile {' or '.join(first)}: only the original design "
+                                "builds the ELF core header in the first kernel", *path, "kind")
         elif kind == "crash-during-registration":
             cpu = params.get("cpu", 0)
             if not isinstance(cpu, int) or isinstance(cpu, bool) or not 0 <= cpu < self.sc.machine.cpus:

@@ -69,6 +69,9 @@ class FwDump:
 class Fadump610(CaptureMixin, SysfsMixin):
     """The fadump code of one 6.10 kernel, with its fw_dump, fdm and fdm_active."""
 
+    max_boot_mem_regs = MAX_BOOT_MEM_REGS
+    """How many boot-memory regions fadump_get_boot_mem_regions() may use before "Too many holes"."""
+
     def __init__(self, kernel):
         self.k = kernel
         self.fw_dump = FwDump()
@@ -148,7 +151,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
                 break
             holes += r.start - last_end
             size = min(r.size, fw.boot_memory_size - covered)
-            if len(regions) == MAX_BOOT_MEM_REGS:
+            if len(regions) == self.max_boot_mem_regs:
                 return False
             regions.append(Range(r.start, r.start + size))
             covered += size
@@ -182,6 +185,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
             fw.fadump_enabled = False
             return False
         if fw.dump_active:
+            self.adjust_memory_limit()
             k.printk(msg.DUMP_ACTIVE)
             self.fadump_reserve_crash_area(fw.boot_mem_top)
             fw.reserve_dump_area_size = self.get_fadump_area_size()
@@ -195,6 +199,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if not self.fadump_get_boot_mem_regions():
             k.printk(msg.TOO_MANY_HOLES)
             return self._error_out()
+        self.adjust_memory_limit()
         boundary = self.memory_limit or k.machine.layout.end_of_dram
         size = self.get_fadump_area_size()
         base = self.fadump_locate_reserve_mem(fw.boot_mem_top, size)
@@ -210,6 +215,17 @@ class Fadump610(CaptureMixin, SysfsMixin):
         if not k.version.cma_init_in_setup_arch:
             self.fadump_cma_init()
         return True
+
+    def adjust_memory_limit(self) -> None:
+        """fadump_reserve_mem() of 3.4 and 6.1 (Version.adjusts_memory_limit): a mem= limit below the end of DRAM
+        grows by the dump area's size (at most to the end), so the area goes above it; 6.10's has no such code."""
+        k = self.k
+        end = k.machine.layout.end_of_dram
+        if not k.version.adjusts_memory_limit or not self.memory_limit or self.memory_limit >= end:
+            return
+        size = self.get_fadump_area_size()
+        self.memory_limit = self.memory_limit + size if self.memory_limit + size < end else end
+        k.printk(msg.ADJUSTED_MEMORY_LIMIT.format(limit=self.memory_limit))
 
     def fadump_cma_init(self) -> None:
         """fadump_cma_init(): give the boot-memory-sized start of the area to CMA, in the release's way.
@@ -357,6 +373,11 @@ class Fadump610(CaptureMixin, SysfsMixin):
                   f"the FADMPSIG crash info header is at {fw.fadumphdr_addr:#x}; no ELF header is built now (the "
                   f"capture kernel will); registering {len(self.fdm.sections)} sections with exactly "
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
+        return self.rtas_fadump_register()
+
+    def rtas_fadump_register(self) -> int:
+        """rtas_fadump_register() (rtas-fadump.c): REGISTER with exactly 40 + n x 40 bytes; 0 or -errno."""
+        fw, k = self.fw_dump, self.k
         rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
         err = -errno.EIO
         if rc == RTAS_TIMED_OUT:
@@ -368,7 +389,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
         elif rc == RtasStatus.HARDWARE_ERROR:
             k.printk(msg.REGISTER_HW_ERROR.format(rc=rc))
         elif rc == RtasStatus.PARAMETER_ERROR:
-            if not k.machine.layout.is_memory(Range(fw.reserve_dump_area_start,
+            if not self.boot_memory_contiguous():
+                k.printk(msg.HOLES_IN_BOOT_MEM)
+            elif not k.machine.layout.is_memory(Range(fw.reserve_dump_area_start,
                                                     fw.reserve_dump_area_start + fw.reserve_dump_area_size)):
                 k.printk(msg.HOLES_IN_RESERVED)
             k.printk(msg.REGISTER_PARAM_ERROR.format(rc=rc))
@@ -380,6 +403,12 @@ class Fadump610(CaptureMixin, SysfsMixin):
         elif rc is not None:
             k.printk(msg.REGISTER_UNKNOWN.format(rc=rc))
         return err
+
+    def boot_memory_contiguous(self) -> bool:
+        """6.10+ registers one REAL_MODE region per piece of memory (rtas_fadump_init_mem_struct()), so a boot
+        region never spans a hole and rtas_fadump_register() has no "holes in boot memory" message any more;
+        the single-region 6.1 profile overrides this with is_fadump_boot_mem_contiguous()."""
+        return True
 
     def rtas_fadump_unregister(self) -> int:
         rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)

@@ -88,7 +88,8 @@ class Linux610(Kernel):
             if self.version.param_area_rule == "6.10" and fd.fadump_setup_param_area():
                 self.sysfs[f"{SYSFS}/bootargs_append"] = self.bootargs_append_file()
             fd.rtas_fadump_init_mem_struct()
-            fd.register_fadump()
+            if self.version.registers_at_boot:
+                fd.register_fadump()
 
     def bootargs_append_file(self) -> SysfsFile:
         fd = self.fadump
@@ -100,8 +101,9 @@ class Linux610(Kernel):
             "enabled": SysfsFile(show=fd.enabled_show),
             "registered": SysfsFile(show=fd.registered_show, store=fd.registered_store),
             "mem_reserved": SysfsFile(show=fd.mem_reserved_show),
-            "hotplug_ready": SysfsFile(show=fd.hotplug_ready_show),
         }
+        if self.version.hotplug_ready:  # fadump.c (6.10+); 6.1 has no such file
+            files["hotplug_ready"] = SysfsFile(show=fd.hotplug_ready_show)
         if fd.fw_dump.dump_active:
             files["release_mem"] = SysfsFile(store=fd.release_mem_store)
         if fd.fw_dump.param_area and self.version.bootargs_append_from_init_files:

@@ -334,3 +334,20 @@ def test_the_vmcoreinfo_lines_come_in_the_real_notes_order():
         real = [key for key in core.vmcoreinfo if key != "CRASHTIME"]
     emulated = list(vmcoreinfo.parse(booted().vmcoreinfo_text))
     assert emulated == real
+
+
+@pytest.mark.parametrize("first, capture, message", [
+    ("linux-6.1", "linux-6.12", "fadump: Old magic number, can't process the dump."),
+    ("linux-6.12", "linux-6.1", "rtas fadump: Crash info header is not valid."),
+], ids=["debian-12-crash-debian-13-capture", "debian-13-crash-debian-12-capture"])
+def test_a_dump_taken_by_the_other_design_is_refused_with_the_capture_kernels_message(tmp_path, first, capture,
+                                                                                     message):
+    """A kernel upgrade between crash and capture: 6.12's is_fadump_header_compatible() (fadump.c, 6.12) refuses
+    the FADMPINF magic as old; 6.1's rtas_fadump_process() (rtas-fadump.c, 6.1) knows only FADMPINF and calls the
+    FADMPSIG header not valid. Neither exports /proc/vmcore."""
+    text = SCENARIO.format(machine_extra="", extra="").replace(
+        'profile = "linux-6.1"', f'profile = "{first}"\ncapture_profile = "{capture}"')
+    result = run_text(tmp_path, text)
+    lines = [line.text for line in result.machine.console.lines if line.boot == 2]
+    assert message in lines
+    assert result.outcome == "dump-rejected"

@@ -5,6 +5,7 @@ on the real kernel (tests/reference/linux-6.1/) say so.
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,12 @@ from emulator.errors import ScenarioError
 from firmware.machine import Machine, MachineConfig
 from emulator.run.runner import run_scenario
 from emulator.units import GiB
+from emulator.vmcore_file import VmcoreFile
 from firmware.abi import SectionType
 from kernels import vmcoreinfo
 from kernels.image import va
 from kernels.linux61 import Linux61
 from kernels.linux612 import Linux612
-from kernels.sparsemem import VMALLOC_START
 from kernels.structs import FADUMP_CRASH_INFO_MAGIC_OLD, PT_LOAD, PT_NOTE
 from kernels.versions import LINUX_3_4, LINUX_6_1, LINUX_6_10
 
@@ -247,18 +248,6 @@ def test_every_6_1_key_is_backed_except_those_of_options_the_reference_build_lea
         "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)", "SYMBOL(node_data)", "LENGTH(node_data)"])
 
 
-def test_vmap_area_list_leads_to_the_start_of_vmalloc_space():
-    """kernel/crash_core.c (6.1) publishes SYMBOL(vmap_area_list), OFFSET(vmap_area.va_start)=0 and
-    OFFSET(vmap_area.list)=40 (measured); makedumpfile follows list.next back to the area's va_start."""
-    k = booted()
-    info = vmcoreinfo.parse(k.vmcoreinfo_text)
-    head = int(info["SYMBOL(vmap_area_list)"], 16) & ~0xC000_0000_0000_0000
-    first = k.ram.read_u64(head, k.byteorder) - int(info["OFFSET(vmap_area.list)"])
-    assert k.ram.read_u64((first & ~0xC000_0000_0000_0000) + int(info["OFFSET(vmap_area.va_start)"]),
-                          k.byteorder) == VMALLOC_START
-    assert "NUMBER(VMALLOC_START)" not in info
-
-
 def test_radix_vmemmap_is_listed_in_vmemmap_list_before_6_6():
     """arch/powerpc/mm/init_64.c (6.1) vmemmap_populate() records every 2 MiB radix block in vmemmap_list
     (radix__early_init_mmu(): mmu_vmemmap_psize MMU_PAGE_2M); 6.12's radix__vmemmap_populate() leaves it NULL."""
@@ -335,3 +324,31 @@ def test_boot_memory_across_a_hole_cannot_be_registered(tmp_path):
     assert "rtas fadump: Can't have holes in boot memory area." in text
     assert "rtas fadump: Failed to register. Parameter Error(-3)." in text
     assert result.outcome == "no-dump"
+
+
+def test_the_vmcoreinfo_lines_come_in_the_real_notes_order():
+    """KEYS_6_1 follows crash_save_vmcoreinfo_init() (kernel/crash_core.c, 6.1) and arch_crash_save_vmcoreinfo()
+    (arch/powerpc/kexec/core.c, 6.1): the emulated note's keys, in order, are the real 6.1.192 note's
+    (tests/reference/linux-6.1/radix/vmcore-head.bin), CRASHTIME (appended at the crash) aside."""
+    head = Path(__file__).resolve().parents[1] / "reference" / "linux-6.1" / "radix" / "vmcore-head.bin"
+    with VmcoreFile(str(head)) as core:
+        real = [key for key in core.vmcoreinfo if key != "CRASHTIME"]
+    emulated = list(vmcoreinfo.parse(booted().vmcoreinfo_text))
+    assert emulated == real
+
+
+@pytest.mark.parametrize("first, capture, message", [
+    ("linux-6.1", "linux-6.12", "fadump: Old magic number, can't process the dump."),
+    ("linux-6.12", "linux-6.1", "rtas fadump: Crash info header is not valid."),
+], ids=["debian-12-crash-debian-13-capture", "debian-13-crash-debian-12-capture"])
+def test_a_dump_taken_by_the_other_design_is_refused_with_the_capture_kernels_message(tmp_path, first, capture,
+                                                                                     message):
+    """A kernel upgrade between crash and capture: 6.12's is_fadump_header_compatible() (fadump.c, 6.12) refuses
+    the FADMPINF magic as old; 6.1's rtas_fadump_process() (rtas-fadump.c, 6.1) knows only FADMPINF and calls the
+    FADMPSIG header not valid. Neither exports /proc/vmcore."""
+    text = SCENARIO.format(machine_extra="", extra="").replace(
+        'profile = "linux-6.1"', f'profile = "{first}"\ncapture_profile = "{capture}"')
+    result = run_text(tmp_path, text)
+    lines = [line.text for line in result.machine.console.lines if line.boot == 2]
+    assert message in lines
+    assert result.outcome == "dump-rejected"

@@ -15,7 +15,7 @@ from emulator.errors import ScenarioError
 from firmware.machine import Machine, MachineConfig
 from emulator.run.runner import run_scenario
 from emulator.units import GiB
-from emulator.vmcore_file import VmcoreFile
+from emulator.vmcore.vmcore_file import VmcoreFile
 from firmware.abi import SectionType
 from kernels import vmcoreinfo
 from kernels.image import va

@@ -1,7 +1,7 @@
 """kernels.vmalloc: the vmap_area_list a pre-6.9 VMCOREINFO names, walked as makedumpfile walks it."""
 
-from emulator.cpu import KERNELBASE
-from emulator.machine import Machine, MachineConfig
+from emulator.hw.cpu import KERNELBASE
+from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels import vmcoreinfo
 from kernels.linux61 import Linux61

@@ -71,6 +71,8 @@ def add_events(fs, facts: LogFacts, put) -> None:
         else:
             ev = {"action": "crash", "boot": boot, "at": f"{crash_at:g}s",
                   "cpu": b.crash.cpu.value if b.crash.cpu else 0, "kind": b.crash.kind}
+            if b.crash.message and b.crash.kind == "panic":
+                ev["message"] = b.crash.message
             events.append(ev)
             put(ev, "kind", b.crash.kind, f"events.{len(events) - 1}", b.crash.start)
         first_crash_done = True

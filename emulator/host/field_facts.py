@@ -64,7 +64,7 @@ STATUS_WORDS = {"Already registered!": -9}
 REJECT = re.compile(
     r"Dump taken by platform is (not valid|incomplete)|Crash info header is not valid|Fadump header is corrupted|"
     r"Endianness mismatch between the crashed and fadump kernels|Unable to read register save area|"
-    r"Unable to read CPU state data|elf header not found|vmcore not initialized")
+    r"Unable to read CPU state data|elf header not found|vmcore not initialized|Old magic number")
 """The capture kernel refusing the dump: rtas_fadump_process()/process_fadump() (3.4, 6.10+), fadump.c's header
 checks, fs/proc/vmcore.c's parse errors."""
 
@@ -140,6 +140,8 @@ def boot_facts(boot: Boot) -> BootFacts:
     f.release = first(k, r"^Linux version (\S+)")
     f.cmdline = first(k, r"^Kernel command line: (.*?)\s*$")
     f.ram_mib = (first(k, r"\(System RAM: (\d+)MB\)", lambda m: int(m.group(1)))
+                 or first(k, r"^Reserved (\d+)MB of memory at (\d+)MB for firmware-assisted dump",
+                          lambda m: -(-(int(m.group(1)) + int(m.group(2))) // 256) * 256)
                  or first(k, r"^phys_mem_size\s*=\s*(0x[0-9a-fA-F]+)", lambda m: int(m.group(1), 16) >> 20)
                  or first(k, r"^Memory: \d+K/(\d+)K available", lambda m: int(m.group(1)) >> 10)
                  or first(k, r"^Reserved (\d+)MB of memory at (\d+)MB for saving crash dump",

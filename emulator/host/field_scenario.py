@@ -26,6 +26,8 @@ latest); the crash 5 s after the last, 20 s at the earliest. The field log's ord
 CRASH_AT = 20.0
 IGNORED = re.compile(r"^(kdump|PHYP|QEMU|firmware): |^# ")
 """Lines that are userspace or firmware, not the kernel (as compare_real.IGNORED_CONSOLE)."""
+DUMP_STACK = re.compile(r"^CPU: \d+ (UID|PID)")
+"""dump_stack's banner: it names "fadump" only through a release string like 6.10.0-fadump-emu."""
 
 
 def registry_profiles() -> dict[str, tuple[int, ...]]:
@@ -95,7 +97,7 @@ class FieldScenario:
 
 def fadump_lines(facts_boot_lines) -> list[str]:
     return [t for t in facts_boot_lines if FADUMP_LINE.search(t) and not IGNORED.match(t)
-            and not t.startswith(("Kernel command line", "Linux version "))]
+            and not t.startswith(("Kernel command line", "Linux version ")) and not DUMP_STACK.match(t)]
 
 
 def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None = None, name: str = "field") -> FieldScenario:
@@ -188,6 +190,12 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
     if osrel:
         put(kernel, "osrelease", osrel, "kernel.osrelease",
             source=f"{head.path}: VMCOREINFO OSRELEASE" if head and head.osrelease else release.cite(facts.path))
+    cap_rel = next((b.release for b in facts.boots[1:] if b.dump_active and b.release), None)
+    if cap_rel and release and series(cap_rel.value) != series(release.value):
+        cap_profile, cap_why, cap_guessed = choose_profile(cap_rel.value, cap_rel.cite(facts.path), False)
+        put(kernel, "capture_profile", cap_profile, "kernel.capture_profile", source=cap_why,
+            assumed=cap_why if cap_guessed else "")
+        put(kernel, "capture_osrelease", cap_rel.value, "kernel.capture_osrelease", cap_rel)
     nr = facts.any("nr_cpus")
     if nr:
         put(kernel, "nr_cpus", nr.value, "kernel.nr_cpus", nr)

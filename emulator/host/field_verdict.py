@@ -9,7 +9,8 @@ The symptom lines are the kernels' (rtas-fadump.c rtas_fadump_process() 6.10: "D
 valid (%d)" / "incomplete (%d)" with the index of the section, 0 CPU state, 1 HPTE, 2 boot memory; fadump.c 6.10
 "Fadump header is corrupted.", "Endianness mismatch between the crashed and fadump kernels."; 3.4 fadump.c
 process_fadump() "Crash info header is not valid.", "Dump taken by platform is incomplete"; fs/proc/vmcore.c
-"Warning: Core image elf header not found"; pseries/ras.c "ibm,os-term call failed %d").
+"Warning: Core image elf header not found"; fadump.c 6.10 "Old magic number, can't process the dump." (a
+3.4-style header met by a 6.10+ capture kernel: no fault, the kernel generations differ); pseries/ras.c "ibm,os-term call failed %d").
 """
 
 import re
@@ -35,6 +36,7 @@ REJECTIONS = (
     (r"Unable to read register save area", lambda m: {"kind": "regsave-bad-magic"}),
     (r"Unable to read CPU state data", lambda m: {"kind": "regsave-missing-cpustrt"}),
     (r"elf header not found|vmcore not initialized", lambda m: {"kind": "elf-header-overwritten"}),
+    (r"Old magic number", lambda m: None),
 )
 """A rejection line -> the fault that makes the emulated capture kernel print it (first match wins)."""
 

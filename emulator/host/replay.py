@@ -86,7 +86,8 @@ def write_text(path: str, text: str) -> None:
         raise FadumpEmuError(f"{path}: cannot write the scenario: {exc.strerror}") from None
 
 
-def explain(fld: Field, out=sys.stderr) -> None:
+def explain(fld: Field, out=None) -> None:
+    out = out or sys.stderr
     fs = fld.scenario
     print(f"profile {fs.profile}: {fs.profile_why}", file=out)
     print(f"observed outcome: {fs.verdict.outcome} ({fs.verdict.why})", file=out)

@@ -1,0 +1,75 @@
+"""A field log becomes a scenario whose every key cites the log or says ASSUMED; the profile comes from the kernel
+release matched against kernels.registry at run time."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from emulator.host import field_scenario, replay
+from emulator.scenario import loader
+
+ROOT = Path(__file__).resolve().parents[3]
+REF = ROOT / "tests/reference"
+
+
+def test_the_profile_is_the_release_series_or_the_nearest_older_profile_with_the_reason():
+    assert field_scenario.choose_profile("6.12.117", "line 14", False)[:1] == ("linux-6.12",)
+    profile, why, assumed = field_scenario.choose_profile("6.1.192", "line 13", False)
+    assert (profile, assumed) == ("linux-3.4", True) and "no linux-6.1 profile" in why and "nearest older" in why
+    assert field_scenario.choose_profile("6.11.0", "x", False)[0] == "linux-6.10"
+
+
+def test_a_new_profile_in_the_registry_is_chosen_without_code_changes(monkeypatch):
+    from kernels import registry
+
+    monkeypatch.setitem(registry.PROFILES, "linux-6.1", registry.PROFILES["linux-3.4"])
+    assert field_scenario.choose_profile("6.1.192", "line 13", False) == (
+        "linux-6.1", "the kernel is 6.1.192 (line 13), the release of profile linux-6.1", False)
+
+
+def test_without_a_release_the_message_style_decides_and_says_it_assumed():
+    assert field_scenario.choose_profile(None, "", True)[0] == "linux-3.4"
+    profile, why, assumed = field_scenario.choose_profile(None, "", False)
+    assert assumed and "no kernel release" in why
+
+
+def test_a_reference_log_and_head_give_a_scenario_with_nothing_assumed_that_reads_back():
+    fld = replay.read_field(str(REF / "linux-6.12/offline-cpu/console.log"),
+                            str(REF / "linux-6.12/offline-cpu/vmcore-head.bin"))
+    text = fld.scenario.to_toml()
+    assert "ASSUMED" not in text and "Nothing assumed" in text
+    sc = loader.loads(text, "field.toml")
+    # case.json of the reference: 4 CPUs, CPU 3 offline before the crash, radix, QEMU's pseries.
+    assert (sc.machine.cpus, sc.kernel.profile, sc.kernel.nr_cpus) == (4, "linux-6.12", 8)
+    assert [(e.action, e.boot) for e in sc.events if e.action == "hotplug"] == [("hotplug", 1)]
+    assert fld.scenario.doc["machine"]["mmu"] == "radix" and fld.scenario.doc["machine"]["firmware"] == "qemu"
+
+
+def test_every_key_the_log_cannot_give_is_written_as_an_assumption(tmp_path):
+    log = tmp_path / "bare.log"
+    log.write_text("[    0.000000] Linux version 6.10.0 (x) #1\n[    0.300000] rtas fadump: Registration is "
+                   "successful!\n[   20.000000] Kernel panic - not syncing: boom\n")
+    text = replay.read_field(str(log)).scenario.to_toml()
+    for key in ("memory", "cpus", "page_size", "endian", "firmware", "mmu", "cmdline", "cpu"):
+        assert re.search(rf"^{key} = .*# ASSUMED: ", text, re.MULTILINE), key
+    assert re.search(r'^outcome = "no-dump"  # ASSUMED: no capture kernel booted', text, re.MULTILINE)
+    loader.loads(text, "bare.toml")
+
+
+@pytest.mark.parametrize("keep", [5, 60, 150, 190, 200, 260, 400])
+def test_a_truncated_log_gives_a_partial_scenario_that_still_reads_back(tmp_path, keep):
+    lines = (REF / "linux-6.12/radix/console.log").read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.log"
+    cut.write_text("".join(lines[:keep]))
+    fs = replay.read_field(str(cut)).scenario
+    loader.loads(fs.to_toml(), "cut.toml")
+    if keep < 190:  # the sysrq line is line 187: before it the log shows no crash
+        assert fs.verdict.outcome == "none"
+
+
+def test_the_expect_table_holds_the_logs_own_fadump_lines_and_outcome():
+    fs = replay.read_field(str(ROOT / "tests/emulator/host/field_logs/copy-error-boot-memory.log")).scenario
+    assert fs.doc["expect"]["outcome"] == "dump-rejected"
+    assert "rtas fadump: Dump taken by platform is not valid (2)" in fs.doc["expect"]["console"]
+    assert fs.doc["faults"] == [{"kind": "copy-error", "section": "boot-memory", "error_flags": 0x4000}]

@@ -69,8 +69,8 @@ def registration_faults(boot: BootFacts) -> list[Cause]:
     words = statuses[:last + 1]
     return [Cause({"kind": "rtas-status", "call": "ibm,configure-kernel-dump", "command": "register",
                    "statuses": words},
-                  f"firmware answered registration with {words} ({failures[0].cite()}); the log does not say why "
-                  "(for -3: a parameter the kernel sent, e.g. a destination overlapping the source)")]
+                  f"firmware answered registration with {words} ({failures[0].cite()}); the log does not say why"
+                  + (" (-3 is a parameter error: e.g. a destination overlapping the source)" if -3 in words else ""))]
 
 
 def no_capture_cause(crashed: BootFacts, nxt: BootFacts | None) -> Cause:

@@ -18,7 +18,6 @@ from emulator.host import field_verdict
 from emulator.host.field_facts import Fact, LogFacts
 from emulator.host.field_vmcore import HeadFacts
 from emulator.host.reference_console import FADUMP_LINE
-from emulator.units import fmt_size
 
 FIRST_EVENT_AT = 10.0
 """The emulated schedule: events of a boot at 10 s, 11 s, ... (after every profile's registration, 2.35 s at the
@@ -40,6 +39,10 @@ def registry_profiles() -> dict[str, tuple[int, ...]]:
         if m:
             out[name] = (int(m.group(1)), int(m.group(2)))
     return out
+
+
+def mib(n: int) -> str:
+    return f"{n // 1024}GiB" if n % 1024 == 0 else f"{n}MiB"
 
 
 def series(release: str) -> tuple[int, int] | None:
@@ -124,12 +127,13 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
 
     ram = facts.any("ram_mib")
     if head and head.ram_bytes and not any(b.hotplug for b in facts.boots):
-        put(machine, "memory", fmt_size(head.ram_bytes).replace(" ", ""), "machine.memory",
-            source=f"{head.path}: end of the highest PT_LOAD")
-    elif ram:
-        put(machine, "memory", f"{ram.value}MiB" if ram.value % 1024 else f"{ram.value // 1024}GiB",
-            "machine.memory", ram)
+        mem_mib = -(-head.ram_bytes // (1 << 20))
+        put(machine, "memory", mib(mem_mib), "machine.memory", source=f"{head.path}: end of the highest PT_LOAD")
+    elif ram and ram.value > 0:
+        mem_mib = ram.value
+        put(machine, "memory", mib(mem_mib), "machine.memory", ram)
     else:
+        mem_mib = 2048
         put(machine, "memory", "2GiB", "machine.memory", assumed="no RAM size in the log (no System RAM, "
                                                                   "phys_mem_size or Memory: line): 2 GiB assumed")
     cpus = facts.any("cpus")
@@ -175,9 +179,7 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
                                                            "hash MMU)"))
     adds = [h for b in facts.boots for h in b.hotplug if h.value[0] == "memory-add" and h.value[2]]
     if adds:
-        extra = sum(1 for _ in adds) * 256
-        mem = int(machine["memory"][:-3]) * (1024 if machine["memory"].endswith("GiB") else 1)
-        put(machine, "max_memory", f"{mem + extra}MiB", "machine.max_memory",
+        put(machine, "max_memory", mib(mem_mib + 256 * len(adds)), "machine.max_memory",
             assumed=f"room for the {len(adds)} hot-added LMB(s) the log shows, 256 MiB each (LMB size assumed)")
 
     put(kernel, "profile", profile, "kernel.profile", source=why, assumed=why if guessed else "")

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.errors import FadumpEmuError
+from emulator.errors import BadInputError, FadumpEmuError
 from emulator.host import compare_real, field_console, field_facts, field_scenario, field_vmcore
 from emulator.host.compare_real import Point
 from emulator.scenario import loader
@@ -83,7 +83,8 @@ def write_text(path: str, text: str) -> None:
         with open(path, "w") as f:
             f.write(text)
     except OSError as exc:
-        raise FadumpEmuError(f"{path}: cannot write the scenario: {exc.strerror}") from None
+        raise BadInputError(f"{path}: cannot write the scenario: {exc.strerror}; give -o a file in a folder that "
+                            "exists and is writable") from None
 
 
 def explain(fld: Field, out=None) -> None:
@@ -123,6 +124,10 @@ def replay_command(args) -> int:
                         status="different")]
         print(compare_real.table(points))
         return 1
+    if args.out:
+        from emulator.run import outdir
+
+        outdir.check_out_dir(args.out)
     with tempfile.TemporaryDirectory(prefix="fadump-emu-replay.") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
         rep = run(sc, str(out))

@@ -73,3 +73,42 @@ def test_the_expect_table_holds_the_logs_own_fadump_lines_and_outcome():
     assert fs.doc["expect"]["outcome"] == "dump-rejected"
     assert "rtas fadump: Dump taken by platform is not valid (2)" in fs.doc["expect"]["console"]
     assert fs.doc["faults"] == [{"kind": "copy-error", "section": "boot-memory", "error_flags": 0x4000}]
+
+
+REAL_LINES = [x for x in (REF / "linux-6.12/second-crash/console.log").read_text().splitlines()
+              if "fadump" in x or "Linux version" in x or "CPU" in x or "sysrq" in x or "panic" in x or "@@@" in x
+              or "Kernel command line" in x or "mmu" in x][:80] + (ROOT / "scenarios/hotplug-stale-header.log") \
+    .read_text().splitlines()
+
+
+def garble(line: str, cut: int, junk: str) -> str:
+    return line[:cut] + junk + line[cut:] if cut % 3 else line[:cut]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(REAL_LINES), st.integers(0, 120), st.text(max_size=6),
+                          st.booleans()), max_size=60), st.booleans())
+def test_shuffled_dropped_or_garbled_real_lines_give_a_scenario_text_never_a_traceback(tmp_path, picks, stamps):
+    """Whatever survives of a log, from-console writes a scenario; it either reads back or is refused as bad input
+    (a mix no partition can run, e.g. a crash on CPU 1 of a 1-CPU log), never an unexpected exception."""
+    from emulator.errors import BadInputError
+
+    lines = [garble(line, cut, junk) if keep else line for line, cut, junk, keep in picks]
+    if not stamps:
+        lines = [re.sub(r"^\[\s*\d+\.\d+\] ", "", x) for x in lines]
+    log = tmp_path / "f.log"
+    log.write_text("\n".join(lines), errors="surrogateescape")
+    try:
+        fs = replay.read_field(str(log)).scenario
+    except BadInputError:
+        return
+    text = fs.to_toml()
+    assert text.startswith("# A field failure as a scenario")
+    try:
+        loader.loads(text, "f.toml")
+    except BadInputError:
+        pass

@@ -96,3 +96,15 @@ def test_a_binary_file_given_as_the_log_is_exit_2(tmp_path, capsys):
     core.write_bytes((REF / "linux-6.12/radix/vmcore-head.bin").read_bytes())
     assert cli.main(["from-console", str(core)]) == 2
     assert f"{core}:1: binary data" in capsys.readouterr().err
+
+
+def test_from_console_still_writes_a_scenario_no_profile_can_run_and_says_so_at_its_top(tmp_path, capsys):
+    out = tmp_path / "r.toml"
+    assert cli.main(["from-console", str(REF / "linux-6.1/radix/console.log"), "-o", str(out)]) == 0
+    assert out.read_text().startswith("# NOT RUNNABLE as written: ")
+    assert "cannot run as written" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_is_exit_2(tmp_path, capsys):
+    assert cli.main(["from-console", str(FIELD_LOGS / "disk-full.log"), "-o", str(tmp_path / "no/such/dir.toml")]) == 2
+    assert "cannot write the scenario" in capsys.readouterr().err

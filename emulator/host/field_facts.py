@@ -41,6 +41,8 @@ class BootFacts:
     cmdline: Fact | None = None
     ram_mib: Fact | None = None
     cpus: Fact | None = None
+    online: Fact | None = None
+    """CPUs brought up at boot (smp_cpus_done(), kernel/smp.c: "Brought up %d node(s), %d CPU(s)")."""
     nr_cpus: Fact | None = None
     mmu: Fact | None = None
     firmware: Fact | None = None
@@ -151,6 +153,7 @@ def boot_facts(boot: Boot) -> BootFacts:
     f.cpus = (first(k, r"^Partition configured for (\d+) cpus", lambda m: int(m.group(1)))
               or first(k, r"^smp: Brought up \d+ nodes?, (\d+) CPUs", lambda m: int(m.group(1)))
               or first(k, r"SLUB: .*CPUs=(\d+)", lambda m: int(m.group(1))))
+    f.online = first(k, r"^smp: Brought up \d+ nodes?, (\d+) CPUs", lambda m: int(m.group(1)))
     f.nr_cpus = first(k, r"NR_CPUS=(\d+)", lambda m: int(m.group(1)))
     f.mmu = (first(k, r"Using (radix|hash) MMU")
              or first(k, r"^(radix|hash)-mmu: "))

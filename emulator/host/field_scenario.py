@@ -87,6 +87,7 @@ class FieldScenario:
     """"table.key" (or "events.N", "faults.N", "expect.outcome") -> where the value came from."""
     verdict: field_verdict.Verdict | None = None
     field_lines: list[list[str]] = field(default_factory=list)
+    head: HeadFacts | None = None
     """The log's kernel fadump lines, boot by boot (what replay compares)."""
 
     def assumptions(self) -> list[tuple[str, str]]:
@@ -146,6 +147,11 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
         put(machine, "cpus", max(4, crash_cpu + 1), "machine.cpus",
             assumed=f"no CPU count in the log (no \"Partition configured for\", \"Brought up\" line): "
                     f"{max(4, crash_cpu + 1)} assumed")
+    online = b0.online
+    if online and cpus and 0 < online.value < cpus.value:
+        put(machine, "online_cpus", list(range(online.value)), "machine.online_cpus", online,
+            assumed=f"{online.value} of {cpus.value} CPUs came up; which ones the log does not say: the first "
+                    f"{online.value} assumed")
     page = head.page_size if head else None
     if page:
         put(machine, "page_size", f"{page >> 10}KiB", "machine.page_size", source=f"{head.path}: VMCOREINFO PAGESIZE")
@@ -185,6 +191,8 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
     put(kernel, "profile", profile, "kernel.profile", source=why, assumed=why if guessed else "")
     if b0.cmdline:
         put(kernel, "cmdline", b0.cmdline.value, "kernel.cmdline", b0.cmdline)
+        options = [o for o in b0.cmdline.value.split() if o.startswith(("fadump", "crashkernel="))]
+        notes["kernel.cmdline"].source += f" (fadump options: {' '.join(options) or 'none'})"
     else:
         put(kernel, "cmdline", "root=/dev/sda2 ro fadump=on", "kernel.cmdline",
             assumed="no \"Kernel command line\" line: fadump=on with no other fadump= or crashkernel= option assumed")
@@ -208,7 +216,7 @@ def build(facts: LogFacts, boot_lines: list[list[str]], head: HeadFacts | None =
             assumed=f"the metadata size allows NR_CPUS {lo}..{hi}: {value} (same layout) assumed")
 
     vd = field_verdict.verdict(facts)
-    fs = FieldScenario(doc, profile, why, notes, vd, [fadump_lines(lines) for lines in boot_lines])
+    fs = FieldScenario(doc, profile, why, notes, vd, [fadump_lines(lines) for lines in boot_lines], head)
     from emulator.host.field_events import add_events
 
     add_events(fs, facts, put)

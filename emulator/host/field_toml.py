@@ -53,6 +53,12 @@ def render(fs) -> str:
         head += [f"#   {key}: {why}" for key, why in assumed]
     else:
         head.append("# Nothing assumed: every key comes from the inputs.")
+    if fs.head is not None:
+        h = fs.head
+        loads = ", ".join(f"{a:#x}+{size:#x}" for a, size in h.loads)
+        nr = f", NR_CPUS {h.nr_cpus_range[0]}..{h.nr_cpus_range[1]} (metadata size)" if h.nr_cpus_range else ""
+        head.append(f"# vmcore head {h.path}: {h.endian}-endian, e_flags {h.e_flags}, {h.cpus} NT_PRSTATUS{nr}; "
+                    f"PT_LOAD {loads}; {len(h.vmcoreinfo)} VMCOREINFO keys ({', '.join(list(h.vmcoreinfo)[:4])}, ...)")
     head.append("# Times are the emulator's schedule (events from 10 s, the crash at 20 s or later): the field log's "
                 "order is kept, not its times.")
     out = head + [f"name = {value(doc['name'])}", f"description = {value(doc['description'])}"]

@@ -112,3 +112,14 @@ def test_shuffled_dropped_or_garbled_real_lines_give_a_scenario_text_never_a_tra
         loader.loads(text, "f.toml")
     except BadInputError:
         pass
+
+
+def test_fewer_cpus_brought_up_than_configured_become_online_cpus_marked_assumed(tmp_path):
+    """arch/powerpc/platforms/pseries/setup.c (6.10) "Partition configured for %d cpus."; kernel/smp.c
+    smp_cpus_done() "Brought up %d node%s, %d CPU%s"."""
+    log = tmp_path / "c.log"
+    log.write_text("[    0.000000] Partition configured for 4 cpus.\n[    0.2] smp: Brought up 1 node, 3 CPUs\n"
+                   "[    0.3] rtas fadump: Registration is successful!\n")
+    fs = replay.read_field(str(log)).scenario
+    assert fs.doc["machine"]["online_cpus"] == [0, 1, 2]
+    assert "which ones the log does not say" in fs.notes["machine.online_cpus"].assumed

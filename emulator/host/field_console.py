@@ -21,6 +21,7 @@ The messages matched are the kernels' own (each pattern names where it is printe
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 from emulator.errors import BadInputError
@@ -95,8 +96,10 @@ def read_bytes(path: str) -> bytes:
         raise ConsoleLogError(path, 0, "no such file; give the console log the machine wrote (a text file)")
     except OSError as exc:
         raise ConsoleLogError(path, 0, f"cannot read: {exc.strerror}")
-    if os.path.isdir(path):
+    if stat.S_ISDIR(st.st_mode):
         raise ConsoleLogError(path, 0, "is a folder; give the console log file itself")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would wait for a writer, a device never end
+        raise ConsoleLogError(path, 0, "not a regular file; save the console log to a file first")
     if st.st_size > MAX_BYTES:
         raise ConsoleLogError(path, 0, f"{st.st_size} bytes is more than a console log ({MAX_BYTES >> 20} MiB "
                                        "at most): cut it to the boots around the crash (the boot that crashed "

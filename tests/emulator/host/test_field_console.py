@@ -2,6 +2,7 @@
 a console log. Messages matched are the kernels' (see emulator.host.field_console's docstring for where each is
 printed); the time stamp is printk's "[%5lu.%06lu] " (kernel/printk/printk.c print_time(), 3.4 to 7.2)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,10 @@ def test_any_text_is_read_or_refused_as_bad_input_never_a_traceback(tmp_path, li
         field_console.read(path)
     except BadInputError:
         pass
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "console.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInputError, match="not a regular file"):
+        field_console.read(str(fifo))

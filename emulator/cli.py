@@ -141,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--verdicts", action="store_true",
                       help="also run Debian's ppc64el makedumpfile on the run's vmcore (slow; needs "
                            "make ppc64el-tools for each release)")
+    for name, what in (("from-console", "write a scenario reproducing a field failure from its console log"),
+                       ("replay", "replay a field failure: its scenario run and compared with the field log")):
+        field = sub.add_parser(name, help=what,
+                               description=f"{what[0].upper()}{what[1:]} (and the head of its vmcore): kernel "
+                                           "release and profile, partition, command line, registration, crash, "
+                                           "hotplug, release and the capture kernel's verdict; what the inputs "
+                                           "cannot tell is an assumption marked in the scenario. See "
+                                           "docs/field-replay.md. Exit status: 0 done (replay: nothing differs), "
+                                           "1 replay differs, 2 bad input.")
+        field.add_argument("console", metavar="CONSOLE_LOG")
+        field.add_argument("--vmcore-head", default=None, metavar="FILE",
+                           help="the first megabytes of the field vmcore (ELF header, program headers, notes)")
+        if name == "from-console":
+            field.add_argument("-o", "--output", default=None, metavar="SCENARIO",
+                               help="write the scenario here (default stdout)")
+        else:
+            field.add_argument("--out", "-o", default=None, metavar="DIR",
+                               help="keep the emulator run in DIR (default a temporary folder)")
+            field.add_argument("--bisect-profiles", action="store_true",
+                               help="run the scenario on every kernel profile and show where the behaviour changes")
     return p
 
 
@@ -161,6 +181,7 @@ COMMAND_MODULES = {
     "inspect": "emulator.vmcore.inspector", "dmesg": "emulator.vmcore.dmesg", "verify": "emulator.run.verify_command",
     "gdb": "emulator.host.debuggers", "drgn": "emulator.host.debuggers", "crash": "emulator.host.debuggers",
     "faults": "emulator.scenario.fault_catalog", "schema": "emulator.scenario.schema", "compare-real": "emulator.host.compare_real",
+    "from-console": "emulator.host.replay", "replay": "emulator.host.replay",
 }
 """Subcommands whose module has a ``command(args)``."""
 

@@ -114,6 +114,13 @@ def crash_of(boot: Boot) -> Crash | None:
     return crash
 
 
+DRC_TYPE_LMB = 0x80000000
+"""An LMB's DRC index is this type bit plus the LMB's number (QEMU hw/ppc/spapr_drc.c, SPAPR_DR_CONNECTOR_TYPE_LMB)."""
+LMB_SIZE = 256 << 20
+"""The LMB size assumed for DRC indexes (QEMU's SPAPR_MEMORY_BLOCK_SIZE; PowerVM's usual 256 MiB)."""
+ATTEMPT = "pseries-hotplug-mem: Attempting to hot-add"
+
+
 def hotplug_of(boot: Boot) -> list[Fact]:
     out = []
     for line in boot.lines:
@@ -127,8 +134,15 @@ def hotplug_of(boot: Boot) -> list[Fact]:
         if m:
             out.append(Fact(("memory-remove", int(m.group(1), 16), True), line.number, t))
             continue
+        m = re.search(r"pseries-hotplug-mem: Attempting to hot-add (\d+) LMB\(s\) at index ([0-9a-fA-F]+)", t)
+        if m:  # dlpar_memory_add_by_ic(): each LMB is tried; whether it stays is for the emulated kernel to decide
+            first = int(m.group(2), 16) & ~DRC_TYPE_LMB
+            for i in range(int(m.group(1))):
+                out.append(Fact(("memory-add", (first + i) * LMB_SIZE, True), line.number, t))
+            continue
         if re.search(r"pseries-hotplug-mem: Memory (indexed-count-)?add failed", t):
-            out.append(Fact(("memory-add", None, False), line.number, t))
+            if not (out and out[-1].value[0] == "memory-add" and ATTEMPT in out[-1].text):
+                out.append(Fact(("memory-add", None, False), line.number, t))
             continue
         m = re.search(r"^@@@ OFFLINE cpu(\d+)$|^cpu (\d+) \(hwid \d+\) Ready to die|^CPU (\d+) is now offline", t)
         if m:

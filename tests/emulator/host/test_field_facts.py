@@ -53,10 +53,18 @@ def test_a_garbled_number_leaves_the_fact_unknown_instead_of_failing(tmp_path):
     assert f.boots[0].cpus is None and f.boots[0].ram_mib is None
 
 
-def test_dlpar_lines_become_hotplug_facts_and_a_failed_add_is_kept_as_not_applied():
-    """arch/powerpc/platforms/pseries/hotplug-memory.c (6.1) dlpar_memory_add_by_ic(): "Memory indexed-count-add
-    failed, removing any added LMBs"."""
+def test_an_indexed_count_add_becomes_one_add_per_lmb_whatever_the_kernel_then_did():
+    """arch/powerpc/platforms/pseries/hotplug-memory.c (6.1) dlpar_memory_add_by_ic(): "Attempting to hot-add %u
+    LMB(s) at index %x", then "Memory indexed-count-add failed, removing any added LMBs". The adds are replayed;
+    the emulated kernel decides whether they stay (6.1 rolls them back, as the real one did). DRC index 0x80000008
+    is LMB 8: 2 GiB with QEMU's 256 MiB LMBs (hw/ppc/spapr_drc.c)."""
     f = facts_of(REF / "linux-6.1/dimm-hotplug/console.log")
+    assert [h.value for h in f.boots[0].hotplug] == [("memory-add", (8 + i) << 28, True) for i in range(4)]
+
+
+def test_a_failed_add_without_its_attempt_line_is_kept_as_not_applied(tmp_path):
+    f = facts_of_text(tmp_path, "[    1.0] pseries-hotplug-mem: Memory indexed-count-add failed, removing any added "
+                                "LMBs\n")
     assert [h.value for h in f.boots[0].hotplug] == [("memory-add", None, False)]
     g = facts_of(ROOT / "scenarios/hotplug-stale-header.log")
     assert [h.value[:2] for h in g.boots[0].hotplug] == [("memory-add", 0x100000000), ("memory-remove", 0x80000000),

@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "console with the golden transcript NAME.log beside the scenario when "
                                       "there is one. Exit status: 0 all passed, 1 any FAIL or ERROR, "
                                       "2 bad input (no such path, nothing to run).")
-    test.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default scenarios/)")
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="scenario files or folders, or bundled scenarios and folders by name (default scenarios/: "
+                           "the bundled ones when there is no such folder here)")
     test.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                       help="worker processes (default: the number of CPUs)")
     test.add_argument("--out", "-o", default="out/test",
@@ -238,14 +240,14 @@ def cmd_check(args) -> int:
 
     paths = []
     for given in args.scenarios:
-        p = Path(given)
+        p = Path(scenario_path(given))
         if p.is_dir():
             found = sorted(str(f) for f in p.rglob("*.toml"))
             if not found:
                 raise BadInputError(f"{given}: no *.toml scenario files in this folder")
             paths += found
         else:
-            paths.append(scenario_path(given))
+            paths.append(str(p))
     for path in paths:
         sc = scenario.load(path)
         rehearse(sc)
@@ -256,7 +258,8 @@ def cmd_check(args) -> int:
 def cmd_test(args) -> int:
     from emulator.regress import suite
 
-    return suite.run_suite(args.paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
+    paths = [scenario_path(p) for p in (args.paths or suite.DEFAULT_PATHS)]  # from any folder: the bundled ones
+    return suite.run_suite(paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
                            json_path=args.json, update_golden=args.update_golden, scheduler=args.scheduler,
                            cluster=args.cluster, collect_files=args.collect)
 

@@ -9,7 +9,9 @@ files themselves) all read them through ``importlib.resources`` alike.
 A scenario argument is, in this order: a file that exists; a bundled
 scenario's path as the README writes it (``scenarios/faults/disk-full.toml``)
 from any folder; a bundled scenario's name (``basic-panic``) or its path
-inside the folder without .toml (``faults/disk-full``).
+inside the folder without .toml (``faults/disk-full``). For ``test`` and
+``check-scenario`` a bundled folder (``scenarios``, ``scenarios/faults``,
+``faults``) works the same way.
 """
 
 import tomllib
@@ -81,6 +83,11 @@ def resolve(arg: str) -> str:
         raise BadInputError(f"{arg}: several bundled scenarios have this name "
                             f"({', '.join(e.relative for e in named)}); give the one you mean by its path, e.g. "
                             + named[0].relative)
+    root, inside = folder(), wanted.rstrip("/")
+    if Path(arg).is_dir() or root is None:
+        return arg  # a folder of that name here wins over a bundled folder
+    if inside == "scenarios" or (inside and (root / inside).is_dir()):
+        return str((root / ("" if inside == "scenarios" else inside)).resolve())
     return arg  # the reader says that no such file exists, and how to list the bundled ones
 
 

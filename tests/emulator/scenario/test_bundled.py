@@ -117,3 +117,26 @@ def test_an_installed_wheel_carries_every_scenario_and_golden_and_runs_one_from_
     ran = cli("run", "basic-panic-modern", "--out", "out", "--quiet")
     assert ran.returncode == 0, ran.stderr
     assert (where / "out" / "vmcore").exists()
+
+
+def test_check_scenario_takes_a_bundled_folder_by_name_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-scenario", "firmware"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{(ROOT / 'scenarios/firmware/qemu-pseries.toml').resolve()}: ok ("), line
+
+
+def test_fadump_emu_test_runs_bundled_scenarios_by_name_against_their_golden_transcripts(tmp_path, monkeypatch,
+                                                                                          capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["test", "firmware", "basic-panic-modern", "-j", "1", "--out", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "2 scenarios: 2 passed" in out
+    assert (tmp_path / "out" / "qemu-pseries" / "vmcore").exists()
+
+
+def test_a_folder_here_wins_over_a_bundled_folder_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faults").mkdir()
+    assert bundled.resolve("faults") == "faults"
+    assert bundled.resolve("triggers") == str((ROOT / "scenarios" / "triggers").resolve())

@@ -7,7 +7,7 @@ OUT    ?= out/basic-panic
 SCENARIO ?= scenarios/basic-panic.toml
 DEB_TOOLS := gdb-multiarch elfutils binutils
 
-.PHONY: all setup run test tools ppc64el-tools ppc64el-tools-releases reference bench clean help
+.PHONY: all setup run test tools ppc64el-tools ppc64el-tools-releases reference bench docs clean help
 
 all: test
 
@@ -19,6 +19,7 @@ help:
 	@echo "make ppc64el-tools-releases  the same from trixie and sid (.tools/ppc64el-trixie, -sid)"
 	@echo "make reference  build real 6.12 and 6.1 kernels, crash them under QEMU's pseries fadump, write tests/reference (not in CI; ~20 min)"
 	@echo "make bench  measure throughput, scaling and speed; writes bench.json"
+	@echo "make docs   regenerate docs/scenarios.md from the scenario format's key tables"
 	@echo "make clean  remove .venv and out/"
 
 $(STAMP): pyproject.toml
@@ -75,6 +76,11 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	$(BIN)/python -m emulator.host.bench --out bench.json
+
+# The scenario format reference, written from emulator/scenario/keys.py and the fault catalog (a test fails when
+# the committed file differs).
+docs: $(STAMP)
+	$(BIN)/fadump-emu schema --markdown -o docs/scenarios.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

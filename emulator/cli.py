@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fadump-emu",
         description="Emulate a POWER partition that crashes and is saved by firmware-assisted dump.",
-        epilog="Example: fadump-emu run scenarios/basic-panic.toml --out out/basic-panic",
+        epilog="Example: fadump-emu run scenarios/basic-panic.toml --out out/basic-panic (from any folder: "
+               "fadump-emu run basic-panic; fadump-emu run --list shows the bundled scenarios)",
     )
     p.add_argument("--version", action="version", version=f"fadump-emu {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -25,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run a scenario file and write console.log, report.json and vmcore "
                                      "into the output folder. Exit status: 0 expectations met, 1 not met, "
                                      "2 bad input.")
-    run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help=f"scenario file (default {DEFAULT_SCENARIO})")
+    run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                     help=f"scenario file, or a bundled scenario's name (e.g. basic-panic, faults/disk-full; "
+                          f"--list shows them) (default {DEFAULT_SCENARIO})")
+    run.add_argument("--list", action="store_true",
+                     help="list the bundled scenarios (name, kernel profile, what each shows) and exit")
     run.add_argument("--out", "-o", default=None, help="output folder (default out/NAME)")
     run.add_argument("--force", action="store_true",
                      help="replace the results of an earlier run in the output folder (only the files the tool "
@@ -46,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "console with the golden transcript NAME.log beside the scenario when "
                                       "there is one. Exit status: 0 all passed, 1 any FAIL or ERROR, "
                                       "2 bad input (no such path, nothing to run).")
-    test.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default scenarios/)")
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="scenario files or folders, or bundled scenarios and folders by name (default scenarios/: "
+                           "the bundled ones when there is no such folder here)")
     test.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                       help="worker processes (default: the number of CPUs)")
     test.add_argument("--out", "-o", default="out/test",
@@ -122,11 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(type or allowed values, default) and what it does. A table on a "
                                         "terminal, plain unwrapped lines into pipes.")
     faults.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    schema = sub.add_parser("schema", help="write a JSON Schema of the scenario file format (for TOML editors)",
+    schema = sub.add_parser("schema", help="write a JSON Schema of the scenario file format (for TOML editors), "
+                                           "or with --markdown its reference, docs/scenarios.md",
                             description="Write the JSON Schema (draft 2020-12) of scenario files: every table and "
                                         "key, with types, units, defaults and allowed values. Taplo / Even Better "
                                         "TOML use it from a `#:schema scenario.schema.json` first line.")
     schema.add_argument("-o", "--output", default=None, metavar="FILE", help="write to FILE (default stdout)")
+    schema.add_argument("--markdown", action="store_true",
+                        help="write the scenario format reference (docs/scenarios.md) instead: every key, type, "
+                             "default, allowed values and an example, the faults and the output files")
     check = sub.add_parser("check-scenario", help="validate scenario files without running them")
     check.add_argument("scenarios", nargs="+", metavar="PATH",
                        help="scenario files or folders (searched recursively for *.toml, like `test`)")
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_explore(args) -> int:
     from emulator.regress import explore
 
+    args.scenario = scenario_path(args.scenario)
     return explore.command(args)
 
 
@@ -235,7 +247,7 @@ def cmd_explain(args) -> int:
     from emulator.views import explain
     from emulator.scenario import loader as scenario
 
-    return explain.explain(scenario.load(args.scenario), step=args.step, as_json=args.json)
+    return explain.explain(scenario.load(scenario_path(args.scenario)), step=args.step, as_json=args.json)
 
 
 def cmd_check(args) -> int:
@@ -249,14 +261,14 @@ def cmd_check(args) -> int:
 
     paths = []
     for given in args.scenarios:
-        p = Path(given)
+        p = Path(scenario_path(given))
         if p.is_dir():
             found = sorted(str(f) for f in p.rglob("*.toml"))
             if not found:
                 raise BadInputError(f"{given}: no *.toml scenario files in this folder")
             paths += found
         else:
-            paths.append(given)
+            paths.append(str(p))
     for path in paths:
         sc = scenario.load(path)
         rehearse(sc)
@@ -267,9 +279,40 @@ def cmd_check(args) -> int:
 def cmd_test(args) -> int:
     from emulator.regress import suite
 
-    return suite.run_suite(args.paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
+    paths = [scenario_path(p) for p in (args.paths or suite.DEFAULT_PATHS)]  # from any folder: the bundled ones
+    return suite.run_suite(paths, out_root=args.out, workers=args.jobs, junit_path=args.junit,
                            json_path=args.json, update_golden=args.update_golden, scheduler=args.scheduler,
                            cluster=args.cluster, collect_files=args.collect)
+
+
+def cmd_list() -> int:
+    """run --list: the bundled scenarios, one line each into pipes, a table on a terminal."""
+    from emulator.scenario import bundled
+
+    entries = bundled.listing()
+    if not entries:
+        print("fadump-emu: this installation has no bundled scenarios", file=sys.stderr)
+        return 2
+    if not sys.stdout.isatty():
+        sys.stdout.write(bundled.text_listing(entries))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"bundled scenarios (fadump-emu run NAME; files in {bundled.folder()})")
+    for column in ("name", "profile", "what it shows"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.relative, e.profile, e.description)
+    Console(highlight=False).print(table)
+    return 0
+
+
+def scenario_path(arg: str) -> str:
+    """A scenario argument as a file: itself, or the bundled scenario it names (emulator.scenario.bundled)."""
+    from emulator.scenario import bundled
+
+    return bundled.resolve(arg)
 
 
 def cmd_run(args) -> int:
@@ -277,7 +320,9 @@ def cmd_run(args) -> int:
     from emulator.scenario import loader as scenario
     from emulator.run.runner import run_scenario
 
-    sc = scenario.load(args.scenario)
+    if args.list:
+        return cmd_list()
+    sc = scenario.load(scenario_path(args.scenario))
     out = args.out or f"out/{sc.name}"
     # Every output target is checked before the run starts: a bad one costs nothing.
     outdir.check_out_dir(out)

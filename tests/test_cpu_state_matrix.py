@@ -97,8 +97,9 @@ class Spec:
         for addr in (LOW, HIGH[self.profile]):
             lines += ["[[memory.write]]", f'addr = "{addr:#x}"', f'text = "{TEXT}"']
         lines += ["[crash]", f"cpu = {self.crash_cpu}", f'kind = "{self.kind}"', 'at = "10s"',
-                  f"stuck_cpus = {list(self.stuck)}", "[crash.regs]"]
-        lines += [f'{k} = "{v:#x}"' for k, v in self.crash_regs.items()]
+                  f"stuck_cpus = {list(self.stuck)}"]
+        if self.kind != "hypervisor":  # a hypervisor termination runs no kernel code: [crash.regs] is refused
+            lines += ["[crash.regs]"] + [f'{k} = "{v:#x}"' for k, v in self.crash_regs.items()]
         for cpu in range(4):
             lines += [f"[cpu.{cpu}.regs]"] + [f'{k} = "{v:#x}"' for k, v in live_regs(cpu, self.endian).items()]
         return "\n".join(lines + ["[capture]", f'after = "{self.after}"', ""])

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from emulator import __version__
+from emulator.run import value_diff
 from emulator.run.outdir import write_file
 from emulator.run.results import RunResult
 from emulator.run.verify import describe
@@ -58,14 +59,19 @@ def check_samples(result: RunResult) -> list[dict]:
         out.append({"what": f"CPU {cpu}'s {name} in the vmcore is {value:#x}", "ok": got == value,
                     "detail": "no note for that CPU" if got is None else f"it is {got:#x}"})
     for addr, data, got in (first.samples if first else []):
-        out.append({"what": f"the vmcore holds {data[:16]!r} at {addr:#x}", "ok": got == data,
-                    "detail": "not inside any PT_LOAD" if got is None else f"found {got[:16]!r}"})
+        out.append({"what": f"the vmcore holds {value_diff.shown(data)} at {addr:#x}", "ok": got == data,
+                    "detail": "not inside any PT_LOAD" if got is None else value_diff.describe(data, got)})
     if sc.expect.memory and first is None:
         out.append({"what": "memory samples can be checked", "ok": False, "detail": "no vmcore was captured"})
     for boot, path, value, _ in sc.expect.sysfs:
         got = result.sysfs_state.get(boot, {}).get(path)
-        out.append({"what": f"{path} reads {value!r} in boot {boot}", "ok": got == value,
-                    "detail": "no such file" if got is None else f"it reads {got!r}"})
+        # Compared without a trailing newline: "1" and "1\n" both match a file reading "1\n".
+        ok = got is not None and value_diff.chomp(got) == value_diff.chomp(value)
+        out.append({"what": f"{path} reads {value_diff.shown(value)} in boot {boot}", "ok": ok,
+                    "detail": "no such file" if got is None else (
+                        f"it reads {value_diff.shown(got)}" if ok else
+                        value_diff.describe(value_diff.chomp(value), value_diff.chomp(got))
+                        + "; compared without a trailing newline")})
     return out
 
 

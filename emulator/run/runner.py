@@ -79,7 +79,31 @@ class Run(CaptureSteps):
             # SimPy re-raises a copy; give the caller the original (with its file and line).
             raise (exc.__cause__ if isinstance(exc.__cause__, FadumpEmuError) else exc) from None
         self.result.outcome = self.outcome()
+        if not self.lenient:
+            self.check_injection_struck()
         return self.result
+
+    def check_injection_struck(self) -> None:
+        """A crash-at-boundary fault that never struck is a scenario mistake, not a quiet run without a crash."""
+        fault = self.faults.kinds.get("crash-at-boundary")
+        if fault is None or self.faults.struck:
+            return
+        labels, index = self.result.boundaries, fault.params["boundary"]
+        if index >= len(labels):
+            raise ScenarioError(f"crash-at-boundary: boundary {index} is never reached: this run passes "
+                                f"{len(labels)} boundaries, 0 to {len(labels) - 1} (`fadump-emu explore "
+                                f"{self.sc.path}` lists them); choose one of those", self.sc.path, fault.line)
+        copies = [i for i, label in enumerate(labels) if label.startswith("firmware")]
+        if labels[index].startswith("firmware"):
+            raise ScenarioError(f"crash-at-boundary: boundary {index} is {labels[index]!r}, where no kernel runs to "
+                                f"crash: trigger = \"{fault.params.get('trigger', 'panic')}\" cannot strike there; "
+                                "use trigger = \"power-loss\", or a boundary before or after it", self.sc.path,
+                                fault.line)
+        raise ScenarioError(f"crash-at-boundary: trigger = \"power-loss\" strikes only while firmware copies "
+                            f"memory, and boundary {index} is {labels[index]!r}; "
+                            + (f"use boundary = {copies[0]} (firmware: preserving memory)" if copies else
+                               "this run never preserves memory: add a crash first, or choose another trigger"),
+                            self.sc.path, fault.line)
 
     def partition(self):
         m, sc = self.machine, self.sc
@@ -167,7 +191,12 @@ class Run(CaptureSteps):
         inject = self.faults.injection_at(index)
         if inject is None or inject.get("trigger") == "power-loss":
             return None
+        self.faults.struck = True
         online = [c.id for c in self.machine.cpus if c.online]
+        if "cpu" in inject and inject["cpu"] not in online and not self.lenient:
+            raise ScenarioError(f"crash-at-boundary: cpu {inject['cpu']} is offline at boundary {index} ({label!r}); "
+                                f"the online CPUs there are {online}", self.sc.path,
+                                self.faults.kinds["crash-at-boundary"].line)
         cpu = inject.get("cpu", online[0]) if inject.get("cpu", online[0]) in online else online[0]
         crash = CrashSpec(cpu=cpu, kind=inject.get("trigger", "panic"), message=f"injected crash at {label}")
         return (yield from self.crash(k, Event("crash", k.boot, self.machine.uptime(), None, crash=crash)))
@@ -290,6 +319,7 @@ class Run(CaptureSteps):
             inject = self.faults.injection_at(index)
             if inject and inject.get("trigger") == "power-loss":
                 m.fadump.state.interrupt = (0.5, "power-loss")
+                self.faults.struck = True
             preserve_span = self.result.span("firmware preserves the partition", m.fadump.actor, m.env.now)
             try:
                 with self.result.timed("preserve"):

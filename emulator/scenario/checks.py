@@ -14,7 +14,25 @@ from emulator.errors import ScenarioError
 from emulator.scenario.model import Scenario
 from kernels.image import IMAGE_SIZE
 
-RESULT_NAME = re.compile(r"^(vmcore(\.\d+)?|console\.log|report\.(json|html)|boot-\d+|digests|debug)$")
+OUTPUT_FILES = (
+    ("console.log", r"console\.log", "the console of every boot, one line per message with its uptime stamp; "
+                                     "each boot starts again at 0"),
+    ("report.json", r"report\.json", "the outcome, each expectation and whether it held, the crashes, each capture "
+                                     "with its verification and registers, sysfs writes and values, hotplug, RTAS "
+                                     "calls"),
+    ("report.html", r"report\.html", "the same as one self-contained page: console, memory maps, timeline, "
+                                     "verification, registers, RTAS calls"),
+    ("vmcore", r"vmcore", "the first vmcore the capture kernel saved (the one expect.memory, expect.registers, "
+                          "missing and bogus describe)"),
+    ("vmcore.N", r"vmcore\.\d+", "the Nth saved vmcore: a later crash's, or a capture event's without a path"),
+    ("boot-N/", r"boot-\d+", "what boot N saw once it was up: boot-N/proc/device-tree/ (e.g. "
+                             "boot-2/proc/device-tree/rtas/ibm,kernel-dump in a capture kernel)"),
+    ("digests/", r"digests", "BLAKE3 digests of crash-time memory, per vmcore (fadump-emu verify reads them)"),
+    ("debug/", r"debug", "the symbol file (vmlinux) fadump-emu gdb, drgn and crash build on first use"),
+)
+"""What a run writes into its output folder: (shown name, pattern, what it holds). A capture event's ``path``
+adds a file of that name."""
+RESULT_NAME = re.compile("^(" + "|".join(pattern for _, pattern, _ in OUTPUT_FILES) + ")$")
 """The names a run writes by itself (a scenario's capture path may not take them)."""
 
 

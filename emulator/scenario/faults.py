@@ -79,6 +79,8 @@ class FaultPlan:
         self.faults = faults
         self.kinds = {f.kind: f for f in faults}
         self.machine = None
+        self.struck = False
+        """Whether the crash-at-boundary fault found its boundary."""
 
     def has(self, kind: str) -> bool:
         return kind in self.kinds

@@ -10,7 +10,8 @@ emulator.scenario.faults.FAULTS). Each key is a JSON Schema fragment with a desc
 from emulator.hw.cpu import REGISTER_NAMES
 from emulator.scenario.faults import FAULTS, SECTIONS
 from emulator.scenario.model import (
-    ACTIONS, CAPTURE_AFTER, CRASH_KINDS, HOTPLUG_KINDS, OUTCOMES, PAGE_KINDS, PROFILES,
+    ACTIONS, CAPTURE_AFTER, CRASH_KINDS, DEFAULT_EPOCH, HOTPLUG_KINDS, OUTCOME_MEANINGS, OUTCOMES, PAGE_KINDS,
+    PROFILES,
 )
 from firmware.platforms import FIRMWARES
 
@@ -18,13 +19,15 @@ SIZE_PATTERN = r"^\s*(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)\s*([kKmMgGtTpP]([iI]?[bB]
 """What emulator.units.parse_size reads: a number (decimal or 0x hex) and a binary unit."""
 TIME_PATTERN = r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(ms|s)?\s*$"
 """What the reader's seconds() reads: "30s", "250ms", "12.5"."""
+SIZE_NOTE = " (bytes: an integer or \"2GiB\", \"256MiB\", \"64KiB\", \"0x2000000\"; binary units)"
+"""What size() appends to a description (the markdown reference shows it once, under value formats)."""
+TIME_NOTE = " (seconds of uptime: a number or \"10s\", \"250ms\")"
 
 
 def size(description: str, default=None) -> dict:
     """A byte count or an address: an integer, or a string like "2GiB", "256MiB", "0x2000000"."""
     frag = {"type": ["integer", "string"], "minimum": 0, "pattern": SIZE_PATTERN,
-            "description": description + " (bytes: an integer or \"2GiB\", \"256MiB\", \"64KiB\", \"0x2000000\"; "
-                                         "binary units)"}
+            "description": description + SIZE_NOTE}
     if default is not None:
         frag["default"] = default
     return frag
@@ -33,7 +36,7 @@ def size(description: str, default=None) -> dict:
 def time(description: str, default=None) -> dict:
     """Seconds of uptime: a number or "10s", "250ms"."""
     frag = {"type": ["number", "string"], "minimum": 0, "pattern": TIME_PATTERN,
-            "description": description + " (seconds of uptime: a number or \"10s\", \"250ms\")"}
+            "description": description + TIME_NOTE}
     if default is not None:
         frag["default"] = default
     return frag
@@ -99,15 +102,16 @@ KEYS: dict[str, dict[str, dict]] = {
         "expect": {}, "faults": {},
     },
     "machine": {
-        "memory": size("RAM present at boot; a multiple of lmb_size", "2GiB"),
+        "memory": size("RAM present at boot; a multiple of lmb_size", "8GiB"),
         "max_memory": size("room for hot-added LMBs (default: memory)"),
         "lmb_size": size("logical memory block size, a power of two of at least 16MiB", "256MiB"),
         "holes": array(RANGE, "address ranges with no memory, LMB-aligned, not at 0"),
-        "cpus": integer("number of CPUs", 1, 1, 2048),
+        "cpus": integer("number of CPUs", 8, 1, 2048),
         "online_cpus": list_of("integer", "CPU numbers online at boot (default all)"),
         "page_size": size("kernel page size: \"64KiB\" or \"4KiB\"", "64KiB"),
         "endian": choice(("little", "big"), "byte order: little (ppc64le) or big (ppc64)", "little"),
-        "rma_size": size("real mode area size, a multiple of 16MiB"),
+        "rma_size": size("real mode area size, a multiple of 16MiB (default: the firmware's: PowerVM the first LMB, "
+                                "QEMU min(memory, 1TiB))"),
         "register_save_area": {"description": "replaced by machine.firmware (refused with a hint)", "not": {}},
         "extended_os_term": boolean("firmware advertises ibm,extended-os-term", True),
         "mmu": choice(("hash", "radix"), "MMU mode", "hash"),
@@ -115,16 +119,18 @@ KEYS: dict[str, dict[str, dict]] = {
                            "phyp"),
     },
     "kernel": {
-        "profile": choice(PROFILES, "kernel release whose fadump code runs the first kernel"),
-        "cmdline": string("first kernel's command line"),
-        "capture_cmdline": string("capture kernel's command line"),
+        "profile": choice(PROFILES, "kernel release whose fadump code runs the first kernel", PROFILES[0]),
+        "cmdline": string("first kernel's command line", "root=/dev/sda2 fadump=on"),
+        "capture_cmdline": string("capture kernel's command line (default: cmdline)"),
         "capture_profile": choice(PROFILES, "kernel release of the capture kernel (default: profile)"),
-        "osrelease": string("uname -r of the first kernel"),
-        "capture_osrelease": string("uname -r of the capture kernel"),
-        "epoch": integer("wall-clock time of the first boot, seconds since 1970", minimum=0),
+        "osrelease": string("uname -r of the first kernel (default: the profile's, e.g. 6.10.0-fadump-emu)"),
+        "capture_osrelease": string("uname -r of the capture kernel (default: osrelease when both kernels run the same "
+                                    "profile, else the capture profile's)"),
+        "epoch": integer("wall-clock time of the first boot, seconds since 1970", DEFAULT_EPOCH, minimum=0),
         "note_pids": choice(("zero", "cpu"), "pid in NT_PRSTATUS notes: zero (as fadump writes them) or cpu",
                             "zero"),
-        "nr_cpus": integer("CONFIG_NR_CPUS, at least machine.cpus", minimum=2),
+        "nr_cpus": integer("CONFIG_NR_CPUS, at least machine.cpus (default: the profile's pseries defconfig "
+                                   "value)", minimum=2),
     },
     "cpu": {"regs": REGS},
     "memory": {"write": {}},
@@ -138,9 +144,10 @@ KEYS: dict[str, dict[str, dict]] = {
     "crash": {
         "cpu": integer("crashing CPU", 0, 0),
         "kind": choice(CRASH_KINDS, "how the kernel crashes", "panic"),
-        "message": string("panic message"),
-        "regs": REGS,
-        "stuck_cpus": list_of("integer", "CPUs that do not answer the crash IPI"),
+        "message": string("panic message (kind = \"panic\" only)", "fadump-emu: scripted crash"),
+        "regs": dict(REGS, description="the crashing CPU's registers as crash_fadump() saves them in the crash "
+                                       "info header (not with kind = \"hypervisor\": set [cpu.N] regs)"),
+        "stuck_cpus": list_of("integer", "CPUs that do not answer the system reset (kind = \"system-reset\" only)"),
     },
     "crash_time": {
         "at": time("when the crash happens", "30s"),
@@ -153,8 +160,7 @@ KEYS: dict[str, dict[str, dict]] = {
                                                "--message-level 7 -d 31 (kdump-utils)", "cp"),
     },
     "expect": {
-        "outcome": choice(OUTCOMES, "how the run ends: vmcore saved, no-dump, dump-rejected, fallback (kdump), "
-                                    "capture-failed, or none (no crash happened)"),
+        "outcome": choice(OUTCOMES, "how the run ends: " + "; ".join(f"{k}: {v}" for k, v in OUTCOME_MEANINGS.items())),
         "console": list_of("string", "lines (substrings) the console must show"),
         "no_console": list_of("string", "lines (substrings) the console must not show"),
         "complete": boolean("the vmcore holds all of crash-time memory", True),
@@ -171,7 +177,8 @@ KEYS: dict[str, dict[str, dict]] = {
     "expect.sysfs": {
         "boot": integer("which boot reads it", 1, 1, 999),
         "path": string("sysfs path, e.g. /sys/kernel/fadump/enabled"),
-        "value": string("expected contents"),
+        "value": string("expected contents; compared without a trailing newline (\"1\" matches a file reading "
+                        "\"1\\n\")"),
     },
     "event.reboot": {},
     "event.capture": {"path": string("where the capture kernel saves the vmcore")},

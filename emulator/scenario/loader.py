@@ -57,7 +57,8 @@ def load(path: str | Path) -> Scenario:
                                 "TOML file", path)
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError("no such scenario file; the bundled ones are in scenarios/", path) from None
+        raise ScenarioError("no such scenario file or bundled scenario; `fadump-emu run --list` lists the bundled "
+                            "ones (run one by name: fadump-emu run basic-panic)", path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the file ({exc})", path) from None
     return loads(text, path)

@@ -28,7 +28,26 @@ HASH_ONLY_PROFILES = ("linux-3.4",)
 MAX_NR_CPUS = 8192
 """The largest CONFIG_NR_CPUS ppc64 accepts (arch/powerpc/platforms/Kconfig.cputype: range 2 8192 on PPC_BOOK3S_64)."""
 CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
-OUTCOMES = ("vmcore", "no-dump", "dump-rejected", "fallback", "capture-failed", "none")
+CRASH_KIND_USES = {
+    "panic": ("regs", "message"),
+    "sysrq": ("regs",),
+    "oops": ("regs",),
+    "system-reset": ("regs", "stuck_cpus"),
+    "hypervisor": (),
+}
+"""Which [crash] keys each crash kind uses (kernels.crash): panic() prints the message; sysrq and oops print
+their own; only system_reset_exception() waits for stuck CPUs; a hypervisor termination runs no kernel code,
+so firmware saves the CPUs' live registers ([cpu.N] regs). The reader refuses a key its kind would ignore."""
+OUTCOME_MEANINGS = {
+    "vmcore": "firmware preserved the crash and the capture kernel saved a vmcore",
+    "no-dump": "firmware did not preserve the crash (fadump not registered, or power lost during the copy)",
+    "dump-rejected": "firmware preserved memory but the capture kernel refused the dump (no /proc/vmcore)",
+    "fallback": "fadump was off and kdump's crashkernel= reservation takes the dump instead",
+    "capture-failed": "the capture kernel could not save the vmcore (disk full, or it crashed first)",
+    "none": "no crash happened: the scenario ends with the partition running",
+}
+"""What each expect.outcome means (emulator.run.runner.Run.outcome decides which one a run has)."""
+OUTCOMES = tuple(OUTCOME_MEANINGS)
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
 ACTIONS = ("write", "sysfs", "crash", "hotplug", "reboot", "capture")
 PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")

@@ -11,8 +11,8 @@ from emulator.errors import ScenarioError
 from emulator.scenario.faults import FAULTS, SECTIONS, Fault
 from emulator.hw.layout import Range
 from emulator.scenario.model import (
-    ACTIONS, CAPTURE_AFTER, CRASH_KINDS, HASH_ONLY_PROFILES, HOTPLUG_KINDS, MAX_NR_CPUS, OUTCOMES, PAGE_KINDS,
-    PROFILES, CrashSpec, Event,
+    ACTIONS, CAPTURE_AFTER, CRASH_KIND_USES, CRASH_KINDS, HASH_ONLY_PROFILES, HOTPLUG_KINDS, MAX_NR_CPUS, OUTCOMES,
+    PAGE_KINDS, PROFILES, CrashSpec, Event,
 )
 from emulator.scenario.checks import check_capture_path
 from emulator.scenario.keys import EVENT_COMMON, names
@@ -180,7 +180,25 @@ class TimelineTables:
         if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < self.sc.machine.cpus for x in stuck):
             raise self.sc.error(f"stuck_cpus must list CPU numbers below {self.sc.machine.cpus}", *path, "stuck_cpus")
         c.stuck_cpus = stuck
+        self.crash_kind_uses(t, c.kind, *path)
         return c
+
+    def crash_kind_uses(self, t: dict, kind: str, *path) -> None:
+        """A [crash] key that ``kind`` would ignore is refused (model.CRASH_KIND_USES)."""
+        uses = CRASH_KIND_USES[kind]
+        for key in ("regs", "message", "stuck_cpus"):
+            if key not in t or key in uses or (key != "message" and not t[key]):
+                continue
+            if kind == "hypervisor":
+                why = ("with kind = \"hypervisor\" no kernel code runs: the hypervisor stops the partition and "
+                       "firmware saves each CPU's live registers, so nothing reads it")
+                fix = ("set the CPU's registers with [cpu.N.regs] instead" if key == "regs" else
+                       f"remove {key}, or use a kind that uses it")
+            else:
+                users = [k for k, u in CRASH_KIND_USES.items() if key in u]
+                why = f"kind = \"{kind}\" does not use it (kinds that do: {', '.join(users)})"
+                fix = f"remove {key}, or set kind = \"{users[0]}\""
+            raise self.sc.error(f"crash {key} would be ignored: {why}; {fix}", *path, key)
 
     def write(self, t: dict, *path) -> Event:
         self.keys(t, names("write"), *path)

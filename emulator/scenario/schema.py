@@ -99,7 +99,12 @@ def build() -> dict:
 
 
 def command(args) -> int:
-    text = json.dumps(build(), indent=2) + "\n"
+    if getattr(args, "markdown", False):
+        from emulator.scenario import scenario_doc
+
+        text = scenario_doc.render()
+    else:
+        text = json.dumps(build(), indent=2) + "\n"
     if args.output in (None, "-"):
         sys.stdout.write(text)
         return 0

@@ -108,6 +108,26 @@ CASES = [
      "overlaps the running kernel's image"),
     ("write-into-a-hole", '[machine]\nmemory = "4GiB"\nholes = [{start = "1GiB", size = "256MiB"}]\n'
                           '[[memory.write]]  # <-\naddr = "0x40000010"\ntext = "x"\n', "touches the hole"),
+    # Inputs that used to be ignored without a word (issue 15).
+    ("crash-at-boundary-past-the-last", '[machine]\nmemory = "1GiB"\ncpus = 2\n[[faults]]  # <-\n'
+                                        'kind = "crash-at-boundary"\nboundary = 99\n',
+     "boundary 99 is never reached: this run passes"),
+    ("power-loss-at-a-kernel-boundary", '[machine]\nmemory = "1GiB"\ncpus = 2\n[crash]\nat = 10\n[[faults]]  # <-\n'
+                                        'kind = "crash-at-boundary"\nboundary = 0\ntrigger = "power-loss"\n',
+     'trigger = "power-loss" strikes only while firmware copies memory'),
+    ("crash-at-boundary-on-an-offline-cpu", '[machine]\nmemory = "1GiB"\ncpus = 4\nonline_cpus = [0, 1]\n'
+                                           '[[faults]]  # <-\nkind = "crash-at-boundary"\nboundary = 1\ncpu = 3\n',
+     "crash-at-boundary: cpu 3 is offline at boundary 1"),
+    ("hypervisor-with-crash-regs", '[crash]\nkind = "hypervisor"\nat = 10\n[crash.regs]  # <-\nnip = 1\n',
+     "crash regs would be ignored: with kind = \"hypervisor\" no kernel code runs"),
+    ("hypervisor-event-with-regs", '[[events]]\naction = "crash"\nat = 10\nkind = "hypervisor"\n'
+                                   'regs = {nip = 1}  # <-\n', "set the CPU's registers with [cpu.N.regs] instead"),
+    ("hypervisor-with-message", '[crash]\nkind = "hypervisor"\nmessage = "x"  # <-\n',
+     "crash message would be ignored"),
+    ("oops-with-message", '[crash]\nkind = "oops"\nmessage = "x"  # <-\n',
+     'kind = "oops" does not use it (kinds that do: panic); remove message, or set kind = "panic"'),
+    ("panic-with-stuck-cpus", '[crash]\nstuck_cpus = [1]  # <-\n',
+     'kind = "panic" does not use it (kinds that do: system-reset)'),
 ]
 
 
@@ -266,3 +286,26 @@ def test_writes_adding_up_past_the_workload_limit_are_refused_at_the_write_that_
         scenario.load(path)
     assert info.value.line == marked_line(path)
     assert "memory writes add up to 4100 bytes, more than 4096" in str(info.value)
+
+
+def test_a_crash_kind_aimed_at_the_firmware_copy_is_refused_with_the_trigger_that_can_strike_there(tmp_path, capsys):
+    """No kernel runs while firmware copies memory: only trigger = "power-loss" can strike at that boundary."""
+    from emulator.run.runner import Run
+
+    text = '[machine]\nmemory = "1GiB"\ncpus = 2\n[kernel]\nprofile = "linux-6.10"\n[crash]\nat = 10\n'
+    labels = Run(scenario.loads(text, "base.toml"), None).execute().boundaries
+    copy = labels.index("firmware: preserving memory")
+    path = write(tmp_path, text + f'[[faults]]  # <-\nkind = "crash-at-boundary"\nboundary = {copy}\n')
+    assert main(["check-scenario", str(path)]) == 2
+    err = flat(capsys.readouterr().err)
+    assert err.startswith(f"fadump-emu: {path}:{marked_line(path)}: "), err
+    assert 'trigger = "panic" cannot strike there; use trigger = "power-loss"' in err
+    path.write_text(text + f'[[faults]]\nkind = "crash-at-boundary"\nboundary = {copy}\ntrigger = "power-loss"\n')
+    assert main(["check-scenario", str(path)]) == 0
+
+
+def test_empty_stuck_cpus_and_crash_regs_of_other_kinds_are_still_accepted():
+    """Only a key the kind would really ignore is refused: an empty list asks for nothing."""
+    for kind in ("panic", "sysrq", "oops", "system-reset"):
+        scenario.loads(f'[crash]\nkind = "{kind}"\nstuck_cpus = []\n[crash.regs]\nnip = 1\n', "ok.toml")
+    scenario.loads('[crash]\nkind = "hypervisor"\nstuck_cpus = []\n[cpu.0.regs]\nnip = 1\n', "ok.toml")

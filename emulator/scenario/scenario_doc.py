@@ -245,6 +245,8 @@ _MODERN_FIRST = ("/sys/kernel/fadump/enabled", "/sys/kernel/fadump/registered", 
 SYSFS_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "linux-3.4": (("/sys/kernel/fadump_enabled", "/sys/kernel/fadump_registered",
                    "/sys/kernel/debug/powerpc/fadump_region"), ("/sys/kernel/fadump_release_mem",)),
+    "linux-6.1": (tuple(f for f in _MODERN_FIRST if not f.endswith("hotplug_ready")),
+                  ("/sys/kernel/fadump/release_mem", "/sys/kernel/fadump_release_mem")),
     "linux-6.10": (_MODERN_FIRST, ("/sys/kernel/fadump/release_mem", "/sys/kernel/fadump_release_mem")),
     "linux-6.12": (_MODERN_FIRST, ("/sys/kernel/fadump/release_mem", "/sys/kernel/fadump_release_mem")),
     "linux-7.2": (_MODERN_FIRST, ("/sys/kernel/fadump/release_mem", "/sys/kernel/fadump_release_mem")),

@@ -264,8 +264,11 @@ def cmd_run(args) -> int:
         outdir.check_file_target(args.trace, "--trace")
     if args.map:
         outdir.check_dir_target(args.map, "--map")
+    from emulator.host.ppc64el_tools import MAKEDUMPFILE
+    from emulator.views import observers
+
     result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout,
-                          export_mode=args.format)
+                          export_mode=args.format, observers=observers.FOR_OUTPUT, makedumpfile=MAKEDUMPFILE)
     rep = result.report
     if args.map:
         write_map(result, args.map)

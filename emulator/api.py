@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from emulator.scenario import loader as scenario
 from emulator.run.runner import Run, RunResult, publish
+from emulator.views import observers
 
 
 
@@ -83,7 +84,11 @@ class ScenarioBuilder:
 
     def run(self, out_dir: str | None = None, force: bool = False) -> RunResult:
         """Run it; the report is written when ``out_dir`` is given. Returns the RunResult."""
-        run = Run(self.build(), None, force)
+        sc = self.build()
+        tool = None
+        if sc.capture_tool == "makedumpfile":
+            from emulator.host.ppc64el_tools import MAKEDUMPFILE as tool
+        run = Run(sc, None, force, makedumpfile=tool, observers=[observers.html_report] if out_dir else ())
         for fn in self.hooks:
             fn(run)
         return publish(run, out_dir or None, force)

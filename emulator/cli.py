@@ -330,8 +330,10 @@ def cmd_run(args) -> int:
         outdir.check_file_target(args.trace, "--trace")
     if args.map:
         outdir.check_dir_target(args.map, "--map")
+    from emulator.views import observers
+
     result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout,
-                          export_mode=args.format)
+                          export_mode=args.format, observers=observers.FOR_OUTPUT, makedumpfile=makedumpfile_for(sc))
     rep = result.report
     if args.map:
         write_map(result, args.map)
@@ -340,6 +342,15 @@ def cmd_run(args) -> int:
         trace.export(result, args.trace)
     summarize(result, rep, out)
     return 0 if rep["ok"] else 1
+
+
+def makedumpfile_for(sc):
+    """The capture tool a scenario's capture.tool needs (Debian's makedumpfile), imported only then."""
+    if sc.capture_tool != "makedumpfile":
+        return None
+    from emulator.host.ppc64el_tools import MAKEDUMPFILE
+
+    return MAKEDUMPFILE
 
 
 def write_map(result, folder: str) -> None:

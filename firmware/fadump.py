@@ -11,7 +11,6 @@ flag encoding, device-tree property encodings and the triggers without os-term.
 
 from dataclasses import dataclass, field
 
-from emulator.views import progress
 from emulator.hw.devicetree import cells
 from emulator.hw.layout import Range
 from firmware import abi
@@ -74,6 +73,27 @@ class FadumpFirmware:
         self.machine = machine
         self.state = FadumpState()
 
+    # --- what the hypervisor is told from outside the partition ---
+
+    def power_loss(self) -> None:
+        """Power goes away: the registration, a preserved dump and a pending dump are gone."""
+        self.state.registered = None
+        self.state.dump = None
+        self.state.pending = False
+        self.machine.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
+
+    def inject_copy_fault(self, section_type: int, error_flags: int, short_by: int) -> None:
+        """Fault: the section of ``section_type`` ends with ``error_flags`` and ``short_by`` bytes undumped."""
+        self.state.copy_faults[section_type] = (error_flags, short_by)
+
+    def inject_status_error(self) -> None:
+        """Fault: the dump ends with DUMP_ERROR in its header."""
+        self.state.status_error = True
+
+    def inject_interrupt(self, fraction: float, mode: str) -> None:
+        """Fault: the boot-memory copy stops at ``fraction`` by "power-loss" or "hardware-error"."""
+        self.state.interrupt = (fraction, mode)
+
     # --- device tree ---
 
     @property
@@ -117,6 +137,7 @@ class FadumpFirmware:
             return status
         self.state.registered = stored
         self.state.history.append("REGISTER accepted")
+        self.machine.publish("registered")
         self.machine.narrate(self.actor, "ibm,configure-kernel-dump REGISTER", self.source,
                              f"structure of {length} bytes at {buf:#x} checked and remembered")
         return RtasStatus.SUCCESS
@@ -157,6 +178,25 @@ class FadumpFirmware:
     def trigger(self, reason: str) -> bool:
         """A dump without ibm,os-term (system reset, hypervisor); True if one starts."""
         raise NotImplementedError
+
+    def dump(self):
+        """The firmware's dump, its own SimPy process: started by ibm,os-term, a system reset or the hypervisor.
+
+        Mirrors LoPAR's firmware-assisted dump (preserve the registered sections, publish ibm,kernel-dump,
+        memory-preserving reset) and QEMU 10.2's trigger_fadump_boot() (hw/ppc/spapr_fadump.c). Its value is
+        True when memory was preserved, False when power was lost on the way.
+        """
+        m = self.machine
+        m.firmware_log(f"dump triggered (\"{self.state.os_term_message}\"); preserving")
+        try:
+            yield from self.preserve()
+        except PowerLoss as loss:
+            m.firmware_log(str(loss))
+            m.power_loss()
+            return False
+        m.publish("preserved")
+        m.firmware_log("dump complete; resetting the partition (memory preserved)")
+        return True
 
     def preserve(self):
         """Process the registered sections, then publish the result (SimPy process)."""
@@ -242,7 +282,7 @@ class FadumpFirmware:
         yield m.env.timeout(length / COPY_BANDWIDTH)
         todo = sum(e - b for b, e in m.ram.touched_runs(src.start, src.start + length))
         step = self.copy_chunk or length
-        with progress.bar("firmware copying boot memory", todo) as advance:
+        with m.progress("firmware copying boot memory", todo) as advance:
             for offset in range(0, length, step):
                 n = min(step, length - offset)
                 self.state.bytes_moved += m.ram.copy(src.start + offset, dst.start + offset, n, advance)

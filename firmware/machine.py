@@ -1,5 +1,7 @@
 """The partition: RAM, memory map, CPUs, device tree, console, firmware and clock."""
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -52,14 +54,17 @@ class Machine:
         self.cpus: list[Cpu] = make_cpus(config.cpus, online, config.little_endian)
         self.console = Console(echo)
         self.devicetree = DeviceTree()
-        self.steps: list[dict] = []
-        """What each actor did, step by step (for explain and reports)."""
         self.hot_added: set[int] = set()
         """LMB indexes added by hotplug since power-on (the memory maps mark them)."""
         self.dump_area: tuple[int, int] | None = None
         """The first kernel's reserved dump area as the maps drew it, to name it the same way afterwards."""
-        self.step_hook = None
-        """Called with each step as it is recorded (explain --step pauses there, memory as it is then)."""
+        self.on_step: Callable[[dict], None] | None = None
+        """Called with each narrated step (what an actor did, for explain); None: nobody listens, nothing is built."""
+        self.publish: Callable[..., None] = _publish_nowhere
+        """``publish(kind, **fields)``: a lifecycle event for the run's event bus (emulator.run.events)."""
+        self.progress = quiet_progress
+        """``progress(description, total)``: a context yielding ``advance(nbytes)`` for a long copy; the run
+        points it at its event bus, where a view may draw a bar."""
         self.stall = 0.0
         """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
@@ -140,19 +145,16 @@ class Machine:
     def power_loss(self) -> None:
         """Power goes away: memory and the hypervisor's dump state are gone."""
         self.ram = PartitionRAM(self.ram.size)
-        self.fadump.state.registered = None
-        self.fadump.state.dump = None
-        self.fadump.state.pending = False
-        self.devicetree.delete("/rtas", abi.DT_KERNEL_DUMP)
+        self.fadump.power_loss()
 
     def narrate(self, actor: str, function: str, source: str, text: str, **structs) -> None:
-        """Record one step for `fadump-emu explain`: who did what, modelling which code, with what data."""
-        self.steps.append({"time": round(self.now(), 6), "uptime": round(self.uptime(), 6),
-                           "console_line": len(self.console.lines), "boot": self.boot_count, "actor": actor,
-                           "function": function, "source": source, "text": text,
-                           "structs": {name: plain(value) for name, value in structs.items()}})
-        if self.step_hook is not None:
-            self.step_hook(self.steps[-1])
+        """One step for `fadump-emu explain`: who did what, modelling which code, with what data (if anyone listens)."""
+        if self.on_step is None:
+            return
+        self.on_step({"time": round(self.now(), 6), "uptime": round(self.uptime(), 6),
+                      "console_line": len(self.console.lines), "boot": self.boot_count, "actor": actor,
+                      "function": function, "source": source, "text": text,
+                      "structs": {name: plain(value) for name, value in structs.items()}})
 
     def now(self) -> float:
         """Partition time, including busy-waits of the running synchronous call."""
@@ -171,6 +173,20 @@ class Machine:
         """A line from the hypervisor, stamped with the uptime of the boot it ends."""
         actor = self.fadump.actor
         self.console.emit(self.now(), self.uptime(), actor, f"{actor}: {text}", self.boot_count)
+
+
+def _publish_nowhere(kind, **fields) -> None:
+    """The machine's publisher before a run connects its event bus."""
+
+
+def _ignore(_: int) -> None:
+    return None
+
+
+@contextmanager
+def quiet_progress(description: str, total: int):
+    """A long operation nobody watches: ``advance`` does nothing."""
+    yield _ignore
 
 
 def plain(value):

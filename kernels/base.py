@@ -11,6 +11,7 @@ from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels import cputable, kallsyms, mmzone, tasks, vmalloc, vmcoreinfo
 from kernels.crash import CrashPaths
+from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage, release_symbols
 from kernels.memmap import MemMap
 from kernels.sparsemem import SparseVmemmap
@@ -78,8 +79,11 @@ class Kernel(CrashPaths):
     """hash__setup_initial_memory_limit() (6.x, arch/powerpc/mm/book3s64/hash_utils.c): a guest on an
     ISA 3.0 CPU (POWER9/10, what we model) clamps ppc64_rma_size to 1 TiB (1UL << SID_SHIFT_1T)."""
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0, nr_cpus: int | None = None):
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int = 0, nr_cpus: int | None = None,
+                 faults: FaultHooks = NO_FAULTS):
         self.machine = machine
+        self.faults = faults
+        """Where the scenario's [[faults]] act inside this kernel (kernels.fault_hooks)."""
         self.nr_cpus = nr_cpus or self.version.nr_cpus
         """CONFIG_NR_CPUS of this build ([kernel] nr_cpus, else the release's pseries defconfig)."""
         self.ram = machine.ram
@@ -112,7 +116,6 @@ class Kernel(CrashPaths):
         self.crash_info_saved = False
         self.kdump_fallback = False
         """fadump reserved nothing and crashkernel= did: kdump would take the dump."""
-        self.faults = None
         """crash_fadump() wrote the crashing CPU, registers and online mask into the header."""
         self.elfcorehdr_addr = None
         self.vmcoreinfo_text = ""
@@ -364,8 +367,7 @@ class Kernel(CrashPaths):
         """
         rtas = self.machine.rtas
         token = rtas.token(name)
-        if self.faults is not None and name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
-            self.faults.check_register(args[0])
+        self.faults.before_rtas(name, args)
         waited = 0.0
         while True:
             status = rtas.call(token, *args)

@@ -5,8 +5,42 @@ drivers/tty/sysrq.c and rtas_os_term() in arch/powerpc/kernel/rtas.c; the
 wording follows the kernel generation (``modern_wording``).
 """
 
+from enum import StrEnum
+
 from firmware import abi
 from kernels import tasks
+
+
+class CrashKind(StrEnum):
+    """How the scenario brings a kernel down ([crash] kind)."""
+
+    PANIC = "panic"
+    SYSRQ = "sysrq"
+    OOPS = "oops"
+    SYSTEM_RESET = "system-reset"
+    HYPERVISOR = "hypervisor"
+
+
+class Verdict(StrEnum):
+    """How a boot ends: a crash's verdict (report.json crashes[].result) or a clean reboot."""
+
+    DUMPED = "dumped"
+    """Firmware preserved the partition; the capture kernel boots next."""
+    REBOOT = "reboot"
+    """panic= timeout: the partition reboots without a dump."""
+    HANG = "hang"
+    """The kernel stops; nothing else happens."""
+    TERMINATED = "terminated"
+    """The hypervisor ended the partition with no dump registered."""
+    POWER_LOSS = "power-loss"
+    """Power went away during preservation: memory and the dump are gone."""
+    CLEAN_REBOOT = "clean-reboot"
+    """userspace asked for a reboot (no crash)."""
+
+    @property
+    def restarts(self) -> bool:
+        """Whether the partition boots again after this ending."""
+        return self in (Verdict.DUMPED, Verdict.REBOOT, Verdict.CLEAN_REBOOT, Verdict.POWER_LOSS)
 
 PANIC = "Kernel panic - not syncing: {message}"
 CRASH_FUNCTIONS = {"panic": "panic()", "sysrq": "sysrq_handle_crash()", "oops": "die()",
@@ -18,6 +52,8 @@ TRAP_SYSTEM_RESET = 0x100
 TRAP_DATA_ACCESS = 0x300
 CRASH_TIMEOUT_MS = 500
 """crash_fadump(): how long the first CPU waits for the others on a system reset (since ~5.8)."""
+POLL_MS = 1
+"""crash_fadump()'s poll step (mdelay(1)): the wait lasts this long when every CPU arrives (assumption)."""
 
 
 class CrashPaths:
@@ -43,8 +79,16 @@ class CrashPaths:
         word = int.from_bytes(mask[(cpu // 64) * 8:(cpu // 64) * 8 + 8], self.byteorder)
         return bool(word >> (cpu % 64) & 1)
 
-    def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> str:
-        """Crash on ``cpu`` by ``kind``: "dumped", "reboot" or "hang"."""
+    def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> Verdict:
+        """Crash on ``cpu`` by ``kind`` to its end on the machine's clock (crash_process run on its own)."""
+        env = self.machine.env
+        process = env.process(self.crash_process(kind, cpu, regs, message, stuck))
+        env.run(until=process)
+        return process.value
+
+    def crash_process(self, kind: str, cpu: int, regs: dict[str, int], message: str,
+                      stuck: tuple[int, ...] = ()):
+        """The crashing CPU through panic()/die()/system_reset_exception() (kernel/panic.c, traps.c): a Verdict."""
         self.crashing_cpu = cpu
         tasks.record_crashing_cpu(self, cpu)
         registered = self.fadump_registered_now()
@@ -52,6 +96,8 @@ class CrashPaths:
                      f"CPU {cpu} goes down ({kind}); fadump is "
                      + ("registered: the crash path hands over to firmware" if registered else
                         "NOT registered: firmware will not preserve memory"))
+        if kind == "system-reset" and self.waits_for_secondaries and registered:
+            yield from self.wait_for_secondaries(stuck)
         if kind == "panic":
             result = self.panic(regs, message)
         elif kind == "sysrq":
@@ -62,11 +108,11 @@ class CrashPaths:
             result = self.system_reset_exception(regs, stuck)
         else:
             raise ValueError(kind)
-        if result != "dumped":
+        if result != Verdict.DUMPED:
             fallback = " kdump's crashkernel= reservation would take the dump instead (fallback)" \
                 if getattr(self, "kdump_fallback", False) else " nothing saves this crash"
             self.narrate("no firmware-assisted dump", "arch/powerpc/kernel/fadump.c",
-                         f"the crash ends in {result!r} without a firmware-assisted dump;{fallback}")
+                         f"the crash ends in {str(result)!r} without a firmware-assisted dump;{fallback}")
         return result
 
     def ppc_save_regs(self, regs: dict[str, int]) -> dict[str, int]:
@@ -89,12 +135,12 @@ class CrashPaths:
         """panic(): the message, the fadump panic notifier (crash_fadump(NULL): ppc_save_regs), reboot or hang."""
         self.printk(PANIC.format(message=message))
         if self.crash_fadump(self.ppc_save_regs(regs), message):
-            return "dumped"
+            return Verdict.DUMPED
         timeout = int(self.params.get("panic", "0") or 0)
         if timeout > 0:
             self.printk(REBOOTING.format(seconds=timeout))
-            return "reboot"
-        return "hang"
+            return Verdict.REBOOT
+        return Verdict.HANG
 
     def sysrq_crash(self, regs: dict[str, int]) -> str:
         """echo c > /proc/sysrq-trigger: a panic in modern kernels, a NULL store (oops) in 3.4."""
@@ -115,21 +161,35 @@ class CrashPaths:
         self.printk(f"Faulting instruction address: {nip:#010x}")
         self.printk("Oops: Kernel access of bad area, sig: 11 [#1]")
         if self.crash_fadump(regs, "die oops"):
-            return "dumped"
+            return Verdict.DUMPED
         return self.panic(regs, "Fatal exception")
+
+    def wait_for_secondaries(self, stuck: tuple[int, ...]):
+        """crash_fadump() since ~5.8 (arch/powerpc/kernel/fadump.c): wait up to 500 ms for the other CPUs.
+
+        The system reset reaches every CPU; each other online CPU enters crash_fadump() and counts
+        itself in cpus_in_fadump (secondary_enters_fadump, an event per CPU). The first CPU polls
+        (mdelay(1)) until all are in or the 500 ms run out; CPUs listed in ``stuck`` never arrive.
+        """
+        env = self.machine.env
+        stuck_others = [c for c in stuck if c != self.crashing_cpu]
+        arrivals = [env.process(self.secondary_enters_fadump(c)) for c in self.online_cpu_ids()
+                    if c != self.crashing_cpu and c not in stuck_others]
+        arrivals += [env.event() for _ in stuck_others]  # a stuck CPU never arrives
+        yield env.all_of([env.timeout(POLL_MS / 1000), *arrivals]) | env.timeout(CRASH_TIMEOUT_MS / 1000)
+
+    def secondary_enters_fadump(self, cpu: int):
+        """A secondary CPU takes the system reset and enters crash_fadump() (arch/powerpc/kernel/fadump.c)."""
+        yield self.machine.env.timeout(POLL_MS / 1000)
+        return cpu
 
     def system_reset_exception(self, regs: dict[str, int], stuck: tuple[int, ...]) -> str:
         """An NMI on every CPU: the first to arrive sends it through crash_fadump("System Reset").
 
-        Since ~5.8 that CPU waits up to 500 ms for the others (cpus_in_fadump);
-        CPUs listed in ``stuck`` never arrive, so the wait runs out.
+        Since ~5.8 that CPU first waits for the others (wait_for_secondaries, run by crash_process).
         """
-        if self.waits_for_secondaries and self.fadump_registered_now():
-            others = len(self.online_cpu_ids()) - 1
-            arrived = others - len([c for c in stuck if c != self.crashing_cpu])
-            self.machine.stall += CRASH_TIMEOUT_MS / 1000 if arrived < others else 0.001
         if self.crash_fadump(regs, "System Reset"):
-            return "dumped"
+            return Verdict.DUMPED
         self.printk("Oops: System Reset, sig: 6 [#1]")
         return self.panic(regs, "System Reset" if self.modern_wording else "Fatal exception")
 

@@ -7,6 +7,8 @@ from kernels.linux34 import Linux34
 from kernels.linux61 import Linux61
 from kernels.linux610 import Linux610
 from kernels.linux612 import Linux72, Linux612
+from kernels.profile import KernelProfile
 
-PROFILES = {"linux-3.4": Linux34, "linux-6.1": Linux61, "linux-6.10": Linux610, "linux-6.12": Linux612,
-            "linux-7.2": Linux72}
+PROFILES: dict[str, type[KernelProfile]] = {
+    "linux-3.4": Linux34, "linux-6.1": Linux61, "linux-6.10": Linux610, "linux-6.12": Linux612, "linux-7.2": Linux72,
+}

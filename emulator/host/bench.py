@@ -139,7 +139,10 @@ def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
     with open(path, "w") as f:
         f.write(text)
     t = time.perf_counter()
-    result = run_scenario(scenario.load(path), out, force=True, export_mode=export_mode)
+    from emulator.views import observers
+
+    result = run_scenario(scenario.load(path), out, force=True, export_mode=export_mode,
+                          observers=[observers.html_report])
     wall = time.perf_counter() - t
     rep = result.report
     return {"wall": wall, "timings": result.timings, "ok": rep["ok"], "moved": result.machine.fadump.state.bytes_moved,

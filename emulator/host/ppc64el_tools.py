@@ -154,6 +154,27 @@ def makedumpfile(args, cwd=None, dest=None, timeout: float = RUN_TIMEOUT) -> sub
     return run("makedumpfile", args, cwd, dest, timeout)
 
 
+class Makedumpfile:
+    """The capture step's makedumpfile for a run (an emulator.run.kdump_service.CaptureTool): Debian's binary."""
+
+    def __init__(self, dest=None):
+        self.dest = dest
+
+    def available(self) -> bool:
+        return available(self.dest)
+
+    def how_to_install(self) -> str:
+        return how_to_install(self.dest)
+
+    def __call__(self, argv: list[str], cwd: str) -> subprocess.CompletedProcess:
+        return makedumpfile(argv, cwd=cwd, dest=self.dest)
+
+
+MAKEDUMPFILE = Makedumpfile()
+"""What the CLI and the API inject into a run whose capture.tool is makedumpfile (also the entry point
+``makedumpfile`` of the group fadump_emu.capture_tools, for callers that inject nothing)."""
+
+
 def crash(args, cwd=None, dest=None, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess:
     """Debian's ppc64el crash with ``args`` (e.g. ``["--osrelease", "vmcore"]``)."""
     return run("crash", args, cwd, dest, timeout)

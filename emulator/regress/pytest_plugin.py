@@ -121,9 +121,11 @@ def fadump_run(tmp_path):
     """
     from emulator.scenario import loader as scenario
     from emulator.run.runner import run_scenario
+    from emulator.views import observers
 
     def run(path, out=None, **kwargs):
         sc = scenario.load(path)
+        kwargs.setdefault("observers", [observers.html_report])
         return run_scenario(sc, str(out or tmp_path / sc.name), **kwargs)
 
     return run

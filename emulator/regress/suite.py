@@ -108,6 +108,7 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
     """
     from emulator.scenario import loader as scenario
     from emulator.run.runner import run_scenario
+    from emulator.views import observers
 
     start = time.perf_counter()
     res = {"name": name or Path(path).stem, "path": path, "out": out, "profile": "", "outcome": "",
@@ -116,7 +117,7 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
     try:
         sc = scenario.load(path) if text is None else scenario.loads(text, path)
         res.update(name=sc.name, profile=sc.kernel.profile)
-        result = run_scenario(sc, out, force=True, echo=None, durable=False)
+        result = run_scenario(sc, out, force=True, echo=None, durable=False, observers=[observers.html_report])
         res.update(outcome=result.outcome, expectations=list(result.expectations),
                    console=result.machine.console.text())
         result.machine.ram.release()  # the next scenario in this worker reuses the mapping

@@ -5,21 +5,50 @@ kdump-tools) does in a fadump capture kernel.
 """
 
 import os
+import subprocess
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Protocol
 
 from emulator.run import export
-from emulator.views import memmap_view
-from emulator.views import progress
-from emulator.errors import OutputExistsError
+from emulator.run.events import Lifecycle
+from emulator.errors import BadInputError, OutputExistsError
 from emulator.scenario.faults import DiskFull
 from emulator.run.results import Capture
 from emulator.run.dump_sources import ProcVmcoreSource, open_source, saved_record
 from emulator.run.verify import verify
 from kernels import elfcore
+from kernels.crash import Verdict
 from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
 
 DISK_BANDWIDTH = 1 << 30
 """Bytes per simulated second the capture kernel writes the vmcore at (assumption)."""
+
+
+CAPTURE_TOOLS = "fadump_emu.capture_tools"
+"""The entry-point group naming the capture tools a run may use when its caller injects none (pyproject.toml)."""
+
+
+class CaptureTool(Protocol):
+    """A capture program the kdump service runs on /proc/vmcore (emulator.host.ppc64el_tools.MAKEDUMPFILE)."""
+
+    def available(self) -> bool:
+        """Whether the program can run on this host."""
+
+    def how_to_install(self) -> str:
+        """A sentence saying how to get it."""
+
+    def __call__(self, argv: list[str], cwd: str) -> subprocess.CompletedProcess:
+        """Run it with ``argv`` in ``cwd``; its output as text."""
+
+
+def capture_tool(name: str, where: str = "") -> CaptureTool:
+    """The installed capture tool ``name``: the object its entry point in CAPTURE_TOOLS names."""
+    for ep in entry_points(group=CAPTURE_TOOLS):
+        if ep.name == name:
+            return ep.load()
+    raise BadInputError(f"{where + ': ' if where else ''}capture.tool = \"{name}\": no such capture tool is "
+                        f"installed (entry point group {CAPTURE_TOOLS}); reinstall fadump-emu (make setup)")
 
 
 class CaptureSteps:
@@ -28,7 +57,7 @@ class CaptureSteps:
     def capture(self, k, name: str | None = None):
         """The kdump service in the capture kernel: save /proc/vmcore, then verify it."""
         m = self.machine
-        self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.CAPTURE, m, k))
+        self.lifecycle(Lifecycle.CAPTURE, k)
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
         path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
@@ -47,7 +76,7 @@ class CaptureSteps:
             data = sum(e - s for seg in k.vmcore.segments if seg.buffer is None
                        for s, e in m.ram.touched_runs(seg.paddr, seg.paddr + seg.size))
             try:
-                with self.result.timed("export"), progress.bar(f"saving {path.name}", data) as advance:
+                with self.result.timed("export"), self.bus.progress(f"saving {path.name}", data) as advance:
                     saved = export.save(k.vmcore, str(path), self.export_mode, progress=advance, capacity=capacity)
             except DiskFull as full:
                 cap.save_error = f"No space left on device after {full.written} bytes"
@@ -76,6 +105,7 @@ class CaptureSteps:
                                      "does NOT match crash-time memory (" + ", ".join(
                                          f"{len(v.get(key) or [])} {key}" for key in ("missing", "bogus", "differs"))
                                      + ")"))
+            self.lifecycle(Lifecycle.SAVED, k, capture=cap)
         self.result.captures.append(cap)
 
     def verify_capture(self, k, path: Path | None, fmt: str = "") -> dict | None:
@@ -98,22 +128,20 @@ class CaptureSteps:
             source = open_source(str(path), saved)
         checked = len(snap.grains) * 4096
         try:
-            with self.result.timed("verify"), progress.bar("verifying the vmcore", checked) as advance:
+            with self.result.timed("verify"), self.bus.progress("verifying the vmcore", checked) as advance:
                 return verify(snap, source, advance)
         finally:
             getattr(source, "close", lambda: None)()
 
     def makedumpfile(self, k, cap: Capture, path: Path) -> None:
-        """kdump-utils' capture: makedumpfile -l --message-level 7 -d 31 /proc/vmcore vmcore (real tool, qemu-user)."""
-        from emulator.host import ppc64el_tools
-
+        """kdump-utils' capture: makedumpfile -l --message-level 7 -d 31 /proc/vmcore vmcore (the injected tool)."""
         source = path.with_name(path.name + ".proc-vmcore")
         os.replace(path, source)
         argv = ["-l", "--message-level", "7", "-d", "31", source.name, path.name]
         k.userspace("kdump: makedumpfile " + " ".join(["-l", "--message-level", "7", "-d", "31", "/proc/vmcore",
                                                         path.name]))
         with self.result.timed("makedumpfile"):
-            proc = ppc64el_tools.makedumpfile(argv, cwd=str(path.parent))
+            proc = self.makedumpfile_tool(argv, cwd=str(path.parent))
         source.unlink()
         for line in (proc.stdout + proc.stderr).splitlines():
             if line.strip() and "%]" not in line:  # progress meters are for terminals
@@ -143,11 +171,12 @@ class CaptureSteps:
         if after in ("release", "release-and-register"):
             rel = k.sysfs_write(k.release_path(), "1")
             k.userspace(f"kdump: released the dump memory (fadump_release_mem: {'ok' if rel >= 0 else rel})")
+            self.lifecycle(Lifecycle.RELEASED, k, status=rel)
             if after == "release-and-register":
                 k.kdump_service_register()
             return None
         if after == "reboot":
             k.userspace("kdump: rebooting")
             k.machine_shutdown()
-            return "clean-reboot"
+            return Verdict.CLEAN_REBOOT
         return None

@@ -112,13 +112,12 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
 
 
 def write(result: RunResult, out_dir: str, expectations: list[dict]) -> dict:
-    """Write console.log, report.html and report.json into out_dir (each atomically, never through a symlink); the report."""
+    """Write console.log and report.json into out_dir (each atomically, never through a symlink); the report.
+
+    report.html is a view: emulator.views.observers.html_report writes it when the run is published."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_file(out / "console.log", result.machine.console.text())
     report = to_json(result, expectations)
-    from emulator.views import html_report
-
-    write_file(out / "report.html", html_report.render(result, report))
     write_file(out / "report.json", json.dumps(report, indent=2) + "\n")
     return report

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from firmware.machine import Machine
 from emulator.scenario.loader import Scenario
+from emulator.scenario.model import Outcome
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Capture:
 class RunResult:
     scenario: Scenario
     machine: Machine
-    outcome: str = "none"
+    outcome: Outcome = Outcome.NONE
     crashes: list[dict] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     sysfs: list[dict] = field(default_factory=list)

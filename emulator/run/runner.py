@@ -1,16 +1,21 @@
 """Run a scenario: boot, events, crash, firmware preservation, capture, verification.
 
-The partition's life is one SimPy process; each kernel boot is a sub-process.
-Everything a run produces is collected in a RunResult and written by report.py.
+The partition's life is one SimPy process; each kernel boot runs as two more
+(the kernel and the operator, emulator.run.actors), firmware's dump as another
+(firmware.fadump.FadumpFirmware.dump). The run publishes its lifecycle on an
+event bus (emulator.run.events) for whoever observes it; everything it produces
+is collected in a RunResult and written by report.py.
 """
 
 import errno
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
 from emulator.run import export
-from emulator.views import memmap_view
-from emulator.run.kdump_service import CaptureSteps
+from emulator.run.actors import KernelActors
+from emulator.run.events import EventBus, Lifecycle
+from emulator.run.kdump_service import CaptureSteps, CaptureTool, capture_tool
 from emulator.errors import (
     BadInputError,
     FadumpEmuError,
@@ -22,18 +27,23 @@ from firmware.machine import Machine
 from emulator.run.outdir import OutputFolder
 from emulator.run.results import Capture, RunResult
 from emulator.scenario.loader import CrashSpec, Event, Scenario
+from emulator.scenario.model import Action, Outcome
 from emulator.run.verify import CrashSnapshot
-from firmware.fadump import PowerLoss
-from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET
+from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET, CrashKind, Verdict
 from kernels.image import IMAGE_SIZE
 from kernels.registry import PROFILES
 
 
-class Run(CaptureSteps):
+Observer = Callable[[EventBus], None]
+"""Subscribes what it needs to a run's event bus before the run starts (emulator.views.observers)."""
+
+
+class Run(KernelActors, CaptureSteps):
     """One execution of a scenario into an output folder."""
 
     def __init__(self, scenario: Scenario, out_dir: str | None, force: bool = False, echo: TextIO | None = None,
-                 export_mode: str = export.AUTO, lenient: bool = False):
+                 export_mode: str = export.AUTO, lenient: bool = False, makedumpfile: CaptureTool | None = None,
+                 observers: Iterable[Observer] = ()):
         self.sc = scenario
         self.lenient = lenient
         """Drop events a crash made impossible instead of calling them a scenario mistake (explore)."""
@@ -41,15 +51,24 @@ class Run(CaptureSteps):
         self.out = Path(out_dir) if out_dir else None
         self.force = force
         self.machine = Machine(scenario.machine, echo)
+        self.bus = EventBus(self.machine.now)
+        """Lifecycle events of this run; observers subscribe before execute() (emulator.run.events)."""
+        self.machine.publish = self._publish_from_below
+        self.machine.progress = self.bus.progress
         self.result = RunResult(scenario, self.machine)
         for cpu_id, regs in scenario.cpu_regs.items():
             self.machine.cpus[cpu_id].set(regs)
+        self.makedumpfile_tool = None
+        """The capture step's makedumpfile (a CaptureTool), when the scenario's capture.tool asks for it."""
         if scenario.capture_tool == "makedumpfile":
-            from emulator.host import ppc64el_tools
-
-            if not ppc64el_tools.available():
+            tool = makedumpfile or capture_tool("makedumpfile", scenario.path)
+            if not tool.available():
                 raise BadInputError(f"{scenario.path}: capture.tool = \"makedumpfile\" needs Debian's ppc64el "
-                                    f"makedumpfile. {ppc64el_tools.how_to_install()}")
+                                    f"makedumpfile. {tool.how_to_install()}")
+            self.makedumpfile_tool = tool
+        self.bus.subscribe(Lifecycle.PRESERVED, lambda ev: self.faults.after_preserve(ev.machine, ev.kernel))
+        for observe in observers:
+            observe(self.bus)
         self.faults = FaultPlan(scenario.faults)
         self.faults.arm_machine(self.machine)
         self._snapshot: CrashSnapshot | None = None
@@ -69,15 +88,29 @@ class Run(CaptureSteps):
 
     # --- the partition's life ---
 
+    def _publish_from_below(self, kind: str, **fields) -> None:
+        """Firmware's and the kernels' lifecycle events, with the run's context added."""
+        self.bus.publish(Lifecycle(kind), machine=self.machine, result=self.result,
+                         kernel=self.result.kernels[-1] if self.result.kernels else None, **fields)
+
+    def lifecycle(self, kind: Lifecycle, k, **fields) -> None:
+        """Publish one lifecycle event of kernel ``k`` (subscribers get the machine and the result too)."""
+        self.bus.publish(kind, machine=self.machine, result=self.result, kernel=k, **fields)
+
     def execute(self) -> RunResult:
         self.prepare_output()
+        if self.bus.wants(Lifecycle.STEP):
+            self.machine.on_step = lambda step: self.bus.publish(Lifecycle.STEP, step=step)
         env = self.machine.env
         env.process(self.partition())
         try:
             env.run()
         except FadumpEmuError as exc:
-            # SimPy re-raises a copy; give the caller the original (with its file and line).
-            raise (exc.__cause__ if isinstance(exc.__cause__, FadumpEmuError) else exc) from None
+            # SimPy re-raises a copy (one per process it passed through); give the caller the original,
+            # with its file and line.
+            while isinstance(exc.__cause__, FadumpEmuError):
+                exc = exc.__cause__
+            raise exc from None
         self.result.outcome = self.outcome()
         if not self.lenient:
             self.check_injection_struck()
@@ -118,10 +151,11 @@ class Run(CaptureSteps):
             profile = (sc.kernel.capture_profile or sc.kernel.profile) if capture_boot else sc.kernel.profile
             m.power_on(cmdline)
             release = sc.kernel.release(profile, capture_boot)
-            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch, nr_cpus=sc.kernel.nr_cpus)
+            k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch, nr_cpus=sc.kernel.nr_cpus,
+                                  faults=self.faults.kernel_hooks())
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
-            k.faults = self.faults
             self.result.kernels.append(k)
+            self.lifecycle(Lifecycle.BOOT, k, capture_boot=capture_boot)
             boot_span = self.result.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
                                          f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
             mine = [e for e in events if e.boot == boot]
@@ -129,9 +163,10 @@ class Run(CaptureSteps):
             ended = yield from self.life_of(k, capture_boot, mine)
             boot_span["end"] = m.env.now
             boot_span["args"]["ended"] = ended or "scenario end"
-            if ended in ("dumped", "reboot", "clean-reboot", "power-loss"):
+            self.lifecycle(Lifecycle.ENDED, k, reason=ended)
+            if ended is not None and Verdict(ended).restarts:
                 m.reset()
-                if ended == "reboot" or ended == "clean-reboot":
+                if ended in (Verdict.REBOOT, Verdict.CLEAN_REBOOT):
                     yield m.env.timeout(1.0)
                 continue
             if events and not self.lenient:
@@ -141,47 +176,13 @@ class Run(CaptureSteps):
             return
 
     def life_of(self, k, capture_boot: bool, events: list[Event]):
-        """One kernel from power-on to the end of its boot: the reason it ended, or None."""
-        m = self.machine
-        try:
-            gen = k.boot_sequence()
-            for step in gen:
-                yield step
-                ended = yield from self.boundary(k, f"boot {k.boot}: {k.step}")
-                if ended:
-                    gen.close()
-                    return ended
-            yield from m.catch_up()
-            self.save_boot_state(k)
-            if k.vmcore is not None:
-                ended = yield from self.boundary(k, f"boot {k.boot}: /proc/vmcore ready")
-                if ended:
-                    return ended
-                yield from self.capture(k)
-                ended = self.after_capture(k)
-            elif capture_boot:
-                self.result.captures.append(Capture(k.boot, rejected=True))
-                k.narrate_rejection()
-                ended = None
-            else:
-                k.kdump_service_register()
-                ended = None
-            if not ended:
-                ended = yield from self.boundary(k, f"boot {k.boot}: userspace up")
-        except KernelCrashed as crash:
-            ev = Event("crash", k.boot, m.uptime(), None, crash=CrashSpec(cpu=crash.cpu, message=crash.message))
-            return (yield from self.crash(k, ev))
-        for ev in events:
-            if ended:
-                if self.lenient:
-                    return ended
-                raise ScenarioError(f"this event is for boot {k.boot}, which already ended ({ended})",
-                                    self.sc.path, ev.line)
-            yield m.env.timeout(max(0.0, m.boot_time + ev.at - m.env.now))
-            ended = yield from self.apply(k, ev)
-            yield from m.catch_up()
-            if not ended:
-                ended = yield from self.boundary(k, f"boot {k.boot}: after the {ev.action} at {ev.at:g}s")
+        """Bookkeeping of one boot: start the kernel's process and the operator's; how the boot ended, or None."""
+        env = self.machine.env
+        up = env.event()
+        kernel = env.process(self.kernel_process(k, capture_boot, up))
+        operator = env.process(self.operator(k, events, kernel, up))
+        ended = yield kernel
+        yield operator
         return ended
 
     def boundary(self, k, label: str):
@@ -189,7 +190,7 @@ class Run(CaptureSteps):
         index = len(self.result.boundaries)
         self.result.boundaries.append(label)
         inject = self.faults.injection_at(index)
-        if inject is None or inject.get("trigger") == "power-loss":
+        if inject is None or inject.get("trigger") == Verdict.POWER_LOSS:
             return None
         self.faults.struck = True
         online = [c.id for c in self.machine.cpus if c.online]
@@ -203,25 +204,25 @@ class Run(CaptureSteps):
 
     def apply(self, k, ev: Event):
         """Carry out one event; the reason the boot ended, or None."""
-        if ev.action == "write":
+        if ev.action == Action.WRITE:
             self.check_write(k, ev)
             k.ram.write(ev.addr, ev.data)
             k.page_kind(ev.addr, len(ev.data), ev.kind or "kernel")
             return None
-        if ev.action == "reboot":
+        if ev.action == Action.REBOOT:
             k.userspace("# reboot")
             k.machine_shutdown()
-            return "clean-reboot"
-        if ev.action == "capture":
+            return Verdict.CLEAN_REBOOT
+        if ev.action == Action.CAPTURE:
             if k.vmcore is None:
                 k.userspace("# cp /proc/vmcore: No such file or directory")
                 return None
             yield from self.capture(k, ev.path or None)
             return None
-        if ev.action == "hotplug":
+        if ev.action == Action.HOTPLUG:
             self.hotplug(k, ev)
             return None
-        if ev.action == "sysfs":
+        if ev.action == Action.SYSFS:
             rc = k.sysfs_write(ev.path, ev.value)
             text = "ok" if rc >= 0 else f"-{errno.errorcode.get(-rc, str(-rc))}"
             k.userspace(f"# echo {ev.value} > {ev.path}" + ("" if rc >= 0 else f"  (write error: {text})"))
@@ -277,63 +278,58 @@ class Run(CaptureSteps):
         if not cpu.online:
             raise ScenarioError(f"crash cpu {c.cpu} is offline", self.sc.path, ev.line)
         regs = dict(cpu.regs)
-        if c.kind in ("oops", "sysrq") and not (c.kind == "sysrq" and k.modern_wording):
+        if c.kind in (CrashKind.OOPS, CrashKind.SYSRQ) and not (c.kind == CrashKind.SYSRQ and k.modern_wording):
             regs.update(trap=TRAP_DATA_ACCESS)
-        if c.kind == "system-reset":
+        if c.kind == CrashKind.SYSTEM_RESET:
             for other in m.cpus:
                 if other.online:
                     other.regs["trap"] = TRAP_SYSTEM_RESET
             regs.update(trap=TRAP_SYSTEM_RESET)
         regs.update(c.regs)
-        self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.BEFORE_CRASH, m, k))
+        self.lifecycle(Lifecycle.CRASH, k, trigger=c.kind, cpu=c.cpu)
         memory_at_crash = m.layout.memblock_memory()
         area = k.reserved_area
         self.faults.before_crash(k)
-        if c.kind == "hypervisor":
-            verdict = "dumped" if m.fadump.trigger("partition terminated by the hypervisor") else "terminated"
-            if verdict == "terminated":
+        if c.kind == CrashKind.HYPERVISOR:
+            verdict = Verdict.DUMPED if m.fadump.trigger("partition terminated by the hypervisor") \
+                else Verdict.TERMINATED
+            if verdict == Verdict.TERMINATED:
                 m.firmware_log("partition terminated by the hypervisor; no dump is registered, so the partition "
                                "is reset and its memory is not preserved")
         else:
             # The crashing CPU ends in RTAS: firmware sees it inside enter_rtas.
             live = dict(cpu.regs)
             cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
-            verdict = k.crash(c.kind, c.cpu, regs, c.message, tuple(c.stuck_cpus))
+            verdict = yield m.env.process(k.crash_process(c.kind, c.cpu, regs, c.message, tuple(c.stuck_cpus)))
             yield from m.catch_up()
-            if verdict != "dumped":
+            if verdict != Verdict.DUMPED:
                 cpu.regs = live
-            if verdict != "dumped" and c.kind == "system-reset" and m.fadump.trigger(
+            if verdict != Verdict.DUMPED and c.kind == CrashKind.SYSTEM_RESET and m.fadump.trigger(
                     "system reset without ibm,nmi-interlock"):
-                verdict = "dumped"
+                verdict = Verdict.DUMPED
         self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or regs)
         self.result.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})
-        if verdict == "dumped":
+        if verdict == Verdict.DUMPED:
             excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
             with self.result.timed("snapshot"):
                 self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
-            m.firmware_log(f"dump triggered (\"{m.fadump.state.os_term_message}\"); preserving")
             index = len(self.result.boundaries)
             self.result.boundaries.append("firmware: preserving memory")
             inject = self.faults.injection_at(index)
-            if inject and inject.get("trigger") == "power-loss":
-                m.fadump.state.interrupt = (0.5, "power-loss")
+            if inject and inject.get("trigger") == Verdict.POWER_LOSS:
+                m.fadump.inject_interrupt(0.5, "power-loss")
                 self.faults.struck = True
             preserve_span = self.result.span("firmware preserves the partition", m.fadump.actor, m.env.now)
-            try:
-                with self.result.timed("preserve"):
-                    yield from m.fadump.preserve()
-                preserve_span["end"] = m.env.now
-            except PowerLoss as loss:
-                m.firmware_log(str(loss))
-                m.power_loss()
-                self.result.crashes[-1]["result"] = "power-loss"
+            with self.result.timed("preserve"):
+                preserved = yield m.env.process(m.fadump.dump())
+            if not preserved:
+                self.result.crashes[-1]["result"] = Verdict.POWER_LOSS
+                self.lifecycle(Lifecycle.POWER_LOSS, k)
                 self._snapshot = None
-                return "power-loss"
-            self.faults.after_preserve(m, k)
-            self.result.snapshots_for_map.append(memmap_view.snapshot(memmap_view.AFTER_PRESERVATION, m, k))
-            m.firmware_log("dump complete; resetting the partition (memory preserved)")
+                return Verdict.POWER_LOSS
+            preserve_span["end"] = m.env.now
         return verdict
 
     def expected_registers(self, k, crashing: int, crash_regs: dict) -> dict[int, dict[str, int]]:
@@ -363,26 +359,29 @@ class Run(CaptureSteps):
 
     # --- capture kernel ---
 
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         r = self.result
         if not r.crashes:
-            return "none"
-        if r.crashes[0]["result"] != "dumped":
-            return "fallback" if r.kernels[0].kdump_fallback else "no-dump"
+            return Outcome.NONE
+        if r.crashes[0]["result"] != Verdict.DUMPED:
+            return Outcome.FALLBACK if r.kernels[0].kdump_fallback else Outcome.NO_DUMP
         if not r.captures and len(r.crashes) > 1:
-            return "capture-failed"  # the capture kernel itself went down before saving
+            return Outcome.CAPTURE_FAILED  # the capture kernel itself went down before saving
         if not r.captures or r.captures[0].rejected:
-            return "dump-rejected"
+            return Outcome.DUMP_REJECTED
         if r.captures[0].save_error:
-            return "capture-failed"
-        return "vmcore"
+            return Outcome.CAPTURE_FAILED
+        return Outcome.VMCORE
 
 
 def run_scenario(scenario: Scenario, out_dir: str | None, force: bool = False, echo=None,
-                 export_mode: str = export.AUTO, durable: bool = True) -> RunResult:
+                 export_mode: str = export.AUTO, durable: bool = True, observers: Iterable[Observer] = (),
+                 makedumpfile: CaptureTool | None = None) -> RunResult:
     """Run ``scenario``; with ``out_dir``, publish vmcores, console.log and report.json there all at once
-    (fsynced first unless ``durable`` is False)."""
-    return publish(Run(scenario, None, force, echo, export_mode), out_dir, force, durable)
+    (fsynced first unless ``durable`` is False). ``observers`` subscribe to the run's events first
+    (emulator.views.observers: report.html, memory maps, progress bars)."""
+    run = Run(scenario, None, force, echo, export_mode, makedumpfile=makedumpfile, observers=observers)
+    return publish(run, out_dir, force, durable)
 
 
 def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = True) -> RunResult:
@@ -411,6 +410,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
                     cap.path = str(Path(out_dir) / Path(cap.path).name)
             result.expectations = report.check_expectations(result)
             result.report = report.write(result, str(staging), result.expectations)
+            run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, folder=staging)
             folder.commit()
         except OSError as exc:  # the host's disk (full, gone read-only): the earlier results stay as they were
             raise FadumpEmuError(f"--out {out_dir}: cannot write the results ({exc.strerror or exc}); the folder "

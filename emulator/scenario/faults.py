@@ -8,8 +8,10 @@ messages. FAULTS documents every kind and its parameters.
 
 from dataclasses import dataclass, field
 
+from firmware import abi
 from firmware.abi import DumpCommand, SectionType
-from firmware.structs import DumpMemStruct, sections_of
+from firmware.structs import DumpMemStruct, overlap_destination, sections_of
+from kernels.fault_hooks import NO_FAULTS, FaultHooks
 
 SECTIONS = {"cpu-state": SectionType.CPU_STATE_DATA, "hpte": SectionType.HPTE_REGION,
             "boot-memory": SectionType.REAL_MODE_REGION}
@@ -105,11 +107,11 @@ class FaultPlan:
                     machine.rtas.faults[f.params["call"]] = statuses
             elif f.kind == "copy-error":
                 kind = SECTIONS[f.params["section"]]
-                machine.fadump.state.copy_faults[kind] = (f.params.get("error_flags", 0), f.params.get("short_by", 0))
+                machine.fadump.inject_copy_fault(kind, f.params.get("error_flags", 0), f.params.get("short_by", 0))
             elif f.kind == "dump-status-error":
-                machine.fadump.state.status_error = True
+                machine.fadump.inject_status_error()
             elif f.kind == "copy-interrupted":
-                machine.fadump.state.interrupt = (f.params["fraction"], f.params["mode"])
+                machine.fadump.inject_interrupt(f.params["fraction"], f.params["mode"])
             elif f.kind == "no-extended-os-term":
                 machine.devicetree.delete("/rtas", "ibm,extended-os-term")
 
@@ -151,6 +153,17 @@ class FaultPlan:
         if self.has("regsave-missing-cpustrt"):
             offset = ram.read_u32(cpu_dest + 12, "big")
             ram.write(cpu_dest + offset + 4, b"NOTCPUST")
+
+    def kernel_hooks(self) -> FaultHooks:
+        """The hooks through which this plan's faults act inside a kernel (given to its constructor)."""
+        overlap = self.has("destination-overlaps-source")
+        return FaultHooks(before_rtas=self.before_rtas,
+                          register_structure=overlap_destination if overlap else NO_FAULTS.register_structure)
+
+    def before_rtas(self, name: str, args: tuple[int, ...]) -> None:
+        """crash-during-registration: the crash lands inside the REGISTER call."""
+        if name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
+            self.check_register(args[0])
 
     def check_register(self, command: int) -> None:
         """crash-during-registration: the crash lands inside the REGISTER call."""

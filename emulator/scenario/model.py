@@ -10,6 +10,7 @@ The file format is read by emulator.scenario; emulator.api builds the same
 documents from Python.
 """
 
+from enum import StrEnum
 from dataclasses import field
 
 from pydantic import ConfigDict, TypeAdapter
@@ -19,6 +20,7 @@ from emulator.errors import ScenarioError
 from emulator.scenario.faults import Fault
 from emulator.hw.layout import Range
 from firmware.machine import MachineConfig
+from kernels.crash import CrashKind
 from kernels.versions import VERSIONS
 
 PROFILES = tuple(VERSIONS)
@@ -27,7 +29,31 @@ HASH_ONLY_PROFILES = ("linux-3.4",)
 """Kernels older than the radix MMU (4.7): machine.mmu = "radix" cannot boot them."""
 MAX_NR_CPUS = 8192
 """The largest CONFIG_NR_CPUS ppc64 accepts (arch/powerpc/platforms/Kconfig.cputype: range 2 8192 on PPC_BOOK3S_64)."""
-CRASH_KINDS = ("panic", "sysrq", "oops", "system-reset", "hypervisor")
+
+
+class Outcome(StrEnum):
+    """What a run ends with (report.json "outcome", [expect] outcome)."""
+
+    VMCORE = "vmcore"
+    NO_DUMP = "no-dump"
+    DUMP_REJECTED = "dump-rejected"
+    FALLBACK = "fallback"
+    CAPTURE_FAILED = "capture-failed"
+    NONE = "none"
+
+
+class Action(StrEnum):
+    """What an [[events]] entry does."""
+
+    WRITE = "write"
+    SYSFS = "sysfs"
+    CRASH = "crash"
+    HOTPLUG = "hotplug"
+    REBOOT = "reboot"
+    CAPTURE = "capture"
+
+
+CRASH_KINDS = tuple(k.value for k in CrashKind)
 CRASH_KIND_USES = {
     "panic": ("regs", "message"),
     "sysrq": ("regs",),
@@ -47,9 +73,9 @@ OUTCOME_MEANINGS = {
     "none": "no crash happened: the scenario ends with the partition running",
 }
 """What each expect.outcome means (emulator.run.runner.Run.outcome decides which one a run has)."""
-OUTCOMES = tuple(OUTCOME_MEANINGS)
+OUTCOMES = tuple(o.value for o in Outcome)
 CAPTURE_AFTER = ("release", "release-and-register", "reboot", "stay")
-ACTIONS = ("write", "sysfs", "crash", "hotplug", "reboot", "capture")
+ACTIONS = tuple(a.value for a in Action)
 PAGE_KINDS = ("kernel", "slab", "cache", "user", "free")
 HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600

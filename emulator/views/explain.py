@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from emulator.run.events import Lifecycle
+from emulator.views import progress
 
 
 def table(name: str, value) -> Table:
@@ -121,11 +123,13 @@ def explain(scenario, console: Console | None = None, step: bool = False, read=i
     from emulator.run.runner import Run, publish
 
     con = console or Console(highlight=False)
-    run = Run(scenario, None)
+    run = Run(scenario, None, observers=[progress.observe])
+    steps: list[dict] = []
+    run.bus.subscribe(Lifecycle.STEP, lambda event: steps.append(event.step))
     narrator = None
     if not as_json:
         narrator = Narrator(run.machine, con, step, read)
-        run.machine.step_hook = narrator.on_step
+        run.bus.subscribe(Lifecycle.STEP, lambda event: narrator.on_step(event.step))
     tmp = tempfile.mkdtemp(prefix="fadump-emu-explain.")
     try:
         result = publish(run, str(Path(tmp) / "out"))
@@ -135,8 +139,8 @@ def explain(scenario, console: Console | None = None, step: bool = False, read=i
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if as_json:
-        print(json.dumps(result.machine.steps, indent=2))
+        print(json.dumps(steps, indent=2))
         return 0
     narrator.finish()
-    con.print(f"[bold]outcome[/] {escape(str(result.outcome))}: {len(result.machine.steps)} steps")
+    con.print(f"[bold]outcome[/] {escape(str(result.outcome))}: {len(steps)} steps")
     return 0

@@ -14,7 +14,7 @@ from emulator.hw.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct, overlap_destination, sections_of
+from firmware.structs import DumpMemStruct, sections_of
 from kernels import elfcore
 from kernels.image import SYMBOLS, va
 from kernels.linux34 import messages as msg
@@ -206,8 +206,8 @@ class Fadump34(CaptureMixin, SysfsMixin):
 
     def _rtas_fdm(self, command: int, fdm: Container) -> int | None:
         """Copy the structure to its static home in low memory and call ibm,configure-kernel-dump."""
-        if command == DumpCommand.REGISTER and self.k.faults and self.k.faults.has("destination-overlaps-source"):
-            fdm = overlap_destination(fdm)
+        if command == DumpCommand.REGISTER:
+            fdm = self.k.faults.register_structure(fdm)
         raw = DumpMemStruct.build(fdm)
         self.k.ram.write(SYMBOLS["fdm"], raw)
         return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, SYMBOLS["fdm"], len(raw))

@@ -1,5 +1,6 @@
 """A Linux 3.4 pSeries kernel: boot, the kdump service, panic, the capture path."""
 
+from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels.base import Kernel, SysfsFile
 from kernels.memmap import PAGE_3_4
 from kernels.printk import PlainLogBuffer
@@ -24,8 +25,9 @@ class Linux34(Kernel):
     """3.4 predates radix and ISA 3.0: setup_initial_memory_limit() clamps ppc64_rma_size to 1 GiB
     ("to avoid some funky things such as RTAS bugs"), the clamp 6.x keeps for pre-POWER9 guests."""
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
-        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None,
+                 faults: FaultHooks = NO_FAULTS):
+        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus, faults)
         self.fadump = Fadump34(self)
         self.fadump_reserved = False
 

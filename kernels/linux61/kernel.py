@@ -3,6 +3,7 @@ fadump (kernels.linux61.fadump), and QEMU's pc-dimm hot-add as 6.1 answers it.""
 
 from emulator.hw.layout import Range
 from kernels.base import HOTPLUG_SRC
+from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels.linux61.fadump import Fadump61
 from kernels.linux610.kernel import Linux610
 from kernels.memmap import PageLayout
@@ -18,8 +19,9 @@ class Linux61(Linux610):
     version = LINUX_6_1
     page_layout = PageLayout.of(LINUX_6_1.page)
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
-        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None,
+                 faults: FaultHooks = NO_FAULTS):
+        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus, faults)
         self.fadump = Fadump61(self)
         self.boot_hotplug_lmbs = frozenset(machine.hot_added) if machine.config.firmware == "qemu" else frozenset()
         """LMBs firmware flags hot-removable at this kernel's boot (their own memblock regions): QEMU flags a

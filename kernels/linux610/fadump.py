@@ -17,7 +17,7 @@ from emulator.hw.layout import Range
 from emulator.units import align_up, memparse
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct, overlap_destination
+from firmware.structs import DumpMemStruct
 from kernels import cmdline as cmdline_mod
 from kernels.base import RTAS_TIMED_OUT
 from kernels.linux610 import messages as msg
@@ -346,8 +346,8 @@ class Fadump610(CaptureMixin, SysfsMixin):
 
     def _rtas_fdm(self, command: int, fdm: Container, exact: bool) -> int | None:
         """ibm,configure-kernel-dump with the structure at its static home (exact size or all of rgn[10])."""
-        if command == DumpCommand.REGISTER and self.k.faults and self.k.faults.has("destination-overlaps-source"):
-            fdm = overlap_destination(fdm)
+        if command == DumpCommand.REGISTER:
+            fdm = self.k.faults.register_structure(fdm)
         raw = DumpMemStruct.build(fdm)
         length = len(raw) if exact else abi.SECTION_HEADER_SIZE + abi.MAX_SECTIONS * abi.SECTION_SIZE
         home = self.k.symbols["fdm"]

@@ -1,5 +1,6 @@
 """A Linux 6.10 pSeries kernel: automatic registration, capture-built ELF header, /sys/kernel/fadump."""
 
+from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
 from kernels.base import Kernel, SysfsFile
@@ -28,8 +29,9 @@ class Linux610(Kernel):
     log_class = PrbLogBuffer
     max_physmem_bits = 51
 
-    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None):
-        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus)
+    def __init__(self, machine, cmdline: str, release: str, boot: int, epoch: int, nr_cpus: int | None = None,
+                 faults: FaultHooks = NO_FAULTS):
+        super().__init__(machine, cmdline, release, boot, epoch, nr_cpus, faults)
         self.fadump = Fadump610(self)
         self.vmcoreinfo_bytes = machine.page_size
         self.vmcoreinfo_paddr = 0

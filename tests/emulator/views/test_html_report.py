@@ -35,6 +35,7 @@ def page(tmp_path_factory):
     from emulator.run import report
     from emulator.scenario import loader as scenario
     from emulator.run.runner import run_scenario
+    from emulator.views import observers
 
     tmp = tmp_path_factory.mktemp("html")
     text = small_scenario_text(name="html-page", crash_cpu=2, kernel_extra='profile = "linux-6.10"')
@@ -42,7 +43,7 @@ def page(tmp_path_factory):
     path = tmp / "html-page.toml"
     path.write_text(text)
     out = tmp / "out"
-    result = run_scenario(scenario.load(path), str(out))
+    result = run_scenario(scenario.load(path), str(out), observers=[observers.html_report])
     return result, out, (out / "report.html").read_text()
 
 

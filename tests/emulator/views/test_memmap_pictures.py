@@ -14,6 +14,10 @@ from emulator.views import memmap_draw
 from emulator.views import memmap_view
 from emulator.scenario import loader as scenario
 from emulator.run.runner import run_scenario
+from emulator.views import observers
+
+MAPS = [observers.memory_maps]
+"""The memory maps are a view: a run takes them only when asked."""
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted(p.relative_to(PROJECT / "scenarios").as_posix()
@@ -62,7 +66,7 @@ def test_the_check_catches_overlapping_and_escaping_text():
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_every_map_of_every_bundled_scenario_has_no_colliding_text(name):
-    result = run_scenario(scenario.load(PROJECT / "scenarios" / name), None)
+    result = run_scenario(scenario.load(PROJECT / "scenarios" / name), None, observers=MAPS)
     snaps = result.snapshots_for_map
     for snap in snaps:
         fig = memmap_draw.figure([snap])
@@ -72,7 +76,7 @@ def test_every_map_of_every_bundled_scenario_has_no_colliding_text(name):
 
 
 def test_a_hot_added_lmb_is_marked_and_the_padding_keeps_its_name_after_the_crash():
-    result = run_scenario(scenario.load(PROJECT / "scenarios" / "hotplug-stale-header.toml"), None)
+    result = run_scenario(scenario.load(PROJECT / "scenarios" / "hotplug-stale-header.toml"), None, observers=MAPS)
     for snap in result.snapshots_for_map:
         labels = [r.label for r in snap.regions]
         assert "hot-added LMB" in labels, snap.moment
@@ -81,7 +85,7 @@ def test_a_hot_added_lmb_is_marked_and_the_padding_keeps_its_name_after_the_cras
 
 def test_the_copy_arrow_starts_at_boot_memory():
     """The firmware's copy arrow leaves from the biggest box of the source range: boot memory, not a header."""
-    result = run_scenario(scenario.load(PROJECT / "scenarios" / "basic-panic.toml"), None)
+    result = run_scenario(scenario.load(PROJECT / "scenarios" / "basic-panic.toml"), None, observers=MAPS)
     capture = next(s for s in result.snapshots_for_map if s.moment == memmap_view.CAPTURE)
     lay = memmap_draw.Layout(capture)
     fs, fe, *_ = next(a for a in capture.arrows if a[0] == 0)

@@ -12,6 +12,7 @@ from emulator.scenario import loader as scenario
 from emulator.cli import main
 from emulator.errors import BadInputError
 from emulator.run.runner import run_scenario
+from emulator.views import observers
 from kernels import elfcore, printk
 from kernels.structs import NT_PRSTATUS, PT_NOTE, PT_REGS_FIELDS_3_4, PT_REGS_FIELDS_6_10, kernel_structs
 from tests.conftest import small_scenario_text
@@ -33,7 +34,7 @@ def run_small(tmp_path, **kw):
     """Run a small scenario into tmp_path/out and return its RunResult."""
     toml = tmp_path / "s.toml"
     toml.write_text(small_scenario_text(**kw))
-    return run_scenario(scenario.load(toml), str(tmp_path / "out"))
+    return run_scenario(scenario.load(toml), str(tmp_path / "out"), observers=[observers.html_report])
 
 
 def handmade_core(path, little_endian: bool) -> dict[str, int]:

@@ -1,0 +1,108 @@
+"""The run loop (emulator.run.runner): outcomes, the boundaries it passes, mistakes it reports with their line,
+and the capture tool it is given."""
+
+import re
+import subprocess
+
+import pytest
+
+from emulator.errors import BadInputError, ScenarioError
+from emulator.run.runner import Run, run_scenario
+from emulator.scenario import loader as scenario
+from emulator.scenario.model import Outcome
+from kernels.crash import Verdict
+from tests.conftest import small_scenario_text
+
+EARLY_CRASH = """
+[[faults]]
+kind = "crash-at-boundary"
+boundary = 0
+trigger = "panic"
+"""
+"""A crash at the first boundary, during boot 1: that boot's [[events]] and [crash] can no longer run."""
+
+
+def run_of(text: str, **kwargs) -> Run:
+    return Run(scenario.loads(text), None, **kwargs)
+
+
+@pytest.mark.parametrize("cmdline, extra, outcome", [
+    ("fadump=on", "", Outcome.VMCORE),
+    ("fadump=off", "", Outcome.NO_DUMP),
+    ("fadump=off crashkernel=16M", "", Outcome.FALLBACK),
+    ("fadump=on", '[[faults]]\nkind = "crash-info-corrupt"\n', Outcome.DUMP_REJECTED),
+])
+def test_the_outcome_names_how_the_run_ended(cmdline, extra, outcome):
+    result = run_of(small_scenario_text(cmdline=cmdline, extra=extra)).execute()
+    assert result.outcome == outcome and result.outcome == str(outcome)
+
+
+def test_a_run_without_a_crash_has_outcome_none():
+    text = small_scenario_text().split("[crash]")[0]
+    assert run_of(text).execute().outcome == Outcome.NONE
+
+
+def test_the_crash_verdict_is_recorded_as_the_strings_report_json_has_always_used():
+    crash = run_of(small_scenario_text()).execute().crashes[0]
+    assert crash["result"] == Verdict.DUMPED == "dumped" and crash["kind"] == "panic"
+
+
+def test_the_boundaries_of_a_run_are_the_same_every_time_and_name_each_lifecycle_step():
+    first = run_of(small_scenario_text()).execute().boundaries
+    again = run_of(small_scenario_text()).execute().boundaries
+    assert first == again
+    assert first[0].startswith("boot 1: ") and "firmware: preserving memory" in first
+    assert "boot 2: /proc/vmcore ready" in first
+
+
+def test_an_event_after_its_boot_ended_is_a_scenario_mistake_with_its_line():
+    """The operator refuses to deliver into a boot that is over, naming the event's line."""
+    with pytest.raises(ScenarioError) as err:
+        run_of(small_scenario_text(extra=EARLY_CRASH)).execute()
+    assert re.fullmatch(r"<scenario>:\d+: this event is for boot 1, which already ended \(hang\)", str(err.value))
+
+
+def test_lenient_runs_drop_events_a_crash_made_impossible():
+    """The injected crash before registration hangs boot 1; the writes and the [crash] at 10 s never happen."""
+    result = run_of(small_scenario_text(extra=EARLY_CRASH), lenient=True).execute()
+    assert [c["result"] for c in result.crashes] == [Verdict.HANG] and result.crashes[0]["time"] < 10
+    assert result.outcome == Outcome.NO_DUMP
+
+
+def test_a_crash_on_an_offline_cpu_is_refused():
+    text = small_scenario_text(crash_cpu=3, machine_extra="online_cpus = [0, 1, 2]")
+    with pytest.raises(ScenarioError, match="crash cpu 3 is offline"):
+        run_of(text).execute()
+
+
+class FakeMakedumpfile:
+    """A capture tool that records its command line and fails as a broken makedumpfile would."""
+
+    def __init__(self, available=True):
+        self.calls, self._available = [], available
+
+    def available(self) -> bool:
+        return self._available
+
+    def how_to_install(self) -> str:
+        return "install the fake"
+
+    def __call__(self, argv, cwd):
+        self.calls.append(argv)
+        return subprocess.CompletedProcess(argv, 1, "", "makedumpfile: something went wrong\n")
+
+
+def test_the_capture_step_runs_the_makedumpfile_it_is_given(tmp_path):
+    tool = FakeMakedumpfile()
+    sc = scenario.loads(small_scenario_text(extra='[capture]\ntool = "makedumpfile"\n'))
+    result = run_scenario(sc, str(tmp_path / "out"), makedumpfile=tool)
+    assert tool.calls == [["-l", "--message-level", "7", "-d", "31", "vmcore.proc-vmcore", "vmcore"]]
+    assert result.captures[0].save_error == "makedumpfile exited with 1"
+    assert result.outcome == Outcome.CAPTURE_FAILED
+    assert "makedumpfile: makedumpfile: something went wrong" in result.machine.console.text()
+
+
+def test_a_capture_tool_that_cannot_run_is_refused_before_the_run_with_how_to_get_it():
+    sc = scenario.loads(small_scenario_text(extra='[capture]\ntool = "makedumpfile"\n'))
+    with pytest.raises(BadInputError, match="needs Debian's ppc64el makedumpfile. install the fake"):
+        Run(sc, None, makedumpfile=FakeMakedumpfile(available=False))

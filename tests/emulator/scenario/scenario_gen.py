@@ -10,7 +10,7 @@ import re
 
 from hypothesis import strategies as st
 
-BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+BARE = re.compile(r"[A-Za-z0-9_-]+")
 
 TABLE_KEYS = {
     "machine": ["memory", "max_memory", "lmb_size", "holes", "cpus", "online_cpus", "page_size", "endian",
@@ -84,7 +84,7 @@ structural = st.fixed_dictionaries({}, optional={
 # --- writing TOML ---
 
 def key(k: str) -> str:
-    return k if BARE.match(k) else string(k)
+    return k if BARE.fullmatch(k) else string(k)
 
 
 def string(value: str) -> str:

@@ -105,14 +105,17 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
     }
 
 
-def write(result: RunResult, out_dir: str, expectations: list[dict]) -> dict:
-    """Write console.log, report.html and report.json into out_dir (each atomically, never through a symlink); the report."""
+def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool = True) -> dict:
+    """Write console.log, report.html and report.json into out_dir (each atomically, never through a symlink); the report.
+
+    ``sync`` False leaves fsync to whoever publishes the folder (runner.publish writes into a staging folder
+    that OutputFolder.commit fsyncs when the run is durable)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_file(out / "console.log", result.machine.console.text())
+    write_file(out / "console.log", result.machine.console.text(), sync)
     report = to_json(result, expectations)
     from emulator.views import html_report
 
-    write_file(out / "report.html", html_report.render(result, report))
-    write_file(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_file(out / "report.html", html_report.render(result, report), sync)
+    write_file(out / "report.json", json.dumps(report, indent=2) + "\n", sync)
     return report

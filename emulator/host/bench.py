@@ -14,7 +14,9 @@ each row beside the physical reference measured in the same run:
    bare interpreter importing numpy;
 5. scenarios per second per core: ``fadump-emu test`` on the bundled suite and
    on a folder of small (1 GiB) scenarios, and ``explore`` of the default
-   scenario, beside the cost of starting one process per scenario.
+   scenario, beside the cost of starting one process per scenario;
+6. ``explore --matrix`` on ``--cluster local:N``: its baselines and a sample of its runs (--matrix-sample,
+   default 1000), the whole matrix's time extrapolated from them (--matrix-full runs all of it).
 The load average is recorded: other work on the machine slows every row.
 """
 
@@ -33,7 +35,8 @@ import numpy as np
 from emulator.units import GiB, MiB
 
 TARGETS = {"preserve_ratio": 0.5, "export_ratio": 0.5, "scale_ratio": 1.5, "64TiB_seconds": 2.0,
-           "64TiB_rss_mib": 1024, "default_seconds": 0.25, "per_core_per_second": 50.0}
+           "64TiB_rss_mib": 1024, "default_seconds": 0.25, "per_core_per_second": 50.0,
+           "matrix_seconds": 120.0}
 
 
 def scenario_text(memory: str, touched: int, profile: str = "linux-6.10", boot_mem: str | None = None,
@@ -214,6 +217,28 @@ def explore_rate(path: str, workers: int) -> dict:
             "per_second": len(points) / seconds, "per_core_per_second": len(points) / seconds / workers}
 
 
+def matrix_rate(workers: int, limit: int | None) -> dict | None:
+    """``explore --matrix`` on ``--cluster local:N`` (None without Dask): baselines, then ``limit`` runs of it
+    (an even sample; all of it with None), and the whole matrix's time extrapolated from the sample's rate."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return None
+    from emulator.regress import explore_matrix
+    from emulator.scenario.model import CRASH_KINDS
+
+    t = time.perf_counter()
+    res = explore_matrix.run_matrix(CRASH_KINDS, limit=limit, cluster=f"local:{workers}")
+    seconds = time.perf_counter() - t
+    runs = res["seconds"]["runs"]
+    per_second = len(res["points"]) / runs
+    return {"runs": len(res["points"]), "total_runs": res["total"], "workers": workers, "seconds": seconds,
+            "baseline_seconds": res["seconds"]["baselines"], "run_seconds": runs, "per_second": per_second,
+            "per_core_per_second": per_second / workers,
+            "ok": all(p["ok"] for p in res["points"]),
+            "whole_matrix_seconds": seconds - runs + res["total"] / per_second}
+
+
 def process_start_seconds() -> float:
     """A fresh interpreter importing numpy: what one process per scenario would pay before any work."""
     t = time.perf_counter()
@@ -232,6 +257,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="bench.json", help="where to write the results (default bench.json)")
     p.add_argument("--sweep", type=int, default=60, help="small scenarios in the sweep (default 60)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each quick row; the best is kept (default 3)")
+    p.add_argument("--matrix-sample", type=int, default=1000,
+                   help="runs of explore --matrix measured on --cluster local:N; the whole matrix's time is "
+                        "extrapolated from them (default 1000)")
+    p.add_argument("--matrix-full", action="store_true", help="run the whole explore --matrix (over 10,000 runs)")
     args = p.parse_args(argv)
     cores = os.cpu_count() or 1
     res: dict = {"machine": {"cpus": cores, "platform": platform.platform(), "python": platform.python_version()},
@@ -285,6 +314,7 @@ def main(argv=None) -> int:
                             key=lambda x: x["seconds"])
         res["explore"] = best(args.repeat, lambda: explore_rate(os.path.join(bundled, "basic-panic.toml"), cores),
                               key=lambda x: x["seconds"])
+        res["matrix"] = matrix_rate(cores, None if args.matrix_full else args.matrix_sample)
         for key in ("test_bundled", "test_bundled_dask", "sweep", "explore"):
             row = res[key]
             if row is None:
@@ -299,8 +329,10 @@ def main(argv=None) -> int:
         "64TiB_rss_mib": res["scale"]["64TiB"]["rss_mib"] <= TARGETS["64TiB_rss_mib"],
         "default_seconds": res["default_scenario_seconds"] <= TARGETS["default_seconds"],
         "per_core_per_second": res["test_bundled"]["per_core_per_second"] >= TARGETS["per_core_per_second"],
+        "matrix_seconds": res["matrix"] is not None and res["matrix"]["whole_matrix_seconds"] <= TARGETS["matrix_seconds"],
         "verified": res["throughput"]["verified"] and all(s["ok"] for k, s in scale.items() if isinstance(s, dict))
-        and res["explore"]["ok"] and res["sweep"]["passed"] == res["sweep"]["scenarios"],
+        and res["explore"]["ok"] and res["sweep"]["passed"] == res["sweep"]["scenarios"]
+        and (res["matrix"] is None or res["matrix"]["ok"]),
     }
     res["targets"], res["met"] = TARGETS, checks
     with open(args.out, "w") as f:
@@ -360,6 +392,16 @@ def show(res: dict) -> None:
             row(name, text, ">= 50 /s per core", "per_core_per_second")
         else:
             t.add_row(name, text, "", "")
+    mx = res["matrix"]
+    if mx is None:
+        t.add_row("explore --matrix on --cluster local:N", "not measured: Dask's distributed package is not installed",
+                  "", "")
+    else:
+        sample = "all" if mx["runs"] == mx["total_runs"] else f"{mx['runs']} sampled"
+        row(f"explore --matrix ({mx['total_runs']} runs), --cluster local:{mx['workers']}",
+            f"{mx['whole_matrix_seconds']:.0f} s{' (extrapolated)' if sample != 'all' else ''}: "
+            f"{mx['baseline_seconds']:.1f} s of baselines, then {mx['per_core_per_second']:.1f} runs/s per core "
+            f"({sample})", "<= 120 s", "matrix_seconds")
     la = res["load_average"]
     t.add_row("load average (1 min) at start / end", f"{la['start'][0]:.2f} / {la['end'][0]:.2f}", "", "")
     Console().print(t)

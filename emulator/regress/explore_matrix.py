@@ -161,6 +161,7 @@ def run_matrix(triggers=TRIGGERS, workers: int | None = None, limit: int | None 
         t0 = time.perf_counter()
         todo = cells(profiles, layouts, faults)
         baselines = dict(_map(_baseline, todo, workers, client, chunk=4))
+        total = len(plan(baselines, triggers))
         jobs = plan(baselines, triggers, limit)
         t1 = time.perf_counter()
         batches = [jobs[i:i + BATCH] for i in range(0, len(jobs), BATCH)]
@@ -172,7 +173,7 @@ def run_matrix(triggers=TRIGGERS, workers: int | None = None, limit: int | None 
             from emulator.regress import dask_engine
 
             dask_engine.close(client)
-    return {"points": points, "jobs": len(jobs), "refused": {"-".join(c): why for c, why in baselines.items()
+    return {"points": points, "jobs": len(jobs), "total": total, "refused": {"-".join(c): why for c, why in baselines.items()
                                                              if isinstance(why, str)},
             "seconds": {"baselines": t1 - t0, "runs": t2 - t1}, "scenarios": len(baselines)}
 

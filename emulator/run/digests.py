@@ -83,6 +83,8 @@ class DigestMemo:
         self.slot: dict[int, int] = {}
         self.data = np.zeros((0, GRAIN // 8), dtype=np.uint64)
         self.sums = np.zeros((0, DIGEST_SIZE), dtype=np.uint8)
+        self.owner = np.zeros(0, dtype=np.int64)
+        """The grain number kept in each slot."""
         self.hits = 0
 
     def _grow(self, need: int) -> None:
@@ -90,10 +92,15 @@ class DigestMemo:
         if size > len(self.data):
             self.data = np.concatenate([self.data, np.zeros((size - len(self.data), GRAIN // 8), np.uint64)])
             self.sums = np.concatenate([self.sums, np.zeros((size - len(self.sums), DIGEST_SIZE), np.uint8)])
+            self.owner = np.concatenate([self.owner, np.full(size - len(self.owner), -1, np.int64)])
 
     def digests(self, mv: memoryview, first: int) -> np.ndarray:
         n = len(mv) // GRAIN
         rows = np.frombuffer(mv, dtype=np.uint64).reshape(n, GRAIN // 8)
+        s0 = self.slot.get(first)
+        if s0 is not None and s0 + n <= len(self.owner) and \
+                (self.owner[s0:s0 + n] == np.arange(first, first + n)).all():
+            return self._in_a_row(mv, rows, s0, n)
         get = self.slot.get
         slots = np.fromiter((get(g, -1) for g in range(first, first + n)), dtype=np.int64, count=n)
         out = np.empty((n, DIGEST_SIZE), dtype=np.uint8)
@@ -114,6 +121,22 @@ class DigestMemo:
             self._keep(todo, slots, rows, out, first)
         return out
 
+    def _in_a_row(self, mv: memoryview, rows: np.ndarray, s0: int, n: int) -> np.ndarray:
+        """Every grain was kept, in consecutive slots: compare in place, hash and keep only what changed."""
+        kept = self.data[s0:s0 + n]
+        changed = np.flatnonzero((kept != rows).any(axis=1))
+        out = self.sums[s0:s0 + n].copy()
+        self.hits += n - len(changed)
+        if len(changed):
+            zero = ~rows[changed].any(axis=1)
+            out[changed[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
+            work = changed[~zero]
+            if len(work):
+                out[work] = np.frombuffer(_hash_rows(mv, work.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+            kept[changed] = rows[changed]
+            self.sums[s0 + changed] = out[changed]
+        return out
+
     def _keep(self, todo: np.ndarray, slots: np.ndarray, rows: np.ndarray, out: np.ndarray, first: int) -> None:
         """Remember the grains just digested: in their old slot, or a new one while there is room."""
         old = todo[slots[todo] >= 0]
@@ -122,6 +145,7 @@ class DigestMemo:
             base = len(self.slot)
             self._grow(base + len(new))
             slots[new] = np.arange(base, base + len(new))
+            self.owner[base:base + len(new)] = new + first
             self.slot.update(zip((new + first).tolist(), range(base, base + len(new))))
         kept = np.concatenate([old, new])
         if len(kept):

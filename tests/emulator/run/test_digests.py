@@ -58,3 +58,15 @@ def test_unaligned_or_addressless_data_is_hashed_without_the_memo(memo):
     assert (grain_digests(data) == plain(data)).all()
     assert (grain_digests(data, at=17) == plain(data)).all()
     assert memo.slot == {}
+
+
+def test_spans_that_overlap_earlier_ones_in_part_get_the_plain_digests(memo):
+    data = np.random.default_rng(5).integers(0, 256, 6 * GRAIN, dtype=np.uint8).tobytes()
+    grain_digests(data[:4 * GRAIN], at=0)  # grains 0-3 kept in a row
+    inner = grain_digests(data[GRAIN:3 * GRAIN], at=GRAIN)  # grains 1-2: all kept, in a row
+    across = grain_digests(data[2 * GRAIN:6 * GRAIN], at=2 * GRAIN)  # grains 2-3 kept, 4-5 new (capacity 6)
+    assert (inner == plain(data[GRAIN:3 * GRAIN])).all() and (across == plain(data[2 * GRAIN:])).all()
+    assert memo.hits == 4
+    changed = bytearray(data)
+    changed[4 * GRAIN] ^= 1
+    assert (grain_digests(bytes(changed), at=0) == plain(bytes(changed))).all()

@@ -88,11 +88,12 @@ class DigestMemo:
         self.hits = 0
 
     def _grow(self, need: int) -> None:
-        size = min(self.capacity, max(need, 2 * len(self.data), 1024))
-        if size > len(self.data):
-            self.data = np.concatenate([self.data, np.zeros((size - len(self.data), GRAIN // 8), np.uint64)])
-            self.sums = np.concatenate([self.sums, np.zeros((size - len(self.sums), DIGEST_SIZE), np.uint8)])
-            self.owner = np.concatenate([self.owner, np.full(size - len(self.owner), -1, np.int64)])
+        """Room for every slot at once: np.zeros takes pages the kernel hands out zeroed on first touch,
+        so only slots used cost memory (growing by copies cost more than the digests saved)."""
+        if not len(self.data):  # the first grain kept
+            self.data = np.zeros((self.capacity, GRAIN // 8), dtype=np.uint64)
+            self.sums = np.zeros((self.capacity, DIGEST_SIZE), dtype=np.uint8)
+            self.owner = np.full(self.capacity, -1, dtype=np.int64)
 
     def digests(self, mv: memoryview, first: int) -> np.ndarray:
         n = len(mv) // GRAIN

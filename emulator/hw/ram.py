@@ -131,6 +131,14 @@ class PartitionRAM:
 
     def write(self, addr: int, data) -> None:
         """Store bytes (or a uint8 array) at addr."""
+        if type(data) is bytes:  # the common case, straight into the mapping
+            n = len(data)
+            self.check(addr, n)
+            if self._aliases:
+                self._before_write(addr, n)
+            self._map[addr:addr + n] = data
+            self._mark(addr, n)
+            return
         if isinstance(data, np.ndarray):
             arr = data.view(np.uint8).reshape(-1)
         elif isinstance(data, (bytes, bytearray, memoryview)):

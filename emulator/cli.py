@@ -72,11 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
                                          "writes each violation as a reproducing scenario file. Exit status: "
                                          "0 no violation, 1 violations, 2 bad input.")
     explore.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO)
-    explore.add_argument("--triggers", default="panic,system-reset,hypervisor",
-                         help="comma-separated crash kinds to inject (default panic,system-reset,hypervisor)")
+    explore.add_argument("--triggers", default=None,
+                         help="comma-separated crash kinds to inject (default panic,system-reset,hypervisor; "
+                              "with --matrix every crash kind)")
     explore.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
     explore.add_argument("--out", default="out/explore",
                          help="where explore.json and reproducing scenarios go (default out/explore)")
+    explore.add_argument("--matrix", action="store_true",
+                         help="instead of one scenario: every profile x machine layout x fault of the catalog x "
+                              "boundary x trigger (over 10,000 runs); a summary by dimension and OUT/matrix.json")
+    explore.add_argument("--limit", type=int, default=None, metavar="N",
+                         help="with --matrix, run an evenly spaced sample of N of its runs")
     dask_options(explore, collect=False)
     inspect = sub.add_parser("inspect", help="decode a vmcore or a run folder: ELF headers, notes, ibm,kernel-dump",
                              description="Decode the structures of a vmcore file (ELF header, program headers, "
@@ -237,9 +243,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_explore(args) -> int:
+    if args.matrix:
+        from emulator.errors import BadInputError
+        from emulator.regress import explore_matrix
+        from emulator.scenario.model import CRASH_KINDS
+
+        args.triggers = args.triggers or ",".join(CRASH_KINDS)
+        unknown = [t for t in args.triggers.split(",") if t.strip() and t.strip() not in CRASH_KINDS]
+        if unknown:
+            raise BadInputError(f"unknown trigger(s) {', '.join(unknown)}; use {', '.join(CRASH_KINDS)}")
+        if args.limit is not None and args.limit < 1:
+            raise BadInputError(f"--limit {args.limit}: give a number of runs >= 1")
+        return explore_matrix.command(args)
     from emulator.regress import explore
 
     args.scenario = scenario_path(args.scenario)
+    args.triggers = args.triggers or "panic,system-reset,hypervisor"
     return explore.command(args)
 
 

@@ -3,6 +3,7 @@
 import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from emulator.hw.layout import Range, merge, subtract
 from emulator.units import align_up
@@ -18,6 +19,13 @@ from kernels.sparsemem import SparseVmemmap
 from kernels.structs import kernel_structs
 from kernels.versions import LINUX_6_10, Version
 from kernels.vmcore import ProcVmcore, VmcoreError
+
+
+@lru_cache(maxsize=4)
+def _scratch_block(boot: int, size: int) -> bytes:
+    """What a young kernel's initramfs and page cache leave in memory: made once per boot number."""
+    pattern = f"boot {boot} initramfs/page cache ".encode()
+    return (pattern * (size // len(pattern) + 1))[:size]
 
 MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
 """A profile's ``memory_model`` names how its struct pages are laid out and found."""
@@ -212,8 +220,7 @@ class Kernel(CrashPaths):
         self.image.load(self.ram, self.boot)
         tasks.place(self)
         start, size = CAPTURE_SCRATCH
-        pattern = f"boot {self.boot} initramfs/page cache ".encode()
-        block = (pattern * (size // len(pattern) + 1))[:size]
+        block = _scratch_block(self.boot, size)
         self.ram.write(start, block)
         if self.page_layout is not None:
             self.memmap = MEMORY_MODELS[self.memory_model](self, self.page_layout)

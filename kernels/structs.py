@@ -7,7 +7,7 @@ Sources: ``arch/powerpc/include/asm/fadump.h`` (v3.4), ``fadump-internal.h``
 """
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from construct import (
     Array,
@@ -63,7 +63,10 @@ FADUMP_HEADER_VERSION = 1
 
 @dataclass(frozen=True)
 class KernelStructs:
-    """Every kernel-side layout for one byte order, word size 64 and config."""
+    """Every kernel-side layout for one byte order, word size 64 and config.
+
+    Each layout is built once per instance (cached_property) and instances are cached by kernel_structs():
+    building a construct Struct costs far more than parsing with it."""
 
     little_endian: bool
     pt_regs_fields: tuple[str, ...]
@@ -98,12 +101,12 @@ class KernelStructs:
         """sizeof(struct cpumask): BITS_TO_LONGS(NR_CPUS) unsigned longs (8 bytes for NR_CPUS=8)."""
         return (self.nr_cpus + 63) // 64 * 8
 
-    @property
+    @cached_property
     def pt_regs(self) -> Struct:
         """struct pt_regs: one unsigned long per field, in declaration order."""
         return Struct(*[name / self.u64 for name in self.pt_regs_fields])
 
-    @property
+    @cached_property
     def crash_info_header_old(self) -> Struct:
         """struct fadump_crash_info_header, 3.4 to 6.9 (magic FADMPINF)."""
         return Struct(
@@ -115,7 +118,7 @@ class KernelStructs:
             "cpu_mask" / Bytes(self.cpumask_size),
         )
 
-    @property
+    @cached_property
     def crash_info_header_v1(self) -> Struct:
         """struct fadump_crash_info_header v1 (6.10+, magic FADMPSIG)."""
         return Struct(
@@ -130,7 +133,7 @@ class KernelStructs:
             "cpu_mask" / Bytes(self.cpumask_size),
         )
 
-    @property
+    @cached_property
     def elf64_ehdr(self) -> Struct:
         """Elf64_Ehdr of a ppc64 ET_CORE file (include/uapi/linux/elf.h)."""
         return Struct(
@@ -158,7 +161,7 @@ class KernelStructs:
             "e_shstrndx" / self.u16,
         )
 
-    @property
+    @cached_property
     def elf64_phdr(self) -> Struct:
         """Elf64_Phdr."""
         return Struct(
@@ -172,12 +175,12 @@ class KernelStructs:
             "p_align" / self.u64,
         )
 
-    @property
+    @cached_property
     def elf_note_header(self) -> Struct:
         """struct elf_note (Elf64_Nhdr): namesz, descsz, type."""
         return Struct("n_namesz" / self.u32, "n_descsz" / self.u32, "n_type" / self.u32)
 
-    @property
+    @cached_property
     def elf_prstatus(self) -> Struct:
         """struct elf_prstatus on ppc64: 504 bytes, pr_reg[48] at offset 112."""
         timeval = Struct("tv_sec" / self.u64, "tv_usec" / self.u64)

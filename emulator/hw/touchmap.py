@@ -23,6 +23,11 @@ class TouchMap:
 
     def mark(self, first: int, last: int) -> None:
         """Flag blocks first..last (inclusive)."""
+        c = first >> CHUNK_SHIFT
+        if c == last >> CHUNK_SHIFT and c in self._chunks:  # the common case: one chunk already there
+            base = c << CHUNK_SHIFT
+            self._chunks[c][first - base:last - base + 1] = True
+            return
         for c in range(first >> CHUNK_SHIFT, (last >> CHUNK_SHIFT) + 1):
             flags = self._chunks.get(c)
             if flags is None:

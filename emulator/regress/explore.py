@@ -52,6 +52,16 @@ def baseline(sc) -> list[str]:
     return Run(sc, None, lenient=True).execute().boundaries
 
 
+def scratch_dir() -> str | None:
+    """Where a run's throw-away folder goes: memory (/dev/shm) when the host has it, else the temporary folder.
+
+    Each run writes and removes a dozen folders and files; on a busy disk the journal makes that cost more
+    than the run. Vmcores are sparse and removed at once, so memory holds only a run's written data.
+    """
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def run_point(args) -> Point:
     """One (boundary, trigger) run; ``args`` is (path, labels, index, trigger[, scenario text])."""
     path, labels, index, trigger, *text = args
@@ -64,7 +74,7 @@ def run_point(args) -> Point:
     if prediction is not None:
         point.predicted, point.why = prediction.outcome, prediction.why
     problems = []
-    with tempfile.TemporaryDirectory(prefix="fadump-emu-explore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fadump-emu-explore-", dir=scratch_dir()) as tmp:
         out = os.path.join(tmp, "run")
         try:
             result = Run(sc, out, lenient=True).execute()

@@ -50,12 +50,115 @@ def digest(data) -> bytes:
 ZERO = digest(bytes(GRAIN))
 
 
-def grain_digests(data) -> np.ndarray:
-    """One digest per whole grain of ``data`` (a bytes-like object), as an (n, 16) uint8 array."""
+def _hash_rows(mv: memoryview, rows) -> bytes:
+    return b"".join([blake3(mv[i * GRAIN:(i + 1) * GRAIN]).digest(DIGEST_SIZE) for i in rows])
+
+
+def grain_digests(data, at: int | None = None) -> np.ndarray:
+    """One digest per whole grain of ``data`` (a bytes-like object), as an (n, 16) uint8 array.
+
+    With ``at`` (the physical address of ``data``, grain-aligned) grains whose bytes equal what this
+    process digested at the same address before take that digest from the MEMO; the result is the same.
+    """
     mv = memoryview(data).cast("B")
     n = len(mv) // GRAIN
-    joined = b"".join([blake3(mv[i * GRAIN:(i + 1) * GRAIN]).digest(DIGEST_SIZE) for i in range(n)])
-    return np.frombuffer(joined, dtype=np.uint8).reshape(n, DIGEST_SIZE)
+    if at is None or n == 0 or at % GRAIN:
+        return np.frombuffer(_hash_rows(mv, range(n)), dtype=np.uint8).reshape(n, DIGEST_SIZE)
+    return MEMO.digests(mv[:n * GRAIN], at // GRAIN)
+
+
+class DigestMemo:
+    """Grains digested before in this process, by grain number: their bytes and their digest.
+
+    Runs in one process (a worker of ``fadump-emu test`` or ``explore``, or a run that digests memory at
+    the crash and then verifies the vmcore holding the same bytes) digest the same bytes at the same
+    addresses again and again: the kernel image, its page cache, its tables. Comparing 4 KiB with the bytes
+    kept here is several times cheaper than hashing them, and a grain whose bytes are equal has, exactly,
+    the digest kept with them. A grain that differs is hashed and replaces what was kept. All-zero grains
+    take the known ZERO digest. At most ``capacity`` grains are kept (new grains beyond are not kept).
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.slot: dict[int, int] = {}
+        self.data = np.zeros((0, GRAIN // 8), dtype=np.uint64)
+        self.sums = np.zeros((0, DIGEST_SIZE), dtype=np.uint8)
+        self.owner = np.zeros(0, dtype=np.int64)
+        """The grain number kept in each slot."""
+        self.hits = 0
+
+    def _grow(self, need: int) -> None:
+        """Room for every slot at once: np.zeros takes pages the kernel hands out zeroed on first touch,
+        so only slots used cost memory (growing by copies cost more than the digests saved)."""
+        if not len(self.data):  # the first grain kept
+            self.data = np.zeros((self.capacity, GRAIN // 8), dtype=np.uint64)
+            self.sums = np.zeros((self.capacity, DIGEST_SIZE), dtype=np.uint8)
+            self.owner = np.full(self.capacity, -1, dtype=np.int64)
+
+    def digests(self, mv: memoryview, first: int) -> np.ndarray:
+        n = len(mv) // GRAIN
+        rows = np.frombuffer(mv, dtype=np.uint64).reshape(n, GRAIN // 8)
+        s0 = self.slot.get(first)
+        if s0 is not None and s0 + n <= len(self.owner) and \
+                (self.owner[s0:s0 + n] == np.arange(first, first + n)).all():
+            return self._in_a_row(mv, rows, s0, n)
+        get = self.slot.get
+        slots = np.fromiter((get(g, -1) for g in range(first, first + n)), dtype=np.int64, count=n)
+        out = np.empty((n, DIGEST_SIZE), dtype=np.uint8)
+        known = np.flatnonzero(slots >= 0)
+        same = np.zeros(n, dtype=bool)
+        if len(known):
+            same[known] = (self.data[slots[known]] == rows[known]).all(axis=1)
+            hit = known[same[known]]
+            out[hit] = self.sums[slots[hit]]
+            self.hits += len(hit)
+        todo = np.flatnonzero(~same)
+        if len(todo):
+            zero = ~rows[todo].any(axis=1)
+            out[todo[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
+            work = todo[~zero]
+            if len(work):
+                out[work] = np.frombuffer(_hash_rows(mv, work.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+            self._keep(todo, slots, rows, out, first)
+        return out
+
+    def _in_a_row(self, mv: memoryview, rows: np.ndarray, s0: int, n: int) -> np.ndarray:
+        """Every grain was kept, in consecutive slots: compare in place, hash and keep only what changed."""
+        kept = self.data[s0:s0 + n]
+        changed = np.flatnonzero((kept != rows).any(axis=1))
+        out = self.sums[s0:s0 + n].copy()
+        self.hits += n - len(changed)
+        if len(changed):
+            zero = ~rows[changed].any(axis=1)
+            out[changed[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
+            work = changed[~zero]
+            if len(work):
+                out[work] = np.frombuffer(_hash_rows(mv, work.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+            kept[changed] = rows[changed]
+            self.sums[s0 + changed] = out[changed]
+        return out
+
+    def _keep(self, todo: np.ndarray, slots: np.ndarray, rows: np.ndarray, out: np.ndarray, first: int) -> None:
+        """Remember the grains just digested: in their old slot, or a new one while there is room."""
+        old = todo[slots[todo] >= 0]
+        new = todo[slots[todo] < 0][:max(0, self.capacity - len(self.slot))]
+        if len(new):
+            base = len(self.slot)
+            self._grow(base + len(new))
+            slots[new] = np.arange(base, base + len(new))
+            self.owner[base:base + len(new)] = new + first
+            self.slot.update(zip((new + first).tolist(), range(base, base + len(new))))
+        kept = np.concatenate([old, new])
+        if len(kept):
+            self.data[slots[kept]] = rows[kept]
+            self.sums[slots[kept]] = out[kept]
+
+    def clear(self) -> None:
+        self.__init__(self.capacity)
+
+
+MEMO = DigestMemo(16384)
+"""This process's digest memo: up to 16384 grains (64 MiB of kept bytes)."""
 
 
 @dataclass
@@ -79,7 +182,7 @@ class CrashSnapshot:
                 s0, e0 = s - s % GRAIN, e + (-e) % GRAIN
                 grains.append(np.arange(s0 // GRAIN, e0 // GRAIN, dtype=np.int64))
                 for a in range(s0, e0, STEP):
-                    digests.append(grain_digests(ram.view(a, min(e0, a + STEP) - a)))
+                    digests.append(grain_digests(ram.view(a, min(e0, a + STEP) - a), a))
         if grains:
             snap.grains, snap.digests = np.concatenate(grains), np.concatenate(digests)
         for r, _ in excluded:

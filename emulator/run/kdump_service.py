@@ -61,7 +61,9 @@ class CaptureSteps:
         n = len(self.result.captures) + 1
         cap = Capture(k.boot, size=k.vmcore.size, expected_regs=self._expected_regs)
         path = self.vmcore_path(n) if name is None or self.out is None else self.out / name
-        cap.verification = self.verify_capture(k, None)
+        saving = (self.sc.capture_save or name is not None) and path is not None
+        if not saving:  # when saved, the file read back is what gets verified (below)
+            cap.verification = self.verify_capture(k, None)
         cap.notes = self.read_notes(k)
         for addr, data, _ in self.sc.expect.memory:
             try:
@@ -70,7 +72,7 @@ class CaptureSteps:
                 cap.samples.append((addr, data, None))
         if path is not None and path.exists() and name is not None and not self.force:
             raise OutputExistsError(f"{path} already exists; pass --force to replace it")
-        if (self.sc.capture_save or name is not None) and path is not None:
+        if saving:
             k.userspace(f"kdump: saving vmcore ({k.vmcore.size} bytes) to {path.name}")
             capacity = self.faults.param("disk-full", "capacity") if self.faults.has("disk-full") else None
             data = sum(e - s for seg in k.vmcore.segments if seg.buffer is None
@@ -79,6 +81,7 @@ class CaptureSteps:
                 with self.result.timed("export"), self.bus.progress(f"saving {path.name}", data) as advance:
                     saved = export.save(k.vmcore, str(path), self.export_mode, progress=advance, capacity=capacity)
             except DiskFull as full:
+                cap.verification = self.verify_capture(k, None)  # nothing whole was saved: /proc/vmcore is judged
                 cap.save_error = f"No space left on device after {full.written} bytes"
                 k.userspace(f"kdump: saving vmcore failed: {cap.save_error}; kept {path.name}-incomplete")
                 m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
@@ -90,8 +93,7 @@ class CaptureSteps:
             cap.file_size = saved.size
             if self.sc.capture_tool == "makedumpfile":
                 self.makedumpfile(k, cap, path)
-            if cap.path:
-                cap.verification = self.verify_capture(k, path, cap.format)
+            cap.verification = self.verify_capture(k, path, cap.format) if cap.path else self.verify_capture(k, None)
             save_span = self.result.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
                                          bytes=saved.data_bytes)
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)

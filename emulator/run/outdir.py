@@ -86,10 +86,11 @@ def check_dir_target(path: str | Path, option: str) -> Path:
     return p
 
 
-def write_file(path: str | Path, data: bytes | str) -> None:
+def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
     """Write a whole file atomically: a temporary file beside it, fsync, then rename over the name.
 
-    A symlink at ``path`` is replaced, never followed.
+    A symlink at ``path`` is replaced, never followed. ``sync`` False skips the fsync, for files in a
+    staging folder that commit() fsyncs (or, for scratch runs, need not be) before publishing them.
     """
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}")
@@ -98,8 +99,9 @@ def write_file(path: str | Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         _remove(tmp)
@@ -264,7 +266,7 @@ class OutputFolder:
     def _commit(self) -> None:
         staging, out = self.staging, self.path
         new = sorted(p.name for p in staging.iterdir())
-        write_file(staging / MANIFEST, json.dumps({"files": new}, indent=1) + "\n")
+        write_file(staging / MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
         trash = staging / TRASH
         trash.mkdir()
         # 1. The old report goes first: from now on no report stands beside files it does not describe.

@@ -111,13 +111,15 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
     }
 
 
-def write(result: RunResult, out_dir: str, expectations: list[dict]) -> dict:
+def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool = True) -> dict:
     """Write console.log and report.json into out_dir (each atomically, never through a symlink); the report.
 
-    report.html is a view: emulator.views.observers.html_report writes it when the run is published."""
+    report.html is a view: emulator.views.observers.html_report writes it when the run is published. ``sync``
+    False leaves fsync to whoever publishes the folder (runner.publish writes into a staging folder that
+    OutputFolder.commit fsyncs when the run is durable)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_file(out / "console.log", result.machine.console.text())
+    write_file(out / "console.log", result.machine.console.text(), sync)
     report = to_json(result, expectations)
-    write_file(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_file(out / "report.json", json.dumps(report, indent=2) + "\n", sync)
     return report

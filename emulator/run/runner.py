@@ -409,7 +409,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
                 if cap.path:
                     cap.path = str(Path(out_dir) / Path(cap.path).name)
             result.expectations = report.check_expectations(result)
-            result.report = report.write(result, str(staging), result.expectations)
+            result.report = report.write(result, str(staging), result.expectations, sync=False)
             run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, folder=staging)
             folder.commit()
         except OSError as exc:  # the host's disk (full, gone read-only): the earlier results stay as they were

@@ -106,7 +106,7 @@ def _compare(snap: CrashSnapshot, paddr: int, data: bytes, unjudged: list[Range]
             elif not verdict:
                 out.append(Range(a, b))
     if tail > head:
-        got = grain_digests(memoryview(data)[head - paddr:tail - paddr])
+        got = grain_digests(memoryview(data)[head - paddr:tail - paddr], head)
         want = snap.expected(head // GRAIN, (tail - head) // GRAIN)
         bad = np.flatnonzero((got != want).any(axis=1))
         out += [Range(head + int(i) * GRAIN, head + (int(i) + 1) * GRAIN) for i in bad]

@@ -38,7 +38,7 @@ def html_report(bus: EventBus) -> None:
     memory_maps(bus)
 
     def write(event) -> None:
-        write_file(event.folder / "report.html", page.render(event.result, event.report))
+        write_file(event.folder / "report.html", page.render(event.result, event.report), False)  # commit fsyncs
 
     bus.subscribe(Lifecycle.PUBLISH, write)
 

@@ -145,6 +145,27 @@ def test_reset_makes_ram_zero_and_forgets_copies_but_keeps_the_mapping():
     assert ram.read(0, SIZE) == bytes(SIZE)
 
 
+def test_reset_zeroes_written_memory_in_place_or_gives_it_back_when_it_is_large(monkeypatch):
+    """Small runs keep their pages (zeroed in place), large ones return them (MADV_DONTNEED): both read as zeros,
+    and every later write, copy and read behaves as on fresh RAM."""
+    from emulator.hw import ram as ram_mod
+
+    for keep in (SIZE, 0):  # everything in place; nothing in place
+        monkeypatch.setattr(ram_mod, "KEEP_RESIDENT", keep)
+        ram = PartitionRAM(SIZE)
+        model = bytearray(SIZE)
+        filled(ram, bytearray(SIZE), 0, 5 * B + 17, 3)
+        ram.copy(0, 8 * B, 2 * B)
+        filled(ram, bytearray(SIZE), 20 * B - 9, 2 * B, 5)
+        ram.reset()
+        same(ram, model)
+        assert ram.touched_runs(0, SIZE) == []
+        filled(ram, model, B + 3, 3, 7)
+        ram.copy(0, 12 * B, 2 * B)
+        model[12 * B:14 * B] = model[0:2 * B]
+        same(ram, model)
+
+
 # --- any sequence ---
 
 aligned = st.integers(0, BLOCKS - 1).map(lambda b: b * B)

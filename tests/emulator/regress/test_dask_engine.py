@@ -90,3 +90,13 @@ def test_a_cluster_that_is_not_local_n_is_bad_input(tmp_path, capsys):
     folder = write_scenarios(tmp_path / "scenarios", failing=False)
     assert main(["test", str(folder), "--out", str(tmp_path / "out"), "--cluster", "remote:2"]) == 2
     assert "use local:N" in capsys.readouterr().err
+
+
+def test_the_matrix_finds_the_same_points_on_dask(scheduler):
+    from emulator.regress import explore_matrix as mx
+
+    kw = dict(triggers=("panic", "hypervisor"), limit=8, profiles=["linux-3.4", "linux-6.12"],
+              layouts=["1GiB-2cpu"], faults=["none", "disk-full"])
+    here = mx.run_matrix(workers=1, **kw)
+    there = mx.run_matrix(scheduler=scheduler, **kw)
+    assert there["points"] == here["points"] and len(here["points"]) == 8

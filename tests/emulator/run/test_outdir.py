@@ -281,7 +281,7 @@ def test_a_full_disk_while_writing_the_report_keeps_the_earlier_results_and_says
 
     before = snapshot(finished)
 
-    def full(path, data):
+    def full(path, data, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(report, "write_file", full)

@@ -174,12 +174,18 @@ def parse(path: str, text: str) -> ConsoleLog:
     return ConsoleLog(path, split(path, lines, timestamps), timestamps, noise)
 
 
+KERNEL_MESSAGE = re.compile(r"Linux version |Kernel command line:|fadump|rtas|Kernel panic|sysrq|Oops|pseries|"
+                            r"System RAM|phys_mem_size|Machine check|Hardware name:")
+"""Messages only a kernel prints: without printk.time, a log must hold one of them to be taken as a console."""
+
+
 def read(path: str) -> ConsoleLog:
     """The log at path, split into boots (ConsoleLogError when it is not a console log at all)."""
     data = read_bytes(path)
     text = data.decode("utf-8", errors="replace")
     log = parse(path, text)
-    if not any(x.kernel for b in log.boots for x in b.lines):
+    kernel = [x for b in log.boots for x in b.lines if x.kernel]
+    if not kernel or not (log.timestamps or any(KERNEL_MESSAGE.search(x.text) for x in kernel)):
         raise ConsoleLogError(path, 1, "no kernel line in this file (no printk time stamp, no kernel message "
                                        "this tool knows); is it the console log?")
     return log

@@ -63,6 +63,8 @@ def test_a_printk_line_interleaved_into_a_userspace_write_is_still_read(tmp_path
     (lambda tmp: str(tmp / "absent.log"), "no such file"),
     (lambda tmp: str(tmp), "is a folder"),
     (lambda tmp: write(tmp, bytes(range(256)) * 64, "core", binary=True), "binary data"),
+    (lambda tmp: write(tmp, "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n", "passwd"),
+     "no kernel line"),  # text without printk times and without any message only a kernel prints
 ])
 def test_what_cannot_be_a_console_log_is_refused_with_its_path_and_exit_status_2(tmp_path, make, message):
     path = make(tmp_path)

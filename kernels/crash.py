@@ -7,6 +7,8 @@ wording follows the kernel generation (``modern_wording``).
 
 from enum import StrEnum
 
+from construct import Construct, Container
+
 from firmware import abi
 from kernels import tasks
 
@@ -54,6 +56,20 @@ CRASH_TIMEOUT_MS = 500
 """crash_fadump(): how long the first CPU waits for the others on a system reset (since ~5.8)."""
 POLL_MS = 1
 """crash_fadump()'s poll step (mdelay(1)): the wait lasts this long when every CPU arrives (assumption)."""
+
+
+def save_crash_info(k, addr: int, header: Construct, regs: dict[str, int]) -> Container:
+    """What every crash_fadump() writes into the crash info header at ``addr`` (fadump.c, 3.4 to 7.2): the
+    crashing CPU, CRASHTIME appended to VMCOREINFO, the crashing CPU's registers and the online CPUs' mask.
+    ``header`` is the release's layout (FADMPINF or FADMPSIG v1); the header as written is returned."""
+    fdh = header.parse(k.ram.read(addr, header.sizeof()))
+    fdh.crashing_cpu = k.crashing_cpu
+    k.crash_save_vmcoreinfo()
+    fdh.regs = Container({f: regs.get(f, 0) for f in k.ks.pt_regs_fields})
+    fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
+    k.ram.write(addr, header.build(fdh))
+    k.crash_info_saved = True
+    return fdh
 
 
 class CrashPaths:

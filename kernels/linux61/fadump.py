@@ -21,6 +21,7 @@ from firmware import abi
 from firmware.abi import SectionType
 from firmware.structs import sections_of
 from kernels import elfcore
+from kernels.crash import save_crash_info
 from kernels.image import va
 from kernels.linux61 import messages as msg61
 from kernels.linux610 import messages as msg
@@ -218,14 +219,7 @@ class Fadump61(Fadump610):
         fw, k = self.fw_dump, self.k
         if not fw.dump_registered or not fw.fadumphdr_addr:
             return False
-        ks = k.ks
-        fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
-        fdh.crashing_cpu = k.crashing_cpu
-        k.crash_save_vmcoreinfo()
-        fdh.regs = Container({f: regs.get(f, 0) for f in ks.pt_regs_fields})
-        fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
-        k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_old.build(fdh))
-        k.crash_info_saved = True
+        fdh = save_crash_info(k, fw.fadumphdr_addr, k.ks.crash_info_header_old, regs)
         k.narrate("crash_fadump()", SRC, f"CPU {k.crashing_cpu} records itself, its registers and the online CPUs "
                   "in the FADMPINF header, appends CRASHTIME, then triggers firmware through ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "regs.nip": fdh.regs.nip,

@@ -20,6 +20,7 @@ from firmware.abi import DumpCommand, RtasStatus, SectionType
 from firmware.structs import DumpMemStruct
 from kernels import cmdline as cmdline_mod
 from kernels.base import RTAS_TIMED_OUT
+from kernels.crash import save_crash_info
 from kernels.linux610 import messages as msg
 from kernels.linux610.capture_kernel import CaptureMixin
 from kernels.linux610.sysfs import SysfsMixin
@@ -447,14 +448,7 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fw, k = self.fw_dump, self.k
         if not fw.dump_registered or not fw.fadumphdr_addr:
             return False
-        ks = k.ks
-        fdh = ks.crash_info_header_v1.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_v1.sizeof()))
-        fdh.crashing_cpu = k.crashing_cpu
-        k.crash_save_vmcoreinfo()
-        fdh.regs = Container({f: regs.get(f, 0) for f in ks.pt_regs_fields})
-        fdh.cpu_mask = k.cpumask_bytes(k.online_cpu_ids())
-        k.ram.write(fw.fadumphdr_addr, ks.crash_info_header_v1.build(fdh))
-        k.crash_info_saved = True
+        fdh = save_crash_info(k, fw.fadumphdr_addr, k.ks.crash_info_header_v1, regs)
         k.narrate("crash_fadump()", f"arch/powerpc/kernel/fadump.c (v{k.version.release_number})",
                   f"CPU {k.crashing_cpu} wins the cmpxchg, saves its registers and the online mask, appends "
                   "CRASHTIME, then triggers firmware through ibm,os-term",

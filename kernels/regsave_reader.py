@@ -5,11 +5,13 @@ Mirrors fadump_build_cpu_notes() (fadump.c, v3.4) and rtas_fadump_build_cpu_note
 only GPR00-31, NIA, MSR, CTR, LR, XER, CR, DAR and DSISR, stop at CPUEND.
 """
 
+import errno
 from dataclasses import dataclass
 
 import numpy as np
 
 from firmware import abi
+from emulator.units import align_up
 from kernels import elfcore
 from kernels.structs import NT_PRSTATUS, KernelStructs
 
@@ -109,3 +111,27 @@ def cpu_notes(ks: KernelStructs, cpus: list[SavedCpu], in_mask, crashing_cpu: in
         pid = saved.cpu + 1 if pid_by_cpu else 0
         out += elfcore.note(ks, "CORE", NT_PRSTATUS, elfcore.prstatus(ks, values, pid))
     return out + elfcore.FINAL_NOTE
+
+
+def build_cpu_notes(k, fw, section, fdh, msg, alloc_failed: str | None = None) -> int:
+    """What every release's CPU-note builder shares: fadump_build_cpu_notes() (fadump.c, 3.4) and
+    rtas_fadump_build_cpu_notes() (rtas-fadump.c, 6.1 and 6.10+). Read the register save area ``section`` holds
+    (printing the release's ``msg.REGSAVE_BAD`` or ``msg.CPU_STATE_BAD`` when it cannot: -ENOENT), size and
+    allocate the notes buffer (``alloc_failed``, when the release prints one, is said on failure: -ENOMEM), and
+    write one NT_PRSTATUS per CPU of the crash info header ``fdh``'s mask, the crashing CPU's from ``fdh``."""
+    try:
+        num_cpus, cpus = read_area(k.ram, section.destination_address, section.bytes_dumped, k.ks.pt_regs_fields)
+    except RegSaveError as exc:
+        k.printk(msg.REGSAVE_BAD if exc.kind == "magic" else msg.CPU_STATE_BAD)
+        return -errno.ENOENT
+    fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
+    try:
+        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
+    except MemoryError:
+        if alloc_failed is None:
+            raise
+        k.printk(alloc_failed.format(size=fw.cpu_notes_buf_size))
+        return -errno.ENOMEM
+    k.ram.write(fw.cpu_notes_buf, cpu_notes(k.ks, cpus, lambda c: k.cpumask_test(fdh.cpu_mask, c), fdh.crashing_cpu,
+                                            dict(fdh.regs), k.pid_by_cpu))
+    return 0

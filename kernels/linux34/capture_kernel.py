@@ -10,11 +10,10 @@ import errno
 from construct import Container
 
 from emulator.hw.layout import Range, subtract
-from emulator.units import align_up
 from firmware import abi
 from kernels import elfcore
 from kernels.linux34 import messages as msg
-from kernels.regsave_reader import NOTE_BUF_T, RegSaveError, cpu_notes, gpr_index, read_area, set_regval  # noqa: F401
+from kernels.regsave_reader import build_cpu_notes
 from kernels.structs import EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC_OLD, PHDR_SIZE, PT_NOTE
 
 
@@ -51,20 +50,11 @@ class CaptureMixin:
     def fadump_build_cpu_notes(self, cpu_section: Container) -> int:
         """Turn the register save area into one NT_PRSTATUS note per CPU in the crash-time mask."""
         k, fw, ks = self.k, self.fw_dump, self.k.ks
-        try:
-            num_cpus, cpus = read_area(k.ram, cpu_section.destination_address, cpu_section.bytes_dumped,
-                                       ks.pt_regs_fields)
-        except RegSaveError as exc:
-            k.printk(msg.REGSAVE_BAD if exc.kind == "magic" else msg.CPU_STATE_BAD)
-            return -errno.ENOENT
-        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
-        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
         fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
-        notes = cpu_notes(ks, cpus, lambda cpu: k.cpumask_test(fdh.cpu_mask, cpu), fdh.crashing_cpu,
-                          dict(fdh.regs), k.pid_by_cpu)
-        k.ram.write(fw.cpu_notes_buf, notes)
-        self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
-        return 0
+        rc = build_cpu_notes(k, fw, cpu_section, fdh, msg)
+        if rc == 0:
+            self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
+        return rc
 
     def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
         """Point the first PT_NOTE (the placeholder) at the CPU notes buffer."""

@@ -19,7 +19,7 @@ from kernels import elfcore
 from kernels.crash import save_crash_info
 from kernels.image import SYMBOLS, va
 from kernels.linux34 import messages as msg
-from kernels.linux34.capture_kernel import NOTE_BUF_T, CaptureMixin, gpr_index, set_regval  # noqa: F401
+from kernels.linux34.capture_kernel import CaptureMixin
 from kernels.linux34.sysfs import SysfsMixin
 from kernels.structs import (
     EHDR_SIZE, FADUMP_CPU_UNKNOWN, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,

@@ -26,7 +26,7 @@ from kernels.image import va
 from kernels.linux61 import messages as msg61
 from kernels.linux610 import messages as msg
 from kernels.linux610.fadump import Fadump610
-from kernels.regsave_reader import NOTE_BUF_T, RegSaveError, cpu_notes, read_area
+from kernels.regsave_reader import build_cpu_notes
 from kernels.structs import (
     EHDR_SIZE, FADUMP_CPU_UNKNOWN, FADUMP_CRASH_INFO_MAGIC_OLD, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD, PT_NOTE,
 )
@@ -262,24 +262,11 @@ class Fadump61(Fadump610):
         """rtas_fadump_build_cpu_notes() (rtas-fadump.c, 6.1): one NT_PRSTATUS per CPU of the crash-time mask
         (the crashing CPU's from the header), then fadump_update_elfcore_header()."""
         k, fw, ks = self.k, self.fw_dump, self.k.ks
-        try:
-            num_cpus, cpus = read_area(k.ram, cpu_section.destination_address, cpu_section.bytes_dumped,
-                                       ks.pt_regs_fields)
-        except RegSaveError as exc:
-            k.printk(msg.REGSAVE_BAD if exc.kind == "magic" else msg.CPU_STATE_BAD)
-            return -errno.ENOENT
-        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
-        try:
-            fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
-        except MemoryError:
-            k.printk(msg61.NOTES_ALLOC_FAILED.format(size=fw.cpu_notes_buf_size))
-            return -errno.ENOMEM
         fdh = ks.crash_info_header_old.parse(k.ram.read(fw.fadumphdr_addr, ks.crash_info_header_old.sizeof()))
-        notes = cpu_notes(ks, cpus, lambda c: k.cpumask_test(fdh.cpu_mask, c), fdh.crashing_cpu, dict(fdh.regs),
-                          k.pid_by_cpu)
-        k.ram.write(fw.cpu_notes_buf, notes)
-        self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
-        return 0
+        rc = build_cpu_notes(k, fw, cpu_section, fdh, msg, alloc_failed=msg61.NOTES_ALLOC_FAILED)
+        if rc == 0:
+            self.fadump_update_elfcore_header(fdh.elfcorehdr_addr)
+        return rc
 
     def fadump_update_elfcore_header(self, elfcorehdr: int) -> None:
         """fadump_update_elfcore_header() (fadump.c, 6.1): the first PT_NOTE, if it is one, now names the notes."""

@@ -18,7 +18,7 @@ from kernels import elfcore
 from kernels.image import va
 from kernels.linux610 import messages as msg
 from kernels.linux610.sysfs import COMMAND_LINE_SIZE
-from kernels.regsave_reader import NOTE_BUF_T, RegSaveError, cpu_notes, read_area
+from kernels.regsave_reader import build_cpu_notes
 from kernels.structs import (
     EHDR_SIZE, FADUMP_CRASH_INFO_MAGIC, FADUMP_CRASH_INFO_MAGIC_OLD, PF_R, PF_W, PF_X, PHDR_SIZE, PT_LOAD,
     PT_NOTE,
@@ -178,16 +178,9 @@ class CaptureMixin:
             else:
                 k.printk(msg.UNKNOWN_REGION.format(type=kind, src=s.source_address, dest=s.destination_address))
         cpu = sections_of(SectionType.CPU_STATE_DATA, self.fdm_active)[0]
-        try:
-            num_cpus, cpus = read_area(k.ram, cpu.destination_address, cpu.bytes_dumped, k.ks.pt_regs_fields)
-        except RegSaveError as exc:
-            k.printk(msg.REGSAVE_BAD if exc.kind == "magic" else msg.CPU_STATE_BAD)
-            return -errno.ENOENT
-        fw.cpu_notes_buf_size = align_up(num_cpus * NOTE_BUF_T, k.page_size)
-        fw.cpu_notes_buf = k.alloc_pages(fw.cpu_notes_buf_size)
-        notes = cpu_notes(k.ks, cpus, lambda c: k.cpumask_test(fdh.cpu_mask, c), fdh.crashing_cpu,
-                          dict(fdh.regs), k.pid_by_cpu)
-        k.ram.write(fw.cpu_notes_buf, notes)
+        rc = build_cpu_notes(k, fw, cpu, fdh, msg)
+        if rc:
+            return rc
         size = fw.cpu_notes_buf_size
         k.ram.write(fw.elfcorehdr_addr + EHDR_SIZE, elfcore.phdr(k.ks, PT_NOTE, p_offset=fw.cpu_notes_buf,
                                                                   p_paddr=fw.cpu_notes_buf, p_filesz=size,

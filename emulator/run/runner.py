@@ -111,6 +111,13 @@ class Run(KernelActors, CaptureSteps):
             while isinstance(exc.__cause__, FadumpEmuError):
                 exc = exc.__cause__
             raise exc from None
+        except MemoryError as exc:  # a kernel's early allocator (memblock) found no room: not modelled further
+            k = self.result.kernels[-1] if self.result.kernels else None
+            who = f"boot {k.boot} ({k.profile})" if k else "the first boot"
+            raise self.sc.error(f"{who} ran out of early boot memory: {exc}; the emulator does not model how the "
+                                "kernel fails there. Give that kernel more memory to boot in (a larger "
+                                "crashkernel= or fadump_reserve_mem= for a capture kernel) or use a smaller "
+                                "machine.memory", "machine", "memory") from None
         self.result.outcome = self.outcome()
         if not self.lenient:
             self.check_injection_struck()

@@ -106,3 +106,15 @@ def test_a_capture_tool_that_cannot_run_is_refused_before_the_run_with_how_to_ge
     sc = scenario.loads(small_scenario_text(extra='[capture]\ntool = "makedumpfile"\n'))
     with pytest.raises(BadInputError, match="needs Debian's ppc64el makedumpfile. install the fake"):
         Run(sc, None, makedumpfile=FakeMakedumpfile(available=False))
+
+
+def test_a_kernel_without_room_to_boot_is_a_scenario_mistake_at_machine_memory_not_a_traceback():
+    """A capture kernel whose boot memory (crashkernel=) cannot hold the struct pages of all RAM finds no room in
+    memblock (mm/sparse-vmemmap.c, vmemmap_populate()); how the real kernel then fails is not modelled, so the run
+    stops with a sentence that points at machine.memory and says what to change."""
+    text = ('[machine]\nmemory = "8TiB"\ncpus = 2\n[kernel]\nprofile = "linux-6.12"\n'
+            'cmdline = "fadump=on crashkernel=512M"\n[crash]\nat = 10\n')
+    with pytest.raises(ScenarioError) as err:
+        run_of(text).execute()
+    assert re.fullmatch(r"<scenario>:2: boot 2 \(linux-6\.12\) ran out of early boot memory: no room for .*"
+                        r"a larger crashkernel= .* or use a smaller machine\.memory", str(err.value))

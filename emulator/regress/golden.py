@@ -8,6 +8,8 @@ wording, order or timing that the scenario's [expect] needles would let pass.
 import difflib
 from pathlib import Path
 
+from emulator.run.outdir import write_file
+
 DIFF_LINES = 20
 """How many lines of the unified diff a failure shows (the rest is counted, not shown)."""
 
@@ -42,7 +44,7 @@ def check(scenario_path: str | Path, console_text: str, update: bool = False) ->
     if update:
         old = path.read_text() if path.is_file() else None
         if old != console_text:
-            path.write_text(console_text)
+            write_file(path, console_text)  # a rename: an interrupted update leaves the old file whole
         return {"path": str(path), "status": WRITTEN, "changed": old != console_text, "diff": []}
     if not path.is_file():
         return {"path": str(path), "status": ABSENT, "diff": []}

@@ -72,6 +72,18 @@ def folder_name(name: str) -> str:
     return safe or "scenario"
 
 
+def refuse_installed_goldens(files: list[Path]) -> None:
+    """--update-golden writes beside each scenario: never into an installed package's bundled copies."""
+    from emulator.scenario import bundled
+
+    for f in files:
+        if bundled.in_installed_copy(f):
+            raise BadInputError(f"{f}: --update-golden would write {f.with_suffix('.log').name} into the installed "
+                                "fadump-emu package; copy the scenarios you want to change into a folder of yours "
+                                f"(cp -r {f.parent} my-scenarios) and run `fadump-emu test --update-golden "
+                                "my-scenarios` there")
+
+
 def plan(files: list[Path], out_root: str | Path) -> list[dict]:
     """One task per file: its path, a display name and an output folder of its own.
 
@@ -306,6 +318,8 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     workers = workers or os.cpu_count() or 1
     files = collect(list(paths) or list(DEFAULT_PATHS))
     junit_path, json_path = check_targets(out_root, junit_path, json_path)
+    if update_golden:
+        refuse_installed_goldens(files)
     tasks = plan(files, out_root)
     workers = min(workers, len(tasks))
     if show_progress is None:

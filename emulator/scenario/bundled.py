@@ -45,6 +45,19 @@ def folder() -> Path | None:
     return root if root.is_dir() else None
 
 
+def in_installed_copy(path: str | Path) -> bool:
+    """Whether ``path`` is one of the bundled files of an installed fadump-emu (a wheel's copy in site-packages).
+
+    In a checkout or an editable install ``emulator/bundled_scenarios`` is the symbolic link to the
+    repository's scenarios/, which a developer edits; an installed wheel holds copies that belong to the
+    package manager, and fadump-emu never writes there.
+    """
+    root = folder()
+    if root is None or root.is_symlink():
+        return False
+    return Path(path).resolve().is_relative_to(root.resolve())
+
+
 def listing() -> list[Bundled]:
     """Every bundled scenario, sorted by its path in the folder (top level first)."""
     root = folder()

@@ -246,6 +246,18 @@ def test_update_golden_repairs_a_modified_golden(golden_folder, tmp_path, capsys
     assert run_test(capsys, golden_folder, "--out", tmp_path / "again")[0] == 0
 
 
+def test_updating_a_golden_replaces_the_file_whole_and_never_writes_through_a_symlink(tmp_path):
+    """The new transcript is renamed over NAME.log: a symlink planted there is replaced, not followed."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (tmp_path / "s.log").symlink_to(victim)
+    result = golden.check(tmp_path / "s.toml", "console\n", update=True)
+    assert result["status"] == golden.WRITTEN and result["changed"]
+    assert victim.read_text() == "keep me\n"
+    assert (tmp_path / "s.log").read_text() == "console\n" and not (tmp_path / "s.log").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.log", "victim.txt"]  # no temporary left behind
+
+
 def test_a_long_golden_diff_is_cut_to_twenty_lines():
     """A diff longer than DIFF_LINES shows its first lines and counts the rest."""
     old = "".join(f"line {i}\n" for i in range(100))

@@ -117,6 +117,11 @@ def test_an_installed_wheel_carries_every_scenario_and_golden_and_runs_one_from_
     ran = cli("run", "basic-panic-modern", "--out", "out", "--quiet")
     assert ran.returncode == 0, ran.stderr
     assert (where / "out" / "vmcore").exists()
+    [golden] = site.glob("emulator/bundled_scenarios/basic-panic-modern.log")
+    before = golden.read_bytes()
+    refused = cli("test", "basic-panic-modern", "--update-golden", "--out", "t")
+    assert refused.returncode == 2 and "into the installed fadump-emu package" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and golden.read_bytes() == before
 
 
 def test_check_scenario_takes_a_bundled_folder_by_name_from_any_folder(tmp_path, monkeypatch, capsys):
@@ -140,3 +145,18 @@ def test_a_folder_here_wins_over_a_bundled_folder_of_the_same_name(tmp_path, mon
     (tmp_path / "faults").mkdir()
     assert bundled.resolve("faults") == "faults"
     assert bundled.resolve("triggers") == str((ROOT / "scenarios" / "triggers").resolve())
+
+
+def test_only_an_installed_wheels_copies_count_as_installed_never_a_checkouts_linked_folder(tmp_path, monkeypatch):
+    """A checkout's emulator/bundled_scenarios is the symbolic link to scenarios/ (a developer updates goldens
+    there); a wheel's is a real folder that belongs to the package manager."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "a.toml").write_text("")
+    link = tmp_path / "linked"
+    link.symlink_to(scenarios)
+    monkeypatch.setattr(bundled, "folder", lambda: link)
+    assert not bundled.in_installed_copy(link / "a.toml")
+    monkeypatch.setattr(bundled, "folder", lambda: scenarios)
+    assert bundled.in_installed_copy(scenarios / "a.toml")
+    assert not bundled.in_installed_copy(tmp_path / "elsewhere.toml")

@@ -13,6 +13,7 @@ from emulator.hw.ram import PartitionRAM
 from emulator.run.partition_record import FinalMemory, MemoryReleased, PartitionRecord
 from emulator.run.runner import Run
 from emulator.scenario import loader as scenario
+from emulator.views import observers
 from firmware.machine import Machine
 from kernels.base import Kernel
 from tests.conftest import small_scenario_text
@@ -23,8 +24,9 @@ LIVE = (Machine, Kernel, simpy.Environment, PartitionRAM, np.ndarray, mmap.mmap)
 
 @pytest.fixture(scope="module")
 def executed():
-    """The small scenario run in memory: the Run (live) and its result (data)."""
-    run = Run(scenario.loads(small_scenario_text(extra='[capture]\nafter = "stay"\n')), None)
+    """The small scenario run in memory with its memory maps taken: the Run (live) and its result (data)."""
+    run = Run(scenario.loads(small_scenario_text(extra='[capture]\nafter = "stay"\n')), None,
+              observers=[observers.memory_maps])
     run.execute()
     return run
 
@@ -61,6 +63,7 @@ def reachable_live_objects(root, allowed=(FinalMemory,)) -> list[str]:
 def test_a_run_result_reaches_no_machine_kernel_clock_or_ram_but_its_final_memory_view(executed):
     result = executed.result
     assert not hasattr(result, "machine") and not hasattr(result, "kernels")
+    assert len(result.snapshots_for_map) == 3 and result.captures[0].notes  # the walk has data to go through
     assert reachable_live_objects(result) == []
 
 

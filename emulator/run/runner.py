@@ -183,7 +183,7 @@ class Run(KernelActors, CaptureSteps):
             self.kernels.append(k)
             self.lifecycle(Lifecycle.BOOT, k, capture_boot=capture_boot)
             boot_span = self.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
-                                         f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
+                                  f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
             mine = [e for e in events if e.boot == boot]
             events = [e for e in events if e.boot != boot]
             ended = yield from self.life_of(k, capture_boot, mine)

@@ -14,9 +14,10 @@ describe the same things and fail the same way::
               .expect(outcome="vmcore")
               .run("out/quick"))
 
-``run()`` returns the RunResult; ``result.machine`` and ``result.kernels`` give
-access to everything, so a test can look at or change state between steps
-with ``hooks`` (callables run on the Run object before it starts).
+``run()`` returns the RunResult: data only (``result.partition`` is the console,
+RTAS calls, firmware state, CPUs and final RAM). A test that needs the live
+machine or kernels takes the Run object with a ``hook`` (a callable run on the
+Run before it starts), and can look at or change state between steps there.
 """
 
 from collections.abc import Callable

@@ -351,14 +351,19 @@ def cmd_run(args) -> int:
         outdir.check_dir_target(args.map, "--map")
     from emulator.views import observers
 
+    watching = list(observers.FOR_OUTPUT)
+    if args.trace:
+        from emulator.views.trace import Trace
+
+        tracer = Trace()
+        watching.append(tracer.observe)
     result = run_scenario(sc, out, force=args.force, echo=None if args.quiet else sys.stdout,
-                          export_mode=args.format, observers=observers.FOR_OUTPUT, makedumpfile=makedumpfile_for(sc))
+                          export_mode=args.format, observers=watching, makedumpfile=makedumpfile_for(sc))
     rep = result.report
     if args.map:
         write_map(result, args.map)
     if args.trace:
-        from emulator.views import trace
-        trace.export(result, args.trace)
+        tracer.export(result, args.trace)
     summarize(result, rep, out)
     return 0 if rep["ok"] else 1
 
@@ -421,7 +426,7 @@ def summarize(result, rep: dict, out: str) -> None:
     con = make_console()
     con.rule("[bold]summary")
     con.print(f"scenario  {result.scenario.name} ({result.scenario.kernel.profile}, "
-              f"{fmt_size(result.scenario.machine.memory)}, {len(result.machine.cpus)} CPUs)")
+              f"{fmt_size(result.scenario.machine.memory)}, {len(result.partition.cpus)} CPUs)")
     con.print(f"outcome   [bold]{rep['outcome']}[/]")
     for cap in result.captures:
         if cap.rejected:

@@ -6,7 +6,7 @@ import pytest
 
 from emulator.run import report
 from emulator.scenario import loader as scenario
-from emulator.run.runner import run_scenario
+from emulator.run.runner import Run, publish, run_scenario
 
 SMALL = """
 name = "{name}"
@@ -59,5 +59,23 @@ def run_text(tmp_path):
         result = run_scenario(sc, str(out))
         exp = report.check_expectations(result)
         return result, report.write(result, str(out), exp)
+
+    return run
+
+
+@pytest.fixture
+def run_live(tmp_path):
+    """As run_text, keeping the Run's live kernels too: (result, report dict, kernels in boot order).
+
+    A RunResult holds data only; a test that looks inside a kernel after the run takes it from here.
+    """
+
+    def run(text: str, name: str = "scenario"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text)
+        live = Run(scenario.load(path), None)
+        out = tmp_path / f"out-{name}"
+        result = publish(live, str(out))
+        return result, result.report, live.kernels
 
     return run

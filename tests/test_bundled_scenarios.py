@@ -40,7 +40,7 @@ def test_a_bundled_scenario_meets_every_one_of_its_expectations(path, tmp_path):
     assert expectations, f"{path.name} states no expectations"
     failing = [f"{e['what']}" + (f" ({e['detail']})" if e["detail"] else "") for e in expectations if not e["ok"]]
     assert not failing, f"{path.name}: {len(failing)} unmet expectation(s):\n  " + "\n  ".join(failing)
-    checked = golden.check(path, result.machine.console.text())
+    checked = golden.check(path, result.partition.console.text())
     assert checked["status"] == golden.MATCH, (
         f"{path.name}: console differs from its golden transcript {golden.golden_path(path).name} "
         "(regenerate on purpose with `fadump-emu test scenarios --update-golden`):\n" + "\n".join(checked["diff"]))

@@ -326,7 +326,7 @@ def test_the_capture_kernel_follows_num_cpu_offset_in_either_firmwares_register_
     saved = [re.search(r"saved registers of (\d+) (?:online|present) CPUs at (0x[0-9a-f]+)", line)
              for line in built.console]
     count, addr = next((int(m.group(1)), int(m.group(2), 16)) for m in saved if m)
-    ram = built.result.machine.ram
+    ram = built.result.partition.memory
     assert count == (len(spec.online) if firmware == "phyp" else 4)
     assert ram.read(addr, 8) == b"REGSAVE\0"
     assert int.from_bytes(ram.read(addr + 12, 4), "big") == NUM_CPU_OFFSET[firmware]

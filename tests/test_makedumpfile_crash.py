@@ -91,7 +91,7 @@ def cores(tmp_path_factory):
             assert result.outcome == "vmcore", result.outcome
             assert Path(result.captures[0].path) == folder / "vmcore"
             writes = [(ev.addr, bytes(ev.data)) for ev in sc.events if ev.action == "write" and ev.boot == 1]
-            dmesg = [line.render() for line in result.machine.console.lines if line.source == "kernel1"]
+            dmesg = [line.render() for line in result.partition.console.lines if line.source == "kernel1"]
             built[path] = Core(folder, sc.kernel.release(sc.kernel.profile, False), writes, dmesg)
         return built[path]
 
@@ -266,5 +266,5 @@ def test_the_kdump_utils_capture_stops_where_makedumpfile_1_7_2_stops_on_this_du
     path = Path(__file__).resolve().parent.parent / "scenarios" / "distro" / "kdump-utils-capture.toml"
     result = run_scenario(scenario.load(path), str(tmp_path / "out"))
     assert result.outcome == "capture-failed"
-    assert any("Can't detect max_physmem_bits" in line.text for line in result.machine.console.lines)
+    assert any("Can't detect max_physmem_bits" in line.text for line in result.partition.console.lines)
 

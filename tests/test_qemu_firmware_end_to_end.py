@@ -34,12 +34,12 @@ def run(tmp_path_factory):
 
 def test_the_preserved_structure_shows_qemus_cpu_state_size_and_no_hpte(run):
     result, _ = run
-    mem = DumpMemStruct.parse(result.machine.devicetree.get("/rtas", abi.DT_KERNEL_DUMP))
+    mem = DumpMemStruct.parse(result.partition.property("/rtas", abi.DT_KERNEL_DUMP))
     cpu, = sections_of(SectionType.CPU_STATE_DATA, mem)
     hpte, = sections_of(SectionType.HPTE_REGION, mem)
     assert (cpu.source_len, cpu.bytes_dumped) == (0xA00, 0xA00)
     assert (hpte.source_len, hpte.bytes_dumped) == (0, 0)
-    area = result.machine.ram.read(cpu.destination_address, 0x20)
+    area = result.partition.memory.read(cpu.destination_address, 0x20)
     assert area[:8] == b"REGSAVE\0" and area[0x0C:0x14] == bytes.fromhex("00000010" "00000002")
 
 
@@ -83,7 +83,7 @@ def test_a_system_reset_dumps_on_qemu_through_os_term(tmp_path):
     rtas_ibm_os_term() then runs trigger_fadump_boot()."""
     result = bundled("system-reset-modern.toml", tmp_path)
     assert result.outcome == "vmcore"
-    assert [r.name for r in result.machine.rtas.log].count("ibm,os-term") == 1
+    assert [r.name for r in result.partition.rtas_calls].count("ibm,os-term") == 1
 
 
 def test_a_partition_terminated_from_outside_is_not_dumped_on_qemu(tmp_path):
@@ -91,4 +91,4 @@ def test_a_partition_terminated_from_outside_is_not_dumped_on_qemu(tmp_path):
     result = bundled("hypervisor-modern.toml", tmp_path)
     assert result.crashes[0]["result"] == "terminated"
     assert result.outcome != "vmcore"
-    assert any("QEMU has no dump without ibm,os-term" in h for h in result.machine.fadump.state.history)
+    assert any("QEMU has no dump without ibm,os-term" in h for h in result.partition.firmware.history)

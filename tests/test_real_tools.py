@@ -94,7 +94,7 @@ def cores(tmp_path_factory):
             data = tomllib.loads(text)
             writes = [(int(w["addr"], 0), w["text"].encode() * w.get("repeat", 1)) for w in data["memory"]["write"]]
             regs = {name: int(value, 0) for name, value in data["crash"]["regs"].items()}
-            online = [cpu.id for cpu in result.machine.cpus if cpu.online]
+            online = [cpu.id for cpu in result.partition.cpus if cpu.online]
             built[key] = Core(result.captures[0].path, profile, endian, online, crash_cpu, regs, writes)
         return built[key]
 

@@ -18,8 +18,8 @@ def test_a_64_tib_partition_boots_crashes_and_captures_a_verified_vmcore(tmp_pat
     cap = result.captures[0]
     assert cap.verification["ok"] and cap.size > 60 * TiB
     assert cap.disk_bytes < 256 << 20  # the data, not the partition
-    assert result.machine.ram.touched_bytes() < 1 << 30
-    assert result.machine.fadump.state.bytes_moved < 256 << 20  # 3.2 TiB of boot memory, a few MiB copied
+    assert result.partition.memory.touched_bytes() < 1 << 30
+    assert result.partition.firmware.bytes_moved < 256 << 20  # 3.2 TiB of boot memory, a few MiB copied
 
 
 def test_the_full_image_of_a_terabyte_partition_is_a_sparse_file(tmp_path):

@@ -148,7 +148,7 @@ def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
                           observers=[observers.html_report])
     wall = time.perf_counter() - t
     rep = result.report
-    return {"wall": wall, "timings": result.timings, "ok": rep["ok"], "moved": result.machine.fadump.state.bytes_moved,
+    return {"wall": wall, "timings": result.timings, "ok": rep["ok"], "moved": result.partition.firmware.bytes_moved,
             "data": result.captures[0].disk_bytes if result.captures else 0}
 
 

@@ -82,7 +82,7 @@ def run_point(args) -> Point:
             point.ok, point.problem = False, f"emulator error: {exc}"
             return point
         point.outcome = result.outcome
-        console = result.machine.console
+        console = result.partition.console
         if prediction is not None:
             if result.outcome != prediction.outcome:
                 problems.append(f"outcome {result.outcome}, the model predicts {prediction.outcome} "
@@ -93,7 +93,7 @@ def run_point(args) -> Point:
                 problems.append(f"the console says {prediction.absent!r} before a crash the model calls "
                                 "unregistered")
         problems += _check_saved(sc, result, out, point, prediction is None or prediction.complete)
-        result.machine.ram.release()  # the next run in this worker reuses the mapping
+        result.partition.memory.release()  # the next run in this worker reuses the mapping
     point.ok = not problems
     point.problem = "; ".join(problems)
     return point

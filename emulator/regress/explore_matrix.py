@@ -84,7 +84,7 @@ def _baseline(cell: tuple[str, str, str]) -> tuple[tuple[str, str, str], list[st
         sc = scenario.loads(text, f"matrix/{'-'.join(cell)}.toml")
         result = Run(sc, None, lenient=True).execute()
         labels = result.boundaries
-        result.machine.ram.release()
+        result.partition.memory.release()
         return cell, labels
     except FadumpEmuError as exc:
         return cell, f"{type(exc).__name__}: {exc}"

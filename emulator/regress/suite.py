@@ -131,8 +131,8 @@ def run_one(path: str, out: str, update_golden: bool = False, name: str | None =
         res.update(name=sc.name, profile=sc.kernel.profile)
         result = run_scenario(sc, out, force=True, echo=None, durable=False, observers=[observers.html_report])
         res.update(outcome=result.outcome, expectations=list(result.expectations),
-                   console=result.machine.console.text())
-        result.machine.ram.release()  # the next scenario in this worker reuses the mapping
+                   console=result.partition.console.text())
+        result.partition.memory.release()  # the next scenario in this worker reuses the mapping
     except FadumpEmuError as exc:
         res.update(error=str(exc), error_type=type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 -- a fault of the emulator: keep the traceback for whoever fixes it

@@ -3,9 +3,10 @@
 The run (emulator.run.runner) owns one EventBus and publishes on it each step of
 the partition's life: a kernel boots, firmware accepts REGISTER, the partition
 crashes, firmware has preserved it, the capture kernel captures and saves a
-vmcore, the dump memory is released. Views (memory-map snapshots, report.html,
-explain's narration, progress bars) subscribe before the run starts, and only
-when someone asked for them: a run nobody observes builds none of them.
+vmcore, the dump memory is released; and the spans of its timeline. Views
+(memory-map snapshots, report.html, the Perfetto trace, explain's narration,
+progress bars) subscribe before the run starts, and only when someone asked for
+them: a run nobody observes builds none of them.
 
 Firmware and kernels sit below the run and cannot import it; they reach the bus
 through the two callables the Machine carries (``narrate`` steps, ``progress``
@@ -40,6 +41,11 @@ class Lifecycle(StrEnum):
     """A vmcore was written (fields: kernel, capture)."""
     RELEASED = "released"
     """The capture kernel released the dump memory (fields: kernel)."""
+    SPAN = "span"
+    """A span of the run's timeline opens, or an instant happens, in simulated seconds (fields: id, name, actor,
+    start, args); published only when someone records the timeline (the trace, report.html)."""
+    SPAN_END = "span-end"
+    """The span ``id`` ends (fields: id, end, args: more arguments); a span never ended is an instant."""
     STEP = "step"
     """One narrated step of an actor, for explain (fields: step, a dict)."""
     PROGRESS = "progress"

@@ -94,10 +94,10 @@ class CaptureSteps:
             if self.sc.capture_tool == "makedumpfile":
                 self.makedumpfile(k, cap, path)
             cap.verification = self.verify_capture(k, path, cap.format) if cap.path else self.verify_capture(k, None)
-            save_span = self.result.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
-                                         bytes=saved.data_bytes)
+            save_span = self.span(f"kdump saves {path.name} ({saved.format})", "kdump", m.env.now,
+                                  bytes=saved.data_bytes)
             yield m.env.timeout(cap.disk_bytes / DISK_BANDWIDTH)
-            save_span["end"] = m.env.now
+            self.end_span(save_span, m.env.now)
             k.userspace(f"kdump: saved vmcore ({cap.format}): {cap.disk_bytes} bytes of data in a "
                         f"{cap.file_size}-byte file")
             v = cap.verification or {}

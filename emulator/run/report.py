@@ -13,7 +13,7 @@ from emulator.run.verify import describe
 def check_expectations(result: RunResult) -> list[dict]:
     """Each expectation of the scenario with whether it held; verification counts as one."""
     sc, out = result.scenario, []
-    console = result.machine.console
+    console = result.partition.console
     if sc.expect.outcome is not None:
         out.append({"what": f"outcome is {sc.expect.outcome}", "ok": result.outcome == sc.expect.outcome,
                     "detail": f"outcome was {result.outcome}"})
@@ -87,7 +87,7 @@ def registers_table(cap) -> dict:
 
 def to_json(result: RunResult, expectations: list[dict]) -> dict:
     sc = result.scenario
-    m = result.machine
+    p = result.partition
     return {
         "fadump_emu": __version__,
         "scenario": {"path": sc.path, "name": sc.name, "profile": sc.kernel.profile},
@@ -103,11 +103,11 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
         "sysfs": {str(boot): files for boot, files in result.sysfs_state.items()},
         "hotplug": result.hotplug,
         "rtas_calls": [{"time": round(r.time, 6), "call": r.name, "args": [f"{a:#x}" for a in r.args],
-                        "status": r.status} for r in m.rtas.log],
-        "firmware": m.fadump.state.history,
-        "simulated_seconds": round(m.env.now, 6),
+                        "status": r.status} for r in p.rtas_calls],
+        "firmware": list(p.firmware.history),
+        "simulated_seconds": round(p.simulated_seconds, 6),
         "host_seconds": {phase: round(t, 6) for phase, t in result.timings.items()},
-        "console_lines": len(m.console.lines),
+        "console_lines": len(p.console.lines),
     }
 
 
@@ -119,7 +119,7 @@ def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool 
     OutputFolder.commit fsyncs when the run is durable)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_file(out / "console.log", result.machine.console.text(), sync)
+    write_file(out / "console.log", result.partition.console.text(), sync)
     report = to_json(result, expectations)
     write_file(out / "report.json", json.dumps(report, indent=2) + "\n", sync)
     return report

@@ -1,9 +1,14 @@
-"""What a run produces: its result, each capture, and host-time accounting."""
+"""What a run produces: its result, each capture, and host-time accounting.
+
+A RunResult holds data, not live objects: the Machine and the kernels stay with
+the Run (emulator.run.runner); what is left of the partition when the run ends
+is frozen into ``partition`` (emulator.run.partition_record).
+"""
 
 import time
 from dataclasses import dataclass, field
 
-from firmware.machine import Machine
+from emulator.run.partition_record import PartitionRecord
 from emulator.scenario.loader import Scenario
 from emulator.scenario.model import Outcome
 
@@ -32,20 +37,18 @@ class Capture:
 @dataclass
 class RunResult:
     scenario: Scenario
-    machine: Machine
     outcome: Outcome = Outcome.NONE
     crashes: list[dict] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     sysfs: list[dict] = field(default_factory=list)
     sysfs_state: dict[int, dict[str, str | None]] = field(default_factory=dict)
     hotplug: list[dict] = field(default_factory=list)
-    kernels: list = field(default_factory=list)
+    partition: PartitionRecord | None = None
+    """The partition as the run left it: console, RTAS calls, firmware, CPUs, RAM (set when the run ends)."""
     snapshots_for_map: list = field(default_factory=list)
     """Memory maps before each crash, after preservation and in the capture kernel (emulator.views.memmap_view)."""
     boundaries: list[str] = field(default_factory=list)
     """Every point between lifecycle steps the run passed, in order (explore injects at these)."""
-    timeline: list[dict] = field(default_factory=list)
-    """Spans and instants of the run in simulated seconds: {name, actor, start, end, args}."""
     timings: dict[str, float] = field(default_factory=dict)
     """Host wall-clock seconds spent in each phase (snapshot, preserve, verify, export)."""
     expectations: list[dict] = field(default_factory=list)
@@ -66,12 +69,6 @@ class RunResult:
 
     def timed(self, phase: str):
         return _Timer(self.timings, phase)
-
-    def span(self, name: str, actor: str, start: float, end: float | None = None, **args) -> dict:
-        """Record a span (or an instant when end is None); returns it so the end can be set later."""
-        entry = {"name": name, "actor": actor, "start": start, "end": end, "args": args}
-        self.timeline.append(entry)
-        return entry
 
 
 class _Timer:

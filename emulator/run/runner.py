@@ -25,6 +25,7 @@ from emulator.scenario.faults import FaultPlan, KernelCrashed
 from emulator.hw.layout import Range
 from firmware.machine import Machine
 from emulator.run.outdir import OutputFolder
+from emulator.run.partition_record import PartitionRecord
 from emulator.run.results import Capture, RunResult
 from emulator.scenario.loader import CrashSpec, Event, Scenario
 from emulator.scenario.model import Action, Outcome
@@ -55,7 +56,9 @@ class Run(KernelActors, CaptureSteps):
         """Lifecycle events of this run; observers subscribe before execute() (emulator.run.events)."""
         self.machine.publish = self._publish_from_below
         self.machine.progress = self.bus.progress
-        self.result = RunResult(scenario, self.machine)
+        self.result = RunResult(scenario)
+        self.kernels: list = []
+        """Every kernel booted, in order (live objects: the result gets only what they left behind)."""
         for cpu_id, regs in scenario.cpu_regs.items():
             self.machine.cpus[cpu_id].set(regs)
         self.makedumpfile_tool = None
@@ -72,6 +75,7 @@ class Run(KernelActors, CaptureSteps):
         self.faults = FaultPlan(scenario.faults)
         self.faults.arm_machine(self.machine)
         self._snapshot: CrashSnapshot | None = None
+        self._spans = 0
         self._expected_regs: dict[int, dict[str, int]] = {}
 
     # --- output folder ---
@@ -91,11 +95,25 @@ class Run(KernelActors, CaptureSteps):
     def _publish_from_below(self, kind: str, **fields) -> None:
         """Firmware's and the kernels' lifecycle events, with the run's context added."""
         self.bus.publish(Lifecycle(kind), machine=self.machine, result=self.result,
-                         kernel=self.result.kernels[-1] if self.result.kernels else None, **fields)
+                         kernel=self.kernels[-1] if self.kernels else None, **fields)
 
     def lifecycle(self, kind: Lifecycle, k, **fields) -> None:
         """Publish one lifecycle event of kernel ``k`` (subscribers get the machine and the result too)."""
         self.bus.publish(kind, machine=self.machine, result=self.result, kernel=k, **fields)
+
+    def span(self, name: str, actor: str, start: float, **args) -> int | None:
+        """Open a span of the run's timeline (an instant unless end_span ends it): published as a SPAN event
+        for whoever records the timeline (emulator.views.observers.Timeline); its id, or None when nobody does."""
+        if not self.bus.wants(Lifecycle.SPAN):
+            return None
+        self._spans += 1
+        self.bus.publish(Lifecycle.SPAN, id=self._spans, name=name, actor=actor, start=start, args=args)
+        return self._spans
+
+    def end_span(self, span: int | None, end: float, **args) -> None:
+        """End the span ``span`` (from span()) at ``end``, adding ``args`` to its arguments."""
+        if span is not None:
+            self.bus.publish(Lifecycle.SPAN_END, id=span, end=end, args=args)
 
     def execute(self) -> RunResult:
         self.prepare_output()
@@ -112,12 +130,13 @@ class Run(KernelActors, CaptureSteps):
                 exc = exc.__cause__
             raise exc from None
         except MemoryError as exc:  # a kernel's early allocator (memblock) found no room: not modelled further
-            k = self.result.kernels[-1] if self.result.kernels else None
+            k = self.kernels[-1] if self.kernels else None
             who = f"boot {k.boot} ({k.profile})" if k else "the first boot"
             raise self.sc.error(f"{who} ran out of early boot memory: {exc}; the emulator does not model how the "
                                 "kernel fails there. Give that kernel more memory to boot in (a larger "
                                 "crashkernel= or fadump_reserve_mem= for a capture kernel) or use a smaller "
                                 "machine.memory", "machine", "memory") from None
+        self.result.partition = PartitionRecord.of(self.machine)
         self.result.outcome = self.outcome()
         if not self.lenient:
             self.check_injection_struck()
@@ -161,15 +180,14 @@ class Run(KernelActors, CaptureSteps):
             k = PROFILES[profile](m, cmdline, release, boot, sc.kernel.epoch, nr_cpus=sc.kernel.nr_cpus,
                                   faults=self.faults.kernel_hooks())
             k.pid_by_cpu = sc.kernel.note_pids == "cpu"
-            self.result.kernels.append(k)
+            self.kernels.append(k)
             self.lifecycle(Lifecycle.BOOT, k, capture_boot=capture_boot)
-            boot_span = self.result.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
-                                         f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
+            boot_span = self.span(f"boot {boot}: {profile}{' (capture kernel)' if capture_boot else ''}",
+                                  f"kernel {boot}", m.env.now, cmdline=cmdline, release=release)
             mine = [e for e in events if e.boot == boot]
             events = [e for e in events if e.boot != boot]
             ended = yield from self.life_of(k, capture_boot, mine)
-            boot_span["end"] = m.env.now
-            boot_span["args"]["ended"] = ended or "scenario end"
+            self.end_span(boot_span, m.env.now, ended=ended or "scenario end")
             self.lifecycle(Lifecycle.ENDED, k, reason=ended)
             if ended is not None and Verdict(ended).restarts:
                 m.reset()
@@ -315,7 +333,7 @@ class Run(KernelActors, CaptureSteps):
                     "system reset without ibm,nmi-interlock"):
                 verdict = Verdict.DUMPED
         self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or regs)
-        self.result.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
+        self.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})
         if verdict == Verdict.DUMPED:
@@ -328,7 +346,7 @@ class Run(KernelActors, CaptureSteps):
             if inject and inject.get("trigger") == Verdict.POWER_LOSS:
                 m.fadump.inject_interrupt(0.5, "power-loss")
                 self.faults.struck = True
-            preserve_span = self.result.span("firmware preserves the partition", m.fadump.actor, m.env.now)
+            preserve_span = self.span("firmware preserves the partition", m.fadump.actor, m.env.now)
             with self.result.timed("preserve"):
                 preserved = yield m.env.process(m.fadump.dump())
             if not preserved:
@@ -336,7 +354,7 @@ class Run(KernelActors, CaptureSteps):
                 self.lifecycle(Lifecycle.POWER_LOSS, k)
                 self._snapshot = None
                 return Verdict.POWER_LOSS
-            preserve_span["end"] = m.env.now
+            self.end_span(preserve_span, m.env.now)
         return verdict
 
     def expected_registers(self, k, crashing: int, crash_regs: dict) -> dict[int, dict[str, int]]:
@@ -371,7 +389,7 @@ class Run(KernelActors, CaptureSteps):
         if not r.crashes:
             return Outcome.NONE
         if r.crashes[0]["result"] != Verdict.DUMPED:
-            return Outcome.FALLBACK if r.kernels[0].kdump_fallback else Outcome.NO_DUMP
+            return Outcome.FALLBACK if self.kernels[0].kdump_fallback else Outcome.NO_DUMP
         if not r.captures and len(r.crashes) > 1:
             return Outcome.CAPTURE_FAILED  # the capture kernel itself went down before saving
         if not r.captures or r.captures[0].rejected:

@@ -32,10 +32,10 @@ def _table(head: list[str], rows: list[list[str]], raw: bool = False) -> str:
 
 
 def summary(result, rep: dict) -> str:
-    sc, m = result.scenario, result.machine
+    sc, p = result.scenario, result.partition
     mark = '<span class="ok">expectations met</span>' if rep["ok"] else '<span class="fail">expectations not met</span>'
     rows = [["scenario", escape(f"{sc.name} ({sc.path})")], ["kernel", escape(sc.kernel.profile)],
-            ["machine", escape(f"{fmt_size(sc.machine.memory)}, {len(m.cpus)} CPUs")],
+            ["machine", escape(f"{fmt_size(sc.machine.memory)}, {len(p.cpus)} CPUs")],
             ["outcome", f"<b>{escape(str(rep['outcome']))}</b>, {mark}"],
             ["simulated time", f"{rep['simulated_seconds']} s"]]
     for c in rep["crashes"]:
@@ -46,7 +46,7 @@ def summary(result, rep: dict) -> str:
 
 def console(result) -> str:
     boots: dict[int, list] = {}
-    for line in result.machine.console.lines:
+    for line in result.partition.console.lines:
         boots.setdefault(line.boot, []).append(line)
     parts = []
     for boot, lines in sorted(boots.items()):
@@ -88,9 +88,9 @@ def memory_maps(result) -> str:
     return '<div class="maps">' + "".join(parts) + "</div>"
 
 
-def timeline(result) -> str:
+def timeline(spans: list[dict]) -> str:
     rows = []
-    for span in sorted(result.timeline, key=lambda s: s["start"]):
+    for span in sorted(spans, key=lambda s: s["start"]):
         end = "" if span["end"] is None else f"{span['end']:.6f}"
         args = ", ".join(f"{k}={v}" for k, v in span["args"].items())
         rows.append([f"{span['start']:.6f}", end, span["actor"], span["name"], args])
@@ -130,14 +130,14 @@ def rtas(result) -> str:
     from emulator.views.trace import rtas_name, rtas_status
 
     rows = [[f"{c.time:.6f}", rtas_name(c), " ".join(f"{int(a):#x}" for a in c.args), rtas_status(c.status)]
-            for c in result.machine.rtas.log]
+            for c in result.partition.rtas_calls]
     return _table(["time (s)", "call", "arguments", "status"], rows) if rows else "<p>No RTAS calls.</p>"
 
 
-def render(result, rep: dict) -> str:
-    """The whole page."""
+def render(result, rep: dict, spans: list[dict]) -> str:
+    """The whole page; ``spans`` is the run's timeline (emulator.views.observers.Timeline)."""
     body = {"summary": summary(result, rep), "console": console(result), "memory-maps": memory_maps(result),
-            "timeline": timeline(result), "verification": verification(rep), "registers": registers(rep),
+            "timeline": timeline(spans), "verification": verification(rep), "registers": registers(rep),
             "rtas": rtas(result)}
     titles = {"summary": "Summary", "console": "Console", "memory-maps": "Memory maps", "timeline": "Timeline",
               "verification": "Verification", "registers": "Registers", "rtas": "RTAS calls"}

@@ -5,14 +5,16 @@ before the partition powers on:
 
 * ``memory_maps``: memory-map snapshots before the crash, after preservation
   and in the capture kernel, into ``result.snapshots_for_map``;
-* ``html_report``: those maps, and report.html written beside report.json;
+* ``Timeline().observe``: the spans of the run's timeline, as the run publishes them;
+* ``html_report``: those maps, the timeline, and report.html written beside report.json;
+* ``trace.Trace().observe``: the Perfetto trace (emulator.views.trace), asked for by ``run --trace``;
 * ``progress_bars``: rich bars for long copies on a terminal.
 
 A run with no observers (check-scenario, explore, an in-memory test run) builds
 none of them.
 """
 
-from emulator.run.events import EventBus, Lifecycle
+from emulator.run.events import Event, EventBus, Lifecycle
 from emulator.run.outdir import write_file
 from emulator.views import memmap_view
 from emulator.views import progress
@@ -20,6 +22,36 @@ from emulator.views import progress
 MOMENTS = {Lifecycle.CRASH: memmap_view.BEFORE_CRASH, Lifecycle.PRESERVED: memmap_view.AFTER_PRESERVATION,
            Lifecycle.CAPTURE: memmap_view.CAPTURE}
 """Which lifecycle event takes which memory-map snapshot."""
+
+
+class Timeline:
+    """Spans and instants of one run, in the order they opened, recorded from the bus.
+
+    The run publishes each span of its life as it opens (Lifecycle.SPAN: a kernel
+    boot, a crash, firmware preserving the partition, kdump saving a vmcore) and
+    again when it ends (Lifecycle.SPAN_END). ``spans`` holds them as {name, actor,
+    start, end, args} in simulated seconds; a span never ended is an instant (end
+    None). A run nobody records publishes no span at all.
+    """
+
+    def __init__(self):
+        self.spans: list[dict] = []
+        self._by_id: dict[int, dict] = {}
+
+    def observe(self, bus: EventBus) -> None:
+        bus.subscribe(Lifecycle.SPAN, self._open)
+        bus.subscribe(Lifecycle.SPAN_END, self._end)
+
+    def _open(self, event: Event) -> None:
+        span = {"name": event.name, "actor": event.actor, "start": event.start, "end": None,
+                "args": dict(event.args)}
+        self.spans.append(span)
+        self._by_id[event.id] = span
+
+    def _end(self, event: Event) -> None:
+        span = self._by_id[event.id]
+        span["end"] = event.end
+        span["args"].update(event.args)
 
 
 def memory_maps(bus: EventBus) -> None:
@@ -36,9 +68,12 @@ def html_report(bus: EventBus) -> None:
     from emulator.views import html_report as page
 
     memory_maps(bus)
+    timeline = Timeline()
+    timeline.observe(bus)
 
     def write(event) -> None:
-        write_file(event.folder / "report.html", page.render(event.result, event.report), False)  # commit fsyncs
+        write_file(event.folder / "report.html", page.render(event.result, event.report, timeline.spans),
+                   False)  # commit fsyncs
 
     bus.subscribe(Lifecycle.PUBLISH, write)
 

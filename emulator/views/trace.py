@@ -7,11 +7,19 @@ RTAS track with every call the kernels made. Spans become complete events
 of simulated partition time. Format: the Trace Event Format document
 (JSON object form, ``traceEvents`` plus metadata events ``process_name`` and
 ``thread_name``).
+
+A Trace is an observer: asked for (``fadump-emu run --trace``), it subscribes to
+the run's event bus before the partition powers on and records the timeline's
+spans as the run publishes them (emulator.views.observers.Timeline); the console lines,
+RTAS calls, CPUs and hotplug events it adds come from the result's frozen data
+(RunResult.partition). A run without a Trace publishes no span.
 """
 
 import json
 import re
 
+from emulator.run.events import EventBus
+from emulator.views.observers import Timeline
 from firmware.abi import DumpCommand, RtasStatus
 
 PID = 1
@@ -53,10 +61,27 @@ def rtas_status(status) -> str:
         return str(int(status))
 
 
-def events(result) -> list[dict]:
-    """Every trace event of ``result`` (a RunResult), metadata first."""
+class Trace:
+    """The trace of one run: ``observe`` before the run (an observer), ``events``/``export`` after it."""
+
+    def __init__(self):
+        self.timeline = Timeline()
+
+    def observe(self, bus: EventBus) -> None:
+        self.timeline.observe(bus)
+
+    def events(self, result) -> list[dict]:
+        return events(result, self.timeline.spans)
+
+    def export(self, result, path: str) -> None:
+        """Write the trace of ``result`` to ``path`` (loads with json.load; opens in Perfetto)."""
+        export(result, self.timeline.spans, path)
+
+
+def events(result, spans: list[dict]) -> list[dict]:
+    """Every trace event of ``result`` (a RunResult) and its timeline ``spans``, metadata first."""
     body = []
-    for span in result.timeline:
+    for span in spans:
         ev = {"name": span["name"], "pid": PID, "track": span["actor"], "ts": span["start"] * US,
               "args": {k: _plain(v) for k, v in span["args"].items()}}
         if span["end"] is None:
@@ -64,7 +89,7 @@ def events(result) -> list[dict]:
         else:
             ev.update(ph="X", dur=max(0.0, span["end"] - span["start"]) * US)
         body.append(ev)
-    for cpu in result.machine.cpus:  # one track per CPU, as the tutorial promises, even for CPUs that never crash
+    for cpu in result.partition.cpus:  # one track per CPU, as the tutorial promises, even for CPUs that never crash
         start = result.scenario.machine.online_cpus
         online = start is None or cpu.id in start
         body.append({"name": f"CPU {cpu.id} {'online' if online else 'offline'} at power-on", "ph": "i", "s": "t",
@@ -73,11 +98,11 @@ def events(result) -> list[dict]:
         if ev["kind"].startswith("cpu-") and ev.get("time") is not None:
             body.append({"name": f"{ev['kind']} ({'done' if ev['ok'] else 'refused'})", "ph": "i", "s": "t",
                          "pid": PID, "track": f"cpu {ev['cpu']}", "ts": ev["time"] * US, "args": {}})
-    for call in result.machine.rtas.log:
+    for call in result.partition.rtas_calls:
         body.append({"name": rtas_name(call), "ph": "i", "s": "t", "pid": PID, "track": RTAS_TRACK,
                      "ts": call.time * US, "args": {"args": [f"{int(a):#x}" for a in call.args],
                                                     "status": rtas_status(call.status)}})
-    for line in result.machine.console.lines:
+    for line in result.partition.console.lines:
         body.append({"name": line.text[:80], "ph": "i", "s": "t", "pid": PID, "track": track_of_source(line.source),
                      "ts": line.time * US, "args": {"text": line.text, "stamp": f"[{line.stamp:12.6f}]"}})
     tracks = sorted({ev["track"] for ev in body}, key=sort_key)
@@ -101,9 +126,9 @@ def _plain(value):
     return str(value)
 
 
-def export(result, path: str) -> None:
-    """Write the trace of ``result`` to ``path`` (loads with json.load; opens in Perfetto)."""
-    doc = {"traceEvents": events(result), "displayTimeUnit": "ms",
+def export(result, spans: list[dict], path: str) -> None:
+    """Write the trace of ``result`` and its timeline ``spans`` to ``path``."""
+    doc = {"traceEvents": events(result, spans), "displayTimeUnit": "ms",
            "otherData": {"scenario": result.scenario.name, "outcome": result.outcome,
                          "clock": "simulated partition time"}}
     from emulator.run.outdir import write_file

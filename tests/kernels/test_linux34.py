@@ -73,7 +73,8 @@ def program_headers(k: Linux34, at: int):
 
 
 def run_with_tampered_dump(tamper):
-    """Run the small scenario, letting ``tamper(machine, dump)`` edit what firmware left before the capture boot."""
+    """Run the small scenario, letting ``tamper(machine, dump)`` edit what firmware left before the capture boot;
+    the executed Run (its result, and its live kernels)."""
     run = Run(scenario.loads(small_scenario_text()), None)
     m, fadump = run.machine, run.machine.fadump
     preserve = fadump.preserve
@@ -86,7 +87,8 @@ def run_with_tampered_dump(tamper):
         m.devicetree.set("/rtas", abi.DT_KERNEL_DUMP, fadump.state.dump)
 
     fadump.preserve = preserve_then_tamper
-    return run.execute()
+    run.execute()
+    return run
 
 
 def rmr_of(dump):
@@ -148,13 +150,13 @@ def test_the_first_kernel_reserves_the_dump_area_at_the_top_of_memory():
 
 
 @pytest.mark.parametrize("cmdline", ["root=/dev/sda2 fadump=off", "root=/dev/sda2"])
-def test_without_fadump_on_nothing_is_reserved_or_registered(run_text, cmdline):
+def test_without_fadump_on_nothing_is_reserved_or_registered(run_live, cmdline):
     """fadump=off, or no fadump= at all: no reservation, no registration, the panic is not dumped."""
-    result, _ = run_text(small_scenario_text(cmdline=cmdline))
+    result, _, kernels = run_live(small_scenario_text(cmdline=cmdline))
     assert result.outcome == "no-dump"
-    assert not any("firmware-assisted" in text for text in lines(result.machine))
-    assert [r.name for r in result.machine.rtas.log] == []
-    k = result.kernels[0]
+    assert not any("firmware-assisted" in text for text in lines(result.partition))
+    assert [r.name for r in result.partition.rtas_calls] == []
+    k = kernels[0]
     assert k.memblock.reserved == [Range(k.memmap.base, k.memmap.base + k.memmap.size)]  # only mem_map
 
 
@@ -262,10 +264,10 @@ def test_writing_0_unregisters_and_1_registers_again():
                                                            (DumpCommand.REGISTER, 0)]
 
 
-def test_a_capture_kernel_with_an_active_dump_refuses_every_write_with_eperm(run_text):
+def test_a_capture_kernel_with_an_active_dump_refuses_every_write_with_eperm(run_live):
     """While the dump is active (not yet released), writes to fadump_registered are -EPERM."""
-    result, _ = run_text(small_scenario_text(extra='[capture]\nafter = "stay"'))
-    capture = result.kernels[-1]
+    result, _, kernels = run_live(small_scenario_text(extra='[capture]\nafter = "stay"'))
+    capture = kernels[-1]
     assert result.outcome == "vmcore" and capture.dump_active
     for value in ("1", "0", "junk"):
         assert capture.sysfs_write(REGISTERED, value) == -errno.EPERM
@@ -284,10 +286,10 @@ def test_fadump_region_shows_the_three_sections_in_the_3_4_format():
     assert k.sysfs_read(REGION).startswith("CPU : [0x0000002bff0000-0x0000002bff52df] 0x52e0 bytes")
 
 
-def test_fadump_region_in_the_capture_kernel_adds_the_reserved_memory_line(run_text):
+def test_fadump_region_in_the_capture_kernel_adds_the_reserved_memory_line(run_live):
     """With a dump active, the dumped sizes show and a fourth line covers [boot size, CPU destination)."""
-    result, _ = run_text(small_scenario_text(extra='[capture]\nafter = "stay"'))
-    text = result.kernels[-1].sysfs_read(REGION).splitlines()
+    result, _, kernels = run_live(small_scenario_text(extra='[capture]\nafter = "stay"'))
+    text = kernels[-1].sysfs_read(REGION).splitlines()
     assert text[0].endswith("0x52e0 bytes, Dumped: 0x52e0")
     assert text[1].endswith("0x0 bytes, Dumped: 0x0")
     assert text[2].endswith("0x14000000 bytes, Dumped: 0x14000000")
@@ -317,9 +319,10 @@ def error_flag(machine, dump):
 ], ids=["bad-magic", "short-copy", "error-flag"])
 def test_the_capture_kernel_rejects_a_bad_dump_and_invalidates_it(tamper, message):
     """process_fadump() refuses the dump with the 3.4 message; the kernel invalidates it and exports nothing."""
-    result = run_with_tampered_dump(tamper)
-    m, capture = result.machine, result.kernels[-1]
-    assert message in lines(m)
+    run = run_with_tampered_dump(tamper)
+    result, capture = run.result, run.kernels[-1]
+    p = result.partition
+    assert message in lines(p)
     assert result.outcome == "dump-rejected" and capture.vmcore is None
-    assert (m.rtas.log[-1].args[0], m.rtas.log[-1].status) == (DumpCommand.INVALIDATE, 0)
-    assert not m.devicetree.has("/rtas", abi.DT_KERNEL_DUMP)
+    assert (p.rtas_calls[-1].args[0], p.rtas_calls[-1].status) == (DumpCommand.INVALIDATE, 0)
+    assert p.property("/rtas", abi.DT_KERNEL_DUMP) is None

@@ -13,7 +13,7 @@ from emulator.host import reference_scenario
 from emulator.scenario import loader as scenario
 from emulator.errors import ScenarioError
 from firmware.machine import Machine, MachineConfig
-from emulator.run.runner import run_scenario
+from emulator.run.runner import Run, publish
 from emulator.units import GiB
 from emulator.vmcore.vmcore_file import VmcoreFile
 from firmware.abi import SectionType
@@ -51,9 +51,15 @@ def crash_info(k):
 
 
 def run_text(tmp_path, text: str):
+    return run_live(tmp_path, text)[0]
+
+
+def run_live(tmp_path, text: str):
+    """The result of running ``text``, and the Run's live kernels in boot order (to look inside them)."""
     path = tmp_path / "s.toml"
     path.write_text(text)
-    return run_scenario(scenario.load(path), str(tmp_path / "out"))
+    run = Run(scenario.load(path), None)
+    return publish(run, str(tmp_path / "out")), run.kernels
 
 
 # --- the registration structure and the reserved area ---
@@ -191,8 +197,8 @@ def test_the_capture_kernel_exports_the_first_kernels_elf_header_with_cpu_notes(
     """rtas_fadump_process() (rtas-fadump.c, 6.1): elfcorehdr_addr = fdh->elfcorehdr_addr, after
     rtas_fadump_build_cpu_notes() pointed the first PT_NOTE at the notes (fadump_update_elfcore_header());
     merge_note_headers_elf64() (fs/proc/vmcore.c, 6.1) gives the merged PT_NOTE p_align 0 (measured)."""
-    result = run_text(tmp_path, SCENARIO.format(machine_extra="", extra='[capture]\nafter = "stay"\n'))
-    capture = result.kernels[-1]
+    result, kernels = run_live(tmp_path, SCENARIO.format(machine_extra="", extra='[capture]\nafter = "stay"\n'))
+    capture = kernels[-1]
     fw = capture.fadump.fw_dump
     fdh = crash_info(capture)
     header_size = capture.ks.crash_info_header_old.sizeof()
@@ -206,20 +212,20 @@ def test_the_capture_kernel_exports_the_first_kernels_elf_header_with_cpu_notes(
 def test_a_corrupt_crash_info_header_is_rejected_with_the_6_1_message(tmp_path):
     """rtas_fadump_process() (rtas-fadump.c, 6.1): a magic other than FADMPINF prints "rtas fadump: Crash info
     header is not valid." (6.10 says "Fadump header is corrupted.") and no /proc/vmcore is exported."""
-    result = run_text(tmp_path, SCENARIO.format(machine_extra="", extra='[[faults]]\nkind = "crash-info-corrupt"\n'))
-    text = [line.text for line in result.machine.console.lines]
+    result, kernels = run_live(tmp_path, SCENARIO.format(machine_extra="", extra='[[faults]]\nkind = "crash-info-corrupt"\n'))
+    text = [line.text for line in result.partition.console.lines]
     assert "rtas fadump: Crash info header is not valid." in text
-    assert result.kernels[-1].vmcore is None
+    assert kernels[-1].vmcore is None
 
 
 def test_an_overwritten_first_kernel_elf_header_leaves_no_vmcore(tmp_path):
     """The original design's exposure (fadump.c, 6.1): the ELF core header lives in the first kernel's memory; a
     stray write before the crash is exported as is, and vmcore_init() (fs/proc/vmcore.c, 6.1) rejects it."""
-    result = run_text(tmp_path, SCENARIO.format(machine_extra="",
+    result, kernels = run_live(tmp_path, SCENARIO.format(machine_extra="",
                                                 extra='[[faults]]\nkind = "elf-header-overwritten"\n'))
-    text = [line.text for line in result.machine.console.lines]
+    text = [line.text for line in result.partition.console.lines]
     assert "Warning: Core image elf header not found" in text
-    assert result.kernels[-1].vmcore is None
+    assert kernels[-1].vmcore is None
 
 
 def test_the_capture_kernel_keeps_a_hot_added_dimm_in_its_own_memblock_region(tmp_path):
@@ -229,7 +235,7 @@ def test_the_capture_kernel_keeps_a_hot_added_dimm_in_its_own_memblock_region(tm
     events = "".join(f'[[events]]\naction = "hotplug"\nboot = 1\nat = "5s"\nkind = "memory-add"\naddr = "{a:#x}"\n'
                      for a in range(0x8000_0000, 0xC000_0000, 0x1000_0000))
     result = run_text(tmp_path, SCENARIO.format(machine_extra='max_memory = "4GiB"', extra=events))
-    text = [line.text for line in result.machine.console.lines]
+    text = [line.text for line in result.partition.console.lines]
     assert "fadump: Reserving 1536MB of memory at 0x00000020000000 for preserving crash data" in text
     assert "fadump: Reserving 1024MB of memory at 0x00000080000000 for preserving crash data" in text
     assert "fadump: freeing reserved memory (0x40020000 - 0xc0000000)" in text
@@ -320,7 +326,7 @@ def test_boot_memory_across_a_hole_cannot_be_registered(tmp_path):
     text = SCENARIO.format(machine_extra='lmb_size = "64MiB"\nholes = [{start = "0x8000000", size = "64MiB"}]',
                            extra="")
     result = run_text(tmp_path, text.replace("crashkernel=512M", "").replace('firmware = "qemu"', 'firmware = "phyp"'))
-    text = [line.text for line in result.machine.console.lines]
+    text = [line.text for line in result.partition.console.lines]
     assert "rtas fadump: Can't have holes in boot memory area." in text
     assert "rtas fadump: Failed to register. Parameter Error(-3)." in text
     assert result.outcome == "no-dump"
@@ -349,6 +355,6 @@ def test_a_dump_taken_by_the_other_design_is_refused_with_the_capture_kernels_me
     text = SCENARIO.format(machine_extra="", extra="").replace(
         'profile = "linux-6.1"', f'profile = "{first}"\ncapture_profile = "{capture}"')
     result = run_text(tmp_path, text)
-    lines = [line.text for line in result.machine.console.lines if line.boot == 2]
+    lines = [line.text for line in result.partition.console.lines if line.boot == 2]
     assert message in lines
     assert result.outcome == "dump-rejected"

@@ -59,6 +59,12 @@ def modern_text(machine="", cmdline="fadump=on", kernel="", high="0x30000000", c
 
 def run(text: str, tamper=None):
     """Run scenario text with no output folder; ``tamper(machine, dump)`` edits the dump before the capture boot."""
+    result, rep, _ = run_live(text, tamper)
+    return result, rep
+
+
+def run_live(text: str, tamper=None):
+    """As run(), with the Run's live kernels too (for a look inside them after the run)."""
     r = Run(scenario.loads(text), None)
     if tamper is not None:
         m, fadump = r.machine, r.machine.fadump
@@ -73,7 +79,7 @@ def run(text: str, tamper=None):
 
         fadump.preserve = preserve_then_tamper
     result = r.execute()
-    return result, report.to_json(result, report.check_expectations(result))
+    return result, report.to_json(result, report.check_expectations(result)), r.kernels
 
 
 def booted(memory=1 * GiB, cmdline="fadump=on", **config) -> Linux610:
@@ -90,9 +96,9 @@ def lines(machine: Machine) -> list[str]:
     return [line.text for line in machine.console.lines]
 
 
-def rtas_configure_calls(machine: Machine) -> list[tuple[int, int, int | None]]:
-    """(command, length, status) of every ibm,configure-kernel-dump call."""
-    return [(r.args[0], r.args[2], r.status) for r in machine.rtas.log if r.name == abi.DT_CONFIGURE_KERNEL_DUMP]
+def rtas_configure_calls(calls) -> list[tuple[int, int, int | None]]:
+    """(command, length, status) of every ibm,configure-kernel-dump call among ``calls`` (an RTAS log)."""
+    return [(r.args[0], r.args[2], r.status) for r in calls if r.name == abi.DT_CONFIGURE_KERNEL_DUMP]
 
 
 def registered_structure(k: Linux610):
@@ -114,7 +120,7 @@ HOLES = [Range(128 * MiB, 192 * MiB), Range(256 * MiB, 320 * MiB)]
 def test_a_modern_life_prints_the_6_10_catalogue_verbatim_with_prefixes():
     """Reservation, automatic registration, the two "active" lines, the crash-area reservation and the release."""
     result, _ = run(modern_text())
-    text = lines(result.machine)
+    text = lines(result.partition)
     assert "fadump: Reserved 320MB of memory at 0x00000014000000 (System RAM: 1024MB)" in text  # %#016llx
     assert text.index("rtas fadump: Registration is successful!") < text.index(
         "Kernel panic - not syncing: fadump-emu: scripted crash")
@@ -125,19 +131,19 @@ def test_a_modern_life_prints_the_6_10_catalogue_verbatim_with_prefixes():
     freeing = [line for line in text if line.startswith("fadump: freeing reserved memory")]
     assert len(freeing) == 1 and re.fullmatch(r"fadump: freeing reserved memory \(0x[0-9a-f]+ - 0x40000000\)",
                                               freeing[0])
-    assert rtas_configure_calls(result.machine)[-1] == (DumpCommand.INVALIDATE, 440, 0)  # all of rgn[10]
+    assert rtas_configure_calls(result.partition.rtas_calls)[-1] == (DumpCommand.INVALIDATE, 440, 0)  # all of rgn[10]
 
 
 def test_no_3_4_wording_appears_in_a_modern_life_and_no_modern_prefix_in_a_3_4_life():
     """The generations do not borrow each other's messages: 3.4 printed without prefixes."""
     result, _ = run(modern_text(extra=STAY))
-    modern = [line.text for line in result.machine.console.lines if line.source.startswith("kernel")]
+    modern = [line.text for line in result.partition.console.lines if line.source.startswith("kernel")]
     heads = [v.split("{")[0] for k, v in vars(msg34).items()
              if k.isupper() and k not in ("PANIC", "REBOOTING", "OS_TERM_FAILED", "SYSFS_FAILED")]
     assert not [line for line in modern if any(line.startswith(h) for h in heads)]
     assert "Firmware-assisted dump is active." not in modern
     old, _ = run(modern_text(profile="linux-3.4", high="0x18000000", extra=STAY))
-    seed = [line.text for line in old.machine.console.lines if line.source.startswith("kernel")]
+    seed = [line.text for line in old.partition.console.lines if line.source.startswith("kernel")]
     assert old.outcome == "vmcore" and "Firmware-assisted dump is active." in seed
     assert not [line for line in seed if line.startswith(("fadump: ", "rtas fadump: "))]
 
@@ -189,8 +195,8 @@ def test_fadump_nocma_reserves_without_handing_the_area_to_cma(cmdline, cma):
 
 def test_boot_memory_across_holes_becomes_several_real_mode_regions():
     """Two holes: three REAL_MODE regions copied back to back, the area at boot_mem_top; the vmcore verifies."""
-    result, rep = run(modern_text(machine=HOLES_64M, high="0x38000000"))
-    fw, fdm = result.kernels[0].fadump.fw_dump, result.kernels[0].fadump.fdm
+    result, rep, kernels = run_live(modern_text(machine=HOLES_64M, high="0x38000000"))
+    fw, fdm = kernels[0].fadump.fw_dump, kernels[0].fadump.fdm
     assert fw.boot_mem_regions == [Range(0, 128 * MiB), Range(192 * MiB, 256 * MiB), Range(320 * MiB, 448 * MiB)]
     assert fw.boot_mem_top == fw.reserve_dump_area_start == 448 * MiB
     rmr = [s for s in fdm.sections if s.source_data_type == SectionType.REAL_MODE_REGION]
@@ -203,14 +209,14 @@ def test_boot_memory_across_holes_becomes_several_real_mode_regions():
 def test_more_than_seven_boot_regions_disable_fadump(first, holes, regions):
     """Boot memory [0, first MiB) then 32 MiB pieces between 16 MiB holes: 7 regions register, 8 do not."""
     spec = ", ".join(f'{{start = "{(first + 48 * i) << 20:#x}", size = "16MiB"}}' for i in range(holes))
-    result, rep = run(modern_text(machine=f'lmb_size = "16MiB"\nholes = [{spec}]', high="0x3c000000"))
-    too_many = "fadump: Too many holes in boot memory area to enable fadump" in lines(result.machine)
+    result, rep, kernels = run_live(modern_text(machine=f'lmb_size = "16MiB"\nholes = [{spec}]', high="0x3c000000"))
+    too_many = "fadump: Too many holes in boot memory area to enable fadump" in lines(result.partition)
     assert too_many == (regions > 7)
     if regions > 7:
-        assert result.outcome == "no-dump" and result.machine.rtas.log == []
+        assert result.outcome == "no-dump" and result.partition.rtas_calls == ()
         assert rep["sysfs"]["1"][f"{SYSFS}/enabled"] == "0\n" and rep["sysfs"]["1"][REGION] == ""
     else:
-        assert len(result.kernels[0].fadump.fw_dump.boot_mem_regions) == 7
+        assert len(kernels[0].fadump.fw_dump.boot_mem_regions) == 7
         assert result.outcome == "vmcore" and rep["ok"]
 
 
@@ -245,9 +251,9 @@ def test_the_v1_header_is_written_at_registration_after_the_boot_memory_copy(end
 
 def test_the_crash_writes_the_crashing_cpu_and_the_online_mask():
     """crash_fadump() replaces the possible mask by the online one and records the crashing CPU."""
-    result, _ = run(modern_text(machine="online_cpus = [0, 1, 3]", cpu=3, extra=STAY))
-    at = result.kernels[0].fadump.fw_dump.fadumphdr_addr
-    raw = result.machine.ram.read(at, 680)
+    result, _, kernels = run_live(modern_text(machine="online_cpus = [0, 1, 3]", cpu=3, extra=STAY))
+    at = kernels[0].fadump.fw_dump.fadumphdr_addr
+    raw = result.partition.memory.read(at, 680)
     assert int.from_bytes(raw[0x0C:0x10], "little") == 3  # crashing_cpu
     assert raw[0x28 + 32 * 8:0x28 + 33 * 8] == (0xC0000000000A5F10).to_bytes(8, "little")  # regs.nip (slot 32)
     assert raw[0x28 + 384:0x28 + 384 + 8] == (0b1011).to_bytes(8, "little")  # CPUs 0, 1, 3 online
@@ -277,9 +283,9 @@ def test_register_passes_exactly_the_filled_sections_in_kernel_order():
 
 def test_the_sysfs_files_read_as_6_10_formats_them_and_refuse_writes_while_a_dump_is_active():
     """enabled, registered, mem_reserved (reserve_dump_area_size), hotplug_ready, aliases; -EPERM when active."""
-    result, rep = run(modern_text(extra=STAY))
+    result, rep, kernels = run_live(modern_text(extra=STAY))
     first, capture = rep["sysfs"]["1"], rep["sysfs"]["2"]
-    size = result.kernels[0].fadump.fw_dump.reserve_dump_area_size
+    size = kernels[0].fadump.fw_dump.reserve_dump_area_size
     assert first[f"{SYSFS}/enabled"] == first[f"{SYSFS}/registered"] == first[f"{SYSFS}/hotplug_ready"] == "1\n"
     assert first[f"{SYSFS}/mem_reserved"] == f"{size}\n" == "335610536\n"  # PAGE_ALIGN(CPU+HPTE) + 320 MiB + 680
     assert first["/sys/kernel/fadump_enabled"] == "1\n" and first["/sys/kernel/fadump_registered"] == "1\n"
@@ -287,7 +293,7 @@ def test_the_sysfs_files_read_as_6_10_formats_them_and_refuse_writes_while_a_dum
     assert capture[f"{SYSFS}/registered"] == "0\n"
     assert f"{SYSFS}/release_mem" in capture and "/sys/kernel/fadump_release_mem" in capture
     assert capture[f"{SYSFS}/release_mem"] is None  # write-only
-    kernel = result.kernels[-1]
+    kernel = kernels[-1]
     for value in ("1", "0", "junk"):
         assert kernel.sysfs_write(f"{SYSFS}/registered", value) == -errno.EPERM
     assert kernel.sysfs_write(f"{SYSFS}/release_mem", "2") == -errno.EINVAL
@@ -299,7 +305,7 @@ def test_writing_registered_follows_the_modern_rules():
     k = booted()
     path = f"{SYSFS}/registered"
     assert k.sysfs_write(path, "1\n") == 2 and k.sysfs_read(path) == "1\n"
-    assert rtas_configure_calls(k.machine)[1:] == [(DumpCommand.UNREGISTER, 440, 0), (DumpCommand.REGISTER, 160, 0)]
+    assert rtas_configure_calls(k.machine.rtas.log)[1:] == [(DumpCommand.UNREGISTER, 440, 0), (DumpCommand.REGISTER, 160, 0)]
     assert k.sysfs_write(path, "0") == 1 and k.sysfs_read(path) == "0\n"
     calls = len(k.machine.rtas.log)
     assert k.sysfs_write(path, "0") == 1 and len(k.machine.rtas.log) == calls
@@ -313,11 +319,11 @@ def test_bootargs_append_reaches_the_capture_kernel_command_line():
 
     6.10 allocates it in setup_fadump() (fadump_setup_param_area()), top-down below what boot took already."""
     event = (f'[[events]]\naction = "sysfs"\nat = "5s"\npath = "{BOOTARGS}"\nvalue = "nr_cpus=16 numa=off"\n')
-    result, rep = run(modern_text(machine='mmu = "radix"', extra=event + STAY))
-    first, capture = result.kernels
+    result, rep, kernels = run_live(modern_text(machine='mmu = "radix"', extra=event + STAY))
+    first, capture = kernels
     assert 512 * MiB <= first.fadump.fw_dump.param_area < 1 * GiB  # top-down in [DRAM/2, DRAM)
     assert rep["sysfs_writes"][0]["result"] == "ok"
-    assert "fadump: Updated cmdline: fadump=on nr_cpus=16 numa=off" in lines(result.machine)
+    assert "fadump: Updated cmdline: fadump=on nr_cpus=16 numa=off" in lines(result.partition)
     assert capture.cmdline == "fadump=on nr_cpus=16 numa=off"
     pa = first.fadump.fw_dump.param_area
     param_line = f"\n[0x{pa:014x}-0x{pa + 2047:014x}]: cmdline append: 'nr_cpus=16 numa=off'\n"
@@ -341,8 +347,8 @@ def test_bootargs_append_refuses_what_cannot_fit():
 
 def test_fadump_region_shows_one_line_per_rgn_in_the_6_10_format():
     """CPU, HPTE and DUMP lines with %#016llx addresses; the capture kernel adds where the crash data starts."""
-    result, rep = run(modern_text(extra=STAY))
-    n = result.kernels[0].fadump.fw_dump.cpu_state_data_size  # the firmware's advertised CPU state size
+    result, rep, kernels = run_live(modern_text(extra=STAY))
+    n = kernels[0].fadump.fw_dump.cpu_state_data_size  # the firmware's advertised CPU state size
     hpte = 0x1400_0000 + n
     assert rep["sysfs"]["1"][REGION] == (
         f"CPU :[0x00000014000000-0x{hpte - 1:014x}] {n:#x} bytes, Dumped: 0x0\n"
@@ -381,15 +387,15 @@ def header_at(dump):
 ], ids=["old-magic", "endian-mismatch", "corrupted", "size-mismatch", "error-flag", "incomplete"])
 def test_the_capture_kernel_rejects_a_bad_dump_with_the_modern_message_and_invalidates_it(tamper, messages):
     """fadump_process() refuses the dump; the kernel invalidates it, frees the memory and exports nothing."""
-    result, _ = run(modern_text(), tamper)
-    m, capture = result.machine, result.kernels[-1]
-    text = lines(m)
+    result, _, kernels = run_live(modern_text(), tamper)
+    p, capture = result.partition, kernels[-1]
+    text = lines(p)
     start = text.index("fadump: Firmware-assisted dump is active.")
     assert text[start + 2:start + 2 + len(messages)] == messages
     assert text[start + 2 + len(messages)].startswith("fadump: freeing reserved memory (")
     assert result.outcome == "dump-rejected" and capture.vmcore is None
-    assert rtas_configure_calls(m)[-1] == (DumpCommand.INVALIDATE, 440, 0)
-    assert not m.devicetree.has("/rtas", abi.DT_KERNEL_DUMP)
+    assert rtas_configure_calls(p.rtas_calls)[-1] == (DumpCommand.INVALIDATE, 440, 0)
+    assert p.property("/rtas", abi.DT_KERNEL_DUMP) is None
 
 
 def test_an_unknown_os_defined_section_is_ignored_and_the_dump_still_captured():
@@ -398,11 +404,11 @@ def test_an_unknown_os_defined_section_is_ignored_and_the_dump_still_captured():
     def future_section(m, dump):
         dump.sections[1].source_data_type = 0x0200  # the HPTE rgn rewritten as an unknown OS-defined type
 
-    result, rep = run(modern_text(), future_section)
-    text = lines(result.machine)
+    result, rep, kernels = run_live(modern_text(), future_section)
+    text = lines(result.partition)
     assert text.index("rtas fadump: Section type 512 unsupported on this kernel. Ignoring!") < text.index(
         "fadump: Firmware-assisted dump is active.")
-    hpte = 0x1400_0000 + result.kernels[0].fadump.fw_dump.cpu_state_data_size
+    hpte = 0x1400_0000 + kernels[0].fadump.fw_dump.cpu_state_data_size
     assert f"rtas fadump: Unknown region found: type: 512 src addr: 0x0 dest addr: {hpte:#x}" in text
     assert result.outcome == "vmcore" and rep["ok"]
 
@@ -413,12 +419,12 @@ def test_an_unknown_os_defined_section_is_ignored_and_the_dump_still_captured():
 def test_each_generation_refuses_the_other_generations_crash_info_header():
     """cross-generation.toml (3.4 crash, 6.10 capture) says "Old magic"; the reverse pair, "not valid"."""
     result, rep = run((SCENARIOS / "cross-generation.toml").read_text())
-    assert "fadump: Old magic number, can't process the dump." in lines(result.machine)
+    assert "fadump: Old magic number, can't process the dump." in lines(result.partition)
     assert result.outcome == "dump-rejected" and rep["ok"]
     result, _ = run(modern_text(kernel='capture_profile = "linux-3.4"'))
-    assert "Crash info header is not valid." in lines(result.machine)
+    assert "Crash info header is not valid." in lines(result.partition)
     assert result.outcome == "dump-rejected"
-    assert rtas_configure_calls(result.machine)[-1][::2] == (DumpCommand.INVALIDATE, 0)
+    assert rtas_configure_calls(result.partition.rtas_calls)[-1][::2] == (DumpCommand.INVALIDATE, 0)
 
 
 # --- hotplug ---
@@ -438,11 +444,11 @@ def test_reregistering_or_the_modern_design_gives_a_complete_vmcore_after_hotplu
     """Both complete; the LMB holding the dump area cannot be hot-removed."""
     result, rep = run((SCENARIOS / f"{name}.toml").read_text())
     assert result.outcome == "vmcore" and result.captures[0].verification["ok"] and rep["ok"]
-    assert f"pseries-hotplug-mem: Failed to hot-remove memory at {refused}" in lines(result.machine)
+    assert f"pseries-hotplug-mem: Failed to hot-remove memory at {refused}" in lines(result.partition)
     if name == "hotplug-modern":
         assert rep["sysfs"]["1"][f"{SYSFS}/hotplug_ready"] == "1\n"
-        assert rtas_configure_calls(result.machine)[0] == (DumpCommand.REGISTER, 160, 0)
-        assert [c[0] for c in rtas_configure_calls(result.machine)].count(DumpCommand.REGISTER) == 1
+        assert rtas_configure_calls(result.partition.rtas_calls)[0] == (DumpCommand.REGISTER, 160, 0)
+        assert [c[0] for c in rtas_configure_calls(result.partition.rtas_calls)].count(DumpCommand.REGISTER) == 1
 
 
 # --- the modern vmcore ---
@@ -450,8 +456,8 @@ def test_reregistering_or_the_modern_design_gives_a_complete_vmcore_after_hotplu
 
 def test_the_modern_vmcore_is_page_aligned_and_reads_boot_memory_from_the_copy():
     """One merged PT_NOTE (p_align 4) at a page boundary, PT_LOADs mmap-aligned, e_flags 2 (ELF ABI v2)."""
-    result, _ = run(modern_text(extra=STAY))
-    capture = result.kernels[-1]
+    result, _, kernels = run_live(modern_text(extra=STAY))
+    capture = kernels[-1]
     vm, ks, page = capture.vmcore, capture.ks, capture.page_size
     eh = ks.elf64_ehdr.parse(vm.read(0, 64))
     ph = [ks.elf64_phdr.parse(vm.read(64 + 56 * i, 56)) for i in range(eh.e_phnum)]
@@ -464,5 +470,5 @@ def test_the_modern_vmcore_is_page_aligned_and_reads_boot_memory_from_the_copy()
     fw = capture.fadump.fw_dump
     assert (vm.loads[0].paddr, vm.loads[0].source, vm.loads[0].size) == (0, fw.boot_mem_dest_addr, 320 * MiB)
     assert vm.read_paddr(0x4100000, 18) == b"inside boot memory"
-    assert result.machine.ram.read(0x4100000, 18) != b"inside boot memory"  # the capture kernel reused it
+    assert result.partition.memory.read(0x4100000, 18) != b"inside boot memory"  # the capture kernel reused it
     assert result.captures[0].verification["ok"]

@@ -10,7 +10,7 @@ the crash info header embeds one (arch/powerpc/include/asm/fadump-internal.h, 6.
 
 from emulator.scenario import loader as scenario
 from firmware.machine import Machine, MachineConfig
-from emulator.run.runner import run_scenario
+from emulator.run.runner import Run, publish
 from emulator.units import GiB, MiB
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610
@@ -53,8 +53,9 @@ def test_nr_cpus_changes_the_reserved_metadata_by_the_cpumask_difference(tmp_pat
 
     def reserved(nr: str) -> int:
         sc = scenario.loads(text.format(nr=nr))
-        result = run_scenario(sc, str(tmp_path / (nr.replace(" ", "") or "default")))
-        return int(result.kernels[0].sysfs["/sys/kernel/fadump/mem_reserved"].show())
+        run = Run(sc, None)
+        publish(run, str(tmp_path / (nr.replace(" ", "") or "default")))
+        return int(run.kernels[0].sysfs["/sys/kernel/fadump/mem_reserved"].show())
 
     assert reserved("nr_cpus = 8") == 536936880
     assert reserved("") - reserved("nr_cpus = 8") == 256 - 8

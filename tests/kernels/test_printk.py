@@ -297,7 +297,7 @@ def test_linux610_uses_the_lockless_ring():
 # --- end to end: the vmcore keeps the first kernel's ring ---
 
 def kernel1_lines(result) -> list[str]:
-    return [line.render() for line in result.machine.console.lines if line.source == "kernel1"]
+    return [line.render() for line in result.partition.console.lines if line.source == "kernel1"]
 
 
 def check_vmcore(path: str, expected: list[str]) -> str:

@@ -59,12 +59,19 @@ dar = "0xdead0000"
 def run(profile, cmdline="fadump=on", memory="1GiB", cpus=4, endian="little", mmu="hash", rma="256MiB", kernel="",
         kind="panic", extra='[capture]\nafter = "stay"'):
     """Run one crash-and-capture on ``profile``; the capture kernel stays up (unless ``extra`` says otherwise)."""
+    return run_live(profile, cmdline, memory, cpus, endian, mmu, rma, kernel, kind, extra)[0]
+
+
+def run_live(profile, cmdline="fadump=on", memory="1GiB", cpus=4, endian="little", mmu="hash", rma="256MiB",
+             kernel="", kind="panic", extra='[capture]\nafter = "stay"'):
+    """As run(), with the Run's live kernels in boot order (to look inside them after the run)."""
     text = SCENARIO.format(**locals())
-    return Run(scenario.loads(text), None).execute()
+    live = Run(scenario.loads(text), None)
+    return live.execute(), live.kernels
 
 
 def console(result) -> list[str]:
-    return [line.text for line in result.machine.console.lines]
+    return [line.text for line in result.partition.console.lines]
 
 
 def booted(cls, memory=1 * GiB, cmdline="fadump=on", **config):
@@ -119,9 +126,9 @@ def test_nr_cpus_defaults_to_the_pseries_defconfig_and_sizes_the_crash_info_head
 def test_kernel_nr_cpus_overrides_the_default_and_the_6_12_metadata_follows_it():
     """Real 6.12.117 with NR_CPUS=8, 2 CPUs, crashkernel=512M: metadata 0x1b0 bytes, mem_reserved 536936880
     (0x10000 CPU state page + 0x20000000 boot memory + 0x1b0), measured (fadump-abi.md, top)."""
-    result = run("linux-6.12", "fadump=on crashkernel=512M", memory="2GiB", cpus=2, mmu="radix",
+    result, kernels = run_live("linux-6.12", "fadump=on crashkernel=512M", memory="2GiB", cpus=2, mmu="radix",
                  kernel="nr_cpus = 8")
-    first = result.kernels[0]
+    first = kernels[0]
     assert first.ks.cpumask_size == 8 and first.ks.crash_info_header_v1.sizeof() == 0x1B0
     assert first.sysfs_read(f"{SYSFS}/mem_reserved") == "536936880\n"
 
@@ -174,15 +181,15 @@ def test_3_4_vmcoreinfo_has_only_keys_3_4_wrote_with_3_4_values():
 
 def test_3_4_crashtime_has_no_trailing_newline():
     """kernel/kexec.c (3.4) crash_save_vmcoreinfo(): vmcoreinfo_append_str("CRASHTIME=%ld", get_seconds())."""
-    last = vmcore_vmcoreinfo(run("linux-3.4", endian="big")).rsplit("\n", 1)[1]
+    last = vmcore_vmcoreinfo(run_live("linux-3.4", endian="big")[1]).rsplit("\n", 1)[1]
     assert last == "CRASHTIME=1767225610"  # DEFAULT_EPOCH + 10 s
     # kernel/vmcore_info.c (6.10): "CRASHTIME=%lld\n"
-    assert vmcore_vmcoreinfo(run("linux-6.10")).endswith("\nCRASHTIME=1767225610\n")
+    assert vmcore_vmcoreinfo(run_live("linux-6.10")[1]).endswith("\nCRASHTIME=1767225610\n")
 
 
-def vmcore_vmcoreinfo(result) -> str:
+def vmcore_vmcoreinfo(kernels) -> str:
     """The VMCOREINFO text as the capture kernel's /proc/vmcore holds it."""
-    k = result.kernels[1]
+    k = kernels[1]
     texts = [desc for name, _, desc, _ in elfcore.walk_notes(k.ks, k.vmcore.notes) if name == "VMCOREINFO"]
     return texts[0].split(b"\0", 1)[0].decode()
 
@@ -191,11 +198,11 @@ def test_3_4_vmcore_failures_print_the_3_4_warnings_then_not_initialized(tmp_pat
     """fs/proc/vmcore.c (3.4) parse_crash_elf_headers(): "Warning: Core image elf header not found" for a bad
     magic; vmcore_init() then "Kdump: vmcore not initialized". 3.4 has no "Zero PT_NOTE entries found"."""
     fault = '[capture]\nafter = "stay"\n[[faults]]\nkind = "elf-header-overwritten"'
-    result = run("linux-3.4", endian="big", extra=fault)
-    capture_lines = [line.text for line in result.machine.console.lines if line.boot == 2]
+    result, kernels = run_live("linux-3.4", endian="big", extra=fault)
+    capture_lines = [line.text for line in result.partition.console.lines if line.boot == 2]
     at = capture_lines.index(NOT_FOUND)
     assert capture_lines[at + 1] == NOT_INITIALIZED
-    assert result.kernels[1].vmcore is None
+    assert kernels[1].vmcore is None
 
 
 def test_only_the_paged_layout_warns_about_empty_notes():
@@ -316,11 +323,11 @@ def test_capture_kernel_prints_updated_cmdline_with_its_trailing_space(profile, 
     (real 6.12: "fadump: Updated cmdline: console=hvc0 fadump=on crashkernel=512M "). The area (radix: above
     boot_mem_top) is memblock_reserve()d when >= boot_mem_top in 6.10, when < it in 6.12.
     fadump_init_files() (6.12) creates bootargs_append whenever param_area is set; 6.10 only at setup."""
-    result = run(profile, "fadump=on crashkernel=512M", memory="2GiB", mmu="radix")
-    capture = result.kernels[1]
+    result, kernels = run_live(profile, "fadump=on crashkernel=512M", memory="2GiB", mmu="radix")
+    capture = kernels[1]
     assert "fadump: Updated cmdline: fadump=on crashkernel=512M " in console(result)
     pa = capture.fadump.fw_dump.param_area
-    assert pa == result.kernels[0].fadump.fw_dump.param_area >= capture.fadump.fw_dump.boot_mem_top
+    assert pa == kernels[0].fadump.fw_dump.param_area >= capture.fadump.fw_dump.boot_mem_top
     assert any(r.start <= pa and pa + 2048 <= r.end for r in capture.memblock.reserved)  # reserved either way
     assert (f"{SYSFS}/bootargs_append" in capture.sysfs) == bootargs_file
     assert capture.version.param_area_reserved_when_above_top == reserved
@@ -369,10 +376,10 @@ def test_unbacked_keys_are_listed_not_invented():
 def test_freeing_line_prints_page_aligned_addresses_and_release_mem_stays():
     """fadump_free_reserved_memory() prints PFN_PHYS(start_pfn): the real 6.12 printed "freeing reserved memory
     (0x40010000 - 0x80000000)" for an area ending at 0x400101b0. release_mem_store() (6.10) removes no file."""
-    result = run("linux-6.12", "fadump=on crashkernel=512M", memory="2GiB", cpus=2, mmu="radix",
+    result, kernels = run_live("linux-6.12", "fadump=on crashkernel=512M", memory="2GiB", cpus=2, mmu="radix",
                  kernel="nr_cpus = 8", extra='[capture]\nafter = "release"')
     assert "fadump: freeing reserved memory (0x40010000 - 0x80000000)" in console(result)
-    capture = result.kernels[1]
+    capture = kernels[1]
     for path in (f"{SYSFS}/release_mem", "/sys/kernel/fadump_release_mem"):
         assert path in capture.sysfs
         assert capture.sysfs_write(path, "1") == -errno.EPERM  # the dump is gone, the file is not
@@ -417,8 +424,8 @@ def test_6_10_without_firmware_support_creates_no_file():
 
 def test_7_2_keeps_the_compat_symlinks_and_the_range_cma_line_end_to_end():
     """fadump_init_files() (7.2) still calls compat_only_sysfs_link_entry_to_kobj() for the three old names."""
-    result = run("linux-7.2", "fadump=on crashkernel=512M", memory="2GiB", mmu="radix")
-    capture = result.kernels[1]
+    result, kernels = run_live("linux-7.2", "fadump=on crashkernel=512M", memory="2GiB", mmu="radix")
+    capture = kernels[1]
     assert "/sys/kernel/fadump_release_mem" in capture.sysfs and "/sys/kernel/fadump_enabled" in capture.sysfs
     assert ("fadump: Initialized [0x20000000, 512MB] cma area from [0x20000000, 512MB] bytes of memory reserved "
             "for firmware-assisted dump") in console(result)
@@ -433,8 +440,8 @@ def test_6_12_stops_waiting_for_a_busy_firmware_after_60_seconds(profile, regist
     (100 s twice here). Timed out, the boot's registration fails and the kdump service's "echo 1" succeeds."""
     faults = ('[[faults]]\nkind = "rtas-status"\ncall = "ibm,configure-kernel-dump"\ncommand = "register"\n'
               'statuses = [9905, 9905]\n[capture]\nafter = "stay"')
-    result = run(profile, "fadump=on crashkernel=512M", memory="2GiB", mmu="radix", extra=faults)
-    first = result.kernels[0]
+    result, kernels = run_live(profile, "fadump=on crashkernel=512M", memory="2GiB", mmu="radix", extra=faults)
+    first = kernels[0]
     lines = console(result)
     timed_out = "rtas fadump: Timed out waiting for firmware to complete fadump register" in lines
     assert timed_out != registered
@@ -472,8 +479,8 @@ def test_a_parameter_area_inside_boot_memory_is_reserved_by_the_6_12_capture_ker
     """Hash MMU, 1 GiB RMA, crashkernel=1G: the area (0x2A000000-0x2E000000) lies inside boot memory.
     fadump_append_bootargs() reserves it "if (param_area >= boot_mem_top)" in 6.10 (so not here, and the capture
     kernel may reuse it) and "if (param_area < boot_mem_top)" in 6.12."""
-    result = run(profile, "fadump=on crashkernel=1G", memory="4GiB", rma="1GiB")
-    capture = result.kernels[1]
+    result, kernels = run_live(profile, "fadump=on crashkernel=1G", memory="4GiB", rma="1GiB")
+    capture = kernels[1]
     pa = capture.fadump.fw_dump.param_area
     assert pa == 0x2E000000 - 2048 < capture.fadump.fw_dump.boot_mem_top
     assert any(r.start <= pa and pa + 2048 <= r.end for r in capture.memblock.reserved) == reserved

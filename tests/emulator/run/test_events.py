@@ -22,7 +22,7 @@ def small(tmp_path, extra: str = "", name: str = "events") -> scenario.Scenario:
 def lifecycle_of(sc, out=None) -> list[tuple[str, int | None]]:
     """(event kind, boot of its kernel) of every lifecycle event a run of ``sc`` publishes, in order."""
     seen = []
-    kinds = [k for k in Lifecycle if k not in (Lifecycle.STEP, Lifecycle.PROGRESS)]
+    kinds = [k for k in Lifecycle if k not in (Lifecycle.STEP, Lifecycle.PROGRESS, Lifecycle.SPAN, Lifecycle.SPAN_END)]
 
     def watch(bus: EventBus) -> None:
         bus.subscribe(kinds, lambda ev: seen.append((str(ev.kind), ev.kernel.boot if ev.fields.get("kernel")

@@ -18,8 +18,9 @@ from tests.conftest import small_scenario_text
 @pytest.fixture(scope="module")
 def vmcore():
     """/proc/vmcore of the small scenario's capture kernel, its RAM still alive."""
-    result = Run(scenario.loads(small_scenario_text(extra="[capture]\nafter = \"stay\"\n")), None).execute()
-    return result.kernels[-1].vmcore
+    run = Run(scenario.loads(small_scenario_text(extra="[capture]\nafter = \"stay\"\n")), None)
+    run.execute()
+    return run.kernels[-1].vmcore
 
 
 def loads_of(path):

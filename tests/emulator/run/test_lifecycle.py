@@ -39,11 +39,11 @@ def test_a_panic_produces_a_vmcore_that_matches_crash_time_memory(run_text, endi
     assert crashing["nip"] == 0xC0000000000A5F10 and crashing["gpr1"] == 0xC0000000FB4F3B80
 
 
-def test_the_capture_kernel_overwrites_low_memory_but_the_vmcore_reads_the_firmware_copy(run_text):
+def test_the_capture_kernel_overwrites_low_memory_but_the_vmcore_reads_the_firmware_copy(run_live):
     """Boot memory in RAM now holds the capture kernel's data; /proc/vmcore serves the copy."""
-    result, _ = run_text(small_scenario_text())
-    kernel = result.kernels[1]
-    assert b"inside boot memory" not in result.machine.ram.read(WORKLOAD_LOW, 18)
+    result, _, kernels = run_live(small_scenario_text())
+    kernel = kernels[1]
+    assert b"inside boot memory" not in result.partition.memory.read(WORKLOAD_LOW, 18)
     assert kernel.vmcore is None  # released after capture (capture.after = "release")
     with open(result.captures[0].path, "rb") as f:
         data = f.read()
@@ -65,11 +65,11 @@ def test_a_missing_firmware_copy_is_caught_by_the_verification(run_text, monkeyp
     assert not rep["ok"]
 
 
-def test_release_invalidates_the_dump_and_frees_the_old_memory(run_text):
+def test_release_invalidates_the_dump_and_frees_the_old_memory(run_live):
     """fadump_release_mem: /proc/vmcore goes, ibm,kernel-dump goes, the reserved memory is given back."""
-    result, _ = run_text(small_scenario_text())
-    m, capture = result.machine, result.kernels[1]
-    assert not m.devicetree.has("/rtas", "ibm,kernel-dump")
+    result, _, kernels = run_live(small_scenario_text())
+    p, capture = result.partition, kernels[1]
+    assert p.property("/rtas", "ibm,kernel-dump") is None
     assert not capture.dump_active
     fw = capture.fadump.fw_dump
     # Only the dump area, at the old CPU-state destination, stays reserved for re-registration.
@@ -78,7 +78,7 @@ def test_release_invalidates_the_dump_and_frees_the_old_memory(run_text):
         (fw.reserve_dump_area_start, fw.reserve_dump_area_size)]
     assert fw.reserve_dump_area_start > fw.boot_memory_size
     assert any(call.name == "ibm,configure-kernel-dump" and call.args[0] == 3 and call.status == 0
-               for call in m.rtas.log)
+               for call in p.rtas_calls)
 
 
 def test_re_registration_after_release_gives_a_second_correct_vmcore(run_text):
@@ -107,24 +107,24 @@ def test_a_crash_with_panic_timeout_and_no_registration_reboots_normally(run_tex
     """panic=10 without fadump: "Rebooting in 10 seconds.." and a fresh boot without ibm,kernel-dump."""
     result, rep = run_text(small_scenario_text(cmdline="panic=10"))
     assert rep["outcome"] == "no-dump"
-    assert result.machine.console.contains("Rebooting in 10 seconds..")
-    assert result.machine.boot_count == 2
+    assert result.partition.console.contains("Rebooting in 10 seconds..")
+    assert result.partition.boot_count == 2
 
 
-def test_firmware_without_extended_os_term_never_sees_the_crash(run_text):
+def test_firmware_without_extended_os_term_never_sees_the_crash(run_live):
     """rtas_os_term() returns early without ibm,extended-os-term: registered, yet no dump."""
-    result, rep = run_text(small_scenario_text(machine_extra="extended_os_term = false"))
-    assert result.kernels[0].dump_registered
+    result, rep, kernels = run_live(small_scenario_text(machine_extra="extended_os_term = false"))
+    assert kernels[0].dump_registered
     assert rep["outcome"] == "no-dump"
 
 
-def test_a_clean_reboot_of_the_capture_kernel_invalidates_the_dump(run_text):
+def test_a_clean_reboot_of_the_capture_kernel_invalidates_the_dump(run_live):
     """capture.after = "reboot": machine_shutdown() invalidates; the next boot registers afresh."""
     text = small_scenario_text(extra='[capture]\nafter = "reboot"\n')
-    result, rep = run_text(text)
+    result, rep, kernels = run_live(text)
     assert rep["outcome"] == "vmcore"
-    assert result.machine.boot_count == 3
-    assert result.kernels[2].dump_registered
+    assert result.partition.boot_count == 3
+    assert kernels[2].dump_registered
 
 
 def test_the_python_api_builds_the_same_scenario_as_a_file(tmp_path):

@@ -99,7 +99,7 @@ def test_the_capture_step_runs_the_makedumpfile_it_is_given(tmp_path):
     assert tool.calls == [["-l", "--message-level", "7", "-d", "31", "vmcore.proc-vmcore", "vmcore"]]
     assert result.captures[0].save_error == "makedumpfile exited with 1"
     assert result.outcome == Outcome.CAPTURE_FAILED
-    assert "makedumpfile: makedumpfile: something went wrong" in result.machine.console.text()
+    assert "makedumpfile: makedumpfile: something went wrong" in result.partition.console.text()
 
 
 def test_a_capture_tool_that_cannot_run_is_refused_before_the_run_with_how_to_get_it():

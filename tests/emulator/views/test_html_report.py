@@ -63,7 +63,7 @@ def test_the_page_needs_no_network_and_runs_no_script(page):
 
 def test_the_page_holds_both_boots_console_the_maps_registers_and_rtas_calls(page):
     result, _, html = page
-    for line in result.machine.console.lines:
+    for line in result.partition.console.lines:
         assert html_escape(line.text) in html
     assert "<h3>boot 1</h3>" in html and "<h3>boot 2</h3>" in html
     assert html.count("<svg") == len(result.snapshots_for_map) == 3

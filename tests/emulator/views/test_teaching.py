@@ -135,7 +135,7 @@ def test_inspect_rejects_a_folder_without_a_run(tmp_path):
 def test_dmesg_of_a_3_4_run_returns_the_lines_the_first_kernel_printed_up_to_the_panic(tmp_path):
     """The plain 3.4 ring, read through VMCOREINFO and the PT_LOADs, holds exactly the first kernel's printk lines."""
     result = run_small(tmp_path)
-    printed = [line.render() for line in result.machine.console.lines if line.source == "kernel1"]
+    printed = [line.render() for line in result.partition.console.lines if line.source == "kernel1"]
     assert dmesg.recover(str(tmp_path / "out" / "vmcore")) == printed
     assert printed[-1].endswith("Kernel panic - not syncing: fadump-emu: scripted crash")
 
@@ -145,7 +145,7 @@ def test_dmesg_of_a_modern_run_reads_the_lockless_ring_buffer(tmp_path):
     text = small_scenario_text(memory="2GiB", kernel_extra='profile = "linux-6.10"').replace("0x18000000", "0x50000000")
     (tmp_path / "s.toml").write_text(text)
     result = run_scenario(scenario.load(tmp_path / "s.toml"), str(tmp_path / "out"))
-    printed = [line.render() for line in result.machine.console.lines if line.source == "kernel1"]
+    printed = [line.render() for line in result.partition.console.lines if line.source == "kernel1"]
     assert dmesg.recover(str(tmp_path / "out" / "vmcore")) == printed
 
 

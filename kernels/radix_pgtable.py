@@ -15,6 +15,8 @@ Facts (Linux 6.12, Debian linux-source-6.12; the same in 6.10):
 
 from dataclasses import dataclass
 
+import numpy as np
+
 PAGE_SHIFT = 16
 PTE_INDEX, PMD_INDEX, PUD_INDEX, PGD_INDEX = 5, 9, 9, 13
 PMD_SHIFT = PAGE_SHIFT + PTE_INDEX
@@ -113,6 +115,41 @@ class RadixTables:
             return
         self._written.add(key)
         self.ram.fill(addr, TABLE_PAGE, 0)
+
+    def write_all(self, mappings: list[Mapping]) -> None:
+        """Write the entries of every mapping: the same bytes, and the same blocks of RAM marked written, as
+        ``write()`` of each in turn, with one RAM write per table instead of one per entry.
+
+        Each table page gets its entries in one read-modify-write of the span from its first to its last
+        entry (a table used for the first time is zeroed first, as ``write()`` does); an entry written twice
+        always holds the same value, so the order of the writes does not matter.
+        """
+        if not mappings:
+            return
+        entries: dict[int, dict[int, int]] = {}
+        """Table address -> {byte offset: entry}."""
+        first_use: list[tuple[object, int]] = []
+        for m in mappings:
+            g, u, d = pgd_index(m.vaddr), pud_index(m.vaddr), pmd_index(m.vaddr)
+            pud, pmd = self.pud[g], self.pmd[(g, u)]
+            first_use += [(("pud", g), pud), (("pmd", g, u), pmd)]
+            entries.setdefault(self.pgd, {})[8 * g] = directory_entry(pud, PUD_INDEX)
+            entries.setdefault(pud, {})[8 * u] = directory_entry(pmd, PMD_INDEX)
+            if m.size >= PMD_SIZE:
+                entries.setdefault(pmd, {})[8 * d] = leaf_entry(m.paddr)
+                continue
+            pte = self.pte[(g, u, d)]
+            first_use.append((("pte", g, u, d), pte))
+            entries.setdefault(pmd, {})[8 * d] = directory_entry(pte, PTE_INDEX)
+            entries.setdefault(pte, {})[8 * pte_index(m.vaddr)] = leaf_entry(m.paddr)
+        for key, addr in first_use:
+            self._table(key, addr)
+        for table, at in entries.items():
+            lo, hi = min(at), max(at) + 8
+            span = np.frombuffer(bytearray(self.ram.read(table + lo, hi - lo)), dtype=">u8")
+            offsets = np.fromiter(at.keys(), dtype=np.int64, count=len(at))
+            span[(offsets - lo) // 8] = np.fromiter(at.values(), dtype=np.uint64, count=len(at))
+            self.ram.write(table + lo, span.view(np.uint8))
 
     def write(self, m: Mapping) -> None:
         g, u, d = pgd_index(m.vaddr), pud_index(m.vaddr), pmd_index(m.vaddr)

@@ -143,8 +143,7 @@ class SparseVmemmap(StructPages):
             self.tables = rpt.RadixTables(k.ram, k.symbols["swapper_pg_dir"])
             self.tables.clear_pgd()
             self.tables.plan(self.mappings, lambda size, align: alloc.must(size, align, "a page table"))
-            for m in self.mappings:
-                self.tables.write(m)
+            self.tables.write_all(self.mappings)
         else:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
         if self.block_list:
@@ -172,19 +171,38 @@ class SparseVmemmap(StructPages):
         k, order = self.k, self.k.byteorder
         self.roots = alloc.must(8 * self.nr_roots, SMP_CACHE_BYTES, "mem_section roots")
         k.ram.fill(self.roots, 8 * self.nr_roots, 0)
-        end = "<" if order == "little" else ">"
+        dtype = np.dtype(np.uint64).newbyteorder("<" if order == "little" else ">")
         flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY
         spr = self.sections_per_root
         roots = sorted({s // spr for s0, s1 in runs for s in range(s0 - s0 % spr, s1, spr)})
+        full = None
+        """The array of a root whose sections all hold memory (most of them): built once."""
+        pointers = []
         for root in roots:
             array = alloc.must(spr * MEM_SECTION_SIZE, SMP_CACHE_BYTES, "a mem_section array")
-            words = np.zeros((spr, MEM_SECTION_SIZE // 8), dtype=np.dtype(np.uint64).newbyteorder(end))
-            for s0, s1 in runs:
-                lo, hi = max(s0, root * spr), min(s1, (root + 1) * spr)
-                if lo < hi:
-                    words[lo - root * spr:hi - root * spr, 0] = VMEMMAP_BASE | flags
+            base = root * spr
+            present = [(max(s0, base) - base, min(s1, base + spr) - base) for s0, s1 in runs
+                       if max(s0, base) < min(s1, base + spr)]
+            if present == [(0, spr)] and full is not None:
+                words = full
+            else:
+                words = np.zeros((spr, MEM_SECTION_SIZE // 8), dtype=dtype)
+                for lo, hi in present:
+                    words[lo:hi, 0] = VMEMMAP_BASE | flags
+                if present == [(0, spr)]:
+                    full = words
             k.ram.write(array, words.view(np.uint8).reshape(-1))
-            k.ram.write_u64(self.roots + 8 * root, va(array), order)
+            pointers.append((root, va(array)))
+        # The root pointers, one RAM write per run of consecutive roots (the same bytes, and blocks marked
+        # written, as one write each).
+        i = 0
+        while i < len(pointers):
+            j = i + 1
+            while j < len(pointers) and pointers[j][0] == pointers[j - 1][0] + 1:
+                j += 1
+            values = np.array([p for _, p in pointers[i:j]], dtype=dtype)
+            k.ram.write(self.roots + 8 * pointers[i][0], values.view(np.uint8))
+            i = j
 
     def _populate(self, alloc: TopDown, runs) -> list[Range]:
         """Decide every vmemmap block's virtual and physical address; return [buffer, used part]."""
@@ -246,18 +264,32 @@ class SparseVmemmap(StructPages):
 
     def _vmemmap_list(self, mappings, alloc) -> None:
         """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list;
-        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks."""
-        k, order = self.k, self.k.byteorder
-        for m in mappings:
+        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks.
+
+        The entries that go into one chunk are written with one RAM write (a chunk is zeroed when it is
+        taken, then filled from its start, so the bytes and the blocks marked written are those of one
+        write per entry)."""
+        k = self.k
+        dtype = np.dtype(np.uint64).newbyteorder("<" if k.byteorder == "little" else ">")
+        phys = np.fromiter((m.paddr for m in mappings), dtype=np.uint64, count=len(mappings))
+        virt = np.fromiter((m.vaddr for m in mappings), dtype=np.uint64, count=len(mappings))
+        i = 0
+        while i < len(mappings):
             if not self._backing_left:
                 self._backing_chunk = alloc(self.page, self.page)
                 self._backing_left = self.page // VMEMMAP_BACKING_SIZE
                 k.ram.fill(self._backing_chunk, self.page, 0)
-            entry = self._backing_chunk
-            self._backing_chunk += VMEMMAP_BACKING_SIZE
-            self._backing_left -= 1
-            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (self.vmemmap_list_head, m.paddr, m.vaddr)))
-            self.vmemmap_list_head = va(entry)
+            n = min(self._backing_left, len(mappings) - i)
+            at = self._backing_chunk + VMEMMAP_BACKING_SIZE * np.arange(n, dtype=np.uint64)
+            entries = np.empty((n, 3), dtype=dtype)
+            entries[0, 0] = self.vmemmap_list_head
+            entries[1:, 0] = at[:-1] | np.uint64(va(0))  # each entry's list points at the entry before it
+            entries[:, 1], entries[:, 2] = phys[i:i + n], virt[i:i + n]
+            k.ram.write(self._backing_chunk, entries.view(np.uint8).reshape(-1))
+            self.vmemmap_list_head = va(self._backing_chunk + VMEMMAP_BACKING_SIZE * (n - 1))
+            self._backing_chunk += VMEMMAP_BACKING_SIZE * n
+            self._backing_left -= n
+            i += n
 
     def _globals(self) -> None:
         """The kernel variables VMCOREINFO names: mem_section, vmemmap, vmemmap_list, mmu_*psize*, mem_map."""
@@ -298,8 +330,7 @@ class SparseVmemmap(StructPages):
         new = self._map([(s0, s1)], lambda n: self._runtime_alloc(n, n))
         if self.tables is not None:
             self.tables.plan(new, self._runtime_alloc)
-            for m in new:
-                self.tables.write(m)
+            self.tables.write_all(new)
         if self.block_list:
             self._vmemmap_list(new, self._runtime_alloc)
             k.ram.write_u64(k.symbols["vmemmap_list"], self.vmemmap_list_head, order)

@@ -84,6 +84,31 @@ class TopDown:
             raise MemoryError(f"no room for {what} ({size:#x} bytes)")
         return addr
 
+    def must_many(self, count: int, size: int, align: int, what: str) -> list[int]:
+        """``count`` calls of must(size, align, what), the same addresses in the same order.
+
+        When ``size`` is a multiple of ``align``, the allocations that follow one another down a free range
+        are taken together: after the first, the slack above it is smaller than ``align`` (so smaller than
+        ``size``) and every next one lies just below the one before.
+        """
+        if size % align:
+            return [self.must(size, align, what) for _ in range(count)]
+        out: list[int] = []
+        while len(out) < count:
+            for i in range(len(self.free) - 1, -1, -1):
+                start, end = self.free[i]
+                top = (end - size) & ~(align - 1)
+                if top >= start:
+                    break
+            else:
+                raise MemoryError(f"no room for {what} ({size:#x} bytes)")
+            n = min(count - len(out), (top - start) // size + 1)
+            low = top - (n - 1) * size
+            out += range(top, low - 1, -size)
+            self.free[i:i + 1] = [(a, b) for a, b in ((start, low), (top + size, end)) if b > a]
+            self.taken.append(Range(low, top + size))
+        return out
+
 
 class SparseVmemmap(StructPages):
     """mem_section, vmemmap and what maps it, for one booted kernel; struct pages kept up to date."""
@@ -212,16 +237,21 @@ class SparseVmemmap(StructPages):
         buf = alloc.alloc(count * map_size, map_size)
         bump = buf
 
-        def block(nbytes: int) -> int:
+        def blocks(nbytes: int, n: int = 1) -> list[int]:
+            """``n`` blocks of ``nbytes`` from the buffer while it lasts, then each from memblock on its own."""
             nonlocal bump
-            if buf is not None:
+            out: list[int] = []
+            if buf is not None and n:
                 at = -(-bump // nbytes) * nbytes
-                if at + nbytes <= buf + count * map_size:
-                    bump = at + nbytes
-                    return at
-            return alloc.must(nbytes, nbytes, "a vmemmap block")
+                fit = max(0, min(n, (buf + count * map_size - at) // nbytes))
+                if fit:
+                    out = list(range(at, at + fit * nbytes, nbytes))
+                    bump = at + fit * nbytes
+            if len(out) < n:
+                out += alloc.must_many(n - len(out), nbytes, nbytes, "a vmemmap block")
+            return out
 
-        self.mappings = self._map(runs, block)
+        self.mappings = self._map(runs, blocks)
         self._starts = [m.vaddr for m in self.mappings]
         if buf is None:
             return [Range(0, 0)]
@@ -230,36 +260,46 @@ class SparseVmemmap(StructPages):
     def section_map_align(self) -> int:
         return rpt.PMD_SIZE if self.mmu == "radix" else HASH_PMD_SIZE
 
-    def _map(self, runs, block) -> list[rpt.Mapping]:
-        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``block(n)`` backs n bytes."""
+    def _map(self, runs, blocks) -> list[rpt.Mapping]:
+        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``blocks(n, count)`` backs
+        ``count`` blocks of n bytes, in the order the kernel allocates them (blocks of one size that follow
+        one another are asked for together)."""
         out: list[rpt.Mapping] = []
         per = self.pages_per_section * self.layout.size
         if not self.block_list:
+            pmds, pending = self._pmds, []
+            """PMDs that get a 2 MiB leaf, waiting for their blocks (until a 64 KiB page needs one)."""
+
+            def leaves() -> None:
+                for p, at in zip(pending, blocks(rpt.PMD_SIZE, len(pending))):
+                    out.append(rpt.Mapping(p << rpt.PMD_SHIFT, rpt.PMD_SIZE, at))
+                pending.clear()
+
             for s0, s1 in runs:
                 v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
                 while v < v1:
                     p = v >> rpt.PMD_SHIFT
-                    st = self._pmds.get(p)
+                    st = pmds.get(p)
                     if st is None and v % rpt.PMD_SIZE == 0:
-                        self._pmds[p] = "leaf"
-                        out.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
+                        pmds[p] = "leaf"
+                        pending.append(p)
                     elif st is None or isinstance(st, set):
-                        pages = self._pmds.setdefault(p, set())
+                        leaves()
+                        pages = pmds.setdefault(p, set())
                         if v not in pages:
                             pages.add(v)
-                            out.append(rpt.Mapping(v, self.page, block(self.page)))
+                            out.append(rpt.Mapping(v, self.page, blocks(self.page)[0]))
                         v += self.page
                         continue
                     v = (p + 1) << rpt.PMD_SHIFT
+            leaves()
             return out
         psize = 1 << PAGE_SIZES[self.mmu][self.psize]
         for s0, s1 in runs:
-            v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
-            while v < VMEMMAP_BASE + s1 * per:
-                if v not in self._blocks:
-                    self._blocks.add(v)
-                    out.append(rpt.Mapping(v, psize, block(psize)))
-                v += psize
+            new = [v for v in range((VMEMMAP_BASE + s0 * per) & ~(psize - 1), VMEMMAP_BASE + s1 * per, psize)
+                   if v not in self._blocks]
+            self._blocks.update(new)
+            out += [rpt.Mapping(v, psize, at) for v, at in zip(new, blocks(psize, len(new)))]
         return out
 
     def _vmemmap_list(self, mappings, alloc) -> None:
@@ -327,7 +367,7 @@ class SparseVmemmap(StructPages):
                 k.ram.write_u64(slot, array, order)
             flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE
             k.ram.write_u64(pa(array) + MEM_SECTION_SIZE * (section % spr), VMEMMAP_BASE | flags, order)
-        new = self._map([(s0, s1)], lambda n: self._runtime_alloc(n, n))
+        new = self._map([(s0, s1)], lambda n, count=1: [self._runtime_alloc(n, n) for _ in range(count)])
         if self.tables is not None:
             self.tables.plan(new, self._runtime_alloc)
             self.tables.write_all(new)

@@ -15,6 +15,8 @@ Facts (Linux 6.12, Debian linux-source-6.12; the same in 6.10):
 
 from dataclasses import dataclass
 
+import numpy as np
+
 PAGE_SHIFT = 16
 PTE_INDEX, PMD_INDEX, PUD_INDEX, PGD_INDEX = 5, 9, 9, 13
 PMD_SHIFT = PAGE_SHIFT + PTE_INDEX
@@ -113,6 +115,63 @@ class RadixTables:
             return
         self._written.add(key)
         self.ram.fill(addr, TABLE_PAGE, 0)
+
+    def write_all(self, mappings: list[Mapping]) -> None:
+        """Write the entries of every mapping: the same bytes, and the same blocks of RAM marked written, as
+        ``write()`` of each in turn, with one RAM write per table instead of one per entry.
+
+        Each table page gets its entries in one read-modify-write of the span from its first to its last
+        entry (a table used for the first time is zeroed first, as ``write()`` does); an entry written twice
+        always holds the same value, so the order of the writes does not matter.
+        """
+        if not mappings:
+            return
+        entries: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        """Table address -> (byte offsets, entries) to put there."""
+        first_use: list[tuple[object, int]] = []
+
+        def put(table: int, offsets, values) -> None:
+            entries.setdefault(table, []).append((np.asarray(offsets, dtype=np.int64).reshape(-1),
+                                                  np.asarray(values, dtype=np.uint64).reshape(-1)))
+
+        leaves = [m for m in mappings if m.size >= PMD_SIZE]
+        if leaves:  # 2 MiB leaves, the bulk of a large partition's vmemmap: grouped by PMD table with numpy
+            v = np.fromiter((m.vaddr for m in leaves), dtype=np.uint64, count=len(leaves))
+            phys = np.fromiter((m.paddr for m in leaves), dtype=np.uint64, count=len(leaves))
+            g = ((v >> np.uint64(PGD_SHIFT)) & np.uint64((1 << PGD_INDEX) - 1)).astype(np.int64)
+            u = ((v >> np.uint64(PUD_SHIFT)) & np.uint64((1 << PUD_INDEX) - 1)).astype(np.int64)
+            d = ((v >> np.uint64(PMD_SHIFT)) & np.uint64((1 << PMD_INDEX) - 1)).astype(np.int64)
+            leaf = (phys & np.uint64(RPN_MASK)) | np.uint64(PAGE_KERNEL | PAGE_PTE)
+            keys, which = np.unique((g << PUD_INDEX) | u, return_inverse=True)
+            order = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[order], np.arange(len(keys) + 1))
+            for i, key in enumerate(keys.tolist()):
+                gi, ui = key >> PUD_INDEX, key & ((1 << PUD_INDEX) - 1)
+                pud, pmd = self.pud[gi], self.pmd[(gi, ui)]
+                first_use += [(("pud", gi), pud), (("pmd", gi, ui), pmd)]
+                put(self.pgd, 8 * gi, directory_entry(pud, PUD_INDEX))
+                put(pud, 8 * ui, directory_entry(pmd, PMD_INDEX))
+                sel = order[bounds[i]:bounds[i + 1]]
+                put(pmd, 8 * d[sel], leaf[sel])
+        for m in mappings:
+            if m.size >= PMD_SIZE:
+                continue
+            gi, ui, di = pgd_index(m.vaddr), pud_index(m.vaddr), pmd_index(m.vaddr)
+            pud, pmd, pte = self.pud[gi], self.pmd[(gi, ui)], self.pte[(gi, ui, di)]
+            first_use += [(("pud", gi), pud), (("pmd", gi, ui), pmd), (("pte", gi, ui, di), pte)]
+            put(self.pgd, 8 * gi, directory_entry(pud, PUD_INDEX))
+            put(pud, 8 * ui, directory_entry(pmd, PMD_INDEX))
+            put(pmd, 8 * di, directory_entry(pte, PTE_INDEX))
+            put(pte, 8 * pte_index(m.vaddr), leaf_entry(m.paddr))
+        for key, addr in first_use:
+            self._table(key, addr)
+        for table, parts in entries.items():
+            offsets = np.concatenate([o for o, _ in parts])
+            values = np.concatenate([x for _, x in parts])
+            lo, hi = int(offsets.min()), int(offsets.max()) + 8
+            span = np.frombuffer(bytearray(self.ram.read(table + lo, hi - lo)), dtype=">u8")
+            span[(offsets - lo) // 8] = values
+            self.ram.write(table + lo, span.view(np.uint8))
 
     def write(self, m: Mapping) -> None:
         g, u, d = pgd_index(m.vaddr), pud_index(m.vaddr), pmd_index(m.vaddr)

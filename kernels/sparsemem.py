@@ -84,6 +84,31 @@ class TopDown:
             raise MemoryError(f"no room for {what} ({size:#x} bytes)")
         return addr
 
+    def must_many(self, count: int, size: int, align: int, what: str) -> list[int]:
+        """``count`` calls of must(size, align, what), the same addresses in the same order.
+
+        When ``size`` is a multiple of ``align``, the allocations that follow one another down a free range
+        are taken together: after the first, the slack above it is smaller than ``align`` (so smaller than
+        ``size``) and every next one lies just below the one before.
+        """
+        if size % align:
+            return [self.must(size, align, what) for _ in range(count)]
+        out: list[int] = []
+        while len(out) < count:
+            for i in range(len(self.free) - 1, -1, -1):
+                start, end = self.free[i]
+                top = (end - size) & ~(align - 1)
+                if top >= start:
+                    break
+            else:
+                raise MemoryError(f"no room for {what} ({size:#x} bytes)")
+            n = min(count - len(out), (top - start) // size + 1)
+            low = top - (n - 1) * size
+            out += range(top, low - 1, -size)
+            self.free[i:i + 1] = [(a, b) for a, b in ((start, low), (top + size, end)) if b > a]
+            self.taken.append(Range(low, top + size))
+        return out
+
 
 class SparseVmemmap(StructPages):
     """mem_section, vmemmap and what maps it, for one booted kernel; struct pages kept up to date."""
@@ -143,8 +168,7 @@ class SparseVmemmap(StructPages):
             self.tables = rpt.RadixTables(k.ram, k.symbols["swapper_pg_dir"])
             self.tables.clear_pgd()
             self.tables.plan(self.mappings, lambda size, align: alloc.must(size, align, "a page table"))
-            for m in self.mappings:
-                self.tables.write(m)
+            self.tables.write_all(self.mappings)
         else:
             k.ram.fill(k.symbols["swapper_pg_dir"], 8 << rpt.PGD_INDEX, 0)
         if self.block_list:
@@ -172,19 +196,38 @@ class SparseVmemmap(StructPages):
         k, order = self.k, self.k.byteorder
         self.roots = alloc.must(8 * self.nr_roots, SMP_CACHE_BYTES, "mem_section roots")
         k.ram.fill(self.roots, 8 * self.nr_roots, 0)
-        end = "<" if order == "little" else ">"
+        dtype = np.dtype(np.uint64).newbyteorder("<" if order == "little" else ">")
         flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY
         spr = self.sections_per_root
         roots = sorted({s // spr for s0, s1 in runs for s in range(s0 - s0 % spr, s1, spr)})
+        full = None
+        """The array of a root whose sections all hold memory (most of them): built once."""
+        pointers = []
         for root in roots:
             array = alloc.must(spr * MEM_SECTION_SIZE, SMP_CACHE_BYTES, "a mem_section array")
-            words = np.zeros((spr, MEM_SECTION_SIZE // 8), dtype=np.dtype(np.uint64).newbyteorder(end))
-            for s0, s1 in runs:
-                lo, hi = max(s0, root * spr), min(s1, (root + 1) * spr)
-                if lo < hi:
-                    words[lo - root * spr:hi - root * spr, 0] = VMEMMAP_BASE | flags
+            base = root * spr
+            present = [(max(s0, base) - base, min(s1, base + spr) - base) for s0, s1 in runs
+                       if max(s0, base) < min(s1, base + spr)]
+            if present == [(0, spr)] and full is not None:
+                words = full
+            else:
+                words = np.zeros((spr, MEM_SECTION_SIZE // 8), dtype=dtype)
+                for lo, hi in present:
+                    words[lo:hi, 0] = VMEMMAP_BASE | flags
+                if present == [(0, spr)]:
+                    full = words
             k.ram.write(array, words.view(np.uint8).reshape(-1))
-            k.ram.write_u64(self.roots + 8 * root, va(array), order)
+            pointers.append((root, va(array)))
+        # The root pointers, one RAM write per run of consecutive roots (the same bytes, and blocks marked
+        # written, as one write each).
+        i = 0
+        while i < len(pointers):
+            j = i + 1
+            while j < len(pointers) and pointers[j][0] == pointers[j - 1][0] + 1:
+                j += 1
+            values = np.array([p for _, p in pointers[i:j]], dtype=dtype)
+            k.ram.write(self.roots + 8 * pointers[i][0], values.view(np.uint8))
+            i = j
 
     def _populate(self, alloc: TopDown, runs) -> list[Range]:
         """Decide every vmemmap block's virtual and physical address; return [buffer, used part]."""
@@ -194,16 +237,21 @@ class SparseVmemmap(StructPages):
         buf = alloc.alloc(count * map_size, map_size)
         bump = buf
 
-        def block(nbytes: int) -> int:
+        def blocks(nbytes: int, n: int = 1) -> list[int]:
+            """``n`` blocks of ``nbytes`` from the buffer while it lasts, then each from memblock on its own."""
             nonlocal bump
-            if buf is not None:
+            out: list[int] = []
+            if buf is not None and n:
                 at = -(-bump // nbytes) * nbytes
-                if at + nbytes <= buf + count * map_size:
-                    bump = at + nbytes
-                    return at
-            return alloc.must(nbytes, nbytes, "a vmemmap block")
+                fit = max(0, min(n, (buf + count * map_size - at) // nbytes))
+                if fit:
+                    out = list(range(at, at + fit * nbytes, nbytes))
+                    bump = at + fit * nbytes
+            if len(out) < n:
+                out += alloc.must_many(n - len(out), nbytes, nbytes, "a vmemmap block")
+            return out
 
-        self.mappings = self._map(runs, block)
+        self.mappings = self._map(runs, blocks)
         self._starts = [m.vaddr for m in self.mappings]
         if buf is None:
             return [Range(0, 0)]
@@ -212,52 +260,76 @@ class SparseVmemmap(StructPages):
     def section_map_align(self) -> int:
         return rpt.PMD_SIZE if self.mmu == "radix" else HASH_PMD_SIZE
 
-    def _map(self, runs, block) -> list[rpt.Mapping]:
-        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``block(n)`` backs n bytes."""
+    def _map(self, runs, blocks) -> list[rpt.Mapping]:
+        """vmemmap_populate() over the memmap of ``runs`` of sections, in order; ``blocks(n, count)`` backs
+        ``count`` blocks of n bytes, in the order the kernel allocates them (blocks of one size that follow
+        one another are asked for together)."""
         out: list[rpt.Mapping] = []
         per = self.pages_per_section * self.layout.size
         if not self.block_list:
+            pmds, pending = self._pmds, []
+            """PMDs that get a 2 MiB leaf, waiting for their blocks (until a 64 KiB page needs one)."""
+
+            def leaves() -> None:
+                for p, at in zip(pending, blocks(rpt.PMD_SIZE, len(pending))):
+                    out.append(rpt.Mapping(p << rpt.PMD_SHIFT, rpt.PMD_SIZE, at))
+                pending.clear()
+
             for s0, s1 in runs:
                 v, v1 = (VMEMMAP_BASE + s0 * per) & ~(self.page - 1), VMEMMAP_BASE + s1 * per
                 while v < v1:
                     p = v >> rpt.PMD_SHIFT
-                    st = self._pmds.get(p)
+                    st = pmds.get(p)
                     if st is None and v % rpt.PMD_SIZE == 0:
-                        self._pmds[p] = "leaf"
-                        out.append(rpt.Mapping(v, rpt.PMD_SIZE, block(rpt.PMD_SIZE)))
+                        pmds[p] = "leaf"
+                        pending.append(p)
                     elif st is None or isinstance(st, set):
-                        pages = self._pmds.setdefault(p, set())
+                        leaves()
+                        pages = pmds.setdefault(p, set())
                         if v not in pages:
                             pages.add(v)
-                            out.append(rpt.Mapping(v, self.page, block(self.page)))
+                            out.append(rpt.Mapping(v, self.page, blocks(self.page)[0]))
                         v += self.page
                         continue
                     v = (p + 1) << rpt.PMD_SHIFT
+            leaves()
             return out
         psize = 1 << PAGE_SIZES[self.mmu][self.psize]
         for s0, s1 in runs:
-            v = (VMEMMAP_BASE + s0 * per) & ~(psize - 1)
-            while v < VMEMMAP_BASE + s1 * per:
-                if v not in self._blocks:
-                    self._blocks.add(v)
-                    out.append(rpt.Mapping(v, psize, block(psize)))
-                v += psize
+            new = [v for v in range((VMEMMAP_BASE + s0 * per) & ~(psize - 1), VMEMMAP_BASE + s1 * per, psize)
+                   if v not in self._blocks]
+            self._blocks.update(new)
+            out += [rpt.Mapping(v, psize, at) for v, at in zip(new, blocks(psize, len(new)))]
         return out
 
     def _vmemmap_list(self, mappings, alloc) -> None:
         """vmemmap_list_populate(): one vmemmap_backing per block, each pushed on the front of the list;
-        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks."""
-        k, order = self.k, self.k.byteorder
-        for m in mappings:
+        vmemmap_list_alloc() hands them out of PAGE_SIZE chunks.
+
+        The entries that go into one chunk are written with one RAM write (a chunk is zeroed when it is
+        taken, then filled from its start, so the bytes and the blocks marked written are those of one
+        write per entry)."""
+        k = self.k
+        dtype = np.dtype(np.uint64).newbyteorder("<" if k.byteorder == "little" else ">")
+        phys = np.fromiter((m.paddr for m in mappings), dtype=np.uint64, count=len(mappings))
+        virt = np.fromiter((m.vaddr for m in mappings), dtype=np.uint64, count=len(mappings))
+        i = 0
+        while i < len(mappings):
             if not self._backing_left:
                 self._backing_chunk = alloc(self.page, self.page)
                 self._backing_left = self.page // VMEMMAP_BACKING_SIZE
                 k.ram.fill(self._backing_chunk, self.page, 0)
-            entry = self._backing_chunk
-            self._backing_chunk += VMEMMAP_BACKING_SIZE
-            self._backing_left -= 1
-            k.ram.write(entry, b"".join(x.to_bytes(8, order) for x in (self.vmemmap_list_head, m.paddr, m.vaddr)))
-            self.vmemmap_list_head = va(entry)
+            n = min(self._backing_left, len(mappings) - i)
+            at = self._backing_chunk + VMEMMAP_BACKING_SIZE * np.arange(n, dtype=np.uint64)
+            entries = np.empty((n, 3), dtype=dtype)
+            entries[0, 0] = self.vmemmap_list_head
+            entries[1:, 0] = at[:-1] | np.uint64(va(0))  # each entry's list points at the entry before it
+            entries[:, 1], entries[:, 2] = phys[i:i + n], virt[i:i + n]
+            k.ram.write(self._backing_chunk, entries.view(np.uint8).reshape(-1))
+            self.vmemmap_list_head = va(self._backing_chunk + VMEMMAP_BACKING_SIZE * (n - 1))
+            self._backing_chunk += VMEMMAP_BACKING_SIZE * n
+            self._backing_left -= n
+            i += n
 
     def _globals(self) -> None:
         """The kernel variables VMCOREINFO names: mem_section, vmemmap, vmemmap_list, mmu_*psize*, mem_map."""
@@ -295,11 +367,10 @@ class SparseVmemmap(StructPages):
                 k.ram.write_u64(slot, array, order)
             flags = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE
             k.ram.write_u64(pa(array) + MEM_SECTION_SIZE * (section % spr), VMEMMAP_BASE | flags, order)
-        new = self._map([(s0, s1)], lambda n: self._runtime_alloc(n, n))
+        new = self._map([(s0, s1)], lambda n, count=1: [self._runtime_alloc(n, n) for _ in range(count)])
         if self.tables is not None:
             self.tables.plan(new, self._runtime_alloc)
-            for m in new:
-                self.tables.write(m)
+            self.tables.write_all(new)
         if self.block_list:
             self._vmemmap_list(new, self._runtime_alloc)
             k.ram.write_u64(k.symbols["vmemmap_list"], self.vmemmap_list_head, order)

@@ -77,6 +77,10 @@ class LmbSet(set):
         super().update(*items)
         self._changed()
 
+    def difference_update(self, *items):
+        super().difference_update(*items)
+        self._changed()
+
     def clear(self):
         super().clear()
         self._changed()
@@ -101,16 +105,17 @@ class MemoryLayout:
     @classmethod
     def with_holes(cls, total: int, lmb_size: int, holes: list[Range]) -> "MemoryLayout":
         """``total`` bytes of address space in LMBs, minus the LMBs that holes cover."""
-        present = set(range(total // lmb_size))
+        present = LmbSet(range(total // lmb_size))  # built once: a 64 TiB partition has 262144 LMBs
         for hole in holes:
-            for i in range(hole.start // lmb_size, -(-hole.end // lmb_size)):
-                present.discard(i)
+            present.difference_update(range(hole.start // lmb_size, -(-hole.end // lmb_size)))
         return cls(lmb_size, present)
 
     @property
     def end_of_dram(self) -> int:
-        """memblock_end_of_DRAM(): end of the highest present LMB."""
-        return (max(self.present) + 1) * self.lmb_size if self.present else 0
+        """memblock_end_of_DRAM(): end of the highest present LMB (from the cached memory map, not a scan of
+        every LMB)."""
+        memory = self._memory()
+        return memory[-1].end if memory else 0
 
     @property
     def phys_mem_size(self) -> int:
@@ -119,14 +124,21 @@ class MemoryLayout:
 
     def memblock_memory(self) -> list[Range]:
         """memblock.memory: the present LMBs, adjacent ones merged (vectorised: 64 TiB has 262144 LMBs)."""
+        return list(self._memory())
+
+    def _memory(self) -> list[Range]:
+        """memblock_memory(), computed once per change of ``present`` (not to be modified)."""
         key = (id(self.present), self.present.version)
         if self._cache is None or self._cache[:2] != key:
             self._cache = (*key, self._compute_memory())
-        return list(self._cache[2])
+        return self._cache[2]
 
     def _compute_memory(self) -> list[Range]:
         if not self.present:
             return []
+        lo, hi = min(self.present), max(self.present)
+        if hi - lo + 1 == len(self.present):  # no holes (most partitions): one range, no sort
+            return [Range(lo * self.lmb_size, (hi + 1) * self.lmb_size)]
         idx = np.fromiter(self.present, dtype=np.int64, count=len(self.present))
         idx.sort()
         breaks = np.flatnonzero(np.diff(idx) != 1)

@@ -129,6 +129,18 @@ class PartitionRAM:
         v.flags.writeable = False
         return v
 
+    def views(self, addr: int, length: int) -> list[np.ndarray]:
+        """[addr, addr+length) as read-only arrays of RAM's own bytes, in order: what view() gives, without
+        joining the pieces an aliased range reads from into one new array. Valid until the next write."""
+        self.check(addr, length)
+        if self._aliases and self._aliased(addr, length):
+            out = [self._bytes[p:p + n] for p, n in self._pieces(addr, length)]
+        else:
+            out = [self._bytes[addr:addr + length]]
+        for v in out:
+            v.flags.writeable = False
+        return out
+
     def write(self, addr: int, data) -> None:
         """Store bytes (or a uint8 array) at addr."""
         if type(data) is bytes:  # the common case, straight into the mapping

@@ -2,7 +2,9 @@
 
 When firmware takes over, every 4 KiB grain of memory that was ever written
 gets a 128-bit BLAKE3 digest (never-written grains are zero and share one
-known digest, so they cost nothing). BLAKE3 is a cryptographic hash: no
+known digest, so they cost nothing; a grain holding exactly the bytes of the
+grain before it takes that grain's digest, so memory filled with one pattern,
+like a table of equal entries, is hashed once per run). BLAKE3 is a cryptographic hash: no
 pattern of changed bits, however placed, is known to leave a digest unchanged
 (the weighted sums this replaced missed two flipped bit-63s in one grain).
 It is the PyPI ``blake3`` package (the BLAKE3 team's Rust bindings), chosen
@@ -54,6 +56,57 @@ def _hash_rows(mv: memoryview, rows) -> bytes:
     return b"".join([blake3(mv[i * GRAIN:(i + 1) * GRAIN]).digest(DIGEST_SIZE) for i in rows])
 
 
+def _repeats(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Which grains ``idx`` (sorted indexes into ``rows``) hold exactly the bytes of the grain before them.
+
+    Two words are compared first, so that grains which differ (nearly all of them in most memory) cost
+    next to nothing; the grains left are compared in full, a run of consecutive ones as one slice.
+    """
+    same = np.zeros(len(idx), dtype=bool)
+    inner = np.flatnonzero(idx > 0)
+    if not len(inner):
+        return same
+    at = idx[inner]
+    cand = inner[(rows[at, 0] == rows[at - 1, 0]) & (rows[at, -1] == rows[at - 1, -1])]
+    if not len(cand):
+        return same
+    at = idx[cand]
+    cuts = np.flatnonzero(np.diff(at) != 1) + 1
+    if len(cuts) > len(at) // 16:  # scattered: compare the gathered grains
+        same[cand] = (rows[at] == rows[at - 1]).all(axis=1)
+        return same
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(at)]):
+        a0, a1 = int(at[lo]), int(at[hi - 1]) + 1
+        same[cand[lo:hi]] = (rows[a0:a1] == rows[a0 - 1:a1 - 1]).all(axis=1)
+    return same
+
+
+def _hash_work(mv: memoryview, rows: np.ndarray, work: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[work]`` with the digests of grains ``work`` (sorted, none all-zero; ``out`` of every other
+    grain already filled).
+
+    A grain whose bytes equal the grain's before it has, exactly, that grain's digest: only the first grain
+    of each run of equal grains is hashed (memory filled with one pattern, like a table of equal entries,
+    costs one hash per run). The digest is taken from the run's first grain, which is either hashed here or
+    was filled in ``out`` already.
+    """
+    if not len(work):
+        return
+    same = _repeats(rows, work)
+    heads = work[~same]
+    out[heads] = np.frombuffer(_hash_rows(mv, heads.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+    if same.any():
+        # For each grain, the index of the last grain at or before it that starts a run (differs from the
+        # grain before it): runs are told by the repeat flags of the work grains only, since every grain
+        # outside ``work`` keeps its own digest in ``out``.
+        n = len(out)
+        starts = np.ones(n, dtype=bool)
+        starts[work[same]] = False
+        first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        rep = work[same]
+        out[rep] = out[first[rep]]
+
+
 def grain_digests(data, at: int | None = None) -> np.ndarray:
     """One digest per whole grain of ``data`` (a bytes-like object), as an (n, 16) uint8 array.
 
@@ -63,7 +116,12 @@ def grain_digests(data, at: int | None = None) -> np.ndarray:
     mv = memoryview(data).cast("B")
     n = len(mv) // GRAIN
     if at is None or n == 0 or at % GRAIN:
-        return np.frombuffer(_hash_rows(mv, range(n)), dtype=np.uint8).reshape(n, DIGEST_SIZE)
+        out = np.empty((n, DIGEST_SIZE), dtype=np.uint8)
+        rows = np.frombuffer(mv[:n * GRAIN], dtype=np.uint64).reshape(n, GRAIN // 8)
+        zero = ~rows.any(axis=1)
+        out[zero] = np.frombuffer(ZERO, dtype=np.uint8)
+        _hash_work(mv, rows, np.flatnonzero(~zero), out)
+        return out
     return MEMO.digests(mv[:n * GRAIN], at // GRAIN)
 
 
@@ -80,12 +138,22 @@ class DigestMemo:
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.slot: dict[int, int] = {}
+        self.used = 0
+        """Slots 0..used-1 hold a grain."""
         self.data = np.zeros((0, GRAIN // 8), dtype=np.uint64)
         self.sums = np.zeros((0, DIGEST_SIZE), dtype=np.uint8)
         self.owner = np.zeros(0, dtype=np.int64)
         """The grain number kept in each slot."""
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._key_slots = np.zeros(0, dtype=np.int64)
+        """The kept grain numbers sorted, and their slots: a range of grains is looked up with two binary
+        searches, not one dictionary look-up per grain."""
         self.hits = 0
+
+    @property
+    def slot(self) -> dict[int, int]:
+        """Grain number -> slot, for every grain kept."""
+        return dict(zip(self.owner[:self.used].tolist(), range(self.used)))
 
     def _grow(self, need: int) -> None:
         """Room for every slot at once: np.zeros takes pages the kernel hands out zeroed on first touch,
@@ -95,15 +163,20 @@ class DigestMemo:
             self.sums = np.zeros((self.capacity, DIGEST_SIZE), dtype=np.uint8)
             self.owner = np.full(self.capacity, -1, dtype=np.int64)
 
+    def slots(self, first: int, n: int) -> np.ndarray:
+        """The slot of each grain first..first+n-1, -1 where it is not kept."""
+        out = np.full(n, -1, dtype=np.int64)
+        lo, hi = np.searchsorted(self._keys, [first, first + n])
+        out[self._keys[lo:hi] - first] = self._key_slots[lo:hi]
+        return out
+
     def digests(self, mv: memoryview, first: int) -> np.ndarray:
         n = len(mv) // GRAIN
         rows = np.frombuffer(mv, dtype=np.uint64).reshape(n, GRAIN // 8)
-        s0 = self.slot.get(first)
-        if s0 is not None and s0 + n <= len(self.owner) and \
-                (self.owner[s0:s0 + n] == np.arange(first, first + n)).all():
+        slots = self.slots(first, n)
+        s0 = int(slots[0])
+        if s0 >= 0 and s0 + n <= self.used and (slots == np.arange(s0, s0 + n)).all():
             return self._in_a_row(mv, rows, s0, n)
-        get = self.slot.get
-        slots = np.fromiter((get(g, -1) for g in range(first, first + n)), dtype=np.int64, count=n)
         out = np.empty((n, DIGEST_SIZE), dtype=np.uint8)
         known = np.flatnonzero(slots >= 0)
         same = np.zeros(n, dtype=bool)
@@ -116,9 +189,7 @@ class DigestMemo:
         if len(todo):
             zero = ~rows[todo].any(axis=1)
             out[todo[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
-            work = todo[~zero]
-            if len(work):
-                out[work] = np.frombuffer(_hash_rows(mv, work.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+            _hash_work(mv, rows, todo[~zero], out)
             self._keep(todo, slots, rows, out, first)
         return out
 
@@ -131,9 +202,7 @@ class DigestMemo:
         if len(changed):
             zero = ~rows[changed].any(axis=1)
             out[changed[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
-            work = changed[~zero]
-            if len(work):
-                out[work] = np.frombuffer(_hash_rows(mv, work.tolist()), dtype=np.uint8).reshape(-1, DIGEST_SIZE)
+            _hash_work(mv, rows, changed[~zero], out)
             kept[changed] = rows[changed]
             self.sums[s0 + changed] = out[changed]
         return out
@@ -141,13 +210,15 @@ class DigestMemo:
     def _keep(self, todo: np.ndarray, slots: np.ndarray, rows: np.ndarray, out: np.ndarray, first: int) -> None:
         """Remember the grains just digested: in their old slot, or a new one while there is room."""
         old = todo[slots[todo] >= 0]
-        new = todo[slots[todo] < 0][:max(0, self.capacity - len(self.slot))]
+        new = todo[slots[todo] < 0][:max(0, self.capacity - self.used)]
         if len(new):
-            base = len(self.slot)
+            base = self.used
             self._grow(base + len(new))
             slots[new] = np.arange(base, base + len(new))
             self.owner[base:base + len(new)] = new + first
-            self.slot.update(zip((new + first).tolist(), range(base, base + len(new))))
+            self.used += len(new)
+            order = np.argsort(self.owner[:self.used], kind="stable")
+            self._keys, self._key_slots = self.owner[:self.used][order], order
         kept = np.concatenate([old, new])
         if len(kept):
             self.data[slots[kept]] = rows[kept]

@@ -65,6 +65,7 @@ class ElfFileSource:
     def __init__(self, path: str, saved: dict | None):
         self.path = path
         self.core = VmcoreFile(path)
+        self._buffer = bytearray()
         self.problems: list[str] = []
         size = self.core.size
         mine = [Range(p, p + m) for p, m in self.covered()]
@@ -116,8 +117,13 @@ class ElfFileSource:
             spans = [s for sp in spans for s in _cut(sp, ph.p_paddr + in_file, ph.p_paddr + ph.p_filesz)]
             yield from read_spans(spans, lambda p, n, ph=ph: self._read(ph, p, n))
 
-    def _read(self, ph, paddr: int, n: int) -> bytes:
-        return os.pread(self.core._fd, n, ph.p_offset + paddr - ph.p_paddr)
+    def _read(self, ph, paddr: int, n: int) -> memoryview:
+        """The file's bytes for [paddr, paddr+n), read into one buffer reused for every piece (a fresh
+        buffer per piece costs a page fault per page); valid until the next read."""
+        if len(self._buffer) < n:
+            self._buffer = bytearray(n)
+        view = memoryview(self._buffer)[:n]
+        return view[:os.preadv(self.core._fd, [view], ph.p_offset + paddr - ph.p_paddr)]
 
     def _data_runs(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """File ranges in [lo, hi) that are not holes (SEEK_DATA), or all of it where holes are unknown."""

@@ -109,7 +109,8 @@ def _copy(ram, f, start: int, end: int, offset: int, progress) -> int:
         n = min(end - pos, CHUNK)
         if progress:
             progress(n)  # before the write: a full disk refuses it
-        f.write(ram.view(pos, n))
+        for piece in ram.views(pos, n):  # an aliased (copy-on-write) range is written from where it lives
+            f.write(piece)
         pos += n
     return end - start
 

@@ -44,6 +44,7 @@ def verify(snap: CrashSnapshot, source, progress=None) -> dict:
     checked = 0
     excluded = merge([r for r, _ in snap.excluded])
     for paddr, data in source.chunks(snap):
+        data = memoryview(data).cast("B")  # slices below are views, not copies
         for a, b in _outside(paddr, paddr + len(data), excluded):
             checked += b - a
             differs += _compare(snap, a, data[a - paddr:b - paddr], unjudged)
@@ -146,7 +147,8 @@ def _grain_runs(g: np.ndarray) -> list[tuple[int, int]]:
 
 
 def read_spans(spans: list[tuple[int, int]], read):
-    """(paddr, bytes) in STEP-sized pieces; ``read(paddr, size)`` gives the dump's bytes."""
+    """(paddr, bytes) in STEP-sized pieces; ``read(paddr, size)`` gives the dump's bytes (which may be a view
+    of a buffer that the next read reuses: each piece is valid until the next one is asked for)."""
     for a, b in spans:
         for x in range(a, b, STEP):
             y = min(b, x + STEP)

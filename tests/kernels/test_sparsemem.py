@@ -268,3 +268,43 @@ def test_hash_hot_add_pushes_the_new_vmemmap_blocks_on_the_front_of_vmemmap_list
     virt = k.ram.read_u64(pa(head) + 16, k.byteorder)
     assert virt == (VMEMMAP + (768 * MiB // (64 << 10)) * STRUCT_PAGE - 1) & ~0xFFFF  # the LMB (256 MiB) ends at 768 MiB
     assert k.memmap.vmemmap_phys(virt) == k.ram.read_u64(pa(head) + 8, k.byteorder)
+
+
+def test_writing_all_tables_at_once_gives_the_bytes_and_written_blocks_of_one_mapping_at_a_time():
+    """kernels.radix_pgtable.RadixTables.write_all (one RAM write per table) against write() per mapping: 2 MiB
+    leaves and 64 KiB pages under several PUDs and PMDs, tables placed over old bytes (zeroed on first use),
+    and a second batch that adds entries to tables written before (memory hot-add)."""
+    from emulator.hw.ram import PartitionRAM
+    from kernels import radix_pgtable as rpt
+
+    def mappings(first_pmd: int, leaves: int, pages: int) -> list:
+        out = [rpt.Mapping(VMEMMAP + (first_pmd + i) * rpt.PMD_SIZE, rpt.PMD_SIZE, (64 + 2 * i) << 20)
+               for i in range(leaves)]
+        base = VMEMMAP + (first_pmd + leaves) * rpt.PMD_SIZE
+        return out + [rpt.Mapping(base + j * 3 * (64 << 10), 64 << 10, (512 << 20) + (j << 16)) for j in range(pages)]
+
+    batches = [mappings(0, 5, 7) + mappings(1 << 9, 2, 3), mappings(5, 1, 4) + mappings(3 << 18, 1, 2),
+               mappings(7 << 18, 0, 3)]
+    rams = []
+    for at_once in (False, True):
+        ram = PartitionRAM(1 << 30)
+        ram.fill(16 << 20, 8 << 20, 0x5A)  # old bytes where the tables will go
+        tables = rpt.RadixTables(ram, 0x10000)
+        tables.clear_pgd()
+        top = [24 << 20]
+
+        def alloc(size, align):
+            top[0] -= size
+            return top[0]
+
+        for batch in batches:
+            tables.plan(batch, alloc)
+            if at_once:
+                tables.write_all(batch)
+            else:
+                for m in batch:
+                    tables.write(m)
+        rams.append(ram)
+    slow, fast = rams
+    assert fast.touched_runs(0, 1 << 30) == slow.touched_runs(0, 1 << 30)
+    assert fast.read(0, 32 << 20) == slow.read(0, 32 << 20)

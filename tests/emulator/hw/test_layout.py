@@ -218,3 +218,24 @@ def test_memblock_memory_and_holes_tile_the_address_space_below_end_of_dram(n_lm
     assert not any(m.overlaps(h) for m in memory for h in gaps)
     tiled = merge(memory + gaps)
     assert tiled == ([Range(0, layout.end_of_dram)] if layout.present else [])
+
+
+@given(st.sets(st.integers(0, 40)), st.lists(st.tuples(st.booleans(), st.integers(0, 45)), max_size=8))
+def test_the_cached_memory_map_and_end_of_dram_follow_every_lmb_added_or_removed(present, changes):
+    """memblock_memory() and end_of_dram come from a map cached until ``present`` changes (and a partition
+    without holes is one range found without sorting 262144 LMBs): after any adds and removes they are what
+    the present LMBs give, computed the obvious way."""
+    layout = MemoryLayout(LMB, set(present))
+    for add, index in [(True, None)] + changes:
+        if index is not None:
+            (layout.present.add if add else layout.present.discard)(index)
+        got = layout.memblock_memory()
+        assert got == merge([Range(i * LMB, (i + 1) * LMB) for i in layout.present])
+        assert layout.end_of_dram == ((max(layout.present) + 1) * LMB if layout.present else 0)
+        assert layout.phys_mem_size == len(layout.present) * LMB
+
+
+def test_with_holes_takes_out_the_lmbs_of_every_hole_in_a_64_tib_partition():
+    layout = MemoryLayout.with_holes(64 << 40, LMB, [Range(LMB, 3 * LMB), Range((64 << 40) - LMB, 64 << 40)])
+    assert layout.memblock_memory() == [Range(0, LMB), Range(3 * LMB, (64 << 40) - LMB)]
+    assert layout.end_of_dram == (64 << 40) - LMB and len(layout.present) == (64 << 40) // LMB - 3

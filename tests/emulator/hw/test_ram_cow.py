@@ -209,6 +209,8 @@ def test_any_sequence_of_writes_fills_and_copies_reads_as_a_flat_byte_array(ops)
             memmove(model, src, dst, length)
         for a in range(0, SIZE, 5 * B + 123):  # views that start and end inside aliases
             assert ram.view(a, min(3 * B, SIZE - a)).tobytes() == bytes(model[a:a + 3 * B])
+            # the same bytes as pieces read where they live (what the vmcore export writes)
+            assert b"".join(v.tobytes() for v in ram.views(a, min(3 * B, SIZE - a))) == bytes(model[a:a + 3 * B])
     same(ram, model)
     for s, e in ram.touched_runs(0, SIZE):  # every non-zero byte lies in a block marked written
         model[s:e] = bytes(e - s)

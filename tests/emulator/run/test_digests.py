@@ -70,3 +70,59 @@ def test_spans_that_overlap_earlier_ones_in_part_get_the_plain_digests(memo):
     changed = bytearray(data)
     changed[4 * GRAIN] ^= 1
     assert (grain_digests(bytes(changed), at=0) == plain(bytes(changed))).all()
+
+
+def _pattern_memory(rng) -> bytes:
+    """Grains in runs of equal ones (a fill pattern, a table of equal entries), with look-alikes: grains that
+    differ from the one before only in a middle byte, or only in the first or last word."""
+    a, b = (rng.integers(0, 256, GRAIN, dtype=np.uint8).tobytes() for _ in range(2))
+    grains = [a] * 5 + [b] * 3 + [bytes(GRAIN)] * 2 + [a] * 2
+    middle = bytearray(a)
+    middle[GRAIN // 2] ^= 1
+    first, last = bytearray(a), bytearray(a)
+    first[0] ^= 1
+    last[-1] ^= 0x80
+    grains += [bytes(middle), a, bytes(first), a, bytes(last), bytes(last)]
+    return b"".join(grains)
+
+
+@pytest.mark.parametrize("at", [None, 0, 3 * GRAIN])
+def test_runs_of_equal_grains_get_the_plain_digests(memo, at):
+    data = _pattern_memory(np.random.default_rng(11))
+    assert (grain_digests(data, at) == plain(data)).all()
+    assert (grain_digests(data, at) == plain(data)).all()  # again: memo hits where there is a memo
+
+
+def test_a_grain_equal_to_the_one_before_it_is_not_hashed_again(memo, monkeypatch):
+    hashed = []
+    real = digests._hash_rows
+    monkeypatch.setattr(digests, "_hash_rows", lambda mv, rows: hashed.extend(rows) or real(mv, rows))
+    data = _pattern_memory(np.random.default_rng(12))
+    assert (grain_digests(data) == plain(data)).all()
+    # a (5 in a row: 1 hashed), b (3: 1), zeros (none), a again after zeros (2: 1), then five grains that
+    # each differ from the one before, and last repeated (1 of 2)
+    assert hashed == [0, 5, 10, 12, 13, 14, 15, 16]
+
+
+def test_scattered_look_alike_grains_are_compared_in_full(memo):
+    rng = np.random.default_rng(13)
+    a = rng.integers(0, 256, GRAIN, dtype=np.uint8).tobytes()
+    grains = []
+    for i in range(64):  # every other grain differs from a in one middle byte: no runs of more than two
+        g = bytearray(a)
+        if i % 2:
+            g[100 + i] ^= 1
+        grains.append(bytes(g))
+    data = b"".join(grains)
+    assert (grain_digests(data) == plain(data)).all()
+    assert (grain_digests(data, at=GRAIN) == plain(data)).all()
+
+
+def test_the_memo_finds_its_grains_by_number_after_keeping_them_out_of_order(memo):
+    data = np.random.default_rng(14).integers(0, 256, 6 * GRAIN, dtype=np.uint8).tobytes()
+    grain_digests(data[4 * GRAIN:], at=40 * GRAIN)  # grains 40-41 kept first
+    grain_digests(data[:4 * GRAIN], at=10 * GRAIN)  # then 10-13
+    assert memo.slot == {40: 0, 41: 1, 10: 2, 11: 3, 12: 4, 13: 5}
+    assert memo.slots(9, 6).tolist() == [-1, 2, 3, 4, 5, -1]
+    assert (grain_digests(data[:4 * GRAIN], at=10 * GRAIN) == plain(data[:4 * GRAIN])).all()
+    assert memo.hits == 4

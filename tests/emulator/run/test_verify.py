@@ -296,3 +296,60 @@ def test_any_set_of_flips_within_written_data_is_caught(run_dir, tmp_path_factor
 
     check()
     assert verdict(run_dir, copy_path)["ok"]
+
+
+def test_pieces_read_into_one_reused_buffer_are_each_judged(run_dir, copy, monkeypatch):
+    """The saved file is read back one piece at a time into a buffer each read reuses
+    (dump_sources.ElfFileSource._read): with pieces of one grain, a flip in each of two grains far apart is
+    named, and nothing else."""
+    from emulator.run import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "STEP", GRAIN)
+    assert verdict(run_dir, copy)["ok"]
+    offsets = written_offsets(copy)
+    a, b = grain_start(copy, offsets[2]), grain_start(copy, offsets[-2])
+    flip(copy, a + 5, 1)
+    flip(copy, b + 7, 6)
+    v = verdict(run_dir, copy)
+    assert not v["ok"] and v["differs"] == sorted([grain_range(paddr_of(copy, a)), grain_range(paddr_of(copy, b))],
+                                                  key=lambda r: int(r["start"], 16))
+
+
+PATTERN_RUN = """
+name = "pattern"
+description = "4 KiB of text repeated: a run of equal grains"
+[machine]
+memory = "1GiB"
+[kernel]
+profile = "linux-6.10"
+cmdline = "fadump=on"
+[[memory.write]]
+addr = "0x8000000"
+text = "{block}"
+repeat = 64
+[crash]
+cpu = 1
+at = "20s"
+"""
+
+
+def test_a_grain_changed_inside_a_run_of_equal_grains_is_caught(tmp_path):
+    """Equal grains take the digest of the grain before them (digests._hash_work) only when their bytes are
+    equal: a bit flipped in the middle of one grain of the run, or in its last word, is named."""
+    block = "".join(chr(0x41 + (i * 7919) % 26) for i in range(GRAIN))
+    toml = tmp_path / "pattern.toml"
+    toml.write_text(PATTERN_RUN.format(block=block))
+    out = str(tmp_path / "run")
+    result = Run(scenario.load(str(toml)), out).execute()
+    assert result.captures[0].verification["ok"]
+    vmcore = os.path.join(out, "vmcore")
+    with VmcoreFile(vmcore) as core:
+        ph = next(p for p in core.loads if p.p_paddr <= 0x8000000 < p.p_paddr + p.p_memsz)
+        base = ph.p_offset + 0x8000000 - ph.p_paddr
+    for grain, where in ((5, GRAIN // 2), (40, GRAIN - 1)):
+        off = base + grain * GRAIN + where
+        flip(vmcore, off, 3)
+        v = verdict(out, vmcore)
+        assert not v["ok"] and v["differs"] == [grain_range(0x8000000 + grain * GRAIN)], v
+        flip(vmcore, off, 3)
+    assert verdict(out, vmcore)["ok"]

@@ -179,6 +179,20 @@ class FadumpFirmware:
         """A dump without ibm,os-term (system reset, hypervisor); True if one starts."""
         raise NotImplementedError
 
+    def terminate_partition(self) -> bool:
+        """The hypervisor terminates the partition (LoPAR: a registered dump is taken; PowerVM's firmware, QEMU
+        has none): True if a dump starts; otherwise the partition is reset with nothing preserved, and said so."""
+        if self.trigger("partition terminated by the hypervisor"):
+            return True
+        self.machine.firmware_log("partition terminated by the hypervisor; no dump is registered, so the partition "
+                                  "is reset and its memory is not preserved")
+        return False
+
+    def system_reset_unhandled(self) -> bool:
+        """A system reset the OS returned from without ibm,nmi-interlock (LoPAR R1-3; Linux never calls it):
+        firmware dumps a registered partition anyway. True if a dump starts."""
+        return self.trigger("system reset without ibm,nmi-interlock")
+
     def dump(self):
         """The firmware's dump, its own SimPy process: started by ibm,os-term, a system reset or the hypervisor.
 

@@ -65,8 +65,6 @@ class Machine:
         self.progress = quiet_progress
         """``progress(description, total)``: a context yielding ``advance(nbytes)`` for a long copy; the run
         points it at its event bus, where a view may draw a bar."""
-        self.stall = 0.0
-        """Seconds a kernel spent busy-waiting (mdelay) that the event clock has not caught up with yet."""
         self.rtas = Rtas(self.now)
         self.fadump = firmware_class(config.firmware)(self)
         self.rtas.install(self.fadump)
@@ -157,17 +155,11 @@ class Machine:
                       "structs": {name: plain(value) for name, value in structs.items()}})
 
     def now(self) -> float:
-        """Partition time, including busy-waits of the running synchronous call."""
-        return self.env.now + self.stall
+        """Partition time: the one SimPy clock (a kernel's busy-waits are timeouts on it)."""
+        return float(self.env.now)
 
     def uptime(self) -> float:
         return self.now() - self.boot_time
-
-    def catch_up(self):
-        """Let the event clock pass the busy-waits (a SimPy process step)."""
-        stall, self.stall = self.stall, 0.0
-        if stall:
-            yield self.env.timeout(stall)
 
     def firmware_log(self, text: str) -> None:
         """A line from the hypervisor, stamped with the uptime of the boot it ends."""

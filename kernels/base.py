@@ -1,17 +1,17 @@
-"""What every emulated kernel shares: printk, memblock, RTAS calls, sysfs, page allocation."""
+"""What every emulated kernel shares: printk, memblock, page allocation, boot pieces (RTAS calls and sysfs
+writes, as steps of the kernel's process, are kernels.process_steps)."""
 
 import errno
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from emulator.hw.layout import Range, merge, subtract
 from emulator.units import align_up
 from firmware import abi
-from firmware.abi import busy_delay_ms
 from kernels import cmdline as cmdline_mod
 from kernels import cputable, kallsyms, mmzone, tasks, vmalloc, vmcoreinfo
 from kernels.crash import CrashPaths
+from kernels.process_steps import RTAS_TIMED_OUT, ProcessSteps, SysfsFile  # noqa: F401 (RTAS_TIMED_OUT re-exported)
 from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels.image import HEAP_START, IMAGE_SIZE, SYMBOLS, KernelImage, release_symbols
 from kernels.memmap import MemMap
@@ -30,20 +30,9 @@ def _scratch_block(boot: int, size: int) -> bytes:
 MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
 """A profile's ``memory_model`` names how its struct pages are laid out and found."""
 
-RTAS_TIMED_OUT = -errno.ETIMEDOUT
-"""What a bounded rtas call returns when firmware stayed busy too long (never an RTAS status)."""
-
 CAPTURE_SCRATCH = (0x0400_0000, 0x0040_0000)
 """(start, size) of low memory a booting kernel fills with its initramfs and
 page cache: in a capture kernel this overwrites the crashed kernel's data."""
-
-
-@dataclass
-class SysfsFile:
-    """A sysfs attribute: show() returns text; store(text) returns count or -errno."""
-
-    show: Callable[[], str] | None = None
-    store: Callable[[str], int] | None = None
 
 
 @dataclass
@@ -66,7 +55,7 @@ class Memblock:
 HOTPLUG_SRC = "arch/powerpc/platforms/pseries/hotplug-memory.c"
 
 
-class Kernel(CrashPaths):
+class Kernel(CrashPaths, ProcessSteps):
     """A booted kernel on a machine. Profiles subclass it with their generation's code."""
 
     profile = "base"
@@ -119,6 +108,8 @@ class Kernel(CrashPaths):
         self.pid_by_cpu = False
         """Number NT_PRSTATUS notes pid = cpu + 1 (an emulator option; fadump writes 0)."""
         self.crashing_cpu = -1
+        self.crash_regs: dict[str, int] | None = None
+        """The crashing CPU's pt_regs as the trigger left them (CrashPaths.trap_frame), once it crashed."""
         self.saved_regs: dict[str, int] | None = None
         """The registers the last crash_fadump() call was given (the crashing CPU's note)."""
         self.crash_info_saved = False
@@ -269,14 +260,15 @@ class Kernel(CrashPaths):
 
     # --- the profile's fadump state, as the runner and reports see it ---
 
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        """crash_fadump(regs, reason); ``saved_regs`` keeps what it was handed for the crashing CPU's note."""
+    def crash_fadump(self, regs: dict[str, int], reason: str):
+        """crash_fadump(regs, reason); ``saved_regs`` keeps what it was handed for the crashing CPU's note.
+        SimPy steps of the crashing CPU; the value is True when ibm,os-term never returned."""
         self.saved_regs = dict(regs)
-        return self.fadump.crash_fadump(regs, reason)
+        return (yield from self.fadump.crash_fadump(regs, reason))
 
-    def machine_shutdown(self) -> None:
-        """A clean reboot or kexec: fadump_cleanup() (invalidate, or unregister where the profile does)."""
-        self.fadump.fadump_cleanup()
+    def machine_shutdown(self):
+        """A clean reboot or kexec: fadump_cleanup() (invalidate, or unregister where the profile does); SimPy steps."""
+        yield from self.fadump.fadump_cleanup()
 
     @property
     def reserved_area(self) -> Range | None:
@@ -363,55 +355,3 @@ class Kernel(CrashPaths):
         self.printk(f"CPU {cpu} is now {'online' if online else 'offline'}" if not online else
                     f"smp: Booting CPU {cpu}")
         return True
-
-    # --- firmware ---
-
-    def rtas_call(self, name: str, *args: int, busy_limit_ms: float | None = None) -> int | None:
-        """rtas_call() retried while busy (rtas_busy_delay_time + mdelay); None if it never returns.
-
-        With ``busy_limit_ms`` (rtas_fadump_call() of 6.12.117 and 7.2), a busy answer once the waits so far
-        reach the limit gives up: RTAS_TIMED_OUT is returned instead of waiting again.
-        """
-        rtas = self.machine.rtas
-        token = rtas.token(name)
-        self.faults.before_rtas(name, args)
-        waited = 0.0
-        while True:
-            status = rtas.call(token, *args)
-            delay = busy_delay_ms(status) if status is not None else 0
-            if not delay:
-                return status
-            if busy_limit_ms is not None and waited >= busy_limit_ms:
-                return RTAS_TIMED_OUT
-            waited += delay
-            self.machine.stall += delay / 1000.0
-
-    # --- sysfs ---
-
-    def release_path(self) -> str:
-        """The sysfs file that releases a captured dump's memory."""
-        return "/sys/kernel/fadump_release_mem"
-
-    def sysfs_read(self, path: str) -> str | int:
-        """Text of a sysfs/debugfs file, or -errno (ENOENT, EACCES)."""
-        f = self.sysfs.get(path) or self.debugfs.get(path)
-        if f is None:
-            return -errno.ENOENT
-        if f.show is None:
-            return -errno.EACCES
-        return f.show()
-
-    def sysfs_write(self, path: str, value: str) -> int:
-        """write(2) to a sysfs file: count on success or -errno."""
-        f = self.sysfs.get(path)
-        if f is None:
-            return -errno.ENOENT
-        if f.store is None:
-            return -errno.EACCES
-        lines = len(self.machine.console.lines)
-        rc = f.store(value)
-        said = [ln.text for ln in self.machine.console.lines[lines:]]
-        outcome = f"returns {rc}" if rc >= 0 else f"fails with -{errno.errorcode.get(-rc, rc)}"
-        self.narrate(f"store to {path}", "userspace (sysfs)",
-                     f"echo {value.strip()} > {path} {outcome}" + (": " + "; ".join(said) if said else ""))
-        return rc

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from construct import Construct, Container
 
+from emulator.hw.cpu import TRAP_SYSTEM_RESET, system_reset
 from firmware import abi
 from kernels import tasks
 
@@ -50,8 +51,9 @@ CRASH_FUNCTIONS = {"panic": "panic()", "sysrq": "sysrq_handle_crash()", "oops": 
 REBOOTING = "Rebooting in {seconds} seconds.."
 OS_TERM_FAILED = "ibm,os-term call failed {rc}"
 """rtas.c, KERN_EMERG, no prefix."""
-TRAP_SYSTEM_RESET = 0x100
 TRAP_DATA_ACCESS = 0x300
+ENTER_RTAS = 0xC000_0000_0000_F3A0
+"""Where the crashing CPU is while ibm,os-term runs (inside enter_rtas): the NIA firmware saves for it."""
 CRASH_TIMEOUT_MS = 500
 """crash_fadump(): how long the first CPU waits for the others on a system reset (since ~5.8)."""
 POLL_MS = 1
@@ -97,14 +99,31 @@ class CrashPaths:
 
     def crash(self, kind: str, cpu: int, regs: dict[str, int], message: str, stuck: tuple[int, ...] = ()) -> Verdict:
         """Crash on ``cpu`` by ``kind`` to its end on the machine's clock (crash_process run on its own)."""
-        env = self.machine.env
-        process = env.process(self.crash_process(kind, cpu, regs, message, stuck))
-        env.run(until=process)
-        return process.value
+        return self.settle(self.crash_process(kind, cpu, regs, message, stuck))
+
+    def trap_frame(self, kind: str, cpu: int, overrides: dict[str, int]) -> dict[str, int]:
+        """The crashing CPU's pt_regs as the trigger leaves them (traps.c, sysrq.c): its live registers, trap 0x300
+        for a bad data access (an oops, and 3.4's sysrq-c NULL store), 0x100 for a system reset, then
+        ``overrides`` (what the scenario says the frame held)."""
+        regs = dict(self.machine.cpus[cpu].regs)
+        if kind in ("oops", "sysrq") and not (kind == "sysrq" and self.modern_wording):
+            regs.update(trap=TRAP_DATA_ACCESS)
+        if kind == "system-reset":
+            regs.update(trap=TRAP_SYSTEM_RESET)
+        regs.update(overrides)
+        return regs
 
     def crash_process(self, kind: str, cpu: int, regs: dict[str, int], message: str,
                       stuck: tuple[int, ...] = ()):
-        """The crashing CPU through panic()/die()/system_reset_exception() (kernel/panic.c, traps.c): a Verdict."""
+        """The crashing CPU through panic()/die()/system_reset_exception() (kernel/panic.c, traps.c): a Verdict.
+
+        ``regs`` are what the trigger's frame holds beyond the CPU's live registers (trap_frame). A system
+        reset is taken by every online CPU first (emulator.hw.cpu.system_reset); one that ends without a dump
+        goes back to firmware, which dumps a registered partition anyway (no ibm,nmi-interlock, LoPAR R1-3).
+        """
+        if kind == "system-reset":
+            system_reset(self.machine.cpus)
+        regs = self.crash_regs = self.trap_frame(kind, cpu, regs)
         self.crashing_cpu = cpu
         tasks.record_crashing_cpu(self, cpu)
         registered = self.fadump_registered_now()
@@ -115,13 +134,13 @@ class CrashPaths:
         if kind == "system-reset" and self.waits_for_secondaries and registered:
             yield from self.wait_for_secondaries(stuck)
         if kind == "panic":
-            result = self.panic(regs, message)
+            result = yield from self.panic(regs, message)
         elif kind == "sysrq":
-            result = self.sysrq_crash(regs)
+            result = yield from self.sysrq_crash(regs)
         elif kind == "oops":
-            result = self.die_oops(regs)
+            result = yield from self.die_oops(regs)
         elif kind == "system-reset":
-            result = self.system_reset_exception(regs, stuck)
+            result = yield from self.system_reset_exception(regs, stuck)
         else:
             raise ValueError(kind)
         if result != Verdict.DUMPED:
@@ -129,6 +148,8 @@ class CrashPaths:
                 if getattr(self, "kdump_fallback", False) else " nothing saves this crash"
             self.narrate("no firmware-assisted dump", "arch/powerpc/kernel/fadump.c",
                          f"the crash ends in {str(result)!r} without a firmware-assisted dump;{fallback}")
+        if kind == "system-reset" and result != Verdict.DUMPED and self.machine.fadump.system_reset_unhandled():
+            result = Verdict.DUMPED
         return result
 
     def ppc_save_regs(self, regs: dict[str, int]) -> dict[str, int]:
@@ -147,10 +168,10 @@ class CrashPaths:
             saved["orig_gpr3"] = 0
         return saved
 
-    def panic(self, regs: dict[str, int], message: str) -> str:
+    def panic(self, regs: dict[str, int], message: str):
         """panic(): the message, the fadump panic notifier (crash_fadump(NULL): ppc_save_regs), reboot or hang."""
         self.printk(PANIC.format(message=message))
-        if self.crash_fadump(self.ppc_save_regs(regs), message):
+        if (yield from self.crash_fadump(self.ppc_save_regs(regs), message)):
             return Verdict.DUMPED
         timeout = int(self.params.get("panic", "0") or 0)
         if timeout > 0:
@@ -158,15 +179,15 @@ class CrashPaths:
             return Verdict.REBOOT
         return Verdict.HANG
 
-    def sysrq_crash(self, regs: dict[str, int]) -> str:
+    def sysrq_crash(self, regs: dict[str, int]):
         """echo c > /proc/sysrq-trigger: a panic in modern kernels, a NULL store (oops) in 3.4."""
         if self.modern_wording:
             self.printk("sysrq: Trigger a crash")
-            return self.panic(regs, "sysrq triggered crash")
+            return (yield from self.panic(regs, "sysrq triggered crash"))
         self.printk("SysRq : Trigger a crash")
-        return self.die_oops(dict(regs, dar=0))
+        return (yield from self.die_oops(dict(regs, dar=0)))
 
-    def die_oops(self, regs: dict[str, int]) -> str:
+    def die_oops(self, regs: dict[str, int]):
         """A bad kernel data access: the fault report, then die() calls crash_fadump(regs, "die oops")."""
         dar, nip = regs.get("dar", 0), regs.get("nip", 0)
         if self.modern_wording:
@@ -176,9 +197,9 @@ class CrashPaths:
             self.printk(f"Unable to handle kernel paging request for data at address {dar:#010x}")
         self.printk(f"Faulting instruction address: {nip:#010x}")
         self.printk("Oops: Kernel access of bad area, sig: 11 [#1]")
-        if self.crash_fadump(regs, "die oops"):
+        if (yield from self.crash_fadump(regs, "die oops")):
             return Verdict.DUMPED
-        return self.panic(regs, "Fatal exception")
+        return (yield from self.panic(regs, "Fatal exception"))
 
     def wait_for_secondaries(self, stuck: tuple[int, ...]):
         """crash_fadump() since ~5.8 (arch/powerpc/kernel/fadump.c): wait up to 500 ms for the other CPUs.
@@ -199,29 +220,37 @@ class CrashPaths:
         yield self.machine.env.timeout(POLL_MS / 1000)
         return cpu
 
-    def system_reset_exception(self, regs: dict[str, int], stuck: tuple[int, ...]) -> str:
+    def system_reset_exception(self, regs: dict[str, int], stuck: tuple[int, ...]):
         """An NMI on every CPU: the first to arrive sends it through crash_fadump("System Reset").
 
         Since ~5.8 that CPU first waits for the others (wait_for_secondaries, run by crash_process).
         """
-        if self.crash_fadump(regs, "System Reset"):
+        if (yield from self.crash_fadump(regs, "System Reset")):
             return Verdict.DUMPED
         self.printk("Oops: System Reset, sig: 6 [#1]")
-        return self.panic(regs, "System Reset" if self.modern_wording else "Fatal exception")
+        return (yield from self.panic(regs, "System Reset" if self.modern_wording else "Fatal exception"))
 
     def fadump_registered_now(self) -> bool:
         return bool(getattr(self, "dump_registered", False))
 
-    def rtas_os_term(self, reason: str) -> bool:
-        """rtas_os_term(): only with ibm,os-term and ibm,extended-os-term; True if it never returned."""
+    def rtas_os_term(self, reason: str):
+        """rtas_os_term() (arch/powerpc/kernel/rtas.c): only with ibm,os-term and ibm,extended-os-term; SimPy steps
+        whose value is True if the call never returned. The crashing CPU is inside enter_rtas meanwhile (what
+        firmware saves for it); if the call returns, it is back where it was."""
         dt = self.machine.devicetree
         if not dt.has("/rtas", abi.DT_OS_TERM) or not dt.has("/rtas", abi.DT_EXTENDED_OS_TERM):
             return False
         text = f"OS panic: {reason}".encode()[:2047] + b"\0"
         self.ram.write(self.symbols["rtas_os_term_buf"], text)
-        status = self.rtas_call(abi.DT_OS_TERM, self.symbols["rtas_os_term_buf"])
+        cpu = self.machine.cpus[self.crashing_cpu] if self.crashing_cpu >= 0 else None
+        live = dict(cpu.regs) if cpu is not None else None
+        if cpu is not None:
+            cpu.regs.update(nip=ENTER_RTAS, link=(self.crash_regs or cpu.regs)["nip"])
+        status = yield from self.rtas_call(abi.DT_OS_TERM, self.symbols["rtas_os_term_buf"])
         if status is None:
             return True
+        if cpu is not None:
+            cpu.regs = live
         if status != 0:
             self.printk(OS_TERM_FAILED.format(rc=status))
         return False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-def _no_call(name: str, args: tuple[int, ...]) -> None:
+def _no_call(name: str, args: tuple[int, ...]):
     return None
 
 
@@ -20,8 +20,9 @@ def _unchanged(fdm):
 class FaultHooks:
     """What faults may do inside a kernel (each hook's default changes nothing)."""
 
-    before_rtas: Callable[[str, tuple[int, ...]], None] = _no_call
-    """Called with the RTAS call's name and arguments before the kernel makes it (a crash may strike there)."""
+    before_rtas: Callable[[str, tuple[int, ...]], object] = _no_call
+    """Called with the RTAS call's name and arguments before the kernel makes it; None, or a SimPy event the call
+    waits on first (a crash strikes there: it arrives as an interrupt into the calling kernel's process)."""
     register_structure: Callable = _unchanged
     """Rewrites the dump structure a REGISTER passes to firmware (returns the structure to register)."""
 

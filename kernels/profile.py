@@ -33,6 +33,8 @@ class KernelProfile(Protocol):
     mask_at_registration: str
     pt_regs_fields: tuple[str, ...]
     saved_regs: dict[str, int] | None
+    crash_regs: dict[str, int] | None
+    """The crashing CPU's registers as the trigger left them (set by crash_process)."""
     crash_info_saved: bool
     kdump_fallback: bool
     ks: object
@@ -52,17 +54,20 @@ class KernelProfile(Protocol):
 
     def userspace(self, text: str) -> None: ...
 
-    def kdump_service_register(self) -> None: ...
+    def kdump_service_register(self) -> Generator:
+        """The kdump service's registration at boot (SimPy steps: it may write sysfs, which reaches firmware)."""
 
     def narrate_rejection(self) -> None: ...
 
-    def machine_shutdown(self) -> None: ...
+    def machine_shutdown(self) -> Generator:
+        """A clean reboot: fadump_cleanup() (SimPy steps: it reaches firmware)."""
 
     def release_path(self) -> str: ...
 
     def sysfs_read(self, path: str) -> str | int: ...
 
-    def sysfs_write(self, path: str, value: str) -> int: ...
+    def sysfs_write(self, path: str, value: str) -> Generator:
+        """write(2) to sysfs as SimPy steps of the writing process; the value is the count or -errno."""
 
     def page_kind(self, addr: int, size: int, kind: str) -> None: ...
 

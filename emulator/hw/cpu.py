@@ -96,6 +96,18 @@ class Cpu:
             self.regs[name] = value & 0xFFFF_FFFF_FFFF_FFFF
 
 
+TRAP_SYSTEM_RESET = 0x100
+"""The system reset interrupt's vector, as Linux records it in pt_regs.trap."""
+
+
+def system_reset(cpus: list[Cpu]) -> None:
+    """A system reset (the HMC's, or an NMI) is taken by every online CPU at vector 0x100 (Power ISA, System
+    Reset interrupt): each one's trap register says so."""
+    for cpu in cpus:
+        if cpu.online:
+            cpu.regs["trap"] = TRAP_SYSTEM_RESET
+
+
 def make_cpus(count: int, online: set[int], little_endian: bool) -> list[Cpu]:
     """``count`` CPUs numbered from 0, those in ``online`` online."""
     return [Cpu(i, i in online, default_registers(i, little_endian)) for i in range(count)]

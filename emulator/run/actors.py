@@ -5,8 +5,10 @@ explore may inject a crash), starts userspace and then waits; the operator
 process delivers the scenario's [[events]] into it at their times as SimPy
 interrupts (a crash, a write, a sysfs store, hotplug, a capture or reboot).
 The kernel handles each one and tells the operator it is done, or that it
-ended (crashed, dumped, rebooted). Firmware's dump is a process of its own
-(firmware.fadump.FadumpFirmware.dump). Mixed into emulator.run.runner.Run.
+ended (crashed, dumped, rebooted). A fault's crash inside a call (strike)
+arrives the same way, while the call waits. There is one clock: a kernel's
+busy-waits are timeouts of its process. Firmware's dump is a process of its
+own (firmware.fadump.FadumpFirmware.dump). Mixed into emulator.run.runner.Run.
 """
 
 from dataclasses import dataclass
@@ -15,8 +17,8 @@ import simpy
 
 from emulator.errors import ScenarioError
 from emulator.run.results import Capture
-from emulator.scenario.faults import KernelCrashed
 from emulator.scenario.loader import CrashSpec, Event
+from kernels.process_steps import Checkpoint
 
 
 @dataclass
@@ -28,11 +30,14 @@ class Request:
 
 
 class KernelActors:
-    """kernel_process(), operator() and boot_to_userspace() of a Run."""
+    """kernel_process(), operator(), strike() and boot_to_userspace() of a Run."""
 
     def kernel_process(self, k, capture_boot: bool, up: simpy.Event):
         """start_kernel() to init (init/main.c), then the running kernel taking requests until its boot ends."""
-        ended = yield from self.boot_to_userspace(k, capture_boot)
+        try:
+            ended = yield from self.boot_to_userspace(k, capture_boot)
+        except simpy.Interrupt as inside:  # a crash struck inside a call the booting kernel made (a fault)
+            ended = yield from self.struck(k, inside.cause)
         if ended:
             return ended
         up.succeed()
@@ -45,46 +50,66 @@ class KernelActors:
                 if request is None:  # the scenario has nothing more for this boot
                     return None
                 ev = request.event
-                ended = yield from self.apply(k, ev)
-                yield from m.catch_up()
-                if not ended:
-                    ended = yield from self.boundary(k, f"boot {k.boot}: after the {ev.action} at {ev.at:g}s")
+                try:
+                    ended = yield from self.apply(k, ev)
+                    if not ended:
+                        ended = yield from self.boundary(k, f"boot {k.boot}: after the {ev.action} at {ev.at:g}s")
+                except simpy.Interrupt as inside:  # a crash struck inside a call this request made (a fault)
+                    ended = yield from self.struck(k, inside.cause)
                 request.done.succeed(ended)
                 if ended:
                     return ended
 
+    def struck(self, k, request: Request):
+        """A crash delivered while the kernel was inside a call: handled as the operator's crash is (apply)."""
+        ended = yield from self.apply(k, request.event)
+        request.done.succeed(ended)
+        return ended
+
+    def strike(self, cpu: int, message: str) -> simpy.Event:
+        """The fault plan's crash on ``cpu``, inside the call the running kernel is making: a process delivers it
+        into the kernel's process as an interrupt, as the operator delivers a [crash]. The call waits on the event
+        returned, which never fires: the crash arrives first, at the same instant."""
+        m = self.machine
+        kernel = m.env.active_process
+        ev = Event("crash", m.boot_count, m.uptime(), None, crash=CrashSpec(cpu=cpu, message=message))
+        m.env.process(self.deliver(kernel, ev))
+        return m.env.event()
+
+    def deliver(self, kernel: simpy.Process, ev: Event):
+        """The crash a fault strikes with (scenario [[faults]]), delivered into ``kernel`` like the HMC's."""
+        request = Request(ev, self.machine.env.event())
+        kernel.interrupt(request)
+        yield request.done
+
     def boot_to_userspace(self, k, capture_boot: bool):
         """The boot's checkpoints, then what userspace does first (kdump service); how the boot ended, or None."""
-        m = self.machine
-        try:
-            gen = k.boot_sequence()
-            for step in gen:
-                yield step
-                ended = yield from self.boundary(k, f"boot {k.boot}: {k.step}")
-                if ended:
-                    gen.close()
-                    return ended
-            yield from m.catch_up()
-            self.save_boot_state(k)
-            if k.vmcore is not None:
-                ended = yield from self.boundary(k, f"boot {k.boot}: /proc/vmcore ready")
-                if ended:
-                    return ended
-                yield from self.capture(k)
-                ended = self.after_capture(k)
-            elif capture_boot:
-                self.result.captures.append(Capture(k.boot, rejected=True))
-                k.narrate_rejection()
-                ended = None
-            else:
-                k.kdump_service_register()
-                ended = None
-            if not ended:
-                ended = yield from self.boundary(k, f"boot {k.boot}: userspace up")
-            return ended
-        except KernelCrashed as crash:
-            ev = Event("crash", k.boot, m.uptime(), None, crash=CrashSpec(cpu=crash.cpu, message=crash.message))
-            return (yield from self.crash(k, ev))
+        gen = k.boot_sequence()
+        for step in gen:
+            yield step
+            if not isinstance(step, Checkpoint):  # time passing inside a step (a busy RTAS call)
+                continue
+            ended = yield from self.boundary(k, f"boot {k.boot}: {k.step}")
+            if ended:
+                gen.close()
+                return ended
+        self.save_boot_state(k)
+        if k.vmcore is not None:
+            ended = yield from self.boundary(k, f"boot {k.boot}: /proc/vmcore ready")
+            if ended:
+                return ended
+            yield from self.capture(k)
+            ended = yield from self.after_capture(k)
+        elif capture_boot:
+            self.result.captures.append(Capture(k.boot, rejected=True))
+            k.narrate_rejection()
+            ended = None
+        else:
+            yield from k.kdump_service_register()
+            ended = None
+        if not ended:
+            ended = yield from self.boundary(k, f"boot {k.boot}: userspace up")
+        return ended
 
     def operator(self, k, events: list[Event], kernel: simpy.Process, up: simpy.Event):
         """The HMC and the operator at the console: each of this boot's [[events]] at its time, into the kernel."""

@@ -29,6 +29,9 @@ class Lifecycle(StrEnum):
     """Firmware accepted ibm,configure-kernel-dump REGISTER (published by the firmware through the machine)."""
     CRASH = "crash"
     """The partition is about to go down: memory as it is at the crash (fields: kernel, trigger, cpu)."""
+    DUMP = "dump"
+    """Firmware takes over the crashed partition to preserve it: memory is as the crash left it (fields: kernel,
+    boundary: the index of the "firmware: preserving memory" lifecycle boundary)."""
     PRESERVED = "preserved"
     """Firmware preserved the partition; the memory-preserving reset follows (fields: kernel)."""
     POWER_LOSS = "power-loss"

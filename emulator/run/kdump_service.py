@@ -116,7 +116,7 @@ class CaptureSteps:
         The digests and a record of the file as written go to digests/<vmcore name>.json and .bin
         beside it, for `fadump-emu verify` later.
         """
-        snap = self._snapshot
+        snap = self.snapshot.current
         if snap is None:
             return None
         if path is None:
@@ -168,17 +168,19 @@ class CaptureSteps:
             out.append({"pid": int.from_bytes(desc[32:36], k.byteorder), "regs": dict(zip(order, regs))})
         return out
 
-    def after_capture(self, k) -> str | None:
+    def after_capture(self, k):
+        """What the kdump service does once the vmcore is saved (SimPy steps: release and reboot reach firmware);
+        how the boot ended, or None."""
         after = self.sc.capture_after
         if after in ("release", "release-and-register"):
-            rel = k.sysfs_write(k.release_path(), "1")
+            rel = yield from k.sysfs_write(k.release_path(), "1")
             k.userspace(f"kdump: released the dump memory (fadump_release_mem: {'ok' if rel >= 0 else rel})")
             self.lifecycle(Lifecycle.RELEASED, k, status=rel)
             if after == "release-and-register":
-                k.kdump_service_register()
+                yield from k.kdump_service_register()
             return None
         if after == "reboot":
             k.userspace("kdump: rebooting")
-            k.machine_shutdown()
+            yield from k.machine_shutdown()
             return Verdict.CLEAN_REBOOT
         return None

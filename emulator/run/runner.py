@@ -21,7 +21,7 @@ from emulator.errors import (
     FadumpEmuError,
     ScenarioError,
 )
-from emulator.scenario.faults import FaultPlan, KernelCrashed
+from emulator.scenario.faults import FaultPlan
 from emulator.hw.layout import Range
 from firmware.machine import Machine
 from emulator.run.outdir import OutputFolder
@@ -29,8 +29,8 @@ from emulator.run.partition_record import PartitionRecord
 from emulator.run.results import Capture, RunResult
 from emulator.scenario.loader import CrashSpec, Event, Scenario
 from emulator.scenario.model import Action, Outcome
-from emulator.run.verify import CrashSnapshot
-from kernels.crash import TRAP_DATA_ACCESS, TRAP_SYSTEM_RESET, CrashKind, Verdict
+from emulator.run.verify import SnapshotAtDump
+from kernels.crash import CrashKind, Verdict
 from kernels.image import IMAGE_SIZE
 from kernels.registry import PROFILES
 
@@ -69,12 +69,15 @@ class Run(KernelActors, CaptureSteps):
                 raise BadInputError(f"{scenario.path}: capture.tool = \"makedumpfile\" needs Debian's ppc64el "
                                     f"makedumpfile. {tool.how_to_install()}")
             self.makedumpfile_tool = tool
+        self.faults = FaultPlan(scenario.faults, strike=self.strike)
+        self.snapshot = SnapshotAtDump(self.bus)
+        """The crash-time memory the capture is verified against (taken when firmware starts its dump)."""
         self.bus.subscribe(Lifecycle.PRESERVED, lambda ev: self.faults.after_preserve(ev.machine, ev.kernel))
         for observe in observers:
             observe(self.bus)
-        self.faults = FaultPlan(scenario.faults)
+        self.bus.subscribe(Lifecycle.CRASH, lambda ev: self.faults.before_crash(ev.kernel))
+        self.bus.subscribe(Lifecycle.DUMP, lambda ev: self.faults.before_dump(ev.machine, ev.boundary))
         self.faults.arm_machine(self.machine)
-        self._snapshot: CrashSnapshot | None = None
         self._spans = 0
         self._expected_regs: dict[int, dict[str, int]] = {}
 
@@ -128,6 +131,8 @@ class Run(KernelActors, CaptureSteps):
             # with its file and line.
             while isinstance(exc.__cause__, FadumpEmuError):
                 exc = exc.__cause__
+            if type(exc) is BadInputError:  # a kernel refused what the scenario asks (kernels know no file):
+                raise self.sc.error(str(exc), "kernel", "cmdline") from None  # located at its command line
             raise exc from None
         except MemoryError as exc:  # a kernel's early allocator (memblock) found no room: not modelled further
             k = self.kernels[-1] if self.kernels else None
@@ -236,7 +241,7 @@ class Run(KernelActors, CaptureSteps):
             return None
         if ev.action == Action.REBOOT:
             k.userspace("# reboot")
-            k.machine_shutdown()
+            yield from k.machine_shutdown()
             return Verdict.CLEAN_REBOOT
         if ev.action == Action.CAPTURE:
             if k.vmcore is None:
@@ -248,7 +253,7 @@ class Run(KernelActors, CaptureSteps):
             self.hotplug(k, ev)
             return None
         if ev.action == Action.SYSFS:
-            rc = k.sysfs_write(ev.path, ev.value)
+            rc = yield from k.sysfs_write(ev.path, ev.value)
             text = "ok" if rc >= 0 else f"-{errno.errorcode.get(-rc, str(-rc))}"
             k.userspace(f"# echo {ev.value} > {ev.path}" + ("" if rc >= 0 else f"  (write error: {text})"))
             self.result.sysfs.append({"boot": k.boot, "path": ev.path, "value": ev.value, "result": text})
@@ -296,65 +301,34 @@ class Run(KernelActors, CaptureSteps):
                                     "move it below or above", self.sc.path, ev.line)
 
     def crash(self, k, ev: Event):
-        """The partition goes down by the scenario's trigger; firmware preserves it if registered."""
+        """Bookkeeping of a crash: publish it, start the crashing CPU's process (firmware's termination for the
+        hypervisor's trigger), then, when a dump starts, firmware's dump process; record what happened."""
         m = self.machine
         c = ev.crash
-        cpu = m.cpus[c.cpu]
-        if not cpu.online:
+        if not m.cpus[c.cpu].online:
             raise ScenarioError(f"crash cpu {c.cpu} is offline", self.sc.path, ev.line)
-        regs = dict(cpu.regs)
-        if c.kind in (CrashKind.OOPS, CrashKind.SYSRQ) and not (c.kind == CrashKind.SYSRQ and k.modern_wording):
-            regs.update(trap=TRAP_DATA_ACCESS)
-        if c.kind == CrashKind.SYSTEM_RESET:
-            for other in m.cpus:
-                if other.online:
-                    other.regs["trap"] = TRAP_SYSTEM_RESET
-            regs.update(trap=TRAP_SYSTEM_RESET)
-        regs.update(c.regs)
         self.lifecycle(Lifecycle.CRASH, k, trigger=c.kind, cpu=c.cpu)
-        memory_at_crash = m.layout.memblock_memory()
-        area = k.reserved_area
-        self.faults.before_crash(k)
         if c.kind == CrashKind.HYPERVISOR:
-            verdict = Verdict.DUMPED if m.fadump.trigger("partition terminated by the hypervisor") \
-                else Verdict.TERMINATED
-            if verdict == Verdict.TERMINATED:
-                m.firmware_log("partition terminated by the hypervisor; no dump is registered, so the partition "
-                               "is reset and its memory is not preserved")
+            verdict = Verdict.DUMPED if m.fadump.terminate_partition() else Verdict.TERMINATED
         else:
-            # The crashing CPU ends in RTAS: firmware sees it inside enter_rtas.
-            live = dict(cpu.regs)
-            cpu.regs.update(nip=0xC000_0000_0000_F3A0, link=regs["nip"])
-            verdict = yield m.env.process(k.crash_process(c.kind, c.cpu, regs, c.message, tuple(c.stuck_cpus)))
-            yield from m.catch_up()
-            if verdict != Verdict.DUMPED:
-                cpu.regs = live
-            if verdict != Verdict.DUMPED and c.kind == CrashKind.SYSTEM_RESET and m.fadump.trigger(
-                    "system reset without ibm,nmi-interlock"):
-                verdict = Verdict.DUMPED
-        self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or regs)
+            verdict = yield m.env.process(k.crash_process(c.kind, c.cpu, c.regs, c.message, tuple(c.stuck_cpus)))
+        self._expected_regs = self.expected_registers(k, c.cpu, k.saved_regs or k.crash_regs or {})
         self.span(f"{c.kind} on CPU {c.cpu}: {verdict}", f"cpu {c.cpu}", m.env.now, message=c.message)
         self.result.crashes.append({"boot": k.boot, "cpu": c.cpu, "kind": c.kind, "time": m.env.now,
                                     "result": verdict})
-        if verdict == Verdict.DUMPED:
-            excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
-            with self.result.timed("snapshot"):
-                self._snapshot = CrashSnapshot.take(m.ram, memory_at_crash, excluded, m.env.now)
-            index = len(self.result.boundaries)
-            self.result.boundaries.append("firmware: preserving memory")
-            inject = self.faults.injection_at(index)
-            if inject and inject.get("trigger") == Verdict.POWER_LOSS:
-                m.fadump.inject_interrupt(0.5, "power-loss")
-                self.faults.struck = True
-            preserve_span = self.span("firmware preserves the partition", m.fadump.actor, m.env.now)
-            with self.result.timed("preserve"):
-                preserved = yield m.env.process(m.fadump.dump())
-            if not preserved:
-                self.result.crashes[-1]["result"] = Verdict.POWER_LOSS
-                self.lifecycle(Lifecycle.POWER_LOSS, k)
-                self._snapshot = None
-                return Verdict.POWER_LOSS
-            self.end_span(preserve_span, m.env.now)
+        if verdict != Verdict.DUMPED:
+            return verdict
+        index = len(self.result.boundaries)
+        self.result.boundaries.append("firmware: preserving memory")
+        self.lifecycle(Lifecycle.DUMP, k, boundary=index)
+        preserve_span = self.span("firmware preserves the partition", m.fadump.actor, m.env.now)
+        with self.result.timed("preserve"):
+            preserved = yield m.env.process(m.fadump.dump())
+        if not preserved:
+            self.result.crashes[-1]["result"] = Verdict.POWER_LOSS
+            self.lifecycle(Lifecycle.POWER_LOSS, k)
+            return Verdict.POWER_LOSS
+        self.end_span(preserve_span, m.env.now)
         return verdict
 
     def expected_registers(self, k, crashing: int, crash_regs: dict) -> dict[int, dict[str, int]]:

@@ -17,10 +17,31 @@ not called missing.
 import numpy as np
 
 from emulator.run.digests import DIGEST_SIZE, GRAIN, STEP, ZERO, CrashSnapshot, digest, grain_digests
+from emulator.run.events import Event, EventBus, Lifecycle
 from emulator.hw.layout import Range, merge, subtract
 
 MAX_LISTED = 64
 """Ranges listed per kind in a verdict (the counts are always complete)."""
+
+
+class SnapshotAtDump:
+    """Memory as the crash left it, digested when firmware takes over (a subscriber of Lifecycle.DUMP); what a
+    vmcore is verified against. Power lost during the dump leaves nothing to verify."""
+
+    def __init__(self, bus: EventBus):
+        self.current: CrashSnapshot | None = None
+        bus.subscribe(Lifecycle.DUMP, self.take)
+        bus.subscribe(Lifecycle.POWER_LOSS, self.forget)
+
+    def take(self, ev: Event) -> None:
+        """The partition's memory at the crash, less the dump area the kernel reserved (excluded by design)."""
+        m, area = ev.machine, ev.kernel.reserved_area
+        excluded = [(area, "fadump reserved dump area (excluded by design)")] if area else []
+        with ev.result.timed("snapshot"):
+            self.current = CrashSnapshot.take(m.ram, m.layout.memblock_memory(), excluded, m.env.now)
+
+    def forget(self, ev: Event) -> None:
+        self.current = None
 
 
 def verify(snap: CrashSnapshot, source, progress=None) -> dict:

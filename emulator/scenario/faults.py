@@ -6,6 +6,7 @@ follows is whatever the real firmware and kernels do about it, with their
 messages. FAULTS documents every kind and its parameters.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware import abi
@@ -58,14 +59,6 @@ class Fault:
     params: dict = field(default_factory=dict)
 
 
-class KernelCrashed(Exception):
-    """The kernel crashed inside a call (crash-during-registration)."""
-
-    def __init__(self, cpu: int, message: str):
-        super().__init__(cpu, message)
-        self.cpu, self.message = cpu, message
-
-
 class DiskFull(OSError):
     """The disk filled up while saving; ``written`` bytes made it."""
 
@@ -74,11 +67,22 @@ class DiskFull(OSError):
         self.written = written
 
 
+Strike = Callable[[int, str], object]
+"""``strike(cpu, message)``: deliver a crash on ``cpu`` into the running kernel's process (the run's actors do it
+as the operator delivers one); returns the SimPy event the interrupted call waits on."""
+
+
+def _no_strike(cpu: int, message: str):
+    raise RuntimeError("this fault plan was given no way to deliver a crash (FaultPlan(strike=...))")
+
+
 class FaultPlan:
     """The faults of one run and the hooks through which they act."""
 
-    def __init__(self, faults: list[Fault]):
+    def __init__(self, faults: list[Fault], strike: Strike = _no_strike):
         self.faults = faults
+        self.strike = strike
+        """How a fault crashes the running kernel: an event delivered into its process (emulator.run.actors)."""
         self.kinds = {f.kind: f for f in faults}
         self.machine = None
         self.struck = False
@@ -120,6 +124,14 @@ class FaultPlan:
         f = self.kinds.get("crash-at-boundary")
         return f.params if f is not None and f.params.get("boundary") == index else None
 
+    def before_dump(self, machine, boundary: int) -> None:
+        """crash-at-boundary with trigger power-loss, aimed at the firmware's "preserving memory" boundary: power
+        goes half way through the boot-memory copy."""
+        inject = self.injection_at(boundary)
+        if inject and inject.get("trigger") == "power-loss":
+            machine.fadump.inject_interrupt(0.5, "power-loss")
+            self.struck = True
+
     def capture_cmdline(self, cmdline: str) -> str:
         """capture-without-fadump: the capture kernel's command line without fadump=."""
         if not self.has("capture-without-fadump"):
@@ -160,17 +172,20 @@ class FaultPlan:
         return FaultHooks(before_rtas=self.before_rtas,
                           register_structure=overlap_destination if overlap else NO_FAULTS.register_structure)
 
-    def before_rtas(self, name: str, args: tuple[int, ...]) -> None:
-        """crash-during-registration: the crash lands inside the REGISTER call."""
+    def before_rtas(self, name: str, args: tuple[int, ...]):
+        """crash-during-registration: the crash lands inside the REGISTER call (the event the call waits on)."""
         if name == abi.DT_CONFIGURE_KERNEL_DUMP and args:
-            self.check_register(args[0])
+            return self.check_register(args[0])
+        return None
 
-    def check_register(self, command: int) -> None:
-        """crash-during-registration: the crash lands inside the REGISTER call."""
+    def check_register(self, command: int):
+        """crash-during-registration: a crash is delivered into the kernel inside the REGISTER call, which waits on
+        the event returned (it never returns: the crash interrupts it); None for any other call."""
         if command == DumpCommand.REGISTER and self.has("crash-during-registration"):
             f = self.kinds.pop("crash-during-registration")
             self.narrate_machine("fault: crash-during-registration", FAULTS["crash-during-registration"][0])
-            raise KernelCrashed(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
+            return self.strike(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
+        return None
 
 
 def _fadumphdr_addr(mem) -> int:

@@ -66,13 +66,13 @@ class CaptureMixin:
             k.ram.write(at, elfcore.phdr(ks, PT_NOTE, p_offset=self.fw_dump.cpu_notes_buf,
                                           p_paddr=self.fw_dump.cpu_notes_buf, p_filesz=size, p_memsz=size))
 
-    def fadump_invalidate_release_mem(self) -> None:
-        """Invalidate the dump, give the old memory back, keep the area for re-registration."""
+    def fadump_invalidate_release_mem(self):
+        """Invalidate the dump, give the old memory back, keep the area for re-registration (SimPy steps)."""
         fw = self.fw_dump
         if not fw.dump_active:
             return
         destination = self._active_cpu().destination_address
-        self.fadump_cleanup()
+        yield from self.fadump_cleanup()
         old = Range(fw.reserve_dump_area_start, fw.reserve_dump_area_start + fw.reserve_dump_area_size)
         fw.reserve_dump_area_start = destination
         fw.reserve_dump_area_size = self.get_fadump_area_size()

@@ -205,13 +205,14 @@ class Fadump34(CaptureMixin, SysfsMixin):
     def rmr(self) -> Container:
         return self.fdm.sections[2]
 
-    def _rtas_fdm(self, command: int, fdm: Container) -> int | None:
-        """Copy the structure to its static home in low memory and call ibm,configure-kernel-dump."""
+    def _rtas_fdm(self, command: int, fdm: Container):
+        """Copy the structure to its static home in low memory and call ibm,configure-kernel-dump (SimPy steps;
+        the value is the status)."""
         if command == DumpCommand.REGISTER:
             fdm = self.k.faults.register_structure(fdm)
         raw = DumpMemStruct.build(fdm)
         self.k.ram.write(SYMBOLS["fdm"], raw)
-        return self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, SYMBOLS["fdm"], len(raw))
+        return (yield from self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, SYMBOLS["fdm"], len(raw)))
 
     # --- crash memory ranges and the ELF core header ---
 
@@ -280,8 +281,8 @@ class Fadump34(CaptureMixin, SysfsMixin):
                                       p_filesz=r.size, p_memsz=r.size, p_flags=PF_R | PF_W | PF_X))
         self.k.ram.write(addr, elfcore.ehdr(ks, len(phdrs)) + b"".join(phdrs))
 
-    def register_fadump(self) -> None:
-        """Build the ranges, the crash info header and the ELF header, then register."""
+    def register_fadump(self):
+        """Build the ranges, the crash info header and the ELF header, then register (SimPy steps)."""
         fw = self.fw_dump
         if not fw.reserve_dump_area_size:
             return
@@ -301,10 +302,11 @@ class Fadump34(CaptureMixin, SysfsMixin):
                                                         "crashing_cpu": fdh.crashing_cpu},
                        elf_program_headers=[{k: ph[k] for k in ("p_type", "p_offset", "p_paddr", "p_memsz")}
                                             for ph in phdrs])
-        self.register_fw_dump()
+        yield from self.register_fw_dump()
 
-    def register_fw_dump(self) -> int | None:
-        rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm)
+    def register_fw_dump(self):
+        """register_fw_dump() (fadump.c, v3.4): REGISTER and its messages; SimPy steps, the value is the status."""
+        rc = yield from self._rtas_fdm(DumpCommand.REGISTER, self.fdm)
         k = self.k
         if rc == RtasStatus.HARDWARE_ERROR:
             k.printk(msg.REGISTER_HW_ERROR.format(rc=rc))
@@ -318,16 +320,18 @@ class Fadump34(CaptureMixin, SysfsMixin):
             self.fw_dump.dump_registered = True
         return rc
 
-    def fadump_unregister_dump(self) -> int:
-        rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm)
+    def fadump_unregister_dump(self):
+        """fadump_unregister_dump() (fadump.c, v3.4): UNREGISTER; SimPy steps, the value is 0 or the status."""
+        rc = yield from self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm)
         if rc:
             self.k.printk(msg.UNREGISTER_FAILED.format(rc=rc))
             return rc
         self.fw_dump.dump_registered = False
         return 0
 
-    def fadump_invalidate_dump(self, fdm: Container) -> int:
-        rc = self._rtas_fdm(DumpCommand.INVALIDATE, fdm)
+    def fadump_invalidate_dump(self, fdm: Container):
+        """fadump_invalidate_dump() (fadump.c, v3.4): INVALIDATE; SimPy steps, the value is 0 or the status."""
+        rc = yield from self._rtas_fdm(DumpCommand.INVALIDATE, fdm)
         if rc:
             self.k.printk(msg.INVALIDATE_FAILED.format(rc=rc))
             return rc
@@ -335,16 +339,17 @@ class Fadump34(CaptureMixin, SysfsMixin):
         self.fdm_active = None
         return 0
 
-    def fadump_cleanup(self) -> None:
-        """machine_shutdown(): invalidate the registration only if a dump is active (3.4)."""
+    def fadump_cleanup(self):
+        """machine_shutdown(): invalidate the registration only if a dump is active (3.4); SimPy steps."""
         if self.fw_dump.dump_active:
             self.init_fadump_mem_struct(self._active_cpu().destination_address)
-            self.fadump_invalidate_dump(self.fdm)
+            yield from self.fadump_invalidate_dump(self.fdm)
 
     # --- crash ---
 
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        """Record the crashing CPU and its registers, then call ibm,os-term; True if it never returned."""
+    def crash_fadump(self, regs: dict[str, int], reason: str):
+        """Record the crashing CPU and its registers, then call ibm,os-term (SimPy steps); True if it never
+        returned."""
         fw, k = self.fw_dump, self.k
         if not fw.dump_registered or not fw.fadumphdr_addr:
             return False
@@ -353,4 +358,4 @@ class Fadump34(CaptureMixin, SysfsMixin):
                   "CPUs in the crash info header, appends CRASHTIME to VMCOREINFO, then calls ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "regs.nip": fdh.regs.nip,
                                      "regs.gpr1": fdh.regs.gpr1, "regs.link": fdh.regs.link})
-        return k.rtas_os_term(reason)
+        return (yield from k.rtas_os_term(reason))

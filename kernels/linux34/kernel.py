@@ -1,7 +1,8 @@
 """A Linux 3.4 pSeries kernel: boot, the kdump service, panic, the capture path."""
 
 from kernels.fault_hooks import NO_FAULTS, FaultHooks
-from kernels.base import Kernel, SysfsFile
+from kernels.base import Kernel
+from kernels.process_steps import Checkpoint, SysfsFile
 from kernels.memmap import PAGE_3_4
 from kernels.printk import PlainLogBuffer
 from kernels.linux34 import messages as msg
@@ -34,7 +35,7 @@ class Linux34(Kernel):
     # --- boot ---
 
     def boot_sequence(self):
-        """start_kernel() up to userspace, as a SimPy process."""
+        """start_kernel() up to userspace, as SimPy steps: each Checkpoint ends a lifecycle step."""
         env = self.machine.env
         self.printk(self.image.banner())
         self.fadump.early_init_dt_scan_fw_dump()
@@ -44,19 +45,20 @@ class Linux34(Kernel):
             self.reserve_crashkernel()
         self.load_image()
         self.step = "early_init_devtree: memory reserved, image loaded"
-        yield env.timeout(0.25)
+        yield Checkpoint(env, 0.25)
         self.crash_save_vmcoreinfo_init()
         self.step = "crash_save_vmcoreinfo_init done"
-        yield env.timeout(0.05)
-        self.setup_fadump()
+        yield Checkpoint(env, 0.05)
+        yield from self.setup_fadump()
         self.step = "setup_fadump done"
-        yield env.timeout(0.05)
+        yield Checkpoint(env, 0.05)
         self.vmcore_init()
         self.step = "vmcore_init done"
-        yield env.timeout(2.0)
+        yield Checkpoint(env, 2.0)
 
-    def setup_fadump(self) -> None:
+    def setup_fadump(self):
         """subsys_initcall setup_fadump() (fadump.c, v3.4): process an active dump or prepare registration.
+        SimPy steps (releasing a rejected dump invalidates it through RTAS).
 
         With fadump off (or cleared by fadump_reserve_mem() on unsupported hardware) it returns before
         fadump_init_files(): no /sys/kernel/fadump_* file and no debugfs fadump_region exist then.
@@ -70,7 +72,7 @@ class Linux34(Kernel):
             return
         if fw.dump_active:
             if fd.process_fadump() < 0:
-                fd.fadump_invalidate_release_mem()
+                yield from fd.fadump_invalidate_release_mem()
         elif fw.reserve_dump_area_size:
             fd.init_fadump_mem_struct(fw.reserve_dump_area_start)
         self.fadump_init_files()
@@ -86,11 +88,11 @@ class Linux34(Kernel):
 
     # --- userspace ---
 
-    def kdump_service_register(self) -> None:
-        """What the 3.4-era kdump service does at boot: echo 1 > /sys/kernel/fadump_registered."""
+    def kdump_service_register(self):
+        """What the 3.4-era kdump service does at boot: echo 1 > /sys/kernel/fadump_registered (SimPy steps)."""
         if self.fadump.fw_dump.fadump_enabled and not self.fadump.fw_dump.dump_active:
             self.userspace("kdump: registering for firmware-assisted dump")
-            self.sysfs_write("/sys/kernel/fadump_registered", "1")
+            yield from self.sysfs_write("/sys/kernel/fadump_registered", "1")
 
     # --- crash ---
 

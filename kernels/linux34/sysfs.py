@@ -15,7 +15,8 @@ class SysfsMixin:
     def fadump_register_show(self) -> str:
         return f"{int(self.fw_dump.dump_registered)}\n"
 
-    def fadump_register_store(self, buf: str) -> int:
+    def fadump_register_store(self, buf: str):
+        """fadump_register_store() (fadump.c, v3.4): SimPy steps (it reaches firmware); count or -errno."""
         fw = self.fw_dump
         if not fw.fadump_enabled or self.fdm_active is not None:
             return -errno.EPERM
@@ -23,22 +24,23 @@ class SysfsMixin:
         if first == "0":
             if not fw.dump_registered:
                 return -errno.EINVAL
-            self.fadump_unregister_dump()
+            yield from self.fadump_unregister_dump()
         elif first == "1":
             if fw.dump_registered:
                 return -errno.EINVAL
-            self.register_fadump()
+            yield from self.register_fadump()
         else:
             return -errno.EINVAL
         return len(buf)
 
-    def fadump_release_memory_store(self, buf: str) -> int:
+    def fadump_release_memory_store(self, buf: str):
+        """fadump_release_memory_store() (fadump.c, v3.4): SimPy steps (it invalidates); count or -errno."""
         if not self.fw_dump.dump_active:
             return -errno.EPERM
         if buf[:1] != "1":
             return -errno.EINVAL
         self.k.vmcore_cleanup()
-        self.fadump_invalidate_release_mem()
+        yield from self.fadump_invalidate_release_mem()
         return len(buf)
 
     def fadump_region_show(self) -> str:

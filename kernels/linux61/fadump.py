@@ -193,9 +193,9 @@ class Fadump61(Fadump610):
         k.ram.write(addr, elfcore.ehdr(ks, len(phdrs), e_flags=2 if ks.little_endian else 1) + b"".join(phdrs))
         return [ks.elf64_phdr.parse(p) for p in phdrs]
 
-    def register_fadump(self) -> int:
+    def register_fadump(self):
         """register_fadump() (fadump.c, 6.1): crash memory ranges, the crash info header, the ELF core header as
-        memory is NOW, then rtas_fadump_register(). -ENODEV without a reservation."""
+        memory is NOW, then rtas_fadump_register(). SimPy steps; -ENODEV without a reservation."""
         fw, k = self.fw_dump, self.k
         if not fw.reserve_dump_area_size:
             return -errno.ENODEV
@@ -209,13 +209,13 @@ class Fadump61(Fadump610):
                   fdm=self.fdm, crash_info_header={"magic_number": "FADMPINF", "elfcorehdr_addr": elfcorehdr},
                   elf_program_headers=[{f: ph[f] for f in ("p_type", "p_offset", "p_paddr", "p_memsz")}
                                        for ph in phdrs])
-        return self.rtas_fadump_register()
+        return (yield from self.rtas_fadump_register())
 
     # --- crash ---
 
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
+    def crash_fadump(self, regs: dict[str, int], reason: str):
         """crash_fadump() (fadump.c, 6.1): crashing CPU, CRASHTIME, registers and the online mask into the
-        FADMPINF header, then rtas_fadump_trigger() (ibm,os-term)."""
+        FADMPINF header, then rtas_fadump_trigger() (ibm,os-term); SimPy steps."""
         fw, k = self.fw_dump, self.k
         if not fw.dump_registered or not fw.fadumphdr_addr:
             return False
@@ -224,7 +224,7 @@ class Fadump61(Fadump610):
                   "in the FADMPINF header, appends CRASHTIME, then triggers firmware through ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "regs.nip": fdh.regs.nip,
                                      "regs.gpr1": fdh.regs.gpr1})
-        return k.rtas_os_term(reason)
+        return (yield from k.rtas_os_term(reason))
 
     # --- capture ---
 

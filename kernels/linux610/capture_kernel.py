@@ -189,12 +189,13 @@ class CaptureMixin:
 
     # --- release ---
 
-    def fadump_invalidate_release_mem(self) -> None:
-        """Invalidate, free the elfcorehdr and notes, give memory back, rebuild fdm for re-registration."""
+    def fadump_invalidate_release_mem(self):
+        """Invalidate, free the elfcorehdr and notes, give memory back, rebuild fdm for re-registration (SimPy
+        steps)."""
         fw = self.fw_dump
         if not fw.dump_active:
             return
-        self.fadump_cleanup()
+        yield from self.fadump_cleanup()
         self.k.elfcorehdr_addr = None
         self.fadump_release_memory(fw.boot_mem_top, self.k.machine.layout.end_of_dram)
         fw.cpu_notes_buf = fw.cpu_notes_buf_size = 0

@@ -19,7 +19,7 @@ from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
 from firmware.structs import DumpMemStruct
 from kernels import cmdline as cmdline_mod
-from kernels.base import RTAS_TIMED_OUT
+from kernels.process_steps import RTAS_TIMED_OUT
 from kernels.crash import save_crash_info
 from kernels.linux610 import messages as msg
 from kernels.linux610.capture_kernel import CaptureMixin
@@ -345,8 +345,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
                         cpu_mask=k.cpumask_bytes([c.id for c in k.machine.cpus]))
         k.ram.write(self.fw_dump.fadumphdr_addr, ks.crash_info_header_v1.build(fdh))
 
-    def _rtas_fdm(self, command: int, fdm: Container, exact: bool) -> int | None:
-        """ibm,configure-kernel-dump with the structure at its static home (exact size or all of rgn[10])."""
+    def _rtas_fdm(self, command: int, fdm: Container, exact: bool):
+        """ibm,configure-kernel-dump with the structure at its static home (exact size or all of rgn[10]);
+        SimPy steps (rtas_fadump_call()'s busy waits), the value is the status."""
         if command == DumpCommand.REGISTER:
             fdm = self.k.faults.register_structure(fdm)
         raw = DumpMemStruct.build(fdm)
@@ -354,13 +355,13 @@ class Fadump610(CaptureMixin, SysfsMixin):
         home = self.k.symbols["fdm"]
         self.k.ram.write(home, raw.ljust(length, b"\0"))
         limit = self.k.version.rtas_busy_limit_ms
-        rc = self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length, busy_limit_ms=limit)
+        rc = yield from self.k.rtas_call(abi.DT_CONFIGURE_KERNEL_DUMP, command, home, length, busy_limit_ms=limit)
         if rc == RTAS_TIMED_OUT:
             self.k.printk(msg.RTAS_TIMED_OUT.format(op=DumpCommand(command).name.lower()))
         return rc
 
-    def register_fadump(self) -> int:
-        """init_fadump_header() then RTAS REGISTER with exactly 40 + n x 40 bytes; 0 or -errno.
+    def register_fadump(self):
+        """init_fadump_header() then RTAS REGISTER with exactly 40 + n x 40 bytes; SimPy steps, 0 or -errno.
 
         register_fadump() (fadump.c): -ENODEV without a reservation. rtas_fadump_register() (rtas-fadump.c):
         err starts at -EIO, so a hardware error (-1) or an unknown status stays -EIO; a parameter error
@@ -374,12 +375,13 @@ class Fadump610(CaptureMixin, SysfsMixin):
                   f"the FADMPSIG crash info header is at {fw.fadumphdr_addr:#x}; no ELF header is built now (the "
                   f"capture kernel will); registering {len(self.fdm.sections)} sections with exactly "
                   f"{40 + 40 * len(self.fdm.sections)} bytes", fdm=self.fdm)
-        return self.rtas_fadump_register()
+        return (yield from self.rtas_fadump_register())
 
-    def rtas_fadump_register(self) -> int:
-        """rtas_fadump_register() (rtas-fadump.c): REGISTER with exactly 40 + n x 40 bytes; 0 or -errno."""
+    def rtas_fadump_register(self):
+        """rtas_fadump_register() (rtas-fadump.c): REGISTER with exactly 40 + n x 40 bytes; SimPy steps, 0 or
+        -errno."""
         fw, k = self.fw_dump, self.k
-        rc = self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
+        rc = yield from self._rtas_fdm(DumpCommand.REGISTER, self.fdm, exact=True)
         err = -errno.EIO
         if rc == RTAS_TIMED_OUT:
             return rc
@@ -411,8 +413,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
         the single-region 6.1 profile overrides this with is_fadump_boot_mem_contiguous()."""
         return True
 
-    def rtas_fadump_unregister(self) -> int:
-        rc = self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)
+    def rtas_fadump_unregister(self):
+        """rtas_fadump_unregister() (rtas-fadump.c, v6.10): SimPy steps, 0 or -errno."""
+        rc = yield from self._rtas_fdm(DumpCommand.UNREGISTER, self.fdm, exact=False)
         if rc == RTAS_TIMED_OUT:
             return rc
         if rc:
@@ -421,8 +424,9 @@ class Fadump610(CaptureMixin, SysfsMixin):
         self.fw_dump.dump_registered = False
         return 0
 
-    def rtas_fadump_invalidate(self) -> int:
-        rc = self._rtas_fdm(DumpCommand.INVALIDATE, self.fdm_active, exact=False)
+    def rtas_fadump_invalidate(self):
+        """rtas_fadump_invalidate() (rtas-fadump.c, v6.10): SimPy steps, 0 or -errno."""
+        rc = yield from self._rtas_fdm(DumpCommand.INVALIDATE, self.fdm_active, exact=False)
         if rc == RTAS_TIMED_OUT:
             return rc
         if rc:
@@ -432,19 +436,20 @@ class Fadump610(CaptureMixin, SysfsMixin):
         self.fdm_active = None
         return 0
 
-    def fadump_cleanup(self) -> None:
-        """machine_shutdown(): invalidate an active dump, else unregister a registration."""
+    def fadump_cleanup(self):
+        """machine_shutdown(): invalidate an active dump, else unregister a registration (SimPy steps)."""
         if not self.fw_dump.fadump_supported:
             return
         if self.fw_dump.dump_active:
-            self.rtas_fadump_invalidate()
+            yield from self.rtas_fadump_invalidate()
         elif self.fw_dump.dump_registered:
-            self.rtas_fadump_unregister()
+            yield from self.rtas_fadump_unregister()
 
     # --- crash ---
 
-    def crash_fadump(self, regs: dict[str, int], reason: str) -> bool:
-        """Save crashing CPU, VMCOREINFO, registers and the online mask; trigger via os-term."""
+    def crash_fadump(self, regs: dict[str, int], reason: str):
+        """Save crashing CPU, VMCOREINFO, registers and the online mask; trigger via os-term (SimPy steps; True if
+        it never returned)."""
         fw, k = self.fw_dump, self.k
         if not fw.dump_registered or not fw.fadumphdr_addr:
             return False
@@ -454,4 +459,4 @@ class Fadump610(CaptureMixin, SysfsMixin):
                   "CRASHTIME, then triggers firmware through ibm,os-term",
                   crash_info_header={"crashing_cpu": fdh.crashing_cpu, "vmcoreinfo_raddr": fdh.vmcoreinfo_raddr,
                                      "regs.nip": fdh.regs.nip, "regs.gpr1": fdh.regs.gpr1})
-        return k.rtas_os_term(reason)
+        return (yield from k.rtas_os_term(reason))

@@ -3,7 +3,8 @@
 from kernels.fault_hooks import NO_FAULTS, FaultHooks
 from kernels import cmdline as cmdline_mod
 from kernels import vmcoreinfo
-from kernels.base import Kernel, SysfsFile
+from kernels.base import Kernel
+from kernels.process_steps import Checkpoint, SysfsFile
 from kernels.memmap import PAGE_6_10
 from kernels.printk import PrbLogBuffer
 from kernels.linux610.fadump import Fadump610
@@ -42,7 +43,8 @@ class Linux610(Kernel):
         return vmcoreinfo.note_size(self.vmcoreinfo_bytes)
 
     def boot_sequence(self):
-        """start_kernel() to userspace; registration happens in setup_fadump (since 5.18)."""
+        """start_kernel() to userspace as SimPy steps (each Checkpoint ends a lifecycle step); registration happens
+        in setup_fadump (since 5.18)."""
         env = self.machine.env
         fd = self.fadump
         self.printk(self.image.banner())
@@ -58,21 +60,22 @@ class Linux610(Kernel):
             fd.fadump_cma_init()  # setup_arch(), after initmem_init() (6.12+)
         self.load_image()
         self.step = "early_init_devtree: memory reserved, image loaded"
-        yield env.timeout(0.25)
+        yield Checkpoint(env, 0.25)
         self.vmcoreinfo_paddr = self.alloc_pages(self.vmcoreinfo_note_size)
         self.symbols["vmcoreinfo_note"] = self.vmcoreinfo_paddr
         self.crash_save_vmcoreinfo_init()
         self.step = "crash_save_vmcoreinfo_init done"
-        yield env.timeout(0.05)
-        self.setup_fadump()
+        yield Checkpoint(env, 0.05)
+        yield from self.setup_fadump()
         self.step = "setup_fadump done (registered or dump processed)"
-        yield env.timeout(0.05)
+        yield Checkpoint(env, 0.05)
         self.vmcore_init()
         self.step = "vmcore_init done"
-        yield env.timeout(2.0)
+        yield Checkpoint(env, 2.0)
 
-    def setup_fadump(self) -> None:
+    def setup_fadump(self):
         """subsys_initcall_sync setup_fadump(): nothing without firmware support; files; then process or register.
+        SimPy steps (registering, or releasing a rejected dump, reaches firmware).
 
         6.10 sets up the parameter area here (first kernel, before the registration structure), and
         creates bootargs_append only when that worked.
@@ -85,13 +88,13 @@ class Linux610(Kernel):
             return
         if fw.dump_active:
             if fd.fadump_process() < 0:
-                fd.fadump_invalidate_release_mem()
+                yield from fd.fadump_invalidate_release_mem()
         elif fw.reserve_dump_area_size:
             if self.version.param_area_rule == "6.10" and fd.fadump_setup_param_area():
                 self.sysfs[f"{SYSFS}/bootargs_append"] = self.bootargs_append_file()
             fd.rtas_fadump_init_mem_struct()
             if self.version.registers_at_boot:
-                fd.register_fadump()
+                yield from fd.register_fadump()
 
     def bootargs_append_file(self) -> SysfsFile:
         fd = self.fadump
@@ -118,12 +121,12 @@ class Linux610(Kernel):
                     self.sysfs[f"/sys/kernel/fadump_{old}"] = files[old]
         self.debugfs["/sys/kernel/debug/powerpc/fadump_region"] = SysfsFile(show=fd.fadump_region_show)
 
-    def kdump_service_register(self) -> None:
-        """Modern kernels register at boot; the service only re-registers after a release."""
+    def kdump_service_register(self):
+        """Modern kernels register at boot; the service only re-registers after a release (SimPy steps)."""
         fw = self.fadump.fw_dump
         if fw.fadump_enabled and not fw.dump_active and not fw.dump_registered:
             self.userspace("kdump: registering for firmware-assisted dump")
-            self.sysfs_write(f"{SYSFS}/registered", "1")
+            yield from self.sysfs_write(f"{SYSFS}/registered", "1")
 
     def release_path(self) -> str:
         return f"{SYSFS}/release_mem"

@@ -32,8 +32,8 @@ class SysfsMixin:
     def hotplug_ready_show(self) -> str:
         return "1\n"
 
-    def registered_store(self, buf: str) -> int:
-        """0 unregisters (no-op when not registered); 1 (re-)registers; -EPERM with a dump active.
+    def registered_store(self, buf: str):
+        """0 unregisters (no-op when not registered); 1 (re-)registers; -EPERM with a dump active. SimPy steps.
 
         registered_store() (fadump.c, v6.10) returns register_fadump()'s error as is: -ENODEV without a
         reservation, -EIO for an RTAS hardware or unknown error, -EINVAL, -EEXIST.
@@ -44,24 +44,25 @@ class SysfsMixin:
         value = kstrtoint(buf)
         if value == 0:
             if fw.dump_registered:
-                self.rtas_fadump_unregister()
+                yield from self.rtas_fadump_unregister()
         elif value == 1:
             if fw.dump_registered:
-                self.rtas_fadump_unregister()
-            rc = self.register_fadump()
+                yield from self.rtas_fadump_unregister()
+            rc = yield from self.register_fadump()
             if rc < 0:
                 return rc
         else:
             return -errno.EINVAL
         return len(buf)
 
-    def release_mem_store(self, buf: str) -> int:
+    def release_mem_store(self, buf: str):
+        """release_mem_store() (fadump.c, v6.10): SimPy steps (it invalidates); count or -errno."""
         if not self.fw_dump.dump_active:
             return -errno.EPERM
         if kstrtoint(buf) != 1:
             return -errno.EINVAL
         self.k.vmcore_cleanup()
-        self.fadump_invalidate_release_mem()
+        yield from self.fadump_invalidate_release_mem()
         return len(buf)  # release_mem_store() (6.10) removes no file: release_mem and its symlink stay
 
     def bootargs_append_show(self) -> str:

@@ -398,3 +398,33 @@ def test_a_source_gone_from_memory_at_dump_time_gets_the_invalid_source_flag():
     assert mem.sections[3].bytes_dumped == 0
     assert [s.error_flags for s in mem.sections[:3]] == [0, 0, 0]
     assert not m.ram.touched_runs(second["destination_address"], second["destination_address"] + BOOT_SIZE)
+
+
+# --- dumps without ibm,os-term: firmware methods, with their own console lines ---
+
+
+def test_the_hypervisor_terminating_a_registered_partition_starts_a_dump():
+    """LoPAR: a registered partition the hypervisor terminates is dumped (PowerVM); nothing else is said yet."""
+    m = new_machine()
+    assert configure(m, DumpCommand.REGISTER, structure(valid_sections(m))) == RtasStatus.SUCCESS
+    assert m.fadump.terminate_partition() and m.fadump.state.pending
+    assert m.fadump.state.os_term_message == "partition terminated by the hypervisor"
+    assert not m.console.lines
+
+
+def test_the_hypervisor_terminating_an_unregistered_partition_says_memory_is_not_preserved():
+    """Nothing registered: firmware resets the partition and logs so itself, as PHYP."""
+    m = new_machine()
+    assert not m.fadump.terminate_partition() and not m.fadump.state.pending
+    assert [line.text for line in m.console.lines] == [
+        "PHYP: partition terminated by the hypervisor; no dump is registered, so the partition is reset and its "
+        "memory is not preserved"]
+
+
+@pytest.mark.parametrize("firmware, dumps", [("phyp", True), ("qemu", False)])
+def test_a_system_reset_the_os_returns_from_is_dumped_by_powervm_only(firmware, dumps):
+    """LoPAR R1-3: without ibm,nmi-interlock (Linux never calls it) PowerVM dumps a registered partition after a
+    system reset; QEMU 10.2 dumps only from ibm,os-term (hw/ppc/spapr_fadump.c)."""
+    m = new_machine(firmware=firmware)
+    assert configure(m, DumpCommand.REGISTER, structure(valid_sections(m))) == RtasStatus.SUCCESS
+    assert m.fadump.system_reset_unhandled() == dumps == m.fadump.state.pending

@@ -15,6 +15,7 @@ from emulator.units import GiB, MiB
 from firmware import abi
 from firmware.abi import DumpCommand, SectionType
 from firmware.structs import DumpMemStruct
+from kernels.crash import ENTER_RTAS
 from kernels.image import SYMBOLS
 from kernels.linux34 import Linux34
 from kernels.linux34 import messages as msg
@@ -49,7 +50,7 @@ def booted_kernel(machine: Machine, cmdline: str = "fadump=on", register: bool =
     machine.env.process(k.boot_sequence())
     machine.env.run()
     if register:
-        k.kdump_service_register()
+        k.settle(k.kdump_service_register())
     return k
 
 
@@ -222,15 +223,18 @@ def test_the_crash_info_header_sits_after_the_boot_memory_copy(little_endian, ma
 
 
 def test_a_panic_records_the_crashing_cpu_its_registers_and_the_online_mask():
-    """crash_fadump() fills the crash info header, then ibm,os-term never returns."""
+    """crash_fadump() fills the crash info header, then ibm,os-term never returns. The registers the trigger
+    gives override the CPU's live ones (gpr3 here stays the CPU's own); the CPU waits inside enter_rtas."""
     m = Machine(MachineConfig(memory=1 * GiB, cpus=4, online_cpus=[0, 1, 3]))
     k = booted_kernel(m)
+    live_gpr3 = m.cpus[3].regs["gpr3"]
     regs = {"nip": 0xC000_0000_000A_5F10, "gpr1": 0xC000_0000_FB4F_3B80, "link": 0xC000_0000_000A_5E80}
     assert k.crash("panic", 3, regs, "test crash") == "dumped"
     assert m.fadump.state.pending
     fdh = crash_info(k)
     assert fdh.crashing_cpu == 3
-    assert (fdh.regs.nip, fdh.regs.gpr1, fdh.regs.link, fdh.regs.gpr3) == (*regs.values(), 0)
+    assert (fdh.regs.nip, fdh.regs.gpr1, fdh.regs.link, fdh.regs.gpr3) == (*regs.values(), live_gpr3)
+    assert (m.cpus[3].regs["nip"], m.cpus[3].regs["link"]) == (ENTER_RTAS, regs["nip"])
     assert fdh.cpu_mask[:8] == bytes([0b1011]) + bytes(7)  # CPUs 0, 1, 3 in the first little-endian word
 
 
@@ -246,11 +250,11 @@ def test_fadump_enabled_reads_1():
 def test_fadump_registered_rejects_redundant_and_junk_writes_with_einval():
     """3.4: "1" when registered, "0" when not registered and anything else are -EINVAL."""
     k = booted_kernel(Machine(MachineConfig(memory=1 * GiB, cpus=4)), register=False)
-    assert k.sysfs_write(REGISTERED, "0") == -errno.EINVAL
-    assert k.sysfs_write(REGISTERED, "yes") == -errno.EINVAL
-    assert k.sysfs_write(REGISTERED, "1") == 1 and k.sysfs_read(REGISTERED) == "1\n"
-    assert k.sysfs_write(REGISTERED, "1") == -errno.EINVAL
-    assert k.sysfs_write(REGISTERED, "junk") == -errno.EINVAL
+    assert k.settle(k.sysfs_write(REGISTERED, "0")) == -errno.EINVAL
+    assert k.settle(k.sysfs_write(REGISTERED, "yes")) == -errno.EINVAL
+    assert k.settle(k.sysfs_write(REGISTERED, "1")) == 1 and k.sysfs_read(REGISTERED) == "1\n"
+    assert k.settle(k.sysfs_write(REGISTERED, "1")) == -errno.EINVAL
+    assert k.settle(k.sysfs_write(REGISTERED, "junk")) == -errno.EINVAL
     assert k.dump_registered
 
 
@@ -258,8 +262,8 @@ def test_writing_0_unregisters_and_1_registers_again():
     """"0" unregisters through RTAS; "1" registers again."""
     m = Machine(MachineConfig(memory=1 * GiB, cpus=4))
     k = booted_kernel(m)
-    assert k.sysfs_write(REGISTERED, "0\n") == 2 and k.sysfs_read(REGISTERED) == "0\n"
-    assert k.sysfs_write(REGISTERED, "1\n") == 2 and k.sysfs_read(REGISTERED) == "1\n"
+    assert k.settle(k.sysfs_write(REGISTERED, "0\n")) == 2 and k.sysfs_read(REGISTERED) == "0\n"
+    assert k.settle(k.sysfs_write(REGISTERED, "1\n")) == 2 and k.sysfs_read(REGISTERED) == "1\n"
     assert [(r.args[0], r.status) for r in m.rtas.log] == [(DumpCommand.REGISTER, 0), (DumpCommand.UNREGISTER, 0),
                                                            (DumpCommand.REGISTER, 0)]
 
@@ -270,7 +274,7 @@ def test_a_capture_kernel_with_an_active_dump_refuses_every_write_with_eperm(run
     capture = kernels[-1]
     assert result.outcome == "vmcore" and capture.dump_active
     for value in ("1", "0", "junk"):
-        assert capture.sysfs_write(REGISTERED, value) == -errno.EPERM
+        assert capture.settle(capture.sysfs_write(REGISTERED, value)) == -errno.EPERM
 
 
 def test_fadump_region_shows_the_three_sections_in_the_3_4_format():

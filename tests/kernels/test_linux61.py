@@ -139,7 +139,7 @@ def test_memory_hot_added_after_registration_is_missing_until_userspace_register
     assert k.dlpar_memory_add(0x8000_0000)
     _, stale = elf_header(k, crash_info(k).elfcorehdr_addr)
     assert max(p.p_paddr + p.p_memsz for p in stale) == 0x8000_0000
-    assert k.sysfs_write(f"{SYSFS}/registered", "1\n") == 2
+    assert k.settle(k.sysfs_write(f"{SYSFS}/registered", "1\n")) == 2
     _, fresh = elf_header(k, crash_info(k).elfcorehdr_addr)
     assert max(p.p_paddr + p.p_memsz for p in fresh) == 0x9000_0000
     assert k.dump_registered
@@ -281,7 +281,7 @@ def test_without_registration_at_boot_the_kernel_waits_for_userspace():
 
     k = booted(profile=Without)
     assert not k.dump_registered and k.fadump.fdm is not None
-    k.kdump_service_register()
+    k.settle(k.kdump_service_register())
     assert k.dump_registered
 
 

@@ -295,23 +295,23 @@ def test_the_sysfs_files_read_as_6_10_formats_them_and_refuse_writes_while_a_dum
     assert capture[f"{SYSFS}/release_mem"] is None  # write-only
     kernel = kernels[-1]
     for value in ("1", "0", "junk"):
-        assert kernel.sysfs_write(f"{SYSFS}/registered", value) == -errno.EPERM
-    assert kernel.sysfs_write(f"{SYSFS}/release_mem", "2") == -errno.EINVAL
-    assert kernel.sysfs_write(f"{SYSFS}/release_mem", "1") == 1 and not kernel.dump_active
+        assert kernel.settle(kernel.sysfs_write(f"{SYSFS}/registered", value)) == -errno.EPERM
+    assert kernel.settle(kernel.sysfs_write(f"{SYSFS}/release_mem", "2")) == -errno.EINVAL
+    assert kernel.settle(kernel.sysfs_write(f"{SYSFS}/release_mem", "1")) == 1 and not kernel.dump_active
 
 
 def test_writing_registered_follows_the_modern_rules():
     """1 re-registers (unregister then register), 0 when unregistered is a no-op, junk is -EINVAL."""
     k = booted()
     path = f"{SYSFS}/registered"
-    assert k.sysfs_write(path, "1\n") == 2 and k.sysfs_read(path) == "1\n"
+    assert k.settle(k.sysfs_write(path, "1\n")) == 2 and k.sysfs_read(path) == "1\n"
     assert rtas_configure_calls(k.machine.rtas.log)[1:] == [(DumpCommand.UNREGISTER, 440, 0), (DumpCommand.REGISTER, 160, 0)]
-    assert k.sysfs_write(path, "0") == 1 and k.sysfs_read(path) == "0\n"
+    assert k.settle(k.sysfs_write(path, "0")) == 1 and k.sysfs_read(path) == "0\n"
     calls = len(k.machine.rtas.log)
-    assert k.sysfs_write(path, "0") == 1 and len(k.machine.rtas.log) == calls
+    assert k.settle(k.sysfs_write(path, "0")) == 1 and len(k.machine.rtas.log) == calls
     for junk in ("2", "yes", ""):
-        assert k.sysfs_write(path, junk) == -errno.EINVAL
-    assert k.sysfs_write("/sys/kernel/fadump_registered", "1") == 1 and k.dump_registered  # the alias writes too
+        assert k.settle(k.sysfs_write(path, junk)) == -errno.EINVAL
+    assert k.settle(k.sysfs_write("/sys/kernel/fadump_registered", "1")) == 1 and k.dump_registered  # the alias writes too
 
 
 def test_bootargs_append_reaches_the_capture_kernel_command_line():
@@ -329,15 +329,15 @@ def test_bootargs_append_reaches_the_capture_kernel_command_line():
     param_line = f"\n[0x{pa:014x}-0x{pa + 2047:014x}]: cmdline append: 'nr_cpus=16 numa=off'\n"
     assert param_line in capture.sysfs_read(REGION)
     # 6.10 creates bootargs_append in fadump_setup_param_area(), which a capture kernel never runs.
-    assert capture.sysfs_write(BOOTARGS, "quiet") == -errno.ENOENT
+    assert capture.settle(capture.sysfs_write(BOOTARGS, "quiet")) == -errno.ENOENT
 
 
 def test_bootargs_append_refuses_what_cannot_fit():
     """count >= 2048 is -EINVAL; cmdline + count >= 2048 is -ENOSPC with the kernel's message."""
     k = booted(mmu="radix")
-    assert k.sysfs_write(BOOTARGS, "crashkernel=1G\n") == 15 and k.sysfs_read(BOOTARGS) == "crashkernel=1G\n"
-    assert k.sysfs_write(BOOTARGS, "x" * 2048) == -errno.EINVAL
-    assert k.sysfs_write(BOOTARGS, "x" * 2040) == -errno.ENOSPC
+    assert k.settle(k.sysfs_write(BOOTARGS, "crashkernel=1G\n")) == 15 and k.sysfs_read(BOOTARGS) == "crashkernel=1G\n"
+    assert k.settle(k.sysfs_write(BOOTARGS, "x" * 2048)) == -errno.EINVAL
+    assert k.settle(k.sysfs_write(BOOTARGS, "x" * 2040)) == -errno.ENOSPC
     assert lines(k.machine)[-1] == "fadump: Appending parameters exceeds cmdline size!"
     assert BOOTARGS not in booted().sysfs  # hash MMU with a 256 MiB RMA: no parameter area
 

@@ -38,5 +38,5 @@ def test_a_kernel_names_no_fault_and_acts_only_through_the_hooks_it_is_given(pro
     assert built(profile).faults is NO_FAULTS
     calls = []
     k = built(profile, faults=FaultHooks(before_rtas=lambda name, args: calls.append(name)))
-    k.rtas_call("ibm,os-term", 0)
+    k.settle(k.rtas_call("ibm,os-term", 0))
     assert calls == ["ibm,os-term"]

@@ -382,20 +382,30 @@ def test_freeing_line_prints_page_aligned_addresses_and_release_mem_stays():
     capture = kernels[1]
     for path in (f"{SYSFS}/release_mem", "/sys/kernel/fadump_release_mem"):
         assert path in capture.sysfs
-        assert capture.sysfs_write(path, "1") == -errno.EPERM  # the dump is gone, the file is not
+        assert capture.settle(capture.sysfs_write(path, "1")) == -errno.EPERM  # the dump is gone, the file is not
+
+
+def firmware_answering(status: int):
+    """An rtas_call that answers ``status`` at once (the kernel's call steps, with nothing to wait for)."""
+
+    def rtas_call(name, *args, **kw):
+        return status
+        yield
+
+    return rtas_call
 
 
 def test_writing_registered_returns_register_fadump_errors():
     """register_fadump() (fadump.c, 6.10): -ENODEV without a reservation; rtas_fadump_register(): err = -EIO for
     a hardware error (-1) or an unknown status."""
     k = booted(Linux610)
-    k.sysfs_write(f"{SYSFS}/registered", "0")
-    k.rtas_call = lambda name, *args, **kw: RtasStatus.HARDWARE_ERROR
-    assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.EIO
-    k.rtas_call = lambda name, *args, **kw: -7
-    assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.EIO
+    k.settle(k.sysfs_write(f"{SYSFS}/registered", "0"))
+    k.rtas_call = firmware_answering(RtasStatus.HARDWARE_ERROR)
+    assert k.settle(k.sysfs_write(f"{SYSFS}/registered", "1")) == -errno.EIO
+    k.rtas_call = firmware_answering(-7)
+    assert k.settle(k.sysfs_write(f"{SYSFS}/registered", "1")) == -errno.EIO
     k.fadump.fw_dump.reserve_dump_area_size = 0
-    assert k.sysfs_write(f"{SYSFS}/registered", "1") == -errno.ENODEV
+    assert k.settle(k.sysfs_write(f"{SYSFS}/registered", "1")) == -errno.ENODEV
 
 
 def test_6_10_kdump_fallback_goes_at_half_the_rma_up_to_512mb():

@@ -3,8 +3,9 @@ through interrupts, and firmware's dump is a process of its own."""
 
 import simpy
 
-from emulator.run.actors import Request
+from emulator.run.actors import KernelActors, Request
 from emulator.run.runner import Run
+from emulator.scenario import faults
 from emulator.scenario import loader as scenario
 from firmware.fadump import FadumpFirmware
 from tests.conftest import small_scenario_text
@@ -19,8 +20,8 @@ text = "written by the operator at 5 s"
 """
 
 
-def small_run(extra: str = "") -> Run:
-    return Run(scenario.loads(small_scenario_text(extra=extra)), None)
+def small_run(extra: str = "", lenient: bool = False) -> Run:
+    return Run(scenario.loads(small_scenario_text(extra=extra)), None, lenient=lenient)
 
 
 def test_each_boot_runs_as_its_own_kernel_process_beside_an_operator_process(monkeypatch):
@@ -116,3 +117,77 @@ def test_every_actor_process_cites_the_code_it_mirrors():
     assert "init/main.c" in KernelActors.kernel_process.__doc__.splitlines()[0]
     assert "HMC" in KernelActors.operator.__doc__.splitlines()[0]
     assert "spapr_fadump.c" in FadumpFirmware.dump.__doc__
+
+
+BUSY_REGISTER = """
+[[faults]]
+kind = "rtas-status"
+call = "ibm,configure-kernel-dump"
+command = "register"
+statuses = [9902]
+"""
+"""Firmware answers the first REGISTER "busy, wait 10^2 ms" (rtas_busy_delay_time(), rtas.c)."""
+
+
+def stamp_of(run: Run, text: str) -> float:
+    return next(line.stamp for line in run.machine.console.lines if text in line.text)
+
+
+def test_a_busy_registration_is_time_on_the_one_clock_and_the_next_event_keeps_its_time():
+    """3.4's kdump service registers at boot (echo 1 > fadump_registered): the 100 ms busy wait is a timeout of
+    the kernel's process, so it ends 100 ms later on env.now, and the operator's [crash] at 10 s still lands at
+    uptime 10 s (with a second clock the wait leaked into it: 10.1 s)."""
+    quick, busy = small_run(), small_run(BUSY_REGISTER)
+    quick.execute(), busy.execute()
+    done = "firmware-assisted kernel dump registration is successful"
+    assert round(stamp_of(busy, done) - stamp_of(quick, done), 6) == 0.1
+    assert stamp_of(busy, "Kernel panic") == stamp_of(quick, "Kernel panic") == 10.0
+
+
+CRASH_DURING_REGISTRATION = """
+[[faults]]
+kind = "crash-during-registration"
+cpu = 2
+"""
+
+
+def test_a_crash_during_registration_arrives_in_the_kernel_process_as_an_event(monkeypatch):
+    """The fault strikes inside the REGISTER call: a process delivers the crash into the kernel's process as an
+    interrupt carrying a Request, the way the operator delivers a [crash]; the call never returns (firmware never
+    sees REGISTER) and the crash is handled at that instant, on CPU 2. No exception type carries it."""
+    run = small_run(CRASH_DURING_REGISTRATION, lenient=True)  # the scenario's later events cannot run
+    delivered, handled = [], []
+    real_deliver, real_struck = KernelActors.deliver, KernelActors.struck
+
+    def deliver(self, kernel, ev):
+        delivered.append((kernel._generator.__name__, ev.crash.cpu, self.machine.env.now))
+        return (yield from real_deliver(self, kernel, ev))
+
+    def struck(self, k, request):
+        handled.append((self.machine.env.active_process._generator.__name__, type(request).__name__))
+        return (yield from real_struck(self, k, request))
+
+    monkeypatch.setattr(Run, "deliver", deliver)
+    monkeypatch.setattr(Run, "struck", struck)
+    result = run.execute()
+    assert delivered == [("kernel_process", 2, result.crashes[0]["time"])]
+    assert handled == [("kernel_process", "Request")]
+    assert [c["cpu"] for c in result.crashes] == [2] and result.crashes[0]["result"] != "dumped"
+    assert not [r for r in run.machine.rtas.log if r.name == "ibm,configure-kernel-dump"]
+    assert not hasattr(faults, "KernelCrashed")
+
+
+def test_the_boundaries_of_a_run_with_a_crash_during_registration_are_the_same_every_time():
+    """explore's list: the same labels each run, ending where the crash struck (no boundary after it)."""
+    first = small_run(CRASH_DURING_REGISTRATION, lenient=True).execute().boundaries
+    assert first == small_run(CRASH_DURING_REGISTRATION, lenient=True).execute().boundaries
+    assert first[-1] == "boot 1: vmcore_init done" and len(first) == 4
+
+
+def test_the_busy_wait_and_the_strike_are_documented_as_mirroring_the_kernel():
+    """Each new process cites what it models in its first docstring line."""
+    from kernels.base import Kernel  # rtas_call and sysfs_write come from kernels.process_steps
+
+    assert "arch/powerpc/kernel/rtas.c" in Kernel.rtas_call.__doc__.splitlines()[0]
+    assert "HMC" in KernelActors.deliver.__doc__.splitlines()[0]
+    assert "fs/kernfs/file.c" in " ".join(Kernel.sysfs_write.__doc__.splitlines()[:2])

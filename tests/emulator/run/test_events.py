@@ -33,10 +33,11 @@ def lifecycle_of(sc, out=None) -> list[tuple[str, int | None]]:
 
 
 def test_a_subscriber_sees_a_dumped_partition_go_through_its_lifecycle_in_order(tmp_path):
-    """Boot, REGISTER accepted, crash, preserved, the boot ends; the capture kernel captures and saves."""
+    """Boot, REGISTER accepted, crash, firmware's dump starts, preserved, the boot ends; the capture kernel
+    captures and saves."""
     sc = small(tmp_path, extra='[capture]\nafter = "release"\n')
     assert lifecycle_of(sc, str(tmp_path / "out")) == [
-        ("boot", 1), ("registered", 1), ("crash", 1), ("preserved", 1), ("ended", 1),
+        ("boot", 1), ("registered", 1), ("crash", 1), ("dump", 1), ("preserved", 1), ("ended", 1),
         ("boot", 2), ("capture", 2), ("saved", 2), ("released", 2), ("ended", 2), ("publish", None)]
 
 

@@ -3,6 +3,7 @@ and the capture tool it is given."""
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,53 @@ def test_a_kernel_without_room_to_boot_is_a_scenario_mistake_at_machine_memory_n
         run_of(text).execute()
     assert re.fullmatch(r"<scenario>:2: boot 2 \(linux-6\.12\) ran out of early boot memory: no room for .*"
                         r"a larger crashkernel= .* or use a smaller machine\.memory", str(err.value))
+
+
+def test_run_crash_is_bookkeeping_with_no_firmware_or_hardware_mechanics():
+    """Run.crash publishes, starts processes and records; registers, traps, firmware triggers and log lines,
+    snapshots and fault injections live in their actors (kernels.crash, emulator.hw.cpu, firmware.fadump,
+    emulator.run.verify, emulator.scenario.faults)."""
+    import inspect
+
+    source = inspect.getsource(Run.crash)
+    for mechanic in ("cpu.regs", "regs.update", "trap", ".trigger(", "firmware_log", "inject_interrupt",
+                     "CrashSnapshot", "before_crash", "injection_at", "for other in", "catch_up"):
+        assert mechanic not in source, mechanic
+    assert "env.process(k.crash_process(" in source and "env.process(m.fadump.dump())" in source
+
+
+def test_the_hypervisor_termination_is_a_firmware_method(monkeypatch):
+    """[crash] kind = "hypervisor" asks firmware (FadumpFirmware.terminate_partition); its answer is the verdict."""
+    from firmware.fadump import FadumpFirmware
+
+    asked = []
+    monkeypatch.setattr(FadumpFirmware, "terminate_partition", lambda fw: asked.append(fw.actor) or False)
+    sc = scenario.load(Path(__file__).parents[3] / "scenarios" / "triggers" / "hypervisor-modern.toml")
+    result = Run(sc, None).execute()
+    assert asked == ["PHYP"] and result.crashes[0]["result"] == Verdict.TERMINATED
+
+
+def test_the_crash_time_snapshot_is_taken_by_a_subscriber_when_firmware_starts_its_dump():
+    """The snapshot verification compares with is a subscriber of Lifecycle.DUMP (emulator.run.verify), taken at
+    the instant firmware takes over, and published with the "firmware: preserving memory" boundary's index."""
+    from emulator.run.events import Lifecycle
+
+    seen = []
+    run = run_of(small_scenario_text(), observers=[lambda bus: bus.subscribe(Lifecycle.DUMP, seen.append)])
+    result = run.execute()
+    assert [ev.boundary for ev in seen] == [result.boundaries.index("firmware: preserving memory")]
+    assert run.snapshot.current is not None and run.snapshot.current.time == seen[0].time
+    assert result.captures[0].verification["ok"]
+
+
+def test_a_kernel_refusing_the_command_line_is_a_scenario_mistake_located_at_kernel_cmdline():
+    """A reservation that leaves no room for 3.4's mem_map (kernels.memmap) is refused by the kernel, which knows
+    no file: the run names the scenario's [kernel] cmdline line (what tests/emulator/scenario/test_scenario_fuzz.py
+    found with fadump_reserve_mem=99999G)."""
+    text = ('[machine]\nmemory = "1GiB"\ncpus = 1\n[kernel]\nprofile = "linux-3.4"\n'
+            'cmdline = "fadump=on fadump_reserve_mem=99999G"\n')
+    with pytest.raises(ScenarioError) as err:
+        run_of(text).execute()
+    assert re.fullmatch(r"<scenario>:6: the 3\.4\.0-fadump-emu kernel finds no free memory for its mem_map .*"
+                        r"use a smaller fadump_reserve_mem= or crashkernel=, or a larger machine\.memory",
+                        str(err.value))

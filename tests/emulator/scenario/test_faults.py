@@ -3,7 +3,8 @@ inside kernel or firmware code."""
 
 import pytest
 
-from emulator.scenario.faults import FaultPlan, Fault, KernelCrashed
+from emulator.scenario import faults as faults_mod
+from emulator.scenario.faults import FaultPlan, Fault
 from emulator.units import GiB
 from firmware import abi
 from firmware.abi import DumpCommand, SectionType
@@ -12,8 +13,9 @@ from firmware.structs import overlap_destination
 from kernels.fault_hooks import NO_FAULTS
 
 
-def plan(*faults: tuple[str, dict]) -> FaultPlan:
-    return FaultPlan([Fault(kind, params=params) for kind, params in faults])
+def plan(*faults: tuple[str, dict], strike=None) -> FaultPlan:
+    given = {"strike": strike} if strike else {}
+    return FaultPlan([Fault(kind, params=params) for kind, params in faults], **given)
 
 
 def test_a_plan_without_faults_gives_kernels_hooks_that_change_nothing():
@@ -29,14 +31,33 @@ def test_destination_overlaps_source_rewrites_the_registered_structure():
 
 
 def test_a_crash_during_registration_strikes_the_first_register_call_only():
-    """It raises KernelCrashed from inside the REGISTER call, on the given CPU, then is spent."""
-    hooks = plan(("crash-during-registration", {"cpu": 2})).kernel_hooks()
-    hooks.before_rtas(abi.DT_OS_TERM, (0,))  # another call: nothing happens
-    hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.INVALIDATE, 0, 0))
-    with pytest.raises(KernelCrashed) as crashed:
-        hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.REGISTER, 0, 0))
-    assert crashed.value.cpu == 2
-    hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.REGISTER, 0, 0))
+    """It asks the run to deliver a crash on the given CPU inside the REGISTER call and hands the call the event
+    to wait on (the crash arrives as an event, not an exception); then it is spent."""
+    struck = []
+
+    def strike(cpu, message):
+        struck.append((cpu, message))
+        return "the event the call waits on"
+
+    hooks = plan(("crash-during-registration", {"cpu": 2}), strike=strike).kernel_hooks()
+    assert hooks.before_rtas(abi.DT_OS_TERM, (0,)) is None  # another call: nothing happens
+    assert hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.INVALIDATE, 0, 0)) is None
+    assert hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.REGISTER, 0, 0)) == \
+        "the event the call waits on"
+    assert struck == [(2, "fadump-emu: crash during fadump registration")]
+    assert hooks.before_rtas(abi.DT_CONFIGURE_KERNEL_DUMP, (DumpCommand.REGISTER, 0, 0)) is None
+    assert not hasattr(faults_mod, "KernelCrashed")
+
+
+def test_a_power_loss_aimed_at_the_firmware_boundary_interrupts_the_copy_half_way():
+    """crash-at-boundary, trigger power-loss: at the "firmware: preserving memory" boundary (its index), the
+    firmware's boot-memory copy is told to stop at 0.5 by power loss; at any other index nothing happens."""
+    m = Machine(MachineConfig(memory=1 * GiB, cpus=2))
+    fault = plan(("crash-at-boundary", {"boundary": 7, "trigger": "power-loss"}))
+    fault.before_dump(m, 6)
+    assert m.fadump.state.interrupt is None and not fault.struck
+    fault.before_dump(m, 7)
+    assert m.fadump.state.interrupt == (0.5, "power-loss") and fault.struck
 
 
 def test_firmware_faults_arm_the_firmware_through_its_methods():

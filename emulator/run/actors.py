@@ -11,7 +11,7 @@ ended (crashed, dumped, rebooted). Firmware's dump is a process of its own
 
 from dataclasses import dataclass
 
-import simpy
+from firmware.simpy_loader import simpy
 
 from emulator.errors import ScenarioError
 from emulator.run.results import Capture

@@ -12,20 +12,24 @@ and generating them (about 15 ms), on every process. The schemas are plain data 
 first process that needs them pickles the validators beside the module's bytecode
 (``__pycache__/model.cpython-311.pydantic.pickle``) and later processes unpickle them in about a
 millisecond, importing only pydantic-core. The file is keyed by the Python, pydantic and pydantic-core
-versions and the source of every module whose classes the schemas name: edit a field, or upgrade
-pydantic, and the next run builds and writes it again. Like bytecode, it is not written under
-PYTHONDONTWRITEBYTECODE (or where the folder is read-only), and an unreadable or stale file is ignored.
+versions and by the shape of every class the model reaches, read from the live classes (each field's
+name, type, default or factory, the config; nested dataclasses and enums): change a field or a default
+(wherever its constant lives), or upgrade pydantic, and the next run builds and writes it again. Like
+bytecode, it is not written under PYTHONDONTWRITEBYTECODE (or where the folder is read-only), and an
+unreadable or stale file is ignored.
 """
 
 import dataclasses
+import enum
 import hashlib
 import os
 import pickle
 import sys
+import typing
 
 from pydantic_core import ArgsKwargs, SchemaValidator, __version__ as PYDANTIC_CORE_VERSION
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped when the cache file's layout changes."""
 
 
@@ -81,23 +85,36 @@ class ValidatedModels:
         validators = {name: SchemaValidator(schema, _config(schema)) for name, schema in schemas.items()}
         self.loaded_from_cache = False
         if self.cache_path and not sys.dont_write_bytecode:
-            sources = sorted({self.module} | {m for s in schemas.values() for m in _modules_named(s)})
             try:
-                self._write({"format": CACHE_FORMAT, "key": _key(sources), "sources": sources,
-                             "validators": validators})
+                self._write({"format": CACHE_FORMAT, "key": self.key()}, validators)
             except (OSError, LookupError, pickle.PicklingError, TypeError, AttributeError):
                 pass  # a read-only install or an unpicklable default: the next process builds them again
         return validators
 
-    def _write(self, content: dict) -> None:
-        """Into a new file moved over the old one (readers never see half a file), umask permissions as bytecode."""
+    def key(self) -> str:
+        """What the validators depend on: Python, pydantic and pydantic-core, and the shape of every class the
+        model reaches (fields, their types, defaults and factories, config; nested dataclasses and enums)."""
+        h = hashlib.sha256()
+        h.update(f"{sys.version}\0{PYDANTIC_CORE_VERSION}\0".encode())
+        h.update(_pydantic_version_text())
+        lines: list[str] = []
+        seen: set[type] = set()
+        for name in sorted(self.classes):
+            _shape(self.classes[name], seen, lines)
+        h.update("\n".join(lines).encode())
+        return h.hexdigest()
+
+    def _write(self, header: dict, validators: dict[str, SchemaValidator]) -> None:
+        """The header (format, key), then the validators, into a new file moved over the old one (readers never
+        see half a file), with the umask's permissions as bytecode has."""
         folder = os.path.dirname(self.cache_path)
         os.makedirs(folder, exist_ok=True)
         tmp = f"{self.cache_path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(content, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(header, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(validators, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.cache_path)
         except BaseException:
             os.unlink(tmp)
@@ -110,10 +127,10 @@ class ValidatedModels:
             return None
         try:
             with open(self.cache_path, "rb") as f:
-                content = pickle.load(f)
-            if content["format"] != CACHE_FORMAT or content["key"] != _key(content["sources"]):
-                return None
-            validators = content["validators"]
+                header = pickle.load(f)
+                if header["format"] != CACHE_FORMAT or header["key"] != self.key():
+                    return None  # stale: its validators are not even read
+                validators = pickle.load(f)
             if set(validators) != set(self.classes):
                 return None
         except Exception:  # noqa: BLE001 - any unreadable, foreign or stale file: build the validators instead
@@ -141,36 +158,33 @@ def _config(schema: dict) -> dict | None:
     return inner.get("config")
 
 
-def _modules_named(value) -> set[str]:
-    """Modules of the classes and functions a core schema refers to (nested dataclasses, enums, defaults)."""
-    found: set[str] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, type) or callable(item):
-            module = getattr(item, "__module__", None)
-            if module and module != "builtins":
-                found.add(module)
-    return found
-
-
-def _key(modules: list[str]) -> str:
-    """What the schemas depend on: Python, pydantic and pydantic-core versions, the source of each module."""
-    h = hashlib.sha256()
-    h.update(f"{sys.version}\0{PYDANTIC_CORE_VERSION}\0".encode())
-    h.update(_pydantic_version_text())
-    for name in modules:
-        module = sys.modules.get(name)
-        path = getattr(module, "__file__", None)
-        if path is None:
-            raise LookupError(f"{name} is not an imported module with a source file")
-        with open(path, "rb") as f:
-            h.update(name.encode() + b"\0" + f.read() + b"\0")
-    return h.hexdigest()
+def _shape(tp, seen: set[type], lines: list[str]) -> None:
+    """Append to ``lines`` what pydantic's schema of type ``tp`` is made of, reaching into nested types."""
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if tp in seen:
+            return
+        seen.add(tp)
+        params = tp.__dataclass_params__
+        lines.append(f"dataclass {tp.__module__}.{tp.__qualname__} frozen={params.frozen} "
+                     f"post_init={hasattr(tp, '__post_init__')} slots={'__slots__' in tp.__dict__} "
+                     f"config={getattr(tp, '__pydantic_config__', None)!r}")
+        for f in dataclasses.fields(tp):
+            default = "-" if f.default is dataclasses.MISSING else repr(f.default)
+            factory = f.default_factory
+            made_by = "-" if factory is dataclasses.MISSING else \
+                f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', repr(factory))}"
+            lines.append(f"  {f.name}: {f.type!r} = {default} / {made_by} init={f.init} kw_only={f.kw_only} "
+                         f"metadata={dict(f.metadata)!r}")
+            _shape(f.type, seen, lines)
+            if isinstance(factory, type):
+                _shape(factory, seen, lines)
+    elif isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if tp not in seen:
+            seen.add(tp)
+            lines.append(f"enum {tp.__module__}.{tp.__qualname__} {[(m.name, m.value) for m in tp]!r}")
+    else:
+        for arg in typing.get_args(tp):
+            _shape(arg, seen, lines)
 
 
 def _pydantic_version_text() -> bytes:

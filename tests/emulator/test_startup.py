@@ -10,9 +10,10 @@ HEAVY = ("rich", "matplotlib", "distributed", "dask")
 NOT_FOR_A_RUN = ("jsonschema", "elftools", "drgn", "hypothesis", "pytest", "tomli_w", "emulator.regress",
                  "emulator.host", "emulator.views.memmap_draw", "emulator.views.explain",
                  "emulator.vmcore.inspector", "emulator.vmcore.dmesg", "emulator.scenario.schema",
-                 "kernels.linux61", "kernels.linux610", "kernels.linux612")
+                 "kernels.linux61", "kernels.linux610", "kernels.linux612", "numpy.random")
 """Packages and modules of other commands (test, explore, bench, schema, inspect, explain, the pictures) and
-the other kernel profiles (basic-panic runs linux-3.4): a run that imports them pays their start-up for nothing."""
+the other kernel profiles (basic-panic runs linux-3.4), numpy.random (the kernel text is BLAKE3 output): a run that
+imports them pays their start-up for nothing."""
 
 
 def test_a_quiet_run_into_a_pipe_imports_no_rich_matplotlib_or_dask(tmp_path):

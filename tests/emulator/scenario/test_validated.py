@@ -123,27 +123,55 @@ def test_a_cache_written_by_another_pydantic_is_rebuilt(fresh_models, monkeypatc
     assert fresh_models.loaded_from_cache is True  # rewritten for the new version
 
 
-def test_a_cache_of_a_module_whose_source_changed_is_stale(tmp_path, monkeypatch):
-    """The key covers the source text of every module the schemas name (an edited field changes it)."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "startup_probe_module.py").write_text("X = 1\n")
-    import startup_probe_module  # noqa: F401
+def shape_models(default: int, kind: type = int):
+    """A model of its own: Outer holds a nested dataclass Inner whose field has ``default`` and type ``kind``."""
+    from emulator.scenario.validated import ValidatedModels
 
-    before = validated._key(["startup_probe_module", "emulator.scenario.model"])
-    assert validated._key(["startup_probe_module", "emulator.scenario.model"]) == before
-    (tmp_path / "startup_probe_module.py").write_text("X = 2\n")
-    assert validated._key(["startup_probe_module", "emulator.scenario.model"]) != before
+    @dataclasses.dataclass
+    class Inner:
+        size: kind = default
+
+    models = ValidatedModels(__name__, MODEL_CONFIG)
+
+    @models.dataclass
+    class Outer:
+        inner: Inner = dataclasses.field(default_factory=Inner)
+
+    return models
 
 
-def test_the_cache_names_the_modules_of_every_class_in_the_schemas(fresh_models):
+def test_the_key_follows_the_shape_of_nested_classes_their_defaults_and_types():
+    assert shape_models(1).key() == shape_models(1).key()
+    assert shape_models(2).key() != shape_models(1).key()
+    assert shape_models(1, float).key() != shape_models(1).key()
+
+
+def test_a_default_whose_constant_lives_in_another_module_is_part_of_the_key(fresh_models, monkeypatch):
+    """MachineConfig.firmware defaults to firmware.platforms.DEFAULT_FIRMWARE: changing it makes the cache stale."""
     KernelSpec()
-    with open(fresh_models.cache_path, "rb") as f:
-        sources = pickle.load(f)["sources"]
-    assert {"emulator.scenario.model", "firmware.machine", "emulator.hw.layout", "emulator.scenario.faults"} <= \
-        set(sources)
+    field = next(f for f in dataclasses.fields(MachineConfig) if f.name == "firmware")
+    monkeypatch.setattr(field, "default", "another-firmware")
+    fresh_models.reset()
+    KernelSpec()
+    assert fresh_models.loaded_from_cache is False
 
 
-@pytest.mark.parametrize("content", [b"", b"not a pickle", pickle.dumps({"format": 0}), pickle.dumps([1, 2])])
+def test_the_key_reaches_every_class_of_the_model():
+    lines: list[str] = []
+    validated._shape(Scenario, set(), lines)
+    named = {line.split()[1] for line in lines if line.startswith(("dataclass ", "enum "))}
+    assert {"emulator.scenario.model.Scenario", "firmware.machine.MachineConfig", "emulator.hw.layout.Range",
+            "emulator.scenario.faults.Fault", "emulator.scenario.model.Event", "emulator.scenario.model.CrashSpec",
+            "emulator.scenario.model.KernelSpec", "emulator.scenario.model.Expect"} <= named
+
+
+def current_header(tail: bytes) -> bytes:
+    """A header that matches this model, then ``tail`` where the validators belong."""
+    return pickle.dumps({"format": validated.CACHE_FORMAT, "key": MODELS.key()}) + tail
+
+
+@pytest.mark.parametrize("content", [b"", b"not a pickle", pickle.dumps({"format": 0}), pickle.dumps([1, 2])],
+                         ids=["empty", "text", "old-format", "foreign"])
 def test_an_unreadable_or_foreign_cache_file_is_ignored(fresh_models, content):
     import os
 
@@ -152,6 +180,17 @@ def test_an_unreadable_or_foreign_cache_file_is_ignored(fresh_models, content):
         f.write(content)
     with pytest.raises(ValidationError):
         CrashSpec(cpu="1")
+    assert fresh_models.loaded_from_cache is False
+
+
+@pytest.mark.parametrize("tail", [b"", b"junk", pickle.dumps({"Other": 1})], ids=["cut", "junk", "other-classes"])
+def test_a_current_header_with_broken_or_foreign_validators_is_ignored(fresh_models, tail):
+    import os
+
+    os.makedirs(os.path.dirname(fresh_models.cache_path))
+    with open(fresh_models.cache_path, "wb") as f:
+        f.write(current_header(tail))
+    assert KernelSpec(epoch=5).epoch == 5
     assert fresh_models.loaded_from_cache is False
 
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-import simpy
+from firmware.simpy_loader import simpy
 
 from emulator.hw.console import Console
 from emulator.hw.cpu import Cpu, make_cpus

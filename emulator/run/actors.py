@@ -13,7 +13,7 @@ own (firmware.fadump.FadumpFirmware.dump). Mixed into emulator.run.runner.Run.
 
 from dataclasses import dataclass
 
-import simpy
+from firmware.simpy_loader import simpy
 
 from emulator.errors import ScenarioError
 from emulator.run.results import Capture

@@ -5,10 +5,8 @@ kdump-tools) does in a fadump capture kernel.
 """
 
 import os
-import subprocess
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from emulator.run import export
 from emulator.run.events import Lifecycle
@@ -20,6 +18,9 @@ from emulator.run.verify import verify
 from kernels import elfcore
 from kernels.crash import Verdict
 from kernels.structs import NT_PRSTATUS, PR_REG_OFFSET
+
+if TYPE_CHECKING:  # a run imports neither unless a capture tool is asked for (start-up time)
+    import subprocess
 
 DISK_BANDWIDTH = 1 << 30
 """Bytes per simulated second the capture kernel writes the vmcore at (assumption)."""
@@ -38,12 +39,14 @@ class CaptureTool(Protocol):
     def how_to_install(self) -> str:
         """A sentence saying how to get it."""
 
-    def __call__(self, argv: list[str], cwd: str) -> subprocess.CompletedProcess:
+    def __call__(self, argv: list[str], cwd: str) -> "subprocess.CompletedProcess":
         """Run it with ``argv`` in ``cwd``; its output as text."""
 
 
 def capture_tool(name: str, where: str = "") -> CaptureTool:
     """The installed capture tool ``name``: the object its entry point in CAPTURE_TOOLS names."""
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=CAPTURE_TOOLS):
         if ep.name == name:
             return ep.load()

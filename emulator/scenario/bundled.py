@@ -4,7 +4,8 @@ The scenarios live in the repository's top-level ``scenarios/`` folder (each
 with its golden console transcript NAME.log). ``emulator/bundled_scenarios``
 is a symbolic link to it, declared as package data in pyproject.toml, so a
 checkout, an editable install and a built wheel (where setuptools copies the
-files themselves) all read them through ``importlib.resources`` alike.
+files themselves) all find them in the package folder alike (through
+``importlib.resources`` when the package is not a folder on disk).
 
 A scenario argument is, in this order: a file that exists; a bundled
 scenario's path as the README writes it (``scenarios/faults/disk-full.toml``)
@@ -16,7 +17,6 @@ inside the folder without .toml (``faults/disk-full``). For ``test`` and
 
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from emulator.errors import BadInputError
@@ -38,6 +38,14 @@ class Bundled:
 
 def folder() -> Path | None:
     """The folder holding the bundled scenarios, or None when this installation has none."""
+    import emulator
+
+    for package_dir in getattr(emulator, "__path__", ()):  # a package on disk (checkout, editable, wheel)
+        root = Path(package_dir) / PACKAGE_FOLDER
+        if root.is_dir():
+            return root  # what resources.files() gives, without importing its zip readers (start-up time)
+    from importlib import resources
+
     try:
         root = Path(str(resources.files("emulator") / PACKAGE_FOLDER))
     except (ModuleNotFoundError, TypeError):  # pragma: no cover - emulator is always importable here
@@ -85,6 +93,9 @@ def resolve(arg: str) -> str:
     wanted = arg[:-5] if arg.endswith(".toml") else arg
     if wanted.startswith("scenarios/"):
         wanted = wanted[len("scenarios/"):]
+    root = folder()
+    if root is not None and wanted and ".." not in Path(wanted).parts and (root / f"{wanted}.toml").is_file():
+        return str((root / f"{wanted}.toml").resolve())  # a path in the folder: no need to read every scenario
     entries = listing()
     for entry in entries:
         if entry.relative == wanted:

@@ -16,7 +16,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError  # pydantic.ValidationError itself, without importing pydantic
 
 from emulator.scenario import toml_lines
 from emulator.errors import ScenarioError

@@ -1,10 +1,12 @@
 """What a scenario says: its data model and the names it may use.
 
-The model is pydantic (v2) dataclasses in strict mode, validated on creation
+The model is dataclasses validated by pydantic (v2) in strict mode, on creation
 and on every assignment: whatever the readers in emulator.scenario.parts let
 through, a value of the wrong type (a boolean for a CPU number, a string for a
 size) cannot enter a Scenario; the reader turns such a ValidationError into a
 located ``file:line`` ScenarioError. ``json_schema()`` describes the model.
+The validators are pydantic's, built once and cached beside the bytecode
+(emulator.scenario.validated), so a run does not import pydantic itself.
 
 The file format is read by emulator.scenario; emulator.api builds the same
 documents from Python.
@@ -13,10 +15,8 @@ documents from Python.
 from enum import StrEnum
 from dataclasses import field
 
-from pydantic import ConfigDict, TypeAdapter
-from pydantic.dataclasses import dataclass as _pydantic_dataclass
-
 from emulator.errors import ScenarioError
+from emulator.scenario.validated import ValidatedModels
 from emulator.scenario.faults import Fault
 from emulator.hw.layout import Range
 from firmware.machine import MachineConfig
@@ -81,12 +81,14 @@ HOTPLUG_KINDS = ("memory-add", "memory-remove", "cpu-online", "cpu-offline")
 DEFAULT_EPOCH = 1_767_225_600
 """CRASHTIME base: 2026-01-01T00:00:00Z, so runs are reproducible."""
 
-MODEL_CONFIG = ConfigDict(strict=True, validate_assignment=True, arbitrary_types_allowed=True)
+MODEL_CONFIG = {"strict": True, "validate_assignment": True, "arbitrary_types_allowed": True}
+"""pydantic's ConfigDict for the model (a plain dict: ConfigDict is a TypedDict, importing it imports pydantic)."""
+MODELS = ValidatedModels(__name__, MODEL_CONFIG)
 
 
 def dataclass(cls):
-    """A strict pydantic dataclass: types checked on creation and on every assignment."""
-    return _pydantic_dataclass(cls, config=MODEL_CONFIG)
+    """A strict dataclass validated by pydantic: types checked on creation and on every assignment."""
+    return MODELS.dataclass(cls)
 
 
 @dataclass
@@ -195,4 +197,6 @@ class Scenario:
 
 def json_schema() -> dict:
     """The JSON Schema of the scenario model (what a validated scenario holds)."""
+    from pydantic import TypeAdapter
+
     return TypeAdapter(Scenario).json_schema()

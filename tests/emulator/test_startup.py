@@ -1,4 +1,6 @@
-"""A quiet run imports only what it needs: no rich, no matplotlib, no Dask."""
+"""A quiet run imports only what it needs: no rich, no matplotlib, no Dask, no pydantic (only pydantic-core
+with the cached validators), no other kernel profile. Timing belongs to `make bench` (default scenario row);
+these tests check what is imported and done, which does not depend on the machine's load."""
 
 import json
 import subprocess
@@ -7,9 +9,11 @@ import sys
 HEAVY = ("rich", "matplotlib", "distributed", "dask")
 NOT_FOR_A_RUN = ("jsonschema", "elftools", "drgn", "hypothesis", "pytest", "tomli_w", "emulator.regress",
                  "emulator.host", "emulator.views.memmap_draw", "emulator.views.explain",
-                 "emulator.vmcore.inspector", "emulator.vmcore.dmesg", "emulator.scenario.schema")
-"""Packages and modules of other commands (test, explore, bench, schema, inspect, explain, the pictures):
-a run that imports them pays their start-up for nothing."""
+                 "emulator.vmcore.inspector", "emulator.vmcore.dmesg", "emulator.scenario.schema",
+                 "kernels.linux61", "kernels.linux610", "kernels.linux612", "numpy.random")
+"""Packages and modules of other commands (test, explore, bench, schema, inspect, explain, the pictures) and
+the other kernel profiles (basic-panic runs linux-3.4), numpy.random (the kernel text is BLAKE3 output): a run that
+imports them pays their start-up for nothing."""
 
 
 def test_a_quiet_run_into_a_pipe_imports_no_rich_matplotlib_or_dask(tmp_path):
@@ -44,3 +48,94 @@ def test_a_quiet_run_imports_no_module_of_another_command(tmp_path):
     assert "emulator.run.runner" in modules  # the check below looks at a real run
     loaded = [m for m in modules if any(m == n or m.startswith(n + ".") for n in NOT_FOR_A_RUN)]
     assert loaded == []
+
+
+UNNEEDED_STDLIB = ("importlib.metadata", "email", "zipfile", "subprocess", "importlib.resources")
+"""Standard modules a run has no use for: package metadata (SimPy's version string, pydantic's plugins, the
+capture-tool entry points), the zip readers of importlib.resources, subprocess (only makedumpfile runs one)."""
+
+
+def run_twice_with_a_schema_cache(tmp_path, scenario="scenarios/basic-panic.toml"):
+    """Two fresh processes running ``scenario`` quietly, the model's validator cache in tmp_path (written even
+    when PYTHONDONTWRITEBYTECODE is set): [status, loaded_from_cache, pydantic modules, UNNEEDED_STDLIB loaded]
+    of each."""
+    code = ("import json, sys\n"
+            "sys.dont_write_bytecode = False\n"
+            "from emulator.scenario import model\n"
+            f"model.MODELS.cache_path = {str(tmp_path / 'model.pydantic.pickle')!r}\n"
+            "from emulator.cli import main\n"
+            f"status = main(['run', {scenario!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet', '--force'])\n"
+            "print(json.dumps([status, model.MODELS.loaded_from_cache,\n"
+            "                  sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'),\n"
+            f"                  sorted(m for m in sys.modules if m in {UNNEEDED_STDLIB!r})]))\n")
+    return [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      check=True).stdout.splitlines()[-1]) for _ in range(2)]
+
+
+def test_a_run_with_the_schema_cache_imports_pydantic_core_but_not_pydantic(tmp_path):
+    """pydantic itself (its json_schema, fields, plugin loader: most of its import time) only builds the cache."""
+    (status1, cached1, pydantic1, _), (status2, cached2, pydantic2, _) = run_twice_with_a_schema_cache(tmp_path)
+    assert (status1, status2) == (0, 0)
+    assert cached1 is False and "pydantic.json_schema" in pydantic1  # the first builds it with pydantic
+    assert cached2 is True and pydantic2 == []
+
+
+def test_a_run_by_name_from_another_folder_imports_no_package_metadata_zip_readers_or_subprocess(tmp_path,
+                                                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, (status, cached, _, unneeded) = run_twice_with_a_schema_cache(tmp_path, "basic-panic")
+    assert status == 0 and cached is True
+    assert unneeded == []
+
+
+def test_a_run_asks_openblas_for_one_thread_unless_the_user_chose(monkeypatch):
+    from emulator import cli
+
+    env = {}
+    cli.single_threaded_blas(env)
+    assert env == {"OPENBLAS_NUM_THREADS": "1"}
+    for name in cli.BLAS_THREAD_VARIABLES:
+        env = {name: "4"}
+        cli.single_threaded_blas(env)
+        assert env == {name: "4"}
+
+
+def test_numpy_imported_after_the_command_line_starts_no_blas_threads():
+    """OpenBLAS starts its threads when numpy is imported: after single_threaded_blas() there are none."""
+    code = ("import os\n"
+            "for name in ('OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS', 'OMP_NUM_THREADS'):\n"
+            "    os.environ.pop(name, None)\n"
+            "from emulator import cli\n"
+            "cli.single_threaded_blas()\n"
+            "import numpy\n"
+            "print(len(os.listdir('/proc/self/task')))\n")
+    threads = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(threads) == 1
+
+
+def test_a_fresh_run_imports_with_the_collector_off_then_freezes_the_imports_and_collects_again(tmp_path):
+    code = ("import gc, json\n"
+            "from emulator import cli\n"
+            "with cli.importing():\n"
+            "    collected_while_importing = gc.isenabled()\n"
+            "    import emulator.run.runner\n"
+            "frozen = gc.get_freeze_count()\n"
+            f"status = cli.main(['run', 'scenarios/basic-panic.toml', '--out', {str(tmp_path / 'out')!r}, '-q'])\n"
+            "print(json.dumps([status, collected_while_importing, frozen, gc.isenabled()]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    status, collected_while_importing, frozen, enabled = json.loads(proc.stdout.splitlines()[-1])
+    assert status == 0 and collected_while_importing is False
+    assert frozen > 10_000 and enabled is True  # the objects of the imported modules
+
+
+def test_a_process_that_already_imported_the_run_keeps_its_collector_as_it_was():
+    """In a test process or a worker, nothing is imported any more: no reason to freeze what it holds."""
+    import gc
+
+    import emulator.run.runner  # noqa: F401
+    from emulator import cli
+
+    before = gc.get_freeze_count()
+    with cli.importing():
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == before

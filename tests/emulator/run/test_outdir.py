@@ -343,3 +343,80 @@ def test_ctrl_c_delivered_to_another_thread_during_the_renames_waits_until_the_r
         monkeypatch.setattr(outdir.os, "replace", real_replace)
     assert folder.committed
     assert (out / "report.json").read_text() == "new report" and (out / "vmcore").read_text() == "new vmcore"
+
+
+# --- durability ---
+
+def staged_results(out: Path, durable: bool = True) -> tuple[OutputFolder, Path]:
+    folder = OutputFolder(out, durable=durable)
+    staging = folder.__enter__()
+    (staging / "report.json").write_text("report")
+    (staging / "vmcore").write_bytes(b"\1" * 4096)
+    (staging / "boot-1").mkdir()
+    (staging / "boot-1" / "ibm,kernel-dump.bin").write_bytes(b"\2" * 64)
+    return folder, staging
+
+
+def record_fsyncs_and_renames(monkeypatch) -> list[tuple[str, str]]:
+    """(what, path) in the order they happen: ("fsync", path of the descriptor) and ("rename", source)."""
+    events, lock = [], __import__("threading").Lock()
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        real_fsync(fd)
+        with lock:
+            events.append(("fsync", path))
+
+    def replace(src, dst):
+        events.append(("rename", str(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outdir.os, "fsync", fsync)
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    return events
+
+
+def test_every_staged_file_and_folder_is_fsynced_before_the_first_result_is_moved_into_place(tmp_path, monkeypatch):
+    """fsyncs run several at a time, but all of them end before any rename (durable results, never torn)."""
+    folder, staging = staged_results(tmp_path / "out")
+    expected = {str(p) for p in [staging, *staging.rglob("*")]}
+    events = record_fsyncs_and_renames(monkeypatch)
+    try:
+        folder.commit()
+    finally:
+        folder.__exit__(None, None, None)
+    first_rename = next(i for i, (what, _) in enumerate(events) if what == "rename")
+    synced_before = {path for what, path in events[:first_rename] if what == "fsync"}
+    assert expected <= synced_before
+    assert (tmp_path / "out" / "boot-1" / "ibm,kernel-dump.bin").read_bytes() == b"\2" * 64
+
+
+def test_scratch_results_of_test_and_explore_workers_are_not_fsynced(tmp_path, monkeypatch):
+    folder, _ = staged_results(tmp_path / "out", durable=False)
+    events = record_fsyncs_and_renames(monkeypatch)
+    try:
+        folder.commit()
+    finally:
+        folder.__exit__(None, None, None)
+    assert [what for what, _ in events if what == "fsync"] == []
+    assert (tmp_path / "out" / "report.json").read_text() == "report"
+
+
+def test_a_failed_fsync_moves_nothing_and_the_earlier_results_stay(finished, small, capsys, monkeypatch):
+    """EIO from one fsync among the parallel ones: the run says why and the earlier results stay byte for byte."""
+    import errno
+
+    before = snapshot(finished)
+    real_fsync = os.fsync
+
+    def failing(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/vmcore"):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(outdir.os, "fsync", failing)
+    assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 1
+    assert "cannot write the results (Input/output error)" in flat(capsys.readouterr().err)
+    assert snapshot(finished) == before
+    assert not list(finished.glob(STAGING_PREFIX + "*"))

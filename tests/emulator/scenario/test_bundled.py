@@ -52,6 +52,15 @@ def test_a_scenario_in_a_subfolder_is_found_by_its_path_or_its_own_name():
     assert bundled.resolve("disk-full") == bundled.resolve("faults/disk-full")
 
 
+@pytest.mark.parametrize("arg", ["scenarios/basic-panic.toml", "basic-panic", "faults/disk-full"])
+def test_a_bundled_scenario_named_by_its_path_is_found_without_reading_every_scenario(arg, tmp_path, monkeypatch):
+    """The default scenario from another folder costs one file, not a parse of all of them (start-up time)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bundled, "listing", lambda: pytest.fail("read every bundled scenario"))
+    name = arg.removeprefix("scenarios/").removesuffix(".toml")
+    assert bundled.resolve(arg) == str((ROOT / "scenarios" / f"{name}.toml").resolve())
+
+
 def test_a_file_that_exists_wins_over_a_bundled_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "basic-panic").write_text("not a scenario")

@@ -87,8 +87,8 @@ class ProcessSteps:
         return f.show()
 
     def sysfs_write(self, path: str, value: str):
-        """write(2) to a sysfs file (kernfs_fop_write_iter, fs/kernfs/file.c): SimPy steps of the writing
-        process (a store may reach firmware); the value is the count on success or -errno."""
+        """write(2) to a sysfs file (fs/sysfs/file.c sysfs_write_file in 3.4, fs/kernfs/file.c kernfs_fop_write_iter
+        in 6.x): SimPy steps of the writing process (a store may reach firmware); the count on success or -errno."""
         f = self.sysfs.get(path)
         if f is None:
             return -errno.ENOENT

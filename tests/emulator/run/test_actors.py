@@ -191,3 +191,24 @@ def test_the_busy_wait_and_the_strike_are_documented_as_mirroring_the_kernel():
     assert "arch/powerpc/kernel/rtas.c" in Kernel.rtas_call.__doc__.splitlines()[0]
     assert "HMC" in KernelActors.deliver.__doc__.splitlines()[0]
     assert "fs/kernfs/file.c" in " ".join(Kernel.sysfs_write.__doc__.splitlines()[:2])
+    assert "LoPAR" in FadumpFirmware.terminate_partition.__doc__.splitlines()[0]
+    assert "LoPAR R1-3" in FadumpFirmware.system_reset_unhandled.__doc__.splitlines()[0]
+
+
+def test_a_crash_during_a_registration_the_operator_asked_for_ends_the_boot_through_the_same_path(monkeypatch):
+    """A kdump service that does not register at boot leaves the first REGISTER to the operator's
+    echo 1 > /sys/kernel/fadump_registered at 3 s (fadump_register_store(), fadump.c v3.4): the crash strikes
+    inside that write's RTAS call, the kernel process handles it, and the write's request is done with the
+    crash's verdict; the later events of the boot are dropped (lenient)."""
+    from kernels.linux34 import Linux34
+
+    def no_registration_at_boot(self):
+        return
+        yield
+
+    monkeypatch.setattr(Linux34, "kdump_service_register", no_registration_at_boot)
+    write = ('[[events]]\naction = "sysfs"\nboot = 1\nat = "3s"\npath = "/sys/kernel/fadump_registered"\n'
+             'value = "1"\n')
+    result = small_run(CRASH_DURING_REGISTRATION + write, lenient=True).execute()
+    assert [(c["cpu"], round(c["time"], 6)) for c in result.crashes] == [(2, 3.0)]  # boot 1 starts at 0
+    assert result.crashes[0]["result"] != "dumped" and not result.sysfs  # the write never returned

@@ -315,6 +315,18 @@ def test_ctrl_c_delivered_to_another_thread_during_the_renames_waits_until_the_r
     digest pool alive), must not stop the renames half way: the old report was already moved aside then, and the
     staging folder holding it would be removed. The interrupt comes after, with the new results in place."""
     import signal
+
+    # Python's own Ctrl-C handler, whatever an earlier test in this process left installed (else a leaked SIG_IGN
+    # makes the deferred interrupt vanish, and SIG_DFL ends pytest itself).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _renames_interrupted_from_another_thread(tmp_path, monkeypatch)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _renames_interrupted_from_another_thread(tmp_path, monkeypatch):
+    import signal
     import threading
 
     out = tmp_path / "out"

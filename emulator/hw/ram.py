@@ -37,6 +37,9 @@ KEEP_RESIDENT = 64 << 20
 _SPARE: list["PartitionRAM"] = []
 """Released RAMs kept for the next run in this process (a long-lived worker); see PartitionRAM.reuse."""
 SPARE_MAX = 2
+REUSE_MAPPING = 16 << 30
+"""reuse() maps at least this much (reserving nothing: MAP_NORESERVE, pages only where written), so that a worker
+sweeping partitions of different sizes keeps one mapping and its pages."""
 
 
 class PartitionRAM:
@@ -44,11 +47,30 @@ class PartitionRAM:
 
     @classmethod
     def reuse(cls, size: int) -> "PartitionRAM":
-        """Zeroed RAM of ``size`` bytes: a released one of that size when there is one, else a new mapping."""
-        for i, ram in enumerate(_SPARE):
-            if ram.size == size:
-                return _SPARE.pop(i)
-        return cls(size)
+        """Zeroed RAM of ``size`` bytes: a released one when its mapping is large enough (the smallest such),
+        else a new mapping.
+
+        A larger mapping serves a smaller partition as well: the partition is its first ``size`` bytes, and
+        every access is checked against ``size``. Its pages from earlier runs are already there (reset()
+        zeroes them in place), so the run does not fault them in again.
+        """
+        fits = [i for i, ram in enumerate(_SPARE) if len(ram._map) >= size and size > 0 and size % BLOCK_SIZE == 0]
+        if not fits:
+            if not 0 < size < REUSE_MAPPING or size % BLOCK_SIZE:
+                return cls(size)
+            ram = cls(REUSE_MAPPING)  # address space only: one mapping for every smaller partition to come
+        else:
+            ram = _SPARE.pop(min(fits, key=lambda i: len(_SPARE[i]._map)))
+        if ram.size != size:
+            ram.size = size
+            ram._bytes = np.frombuffer(ram._map, dtype=np.uint8)[:size]
+            ram._touched = TouchMap(size >> BLOCK_SHIFT)
+        return ram
+
+    @staticmethod
+    def drop_spares() -> None:
+        """Unmap the released RAMs kept for reuse (a process about to fork workers keeps none to share)."""
+        _SPARE.clear()  # nothing else holds them: their mappings go with them
 
     def release(self) -> None:
         """Done with this RAM: zero it (its pages go back to the kernel) and keep the mapping for reuse().

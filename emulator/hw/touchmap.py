@@ -11,6 +11,19 @@ import numpy as np
 CHUNK_SHIFT = 14
 """Blocks per chunk: 16384 blocks of 64 KiB = 1 GiB of RAM per 16 KiB flag array."""
 CHUNK = 1 << CHUNK_SHIFT
+SMALL_WINDOW = 64
+"""runs() over at most this many blocks of a chunk reads their flags instead of the chunk's remembered runs."""
+
+
+def _runs_of(flags: np.ndarray, offset: int) -> tuple[list[int], list[int]]:
+    """Starts and ends (half-open, plus ``offset``) of the runs of True in ``flags``."""
+    idx = np.flatnonzero(flags)
+    if not len(idx):
+        return [], []
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    starts = np.concatenate((idx[:1], idx[breaks + 1])) + offset
+    ends = np.concatenate((idx[breaks] + 1, idx[-1:] + 1)) + offset
+    return starts.tolist(), ends.tolist()
 
 
 class TouchMap:
@@ -50,7 +63,16 @@ class TouchMap:
             i += 1
             base = c << CHUNK_SHIFT
             lo, hi = max(first, base) - base, min(last, base + CHUNK - 1) - base + 1
-            starts, ends = self._chunk_runs(c)
+            if hi - lo <= SMALL_WINDOW:  # a few blocks (a record zeroed, a struct written): look at them directly
+                flags = self._chunks[c][lo:hi]
+                if flags.all():
+                    starts, ends = [lo], [hi]
+                elif not flags.any():
+                    continue
+                else:
+                    starts, ends = _runs_of(flags, lo)
+            else:
+                starts, ends = self._chunk_runs(c)
             j = bisect_right(ends, lo)  # the first run that ends after lo
             while j < len(starts) and starts[j] < hi:
                 s, e = base + max(starts[j], lo), base + min(ends[j], hi)
@@ -65,8 +87,7 @@ class TouchMap:
         """The flagged runs of chunk ``c`` (block numbers within it): starts and ends, computed once per change."""
         got = self._runs.get(c)
         if got is None:
-            edges = np.flatnonzero(np.diff(np.concatenate(([False], self._chunks[c], [False])).astype(np.int8)))
-            got = self._runs[c] = (edges[::2].tolist(), edges[1::2].tolist())
+            got = self._runs[c] = _runs_of(self._chunks[c], 0)
         return got
 
     def count(self) -> int:

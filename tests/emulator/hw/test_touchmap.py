@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.hw.touchmap import CHUNK, TouchMap
+from emulator.hw.touchmap import CHUNK, SMALL_WINDOW, TouchMap
 
 BLOCKS = 3 * CHUNK + 17
 block = st.integers(min_value=0, max_value=BLOCKS - 1)
@@ -51,3 +51,18 @@ def test_runs_spanning_chunks_merge_at_the_chunk_edge():
     tm.mark(CHUNK - 3, CHUNK + 2)  # the multi-chunk path of mark()
     assert tm.runs(0, 2 * CHUNK - 1) == [(CHUNK - 3, CHUNK + 3)]
     assert tm.runs(CHUNK, 2 * CHUNK - 1) == [(CHUNK, CHUNK + 3)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(marks=st.lists(st.tuples(block, st.integers(min_value=0, max_value=80)), max_size=12),
+       queries=st.lists(st.tuples(block, st.integers(min_value=0, max_value=SMALL_WINDOW + 5)), min_size=1,
+                        max_size=12))
+def test_runs_over_a_few_blocks_read_the_flags_and_match_a_plain_bitmap(marks, queries):
+    tm, flags = TouchMap(BLOCKS), np.zeros(BLOCKS, dtype=bool)
+    for first, length in marks:
+        last = min(BLOCKS - 1, first + length)
+        tm.mark(first, last)
+        flags[first:last + 1] = True
+        for q0, width in queries:
+            q1 = min(BLOCKS - 1, q0 + width)
+            assert tm.runs(q0, q1) == naive_runs(flags, q0, q1)

@@ -118,3 +118,20 @@ def test_a_kernel_without_room_to_boot_is_a_scenario_mistake_at_machine_memory_n
         run_of(text).execute()
     assert re.fullmatch(r"<scenario>:2: boot 2 \(linux-6\.12\) ran out of early boot memory: no room for .*"
                         r"a larger crashkernel= .* or use a smaller machine\.memory", str(err.value))
+
+
+def test_a_run_without_boot_state_files_writes_no_boot_folders_and_the_same_vmcore(tmp_path):
+    """explore's throw-away runs skip OUT/boot-N/proc/device-tree; what the run saves and reports is the same."""
+    from emulator.run.runner import Run
+    from emulator.scenario import loader
+
+    sc = loader.load("scenarios/basic-panic.toml")
+    with_files = Run(sc, str(tmp_path / "with"), lenient=True).execute()
+    run = Run(loader.load("scenarios/basic-panic.toml"), str(tmp_path / "without"), lenient=True)
+    run.boot_state_files = False
+    without = run.execute()
+    assert sorted(p.name for p in (tmp_path / "with").iterdir() if p.name.startswith("boot-")) == ["boot-1", "boot-2"]
+    assert not [p for p in (tmp_path / "without").iterdir() if p.name.startswith("boot-")]
+    assert without.sysfs_state == with_files.sysfs_state and without.outcome == with_files.outcome
+    assert (tmp_path / "without" / "vmcore").read_bytes() == (tmp_path / "with" / "vmcore").read_bytes()
+    assert without.machine.console.text() == with_files.machine.console.text()

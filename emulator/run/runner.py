@@ -260,9 +260,12 @@ class Run(KernelActors, CaptureSteps):
         if self.out is None or not self.boot_state_files:
             return
         root = self.out / f"boot-{k.boot}"
+        made = set()
         for path, raw in self.machine.devicetree.proc_files().items():
             dest = root / path.lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.parent not in made:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                made.add(dest.parent)
             dest.write_bytes(raw)
 
     def check_write(self, k, ev: Event) -> None:

@@ -153,13 +153,15 @@ class PartitionRAM:
 
     def write(self, addr: int, data) -> None:
         """Store bytes (or a uint8 array) at addr."""
-        if type(data) is bytes:  # the common case, straight into the mapping
+        if type(data) is bytes:  # the common case (hundreds per boot), straight into the mapping
             n = len(data)
-            self.check(addr, n)
+            if addr < 0 or addr + n > self.size:
+                self.check(addr, n)
             if self._aliases:
                 self._before_write(addr, n)
             self._map[addr:addr + n] = data
-            self._mark(addr, n)
+            if n:
+                self._touched.mark(addr >> BLOCK_SHIFT, (addr + n - 1) >> BLOCK_SHIFT)
             return
         if isinstance(data, np.ndarray):
             arr = data.view(np.uint8).reshape(-1)

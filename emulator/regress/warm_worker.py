@@ -4,8 +4,8 @@ worker pool imports it, so every worker forked from it starts warm.
 A fresh worker spends its first few scenarios on one-time work: importing the modules a run uses late (the views
 that write report.html, numpy.random for the kernel text), making each release's kernel text and its structs,
 filling the digest memo with the kernel image's grains. Done once here, before the forkserver forks, that work
-is shared by every worker instead of repeated in each (suite._pool_context asks for it when the suite has enough
-scenarios per worker to gain).
+is shared by every worker instead of repeated in each. It runs before any worker starts, so it pays only when
+several workers share it: suite.run_all asks for it from suite.WARM_MIN_WORKERS workers on.
 
 warm_up() runs one small scenario of every kernel profile (explore --matrix's scenario: boot, register, a
 workload, panic, capture, verify) into a scratch folder that is removed again, exactly as a worker runs a

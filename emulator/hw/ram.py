@@ -12,6 +12,7 @@ callers see exactly the bytes a real memmove would have left.
 """
 
 import mmap
+import threading
 
 import numpy as np
 
@@ -37,6 +38,7 @@ KEEP_RESIDENT = 64 << 20
 _SPARE: list["PartitionRAM"] = []
 """Released RAMs kept for the next run in this process (a long-lived worker); see PartitionRAM.reuse."""
 SPARE_MAX = 2
+_SPARE_LOCK = threading.Lock()
 REUSE_MAPPING = 16 << 30
 """reuse() maps at least this much (reserving nothing: MAP_NORESERVE, pages only where written), so that a worker
 sweeping partitions of different sizes keeps one mapping and its pages."""
@@ -54,13 +56,19 @@ class PartitionRAM:
         every access is checked against ``size``. Its pages from earlier runs are already there (reset()
         zeroes them in place), so the run does not fault them in again.
         """
-        fits = [i for i, ram in enumerate(_SPARE) if len(ram._map) >= size and size > 0 and size % BLOCK_SIZE == 0]
-        if not fits:
+        ram = None
+        with _SPARE_LOCK:  # a Dask worker may run scenarios in several threads
+            fits = [r for r in _SPARE if len(r._map) >= size and size > 0 and size % BLOCK_SIZE == 0]
+            if fits:
+                ram = min(fits, key=lambda r: len(r._map))
+                _SPARE.remove(ram)
+        if ram is None:
             if not 0 < size < REUSE_MAPPING or size % BLOCK_SIZE:
                 return cls(size)
-            ram = cls(REUSE_MAPPING)  # address space only: one mapping for every smaller partition to come
-        else:
-            ram = _SPARE.pop(min(fits, key=lambda i: len(_SPARE[i]._map)))
+            try:
+                ram = cls(REUSE_MAPPING)  # address space only: one mapping for every smaller partition to come
+            except MemoryAccessError:  # a host that commits memory strictly (vm.overcommit_memory = 2)
+                return cls(size)
         if ram.size != size:
             ram.size = size
             ram._bytes = np.frombuffer(ram._map, dtype=np.uint8)[:size]
@@ -79,9 +87,10 @@ class PartitionRAM:
         nothing may read this object afterwards.
         """
         self.reset()
-        if self not in _SPARE:
-            _SPARE.append(self)
-            del _SPARE[:-SPARE_MAX]
+        with _SPARE_LOCK:
+            if self not in _SPARE:
+                _SPARE.append(self)
+                del _SPARE[:-SPARE_MAX]
 
     def __init__(self, size: int):
         if size <= 0 or size % BLOCK_SIZE:

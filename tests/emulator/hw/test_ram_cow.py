@@ -344,3 +344,13 @@ def test_reuse_takes_the_smallest_spare_that_fits_and_maps_anew_when_none_does()
     huge = PartitionRAM.reuse(2 * REUSE_MAPPING)  # beyond it: a mapping of its own size
     assert len(huge._map) == huge.size == 2 * REUSE_MAPPING
     PartitionRAM.drop_spares()
+
+
+def test_where_the_shared_mapping_cannot_be_made_reuse_maps_just_the_partition(monkeypatch):
+    """A host that commits memory strictly refuses address space it may never use: fall back to the size asked."""
+    from emulator.hw import ram as ram_module
+
+    PartitionRAM.drop_spares()
+    monkeypatch.setattr(ram_module, "REUSE_MAPPING", 1 << 62)  # more address space than any host has
+    got = PartitionRAM.reuse(SIZE)
+    assert got.size == SIZE and len(got._map) == SIZE

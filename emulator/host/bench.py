@@ -178,7 +178,8 @@ def suite_rate(paths: list[str], out: str, workers: int) -> dict:
     from emulator.regress import suite
 
     tasks = suite.plan(suite.collect(paths), out)
-    t, c = time.perf_counter(), _all_cpu()
+    c = _all_cpu()  # before the clock starts: it may wait for the forkserver
+    t = time.perf_counter()
     results = suite.run_all(tasks, workers)
     seconds = time.perf_counter() - t
     cpu = _all_cpu() - c
@@ -198,7 +199,8 @@ def dask_suite_rate(paths: list[str], out: str, workers: int) -> dict | None:
     from emulator.regress import suite
 
     tasks = suite.plan(suite.collect(paths), out)
-    t0, c = time.perf_counter(), _all_cpu()
+    c = _all_cpu()
+    t0 = time.perf_counter()
     cl = dask_engine.client(cluster=f"local:{workers}")
     try:
         t = time.perf_counter()
@@ -218,7 +220,8 @@ def explore_rate(path: str, workers: int) -> dict:
     """``fadump-emu explore`` of one scenario: runs per second."""
     from emulator.regress import explore
 
-    t, c = time.perf_counter(), _all_cpu()
+    c = _all_cpu()  # before the clock starts: it may wait for the forkserver
+    t = time.perf_counter()
     points = explore.explore(path, workers=workers)
     seconds = time.perf_counter() - t
     cpu = _all_cpu() - c
@@ -237,7 +240,8 @@ def matrix_rate(workers: int, limit: int | None) -> dict | None:
     from emulator.regress import explore_matrix
     from emulator.scenario.model import CRASH_KINDS
 
-    t, c = time.perf_counter(), _all_cpu()
+    c = _all_cpu()  # before the clock starts: it may wait for the forkserver
+    t = time.perf_counter()
     res = explore_matrix.run_matrix(CRASH_KINDS, limit=limit, cluster=f"local:{workers}")
     seconds = time.perf_counter() - t
     cpu = _all_cpu() - c  # the cluster's start, the baselines and the sample's runs

@@ -10,6 +10,7 @@ big-endian.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -120,17 +121,24 @@ class RegSaveLayout:
         head = RegSaveHeader.build(dict(version=0, num_cpu_offset=self.num_cpu_offset))
         out = bytearray(head.ljust(self.num_cpu_offset, b"\0"))
         out += len(cpus).to_bytes(4, "big")
-        ids = np.array([abi.reg_id(i) for i, _, _ in self.registers], dtype=np.uint64)
-        masks = [0xFFFFFFFF if width == 4 else 0xFFFF_FFFF_FFFF_FFFF for _, _, width in self.registers]
+        ids, fields = _ids_and_fields(self.registers)
         entries = np.zeros((len(cpus), self.entries_per_cpu), dtype=ENTRY_ARRAY)
         entries["reg_id"][:, 0] = abi.reg_id("CPUSTRT")
         entries["reg_id"][:, 1:-1] = ids
         entries["reg_id"][:, -1] = abi.reg_id("CPUEND")
         for row, cpu in enumerate(cpus):
             entries["reg_value"][row, 0] = entries["reg_value"][row, -1] = cpu.id & abi.CPU_ID_MASK
-            entries["reg_value"][row, 1:-1] = [cpu.regs.get(name, 0) & mask
-                                               for (_, name, _), mask in zip(self.registers, masks)]
+            get = cpu.regs.get
+            entries["reg_value"][row, 1:-1] = [get(name, 0) & mask for name, mask in fields]
         return bytes(out) + entries.tobytes() + bytes(self.trailing_pad)
+
+
+@lru_cache(maxsize=16)
+def _ids_and_fields(registers: tuple[tuple[str, str, int], ...]) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """A layout's register ids (as an array) and (field name, value mask) per entry, made once per layout."""
+    ids = np.array([abi.reg_id(i) for i, _, _ in registers], dtype=np.uint64)
+    ids.flags.writeable = False
+    return ids, [(name, 0xFFFFFFFF if width == 4 else 0xFFFF_FFFF_FFFF_FFFF) for _, name, width in registers]
 
 
 LOPAR = RegSaveLayout("lopar", abi.REGSAVE_NUM_CPU_OFFSET_LOPAR, REGISTER_IDS)

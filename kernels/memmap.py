@@ -24,6 +24,8 @@ from kernels import versions
 from kernels.image import va
 
 FULL_DESCRIPTION_LIMIT = 64 << 20
+RECORDS_CACHE_BYTES = 16 << 20
+"""The longest run of identical struct pages PageLayout.records keeps for reuse, per kind and byte order."""
 ADDRESS_SPACE = 0x0175_0000
 """A struct address_space for page-cache pages to point at (inside the image)."""
 ANON_VMA = 0x0176_0000
@@ -86,7 +88,29 @@ class PageLayout:
         raise ValueError(f"unknown page kind {kind!r}")
 
     def records(self, count: int, kind: str, byteorder: str) -> np.ndarray:
-        """``count`` struct pages of ``kind`` as bytes in the kernel's byte order."""
+        """``count`` struct pages of ``kind`` as bytes in the kernel's byte order (read-only).
+
+        Every struct page of one kind is the same record, so the longest run built so far (up to
+        RECORDS_CACHE_BYTES) is kept on this layout and shorter runs are its beginning: each boot describes
+        the same memory again, and a long-lived worker boots thousands of kernels.
+        """
+        cache = self.__dict__.get("_records")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_records", cache)  # a frozen dataclass: the cache is not a field
+        built = cache.get((kind, byteorder))
+        if built is not None and len(built) >= count * self.size:
+            return built[:count * self.size]
+        raw = self._build_records(count, kind, byteorder)
+        raw.flags.writeable = False
+        if len(raw) <= RECORDS_CACHE_BYTES:
+            cache[(kind, byteorder)] = raw
+        return raw
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_records"}  # the cache never travels
+
+    def _build_records(self, count: int, kind: str, byteorder: str) -> np.ndarray:
         flags, refcount, mapping, mapcount = self.fields(kind)
         end = "<" if byteorder == "little" else ">"
         rec = np.zeros((count, self.size // 8), dtype=np.dtype(np.uint64).newbyteorder(end))

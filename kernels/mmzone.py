@@ -12,7 +12,7 @@ allocator keeps no buddy lists. node_states[] is mm/page_alloc.c's initializer f
 state but N_GENERIC_INITIATOR.
 """
 
-from functools import cache
+from functools import cache, lru_cache
 
 from construct import Array, Int32sb, Int32sl, Int64ub, Int64ul, Padding, Struct
 
@@ -69,6 +69,14 @@ def pgdat_value(layout: PgdatLayout, base_va: int, spanned: int, present: int) -
             "node_spanned_pages": spanned, "node_id": 0}
 
 
+@lru_cache(maxsize=64)
+def pgdat_bytes(layout: PgdatLayout, little_endian: bool, base_va: int, spanned: int, present: int) -> bytes:
+    """contig_page_data as the kernel's bytes; built once per shape (a sweep boots the same shapes over and over,
+    and building the node's zones and free lists field by field costs more than the rest of the boot's image)."""
+    pgdat, _ = structs(layout, little_endian)
+    return pgdat.build(pgdat_value(layout, base_va, spanned, present))
+
+
 def place(kernel) -> None:
     """Write contig_page_data and node_states[] into the image (after the memory map is known)."""
     layout = kernel.version.pgdat
@@ -76,12 +84,11 @@ def place(kernel) -> None:
         return
     sym, order = kernel.symbols, kernel.byteorder
     little = order == "little"
-    pgdat, _ = structs(layout, little)
     page = kernel.page_size
     spanned = kernel.machine.layout.end_of_dram // page
     present = sum(r.size for r in kernel.machine.layout.memblock_memory()) // page
-    kernel.ram.write(sym["contig_page_data"],
-                     pgdat.build(pgdat_value(layout, va(sym["contig_page_data"]), spanned, present)))
+    kernel.ram.write(sym["contig_page_data"], pgdat_bytes(layout, little, va(sym["contig_page_data"]), spanned,
+                                                          present))
     states = b"".join((0 if s == N_GENERIC_INITIATOR else 1).to_bytes(NODEMASK_SIZE, order)
                       for s in range(layout.nr_node_states))
     kernel.ram.write(sym["node_states"], states)

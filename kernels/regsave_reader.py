@@ -58,14 +58,31 @@ _FIELD_BY_ID = {abi.reg_id(ident): name for ident, name in SPR_FIELDS.items()}
 
 def set_regval(regs: dict[str, int], rid: int, value: int) -> None:
     """fadump_set_regval(): GPRnn (one or two digits), NIA, MSR, CTR, LR, XER, CR, DAR, DSISR."""
-    if rid & 0xFFFFFF0000000000 == _GPR_PREFIX:
-        gpr = gpr_index(rid)
-        if gpr >= 0:
-            regs[f"gpr{gpr}"] = value
-        return
-    name = _FIELD_BY_ID.get(rid)
+    name = _field_of(rid)
     if name:
         regs[name] = value
+
+
+def _regval_field(rid: int) -> str | None:
+    """The pt_regs field fadump_set_regval() stores register id ``rid`` in, or None when it skips it."""
+    if rid & 0xFFFFFF0000000000 == _GPR_PREFIX:
+        gpr = gpr_index(rid)
+        return f"gpr{gpr}" if gpr >= 0 else None
+    return _FIELD_BY_ID.get(rid)
+
+
+_FIELDS_SEEN: dict[int, str | None] = {}
+"""_regval_field by register id, for the ids met so far (a save area repeats the same few hundred per CPU)."""
+
+
+def _field_of(rid: int) -> str | None:
+    try:
+        return _FIELDS_SEEN[rid]
+    except KeyError:
+        name = _regval_field(rid)
+        if len(_FIELDS_SEEN) < 4096:  # ids from a damaged area need not stay
+            _FIELDS_SEEN[rid] = name
+        return name
 
 
 def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int, list[SavedCpu]]:
@@ -85,12 +102,15 @@ def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int
             raise RegSaveError("cpustrt")
         saved = SavedCpu(pairs[i][1] & abi.CPU_ID_MASK, {f: 0 for f in fields})
         i += 1
+        regs, seen = saved.regs, _FIELDS_SEEN
         while i < len(pairs):
             rid, value = pairs[i]
             i += 1
             if rid == cpuend:
                 break
-            set_regval(saved.regs, rid, value)
+            name = seen[rid] if rid in seen else _field_of(rid)  # set_regval, inlined: once per saved register
+            if name:
+                regs[name] = value
         cpus.append(saved)
     return num_cpus, cpus
 

@@ -23,6 +23,7 @@ the registers Linux reads back, zero for the rest.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 GPRS = tuple(f"gpr{i}" for i in range(32))
 FPRS = tuple(f"fpr{i}" for i in range(32))
@@ -58,7 +59,13 @@ KERNELBASE = 0xC000000000000000
 
 
 def default_registers(cpu: int, little_endian: bool) -> dict[str, int]:
-    """Plausible, distinct values for a CPU idling in a kernel (deterministic)."""
+    """Plausible, distinct values for a CPU idling in a kernel (deterministic); a new dict each call."""
+    return dict(_default_registers(cpu, little_endian))
+
+
+@lru_cache(maxsize=1024)
+def _default_registers(cpu: int, little_endian: bool) -> dict[str, int]:
+    """default_registers, made once per (cpu, byte order) in a process; callers get copies."""
     regs = {name: 0 for name in REGISTER_NAMES}
     for i in range(32):
         regs[f"gpr{i}"] = KERNELBASE | 0x0100_0000 | (cpu << 12) | (i << 4)

@@ -12,6 +12,7 @@ callers see exactly the bytes a real memmove would have left.
 """
 
 import mmap
+import threading
 
 import numpy as np
 
@@ -37,6 +38,10 @@ KEEP_RESIDENT = 64 << 20
 _SPARE: list["PartitionRAM"] = []
 """Released RAMs kept for the next run in this process (a long-lived worker); see PartitionRAM.reuse."""
 SPARE_MAX = 2
+_SPARE_LOCK = threading.Lock()
+REUSE_MAPPING = 16 << 30
+"""reuse() maps at least this much (reserving nothing: MAP_NORESERVE, pages only where written), so that a worker
+sweeping partitions of different sizes keeps one mapping and its pages."""
 
 
 class PartitionRAM:
@@ -44,11 +49,36 @@ class PartitionRAM:
 
     @classmethod
     def reuse(cls, size: int) -> "PartitionRAM":
-        """Zeroed RAM of ``size`` bytes: a released one of that size when there is one, else a new mapping."""
-        for i, ram in enumerate(_SPARE):
-            if ram.size == size:
-                return _SPARE.pop(i)
-        return cls(size)
+        """Zeroed RAM of ``size`` bytes: a released one when its mapping is large enough (the smallest such),
+        else a new mapping.
+
+        A larger mapping serves a smaller partition as well: the partition is its first ``size`` bytes, and
+        every access is checked against ``size``. Its pages from earlier runs are already there (reset()
+        zeroes them in place), so the run does not fault them in again.
+        """
+        ram = None
+        with _SPARE_LOCK:  # a Dask worker may run scenarios in several threads
+            fits = [r for r in _SPARE if len(r._map) >= size and size > 0 and size % BLOCK_SIZE == 0]
+            if fits:
+                ram = min(fits, key=lambda r: len(r._map))
+                _SPARE.remove(ram)
+        if ram is None:
+            if not 0 < size < REUSE_MAPPING or size % BLOCK_SIZE:
+                return cls(size)
+            try:
+                ram = cls(REUSE_MAPPING)  # address space only: one mapping for every smaller partition to come
+            except MemoryAccessError:  # a host that commits memory strictly (vm.overcommit_memory = 2)
+                return cls(size)
+        if ram.size != size:
+            ram.size = size
+            ram._bytes = np.frombuffer(ram._map, dtype=np.uint8)[:size]
+            ram._touched = TouchMap(size >> BLOCK_SHIFT)
+        return ram
+
+    @staticmethod
+    def drop_spares() -> None:
+        """Unmap the released RAMs kept for reuse (a process about to fork workers keeps none to share)."""
+        _SPARE.clear()  # nothing else holds them: their mappings go with them
 
     def release(self) -> None:
         """Done with this RAM: zero it (its pages go back to the kernel) and keep the mapping for reuse().
@@ -57,9 +87,10 @@ class PartitionRAM:
         nothing may read this object afterwards.
         """
         self.reset()
-        if self not in _SPARE:
-            _SPARE.append(self)
-            del _SPARE[:-SPARE_MAX]
+        with _SPARE_LOCK:
+            if self not in _SPARE:
+                _SPARE.append(self)
+                del _SPARE[:-SPARE_MAX]
 
     def __init__(self, size: int):
         if size <= 0 or size % BLOCK_SIZE:
@@ -143,13 +174,15 @@ class PartitionRAM:
 
     def write(self, addr: int, data) -> None:
         """Store bytes (or a uint8 array) at addr."""
-        if type(data) is bytes:  # the common case, straight into the mapping
+        if type(data) is bytes:  # the common case (hundreds per boot), straight into the mapping
             n = len(data)
-            self.check(addr, n)
+            if addr < 0 or addr + n > self.size:
+                self.check(addr, n)
             if self._aliases:
                 self._before_write(addr, n)
             self._map[addr:addr + n] = data
-            self._mark(addr, n)
+            if n:
+                self._touched.mark(addr >> BLOCK_SHIFT, (addr + n - 1) >> BLOCK_SHIFT)
             return
         if isinstance(data, np.ndarray):
             arr = data.view(np.uint8).reshape(-1)

@@ -4,13 +4,26 @@ Cost grows with the memory a scenario touches, not with the partition's size:
 a 64 TiB partition that wrote 256 MiB keeps a few kilobytes of flags.
 """
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 
 import numpy as np
 
 CHUNK_SHIFT = 14
 """Blocks per chunk: 16384 blocks of 64 KiB = 1 GiB of RAM per 16 KiB flag array."""
 CHUNK = 1 << CHUNK_SHIFT
+SMALL_WINDOW = 64
+"""runs() over at most this many blocks of a chunk reads their flags instead of the chunk's remembered runs."""
+
+
+def _runs_of(flags: np.ndarray, offset: int) -> tuple[list[int], list[int]]:
+    """Starts and ends (half-open, plus ``offset``) of the runs of True in ``flags``."""
+    idx = np.flatnonzero(flags)
+    if not len(idx):
+        return [], []
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    starts = np.concatenate((idx[:1], idx[breaks + 1])) + offset
+    ends = np.concatenate((idx[breaks] + 1, idx[-1:] + 1)) + offset
+    return starts.tolist(), ends.tolist()
 
 
 class TouchMap:
@@ -20,6 +33,8 @@ class TouchMap:
         self.blocks = blocks
         self._chunks: dict[int, np.ndarray] = {}
         self._order: list[int] = []
+        self._runs: dict[int, tuple[list[int], list[int]]] = {}
+        """Per chunk, its flagged runs (starts, ends) as last computed; dropped when the chunk is marked."""
 
     def mark(self, first: int, last: int) -> None:
         """Flag blocks first..last (inclusive)."""
@@ -27,6 +42,7 @@ class TouchMap:
         if c == last >> CHUNK_SHIFT and c in self._chunks:  # the common case: one chunk already there
             base = c << CHUNK_SHIFT
             self._chunks[c][first - base:last - base + 1] = True
+            self._runs.pop(c, None)
             return
         for c in range(first >> CHUNK_SHIFT, (last >> CHUNK_SHIFT) + 1):
             flags = self._chunks.get(c)
@@ -36,6 +52,7 @@ class TouchMap:
             lo = max(first, c << CHUNK_SHIFT) - (c << CHUNK_SHIFT)
             hi = min(last, ((c + 1) << CHUNK_SHIFT) - 1) - (c << CHUNK_SHIFT)
             flags[lo:hi + 1] = True
+            self._runs.pop(c, None)
 
     def runs(self, first: int, last: int) -> list[tuple[int, int]]:
         """Half-open block runs [b0, b1) of flagged blocks within first..last, merged."""
@@ -43,20 +60,35 @@ class TouchMap:
         i = bisect_left(self._order, first >> CHUNK_SHIFT)
         while i < len(self._order) and self._order[i] <= last >> CHUNK_SHIFT:
             c = self._order[i]
-            base = c << CHUNK_SHIFT
-            lo, hi = max(first, base) - base, min(last, base + CHUNK - 1) - base
-            flags = self._chunks[c][lo:hi + 1]
             i += 1
-            if not flags.any():
-                continue
-            edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
-            for b0, b1 in zip(edges[::2].tolist(), edges[1::2].tolist()):
-                s, e = base + lo + b0, base + lo + b1
+            base = c << CHUNK_SHIFT
+            lo, hi = max(first, base) - base, min(last, base + CHUNK - 1) - base + 1
+            if hi - lo <= SMALL_WINDOW:  # a few blocks (a record zeroed, a struct written): look at them directly
+                flags = self._chunks[c][lo:hi]
+                if flags.all():
+                    starts, ends = [lo], [hi]
+                elif not flags.any():
+                    continue
+                else:
+                    starts, ends = _runs_of(flags, lo)
+            else:
+                starts, ends = self._chunk_runs(c)
+            j = bisect_right(ends, lo)  # the first run that ends after lo
+            while j < len(starts) and starts[j] < hi:
+                s, e = base + max(starts[j], lo), base + min(ends[j], hi)
+                j += 1
                 if out and out[-1][1] == s:
                     out[-1] = (out[-1][0], e)
                 else:
                     out.append((s, e))
         return out
+
+    def _chunk_runs(self, c: int) -> tuple[list[int], list[int]]:
+        """The flagged runs of chunk ``c`` (block numbers within it): starts and ends, computed once per change."""
+        got = self._runs.get(c)
+        if got is None:
+            got = self._runs[c] = _runs_of(self._chunks[c], 0)
+        return got
 
     def count(self) -> int:
         """How many blocks are flagged."""

@@ -48,6 +48,8 @@ class Run(KernelActors, CaptureSteps):
         self.sc = scenario
         self.lenient = lenient
         """Drop events a crash made impossible instead of calling them a scenario mistake (explore)."""
+        self.boot_state_files = True
+        """Write each boot's /proc/device-tree under OUT/boot-N (explore's throw-away runs do without)."""
         self.export_mode = export_mode
         self.out = Path(out_dir) if out_dir else None
         self.force = force
@@ -278,12 +280,15 @@ class Run(KernelActors, CaptureSteps):
             value = k.sysfs_read(path)
             files[path] = value if isinstance(value, str) else None
         self.result.sysfs_state[k.boot] = files
-        if self.out is None:
+        if self.out is None or not self.boot_state_files:
             return
         root = self.out / f"boot-{k.boot}"
+        made = set()
         for path, raw in self.machine.devicetree.proc_files().items():
             dest = root / path.lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.parent not in made:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                made.add(dest.parent)
             dest.write_bytes(raw)
 
     def check_write(self, k, ev: Event) -> None:

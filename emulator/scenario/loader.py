@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic_core import ValidationError  # pydantic.ValidationError itself, without importing pydantic
@@ -36,11 +37,25 @@ MAX_NESTING = 16
 """A scenario nests arrays and tables a few levels deep; deeper is refused before parsing."""
 MAX_SECONDS = 1e6
 """Event times are seconds of uptime: up to about eleven days."""
+MEMO_TEXT_BYTES = 64 << 10
+"""Texts up to this size have their line scans remembered (a few hundred of them at most)."""
 
 
 def locate_lines(text: str) -> dict[tuple, int]:
     """Map key paths to the line that writes them (tables, arrays of tables, keys, array items)."""
+    return dict(_key_lines(text) if len(text) <= MEMO_TEXT_BYTES else toml_lines.key_lines(text))
+
+
+@lru_cache(maxsize=256)
+def _key_lines(text: str) -> dict[tuple, int]:
+    """toml_lines.key_lines once per text in a process (a worker loads the same scenario for every run of a sweep);
+    callers get copies."""
     return toml_lines.key_lines(text)
+
+
+@lru_cache(maxsize=256)
+def _nesting(text: str) -> tuple[int, int]:
+    return toml_lines.nesting(text)
 
 
 def load(path: str | Path) -> Scenario:
@@ -66,7 +81,7 @@ def load(path: str | Path) -> Scenario:
 
 def loads(text: str, path: str = "<scenario>") -> Scenario:
     """Parse scenario text (see load)."""
-    depth, line = toml_lines.nesting(text)
+    depth, line = _nesting(text) if len(text) <= MEMO_TEXT_BYTES else toml_lines.nesting(text)
     if depth > MAX_NESTING:
         raise ScenarioError(f"arrays or tables nested {depth} deep; a scenario needs only a few levels "
                             f"(at most {MAX_NESTING})", path, line)

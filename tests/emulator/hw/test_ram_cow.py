@@ -4,6 +4,7 @@ The model everywhere is a flat bytearray given the same operations; RAM must
 read back exactly as the model after every sequence.
 """
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -306,3 +307,53 @@ def test_a_whole_run_copies_only_what_the_capture_kernel_overwrites_and_its_vmco
         assert result.partition.firmware.bytes_moved > 32 * MiB
         assert ram.copied_late < 8 * MiB  # the capture kernel's image and scratch blocks, not the workload
         assert ram.aliased_bytes() >= 32 * MiB
+
+
+def test_a_released_larger_ram_serves_a_smaller_partition_bounded_by_its_own_size():
+    """A worker sweeping partitions of several sizes keeps using the mappings it has (their pages are there)."""
+    from emulator.errors import MemoryAccessError
+
+    PartitionRAM.drop_spares()
+    big = PartitionRAM.reuse(4 * SIZE)
+    big.write(4 * SIZE - B, b"top of the larger partition")
+    big.write(5, b"low")
+    big.release()
+    small = PartitionRAM.reuse(SIZE)
+    assert small is big and small.size == SIZE
+    assert small.read(0, SIZE) == bytes(SIZE) and small.touched_bytes() == 0
+    with pytest.raises(MemoryAccessError):
+        small.read(SIZE - 1, 2)  # the partition ends at its own size, not at the mapping's
+    assert small.touched_runs(0, SIZE) == []
+    small.write(SIZE - 4, b"edge")
+    small.release()
+    again = PartitionRAM.reuse(4 * SIZE)
+    assert again is big and again.size == 4 * SIZE
+    assert again.read(0, 4 * SIZE) == bytes(4 * SIZE)  # what both partitions wrote is gone
+
+
+def test_reuse_takes_the_smallest_spare_that_fits_and_maps_anew_when_none_does():
+    from emulator.hw.ram import REUSE_MAPPING
+
+    PartitionRAM.drop_spares()
+    small, large = PartitionRAM(SIZE), PartitionRAM(4 * SIZE)  # mappings of exactly their size
+    small.release()
+    large.release()
+    assert PartitionRAM.reuse(SIZE) is small
+    assert PartitionRAM.reuse(2 * SIZE) is large
+    fresh = PartitionRAM.reuse(8 * SIZE)  # no spare left: one mapping of REUSE_MAPPING for what comes next
+    assert fresh is not large and fresh.size == 8 * SIZE and len(fresh._map) == REUSE_MAPPING
+    with pytest.raises(Exception):
+        fresh.write(8 * SIZE, b"x")
+    huge = PartitionRAM.reuse(2 * REUSE_MAPPING)  # beyond it: a mapping of its own size
+    assert len(huge._map) == huge.size == 2 * REUSE_MAPPING
+    PartitionRAM.drop_spares()
+
+
+def test_where_the_shared_mapping_cannot_be_made_reuse_maps_just_the_partition(monkeypatch):
+    """A host that commits memory strictly refuses address space it may never use: fall back to the size asked."""
+    from emulator.hw import ram as ram_module
+
+    PartitionRAM.drop_spares()
+    monkeypatch.setattr(ram_module, "REUSE_MAPPING", 1 << 62)  # more address space than any host has
+    got = PartitionRAM.reuse(SIZE)
+    assert got.size == SIZE and len(got._map) == SIZE

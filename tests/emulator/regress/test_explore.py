@@ -188,3 +188,24 @@ def test_without_extended_os_term_a_registered_panic_is_not_dumped_but_a_system_
     assert explore_model.predict(sc, labels, up, "system-reset").outcome == "vmcore"
     points = explore.explore(str(SCENARIOS / "triggers" / "system-reset-no-os-term.toml"), workers=1)
     assert all(p.ok for p in points), [p for p in points if not p.ok]
+
+
+def test_runs_from_one_parsed_scenario_leave_it_untouched_and_match_runs_from_fresh_parses():
+    """A worker parses a scenario text once and runs deep copies of it: the injected fault of one run never
+    reaches the next, and every point is the one a fresh parse gives."""
+    from dataclasses import asdict
+
+    explore._parsed.cache_clear()
+    text = SMALL.read_text()
+    labels = explore.baseline(scenario.load(SMALL))
+    jobs = [(str(SMALL), labels, i, t, text) for i, t in ((1, "panic"), (len(labels) - 2, "system-reset"))]
+    shared = [explore.run_point(j) for j in jobs]
+    template = explore._parsed(text, str(SMALL))
+    assert explore._parsed.cache_info().hits >= 1
+    assert [f.kind for f in template.faults] == [f.kind for f in scenario.load(SMALL).faults]
+    explore._parsed.cache_clear()
+    fresh = []
+    for j in jobs:
+        explore._parsed.cache_clear()
+        fresh.append(explore.run_point(j))
+    assert [asdict(p) for p in shared] == [asdict(p) for p in fresh]

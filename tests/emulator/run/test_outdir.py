@@ -101,6 +101,30 @@ def test_a_run_that_fails_at_run_time_keeps_the_previous_results_byte_for_byte(f
     assert not list(finished.glob(STAGING_PREFIX + "*"))
 
 
+def test_a_rerun_never_renames_over_an_existing_name_and_the_results_are_the_new_runs(finished, tmp_path,
+                                                                                    monkeypatch, capsys):
+    """Each earlier result is moved aside before the new one takes its name (ext4 writes out a file's data when
+    another is renamed over it); OUT ends with the new run's files and no staging folder."""
+    renames = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renames.append((str(src), str(dst), os.path.lexists(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    (tmp_path / "small.toml").write_text(small_scenario_text(extra='[expect]\noutcome = "vmcore"\n')
+                                         .replace("0x4100000", "0x4200000"))
+    assert main(["run", str(tmp_path / "small.toml"), "--out", str(finished), "--quiet", "--force"]) == 0
+    capsys.readouterr()
+    published = [(src, dst) for src, dst, _ in renames if STAGING_PREFIX in src and STAGING_PREFIX not in dst]
+    assert {Path(dst).name for _, dst in published} >= {"vmcore", "console.log", "report.json", MANIFEST}
+    assert not [r for r in renames if r[2]], [r for r in renames if r[2]]
+    assert not list(finished.glob(STAGING_PREFIX + "*"))
+    rep = json.loads((finished / "report.json").read_text())
+    assert rep["ok"] and rep["captures"][0]["vmcore"] == str(finished / "vmcore")
+
+
 def test_force_removes_only_what_the_tool_wrote(finished, tmp_path, capsys):
     """--force replaces the earlier run's files (a vmcore.2 it wrote goes) but keeps the user's own files."""
     (finished / "vmcore.sha256").write_text("user's checksum\n")

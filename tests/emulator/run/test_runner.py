@@ -169,3 +169,23 @@ def test_a_kernel_refusing_the_command_line_is_a_scenario_mistake_located_at_ker
     assert re.fullmatch(r"<scenario>:6: the 3\.4\.0-fadump-emu kernel finds no free memory for its mem_map .*"
                         r"use a smaller fadump_reserve_mem= or crashkernel=, or a larger machine\.memory",
                         str(err.value))
+
+
+def test_a_run_without_boot_state_files_writes_no_boot_folders_and_the_same_vmcore(tmp_path):
+    """explore's throw-away runs skip OUT/boot-N/proc/device-tree; what the run saves and reports is the same."""
+    import filecmp
+
+    from emulator.run.runner import Run
+    from emulator.scenario import loader
+    from tests.conftest import small_scenario_text
+
+    text = small_scenario_text()  # 1 GiB: the sparse vmcores are compared in small reads
+    with_files = Run(loader.loads(text, "small.toml"), str(tmp_path / "with"), lenient=True).execute()
+    run = Run(loader.loads(text, "small.toml"), str(tmp_path / "without"), lenient=True)
+    run.boot_state_files = False
+    without = run.execute()
+    assert sorted(p.name for p in (tmp_path / "with").iterdir() if p.name.startswith("boot-")) == ["boot-1", "boot-2"]
+    assert not [p for p in (tmp_path / "without").iterdir() if p.name.startswith("boot-")]
+    assert without.sysfs_state == with_files.sysfs_state and without.outcome == with_files.outcome == "vmcore"
+    assert filecmp.cmp(tmp_path / "without" / "vmcore", tmp_path / "with" / "vmcore", shallow=False)
+    assert without.partition.console.text() == with_files.partition.console.text()

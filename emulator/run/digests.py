@@ -217,8 +217,9 @@ class DigestMemo:
             slots[new] = np.arange(base, base + len(new))
             self.owner[base:base + len(new)] = new + first
             self.used += len(new)
-            order = np.argsort(self.owner[:self.used], kind="stable")
-            self._keys, self._key_slots = self.owner[:self.used][order], order
+            at = np.searchsorted(self._keys, new + first)  # new grains are ascending: merge, not re-sort
+            self._keys = np.insert(self._keys, at, new + first)
+            self._key_slots = np.insert(self._key_slots, at, np.arange(base, base + len(new)))
         kept = np.concatenate([old, new])
         if len(kept):
             self.data[slots[kept]] = rows[kept]

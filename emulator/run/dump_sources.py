@@ -14,6 +14,7 @@ file size) tells a verbatim copy from a dump some tool rewrote.
 
 import errno
 import os
+import threading
 
 from emulator.run.digests import digest
 from emulator.errors import BadInputError
@@ -22,6 +23,8 @@ from emulator.run.verify import candidate_spans, read_spans
 from emulator.vmcore.vmcore_file import VmcoreFile, open_regular
 
 KDUMP_SIGNATURE = b"KDUMP   "
+_READ_BUFFER = threading.local()
+"""Each thread's buffer for reading saved files back (Dask runs several verifications at once in threads)."""
 FLAT_SIGNATURE = b"makedumpfile"
 
 
@@ -65,7 +68,6 @@ class ElfFileSource:
     def __init__(self, path: str, saved: dict | None):
         self.path = path
         self.core = VmcoreFile(path)
-        self._buffer = bytearray()
         self.problems: list[str] = []
         size = self.core.size
         mine = [Range(p, p + m) for p, m in self.covered()]
@@ -118,11 +120,13 @@ class ElfFileSource:
             yield from read_spans(spans, lambda p, n, ph=ph: self._read(ph, p, n))
 
     def _read(self, ph, paddr: int, n: int) -> memoryview:
-        """The file's bytes for [paddr, paddr+n), read into one buffer reused for every piece (a fresh
-        buffer per piece costs a page fault per page); valid until the next read."""
-        if len(self._buffer) < n:
-            self._buffer = bytearray(n)
-        view = memoryview(self._buffer)[:n]
+        """The file's bytes for [paddr, paddr+n), read into one buffer this thread reuses for every piece of
+        every file it verifies (a fresh buffer per piece costs a page fault per page, a fresh zeroed one per
+        file a memset); valid until the next read."""
+        buffer = getattr(_READ_BUFFER, "bytes", None)
+        if buffer is None or len(buffer) < n:
+            buffer = _READ_BUFFER.bytes = bytearray(n)
+        view = memoryview(buffer)[:n]
         return view[:os.preadv(self.core._fd, [view], ph.p_offset + paddr - ph.p_paddr)]
 
     def _data_runs(self, lo: int, hi: int) -> list[tuple[int, int]]:

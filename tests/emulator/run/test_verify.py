@@ -353,3 +353,29 @@ def test_a_grain_changed_inside_a_run_of_equal_grains_is_caught(tmp_path):
         assert not v["ok"] and v["differs"] == [grain_range(0x8000000 + grain * GRAIN)], v
         flip(vmcore, off, 3)
     assert verdict(out, vmcore)["ok"]
+
+
+def test_each_thread_reads_files_back_into_its_own_buffer_kept_between_files(run_dir, copy):
+    """dump_sources._READ_BUFFER: one buffer per thread, reused for the next file (no new zeroed buffer per
+    verification); another thread (a Dask worker's) reads into its own, and both verdicts stay right."""
+    import threading
+
+    from emulator.run import dump_sources
+
+    assert verdict(run_dir, copy)["ok"]
+    mine = dump_sources._READ_BUFFER.bytes
+    at = grain_start(copy, written_offsets(copy)[1]) + 9
+    flip(copy, at, 2)
+    assert not verdict(run_dir, copy)["ok"]
+    assert dump_sources._READ_BUFFER.bytes is mine  # a file needing no larger pieces: the same buffer
+    flip(copy, at, 2)
+    seen = {}
+
+    def verify_in_a_thread():
+        seen["ok"] = verdict(run_dir, copy)["ok"]
+        seen["buffer"] = dump_sources._READ_BUFFER.bytes
+
+    t = threading.Thread(target=verify_in_a_thread)
+    t.start()
+    t.join()
+    assert seen["ok"] and seen["buffer"] is not mine

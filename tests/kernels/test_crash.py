@@ -3,23 +3,11 @@ enter_rtas, and what firmware does with a system reset the kernel returns from. 
 path (and the hardware's), not the run's."""
 
 from emulator.hw.cpu import TRAP_SYSTEM_RESET
-from emulator.units import GiB
 from firmware import abi
-from firmware.machine import Machine, MachineConfig
 from kernels.crash import ENTER_RTAS, TRAP_DATA_ACCESS, Verdict
-from kernels.linux610 import Linux610
-from kernels.versions import LINUX_6_10
+from tests.kernels.booting import booted
 
 NIP = 0xC000_0000_000A_5F10
-
-
-def booted(cls=Linux610, cmdline: str = "fadump=on", **config):
-    m = Machine(MachineConfig(**{"memory": 1 * GiB, "cpus": 4, **config}))
-    m.power_on(cmdline)
-    k = cls(m, cmdline, LINUX_6_10.release, m.boot_count, 0)
-    m.env.process(k.boot_sequence())
-    m.env.run()
-    return k
 
 
 def test_an_oops_frame_holds_trap_0x300_under_the_registers_the_trigger_gives():

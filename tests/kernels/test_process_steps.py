@@ -11,18 +11,9 @@ from kernels.process_steps import RTAS_TIMED_OUT, Checkpoint
 from kernels.linux610 import Linux610
 from kernels.linux612 import Linux612
 from kernels.versions import LINUX_6_10
+from tests.kernels.booting import booted
 
 SYSFS = "/sys/kernel/fadump"
-
-
-def booted(cls=Linux610, cmdline: str = "fadump=on"):
-    """A kernel of ``cls`` booted to userspace on a 1 GiB, 4-CPU partition."""
-    m = Machine(MachineConfig(memory=1 * GiB, cpus=4))
-    m.power_on(cmdline)
-    k = cls(m, cmdline, LINUX_6_10.release, m.boot_count, 0)
-    m.env.process(k.boot_sequence())
-    m.env.run()
-    return k
 
 
 def test_a_busy_rtas_call_is_a_timeout_another_process_sees_pass():

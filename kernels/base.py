@@ -21,11 +21,24 @@ from kernels.versions import LINUX_6_10, Version
 from kernels.vmcore import ProcVmcore, VmcoreError
 
 
+SCRATCH_TILE = 64 << 10
+"""About how many bytes of the scratch pattern write_scratch writes at a time."""
+
+
 @lru_cache(maxsize=4)
-def _scratch_block(boot: int, size: int) -> bytes:
-    """What a young kernel's initramfs and page cache leave in memory: made once per boot number."""
+def _scratch_tile(boot: int) -> bytes:
+    """Whole repeats of what a young kernel's initramfs and page cache leave in memory, about SCRATCH_TILE
+    bytes: made once per boot number."""
     pattern = f"boot {boot} initramfs/page cache ".encode()
-    return (pattern * (size // len(pattern) + 1))[:size]
+    return pattern * max(1, SCRATCH_TILE // len(pattern))
+
+
+def write_scratch(ram, start: int, size: int, boot: int) -> None:
+    """Fill [start, start+size) with boot ``boot``'s scratch pattern, repeated from ``start``, a tile at a time
+    (not one block of ``size`` bytes built first: 4 MiB per boot of fresh memory for one copy)."""
+    tile = _scratch_tile(boot)
+    for off in range(0, size, len(tile)):
+        ram.write(start + off, tile if off + len(tile) <= size else tile[:size - off])
 
 MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
 """A profile's ``memory_model`` names how its struct pages are laid out and found."""
@@ -211,8 +224,7 @@ class Kernel(CrashPaths, ProcessSteps):
         self.image.load(self.ram, self.boot)
         tasks.place(self)
         start, size = CAPTURE_SCRATCH
-        block = _scratch_block(self.boot, size)
-        self.ram.write(start, block)
+        write_scratch(self.ram, start, size, self.boot)
         if self.page_layout is not None:
             self.memmap = MEMORY_MODELS[self.memory_model](self, self.page_layout)
             self.memmap.place()

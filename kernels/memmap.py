@@ -26,6 +26,10 @@ from kernels.image import va
 FULL_DESCRIPTION_LIMIT = 64 << 20
 RECORDS_CACHE_BYTES = 16 << 20
 """The longest run of identical struct pages PageLayout.records keeps for reuse, per kind and byte order."""
+TILE_RECORDS = 4096
+"""MemMap writes a long run of identical struct pages as repeats of this many records (229 KiB of 56-byte
+pages), not as one array of the whole run: an 8 GiB partition's mem_map is 7.3 MB, which a process would
+allocate, zero and fill only to copy it into RAM once."""
 ADDRESS_SPACE = 0x0175_0000
 """A struct address_space for page-cache pages to point at (inside the image)."""
 ANON_VMA = 0x0176_0000
@@ -191,4 +195,9 @@ class MemMap(StructPages):
         if last <= first:
             return
         L = self.layout
-        self.k.ram.write(self.base + first * L.size, L.records(last - first, kind, self.k.byteorder))
+        count = last - first
+        tile = L.records(min(count, TILE_RECORDS), kind, self.k.byteorder)
+        at = self.base + first * L.size
+        for done in range(0, count, TILE_RECORDS):
+            n = min(TILE_RECORDS, count - done)
+            self.k.ram.write(at + done * L.size, tile[:n * L.size])

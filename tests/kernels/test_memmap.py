@@ -91,3 +91,26 @@ def test_6_12_publishes_the_measured_page_flag_numbers():
                  "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-268435456"):
         assert line in lines
     assert not any(line.startswith("NUMBER(PG_slab)") for line in lines)
+
+
+def test_a_long_run_of_struct_pages_is_written_in_tiles_and_reads_back_as_one_array():
+    """MemMap._describe writes TILE_RECORDS records at a time: the bytes in RAM are the whole run's records,
+    across tile boundaries and a short last tile, and no array longer than one tile is ever built."""
+    from types import SimpleNamespace
+
+    from emulator.hw.ram import PartitionRAM
+    from kernels.memmap import TILE_RECORDS, MemMap, PageLayout
+
+    layout = PageLayout.of(versions.PAGE_3_4)  # a fresh layout: its records cache starts empty
+    count = 2 * TILE_RECORDS + 5
+    ram = PartitionRAM(64 << 20)
+    kernel = SimpleNamespace(ram=ram, page_size=4096, byteorder="big",
+                             machine=SimpleNamespace(layout=SimpleNamespace(end_of_dram=ram.size)))
+    mm = MemMap(kernel, layout)
+    mm.base = 0x100000
+    mm._describe(3 * 4096, count * 4096, "free")
+    whole = layout._build_records(count, "free", "big").tobytes()
+    at = mm.base + 3 * layout.size
+    assert ram.read(at, len(whole)) == whole
+    assert ram.read(at + len(whole), layout.size) == bytes(layout.size)  # nothing written past the run
+    assert max(len(a) for a in layout.__dict__["_records"].values()) == TILE_RECORDS * layout.size

@@ -239,7 +239,7 @@ class Kernel(CrashPaths, ProcessSteps):
             end = self.machine.layout.end_of_dram
             for r in self.machine.layout.memblock_memory():
                 for spot in range(r.start + (1 << 30), r.end - size, max(1 << 30, (end // 8) & ~0xFFFF)):
-                    self.ram.write(spot, block)
+                    write_scratch(self.ram, spot, size, self.boot)
 
     def crash_save_vmcoreinfo_init(self) -> None:
         """subsys_initcall crash_save_vmcoreinfo_init(): write the VMCOREINFO note (keys of the release)."""

@@ -139,3 +139,45 @@ def test_a_process_that_already_imported_the_run_keeps_its_collector_as_it_was()
     with cli.importing():
         assert gc.isenabled()
     assert gc.get_freeze_count() == before
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_a_command_line_naming_a_subcommand_builds_only_that_subcommand_and_parses_as_the_whole_parser():
+    """parser_for(argv) builds one subparser when argv starts with a subcommand: the same help, defaults and
+    parse as in the parser with all of them, for every subcommand."""
+    from emulator import cli
+
+    whole = _subcommands(cli.build_parser())
+    assert len(whole) > 10
+    for name, full in whole.items():
+        argv = [name, "--", "x"] if name in ("gdb", "drgn", "crash") else [name]
+        one = cli.parser_for([name])
+        assert list(_subcommands(one)) == [name]
+        assert _subcommands(one)[name].format_help() == full.format_help()
+        try:
+            expected = vars(cli.build_parser().parse_args(argv[:1]))
+        except SystemExit:  # a subcommand with a required argument: both parsers must refuse it alike
+            expected = "exit"
+        try:
+            got = vars(one.parse_args(argv[:1]))
+        except SystemExit:
+            got = "exit"
+        assert got == expected, name
+
+
+def test_an_unknown_or_missing_subcommand_gets_the_whole_parser_listing_every_subcommand(capsys):
+    from emulator import cli
+
+    for argv in (["rnu"], ["--version"], []):
+        assert len(_subcommands(cli.parser_for(argv))) == len(_subcommands(cli.build_parser()))
+    try:
+        cli.main(["rnu"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'rnu'" in err and "'explore'" in err and "'run'" in err

@@ -143,3 +143,10 @@ def apply(ram: PartitionRAM, op: tuple) -> None:
         ram.copy(addr, value, length)
     else:
         ram.read(addr, length)
+
+
+def test_a_mapping_too_large_for_block_flags_is_zeroed_in_place_at_reset(monkeypatch):
+    monkeypatch.setattr(ram_module, "REUSE_MAPPING", SIZE // 2)
+    ram = used_then_reset()
+    assert ram.stale_bytes() == 0
+    assert ram.read(0, SIZE) == bytes(SIZE)

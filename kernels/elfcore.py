@@ -4,10 +4,13 @@ Mirrors ``append_elf_note``/``final_note`` (kernel/crash_core.c; kexec.c in
 3.4) and the Ehdr set-up of ``fadump_init_elfcore_header`` (fadump.c).
 """
 
+import struct
+from functools import cache
+
 from construct import Container
 
 from kernels.structs import (
-    EHDR_SIZE, ELFDATA2LSB, ELFDATA2MSB, EM_PPC64, ET_CORE, EV_CURRENT, NOTE_HEADER_SIZE,
+    EHDR_SIZE, ELF_NGREG, ELFDATA2LSB, ELFDATA2MSB, EM_PPC64, ET_CORE, EV_CURRENT, NOTE_HEADER_SIZE,
     PHDR_SIZE, KernelStructs,
 )
 
@@ -63,7 +66,38 @@ def phdr(ks: KernelStructs, p_type: int, p_offset: int = 0, p_vaddr: int = 0, p_
 
 
 def prstatus(ks: KernelStructs, regs: list[int], pid: int = 0) -> bytes:
-    """struct elf_prstatus with pr_reg = the pt_regs slots (ppc_elf_core_copy_regs), rest zero."""
+    """struct elf_prstatus with pr_reg = the pt_regs slots (ppc_elf_core_copy_regs), rest zero.
+
+    Every field but pr_pid and pr_reg is zero: they are stored into an all-zero elf_prstatus built once per
+    layout (a CPU note per CPU per crash made building the whole struct a visible share of a sweep's runs).
+    """
+    zero, pid_at, reg_at = _prstatus_template(ks)
+    order = "<" if ks.little_endian else ">"
+    try:
+        pr_reg = struct.pack(f"{order}{ELF_NGREG}Q", *(list(regs) + [0] * ELF_NGREG)[:ELF_NGREG])
+        pr_pid = struct.pack(f"{order}i", pid)
+    except struct.error:  # a value that does not fit: construct says which field
+        return _prstatus_built(ks, regs, pid)
+    out = bytearray(zero)
+    out[pid_at:pid_at + 4] = pr_pid
+    out[reg_at:reg_at + len(pr_reg)] = pr_reg
+    return bytes(out)
+
+
+
+@cache
+def _prstatus_template(ks: KernelStructs) -> tuple[bytes, int, int]:
+    """An all-zero elf_prstatus and the offsets of pr_pid and pr_reg, from the struct's declaration."""
+    offsets, at = {}, 0
+    for field in ks.elf_prstatus.subcons:
+        if field.name:
+            offsets[field.name] = at
+        at += field.sizeof()
+    return _prstatus_built(ks, [], 0), offsets["pr_pid"], offsets["pr_reg"]
+
+
+def _prstatus_built(ks: KernelStructs, regs: list[int], pid: int) -> bytes:
+    """elf_prstatus built field by field by construct (the reference the template is made from)."""
     zero_tv = dict(tv_sec=0, tv_usec=0)
     pr_reg = (list(regs) + [0] * 48)[:48]
     return ks.elf_prstatus.build(dict(

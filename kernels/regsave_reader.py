@@ -94,8 +94,14 @@ def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int
     start = addr + num_cpu_offset + 4
     count = max(0, (addr + length - start) // abi.REGSAVE_ENTRY_SIZE)
     # The area as (id, value) pairs: RegEntry's layout, read in one go.
-    pairs = np.frombuffer(ram.read(start, count * abi.REGSAVE_ENTRY_SIZE), dtype=">u8").reshape(-1, 2).tolist()
+    entries = np.frombuffer(ram.read(start, count * abi.REGSAVE_ENTRY_SIZE), dtype=">u8").reshape(-1, 2)
     cpustrt, cpuend = abi.reg_id("CPUSTRT"), abi.reg_id("CPUEND")
+    # The walk below stops after the num_cpus-th CPUEND (every CPUEND ends a CPU's list): entries after it,
+    # the room left for every possible CPU, are never looked at and need not become Python lists.
+    ends = np.flatnonzero(entries[:, 0] == cpuend)
+    if 0 < num_cpus <= len(ends):
+        entries = entries[:ends[num_cpus - 1] + 1]
+    pairs = entries.tolist()
     cpus, i = [], 0
     for _ in range(num_cpus):
         if i >= len(pairs) or pairs[i][0] != cpustrt:

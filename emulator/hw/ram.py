@@ -18,7 +18,7 @@ import numpy as np
 
 from emulator.errors import MemoryAccessError
 from emulator.hw.ram_alias import AliasTable
-from emulator.hw.touchmap import TouchMap
+from emulator.hw.touchmap import TouchMap, _runs_of
 from emulator.units import fmt_size
 
 BLOCK_SHIFT = 16
@@ -106,6 +106,11 @@ class PartitionRAM:
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._touched = TouchMap(size >> BLOCK_SHIFT)
         self._aliases = AliasTable(BLOCK_SIZE)
+        self._stale = bytearray()
+        """One flag per block of the mapping (empty until a reset leaves any): 1 where the block still holds an
+        earlier run's bytes, which read as zero. reset() leaves them for the next run to overwrite (a whole
+        block written needs no zeroing first); any other access to them zeroes them first (_unstale)."""
+        self._stale_count = 0
         self.copied_late = 0
         """Bytes that copies recorded as aliases have moved since, because one side was written."""
 
@@ -141,6 +146,9 @@ class PartitionRAM:
     def read(self, addr: int, length: int) -> bytes:
         """A copy of [addr, addr+length)."""
         self.check(addr, length)
+        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
+                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+            self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             return b"".join(self._bytes[p:p + n].tobytes() for p, n in self._pieces(addr, length))
         return self._bytes[addr:addr + length].tobytes()
@@ -151,6 +159,9 @@ class PartitionRAM:
         Valid until the next write to RAM (like any view of memory that changes).
         """
         self.check(addr, length)
+        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
+                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+            self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             pieces = self._pieces(addr, length)
             v = (self._bytes[pieces[0][0]:pieces[0][0] + length] if len(pieces) == 1
@@ -164,6 +175,9 @@ class PartitionRAM:
         """[addr, addr+length) as read-only arrays of RAM's own bytes, in order: what view() gives, without
         joining the pieces an aliased range reads from into one new array. Valid until the next write."""
         self.check(addr, length)
+        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
+                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+            self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             out = [self._bytes[p:p + n] for p, n in self._pieces(addr, length)]
         else:
@@ -178,6 +192,9 @@ class PartitionRAM:
             n = len(data)
             if addr < 0 or addr + n > self.size:
                 self.check(addr, n)
+            if self._stale_count and n and self._stale.find(1, addr >> BLOCK_SHIFT,
+                                                            ((addr + n - 1) >> BLOCK_SHIFT) + 1) >= 0:
+                self._unstale(addr, n, overwritten=True)
             if self._aliases:
                 self._before_write(addr, n)
             self._map[addr:addr + n] = data
@@ -191,6 +208,8 @@ class PartitionRAM:
         else:
             raise TypeError(f"RAM.write takes bytes or a numpy array, not {type(data).__name__}")
         self.check(addr, len(arr))
+        if self._stale_count:
+            self._unstale(addr, len(arr), overwritten=True)
         if self._aliases:
             self._before_write(addr, len(arr))
         self._bytes[addr:addr + len(arr)] = arr
@@ -199,6 +218,8 @@ class PartitionRAM:
     def fill(self, addr: int, length: int, value: int = 0) -> None:
         """Set [addr, addr+length) to one byte value (zeroing untouched memory is free)."""
         self.check(addr, length)
+        if self._stale_count:
+            self._unstale(addr, length, overwritten=value != 0)
         if self._aliases:
             self._before_write(addr, length)
         if value == 0:
@@ -219,27 +240,69 @@ class PartitionRAM:
         self.check(dst, length)
         if length == 0:
             return 0
+        if self._stale_count:
+            self._unstale(src, length)
+            self._unstale(dst, length)
         if src < dst + length and dst < src + length:
             return self._copy_now(src, dst, length, progress)
         return self._copy_lazily(src, dst, length, progress)
 
     def reset(self) -> None:
-        """Make every byte zero again, keeping the mapping.
+        """Make every byte read as zero again, keeping the mapping.
 
-        Up to KEEP_RESIDENT written bytes are zeroed in place: the next run, which writes much the same
-        places, finds its pages already there (a memset costs a fifth of giving pages back with
-        MADV_DONTNEED and faulting them in again). Beyond that the written pages go back to the kernel.
+        Up to KEEP_RESIDENT written bytes stay in place as stale blocks: the next run, which writes much
+        the same places, finds its pages already there (a memset costs a fifth of giving pages back with
+        MADV_DONTNEED and faulting them in again), and a block it overwrites whole is never zeroed at all;
+        any other first access to a stale block zeroes it (_unstale). Beyond that the written pages go back
+        to the kernel.
         """
         runs = self._touched.runs(0, (self.size >> BLOCK_SHIFT) - 1)
-        in_place = self.touched_bytes() <= KEEP_RESIDENT
-        for b0, b1 in runs:
-            if in_place:
-                self._bytes[b0 << BLOCK_SHIFT:b1 << BLOCK_SHIFT] = 0
-            else:
+        if self.touched_bytes() + self.stale_bytes() > KEEP_RESIDENT:
+            if self._stale_count:
+                starts, ends = _runs_of(np.frombuffer(self._stale, dtype=np.uint8), 0)
+                runs = _merge(runs + list(zip(starts, ends)))
+            for b0, b1 in runs:
                 self._map.madvise(MADV_DONTNEED, b0 << BLOCK_SHIFT, (b1 - b0) << BLOCK_SHIFT)
+            self._stale, self._stale_count = bytearray(), 0
+        elif len(self._map) <= REUSE_MAPPING:  # one flag per block: a few hundred KiB at most
+            if not self._stale:
+                self._stale = bytearray(len(self._map) >> BLOCK_SHIFT)
+            for b0, b1 in runs:
+                self._stale[b0:b1] = b"\x01" * (b1 - b0)
+            self._stale_count = self._stale.count(1)
+        else:  # a huge mapping keeps no flags: zero in place
+            for b0, b1 in runs:
+                self._bytes[b0 << BLOCK_SHIFT:b1 << BLOCK_SHIFT] = 0
         self._touched = TouchMap(self.size >> BLOCK_SHIFT)
         self._aliases.clear()
         self.copied_late = 0
+
+    def stale_bytes(self) -> int:
+        """How many bytes still hold an earlier run's data (reading as zero) until they are written or read."""
+        return self._stale_count << BLOCK_SHIFT
+
+    def _unstale(self, addr: int, length: int, overwritten: bool = False) -> None:
+        """Before [addr, addr+length) is accessed: its stale blocks become zero and stop being stale.
+
+        With ``overwritten`` (the caller is about to store every byte of the range) the blocks the range
+        covers whole are not zeroed, only the partial blocks at its ends.
+        """
+        if length <= 0:
+            return
+        b0, b1 = addr >> BLOCK_SHIFT, ((addr + length - 1) >> BLOCK_SHIFT) + 1
+        flags = self._stale
+        if not self._stale_count or flags.find(1, b0, b1) < 0:
+            return
+        w0, w1 = (-(-addr >> BLOCK_SHIFT), (addr + length) >> BLOCK_SHIFT) if overwritten else (b0, b0)
+        if b1 - b0 <= 64:
+            blocks = [b for b in range(b0, b1) if flags[b]]
+        else:
+            blocks = (np.flatnonzero(np.frombuffer(flags, dtype=np.uint8)[b0:b1]) + b0).tolist()
+        for b in blocks:
+            flags[b] = 0
+            if not w0 <= b < w1:
+                self._bytes[b << BLOCK_SHIFT:(b + 1) << BLOCK_SHIFT] = 0
+        self._stale_count -= len(blocks)
 
     def aliased_bytes(self) -> int:
         """How many bytes currently read as a copy that has not been made yet."""

@@ -285,3 +285,19 @@ def test_the_reader_takes_a_one_digit_gpr_id_like_a_two_digit_one():
     regs = {f"gpr{i}": 0 for i in range(32)}
     regsave_reader.set_regval(regs, abi.reg_id("GPR5"), 0x1234)
     assert regs["gpr5"] == 0x1234
+
+
+@pytest.mark.parametrize("layout", [regsave.LOPAR, regsave.QEMU], ids=["lopar", "qemu"])
+def test_the_reader_takes_only_the_first_num_cpus_lists_and_refuses_a_num_cpus_beyond_the_lists(cpus, layout):
+    """fadump_build_cpu_notes / rtas_fadump_build_cpu_notes (fadump.c 3.4, rtas-fadump.c 6.10) walk NumCpus
+    CPU lists, each from CPUSTRT to CPUEND; lists after them are never read, and a missing one is -ENOENT."""
+    data = bytearray(regsave.build(cpus, layout).ljust(regsave.area_size(6, layout), b"\0"))
+    at = int.from_bytes(data[12:16], "big")  # NumCpusOffset
+    whole = regsave_reader.read_area(FakeRam(ADDR, bytes(data)), ADDR, len(data), PT_REGS_FIELDS_6_10)[1]
+    data[at:at + 4] = (2).to_bytes(4, "big")
+    num, saved = regsave_reader.read_area(FakeRam(ADDR, bytes(data)), ADDR, len(data), PT_REGS_FIELDS_6_10)
+    assert num == 2
+    assert [(s.cpu, s.regs) for s in saved] == [(s.cpu, s.regs) for s in whole[:2]]
+    data[at:at + 4] = (4).to_bytes(4, "big")
+    with pytest.raises(regsave_reader.RegSaveError):
+        regsave_reader.read_area(FakeRam(ADDR, bytes(data)), ADDR, len(data), PT_REGS_FIELDS_6_10)

@@ -1,6 +1,7 @@
 """Exploration: a crash at every lifecycle boundary, held to an independent model and to the digests."""
 
 import json
+import pickle
 from pathlib import Path
 
 from emulator.regress import explore
@@ -191,8 +192,8 @@ def test_without_extended_os_term_a_registered_panic_is_not_dumped_but_a_system_
 
 
 def test_runs_from_one_parsed_scenario_leave_it_untouched_and_match_runs_from_fresh_parses():
-    """A worker parses a scenario text once and runs deep copies of it: the injected fault of one run never
-    reaches the next, and every point is the one a fresh parse gives."""
+    """A worker parses a scenario text once and runs copies of it (unpickled from the kept template): the
+    injected fault of one run never reaches the next, and every point is the one a fresh parse gives."""
     from dataclasses import asdict
 
     explore._parsed.cache_clear()
@@ -200,9 +201,10 @@ def test_runs_from_one_parsed_scenario_leave_it_untouched_and_match_runs_from_fr
     labels = explore.baseline(scenario.load(SMALL))
     jobs = [(str(SMALL), labels, i, t, text) for i, t in ((1, "panic"), (len(labels) - 2, "system-reset"))]
     shared = [explore.run_point(j) for j in jobs]
-    template = explore._parsed(text, str(SMALL))
+    template = pickle.loads(explore._parsed(text, str(SMALL)))
     assert explore._parsed.cache_info().hits >= 1
     assert [f.kind for f in template.faults] == [f.kind for f in scenario.load(SMALL).faults]
+    assert template == scenario.loads(text, str(SMALL))  # the kept copy is the parse, field for field
     explore._parsed.cache_clear()
     fresh = []
     for j in jobs:

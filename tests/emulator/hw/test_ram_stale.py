@@ -1,0 +1,152 @@
+"""Tests for PartitionRAM.reset's stale blocks: a reused RAM reads as zero although reset zeroes nothing.
+
+reset() keeps the bytes an earlier run wrote in place (stale blocks) so that the next run, which writes much
+the same places, overwrites them without zeroing them first; every other access zeroes them before it looks.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import emulator.hw.ram as ram_module
+from emulator.hw.ram import BLOCK_SIZE, PartitionRAM
+
+B = BLOCK_SIZE
+SIZE = 8 * B
+
+
+def used_then_reset(pattern: int = 0xA5) -> PartitionRAM:
+    """A RAM whose every byte an earlier run set to ``pattern``, then reset for the next run."""
+    ram = PartitionRAM(SIZE)
+    ram.fill(0, SIZE, pattern)
+    ram.reset()
+    return ram
+
+
+def test_reset_keeps_written_blocks_as_stale_and_marks_nothing_written():
+    ram = used_then_reset()
+    assert ram.stale_bytes() == SIZE
+    assert ram.touched_bytes() == 0
+
+
+@pytest.mark.parametrize("access", [
+    lambda r: r.read(0, SIZE),
+    lambda r: r.view(0, SIZE).tobytes(),
+    lambda r: b"".join(v.tobytes() for v in r.views(0, SIZE)),
+])
+def test_every_reader_sees_zeros_where_the_earlier_run_wrote(access):
+    ram = used_then_reset()
+    assert access(ram) == bytes(SIZE)
+    assert ram.stale_bytes() == 0
+
+
+def test_a_read_zeroes_only_the_stale_blocks_it_reaches():
+    ram = used_then_reset()
+    assert ram.read_u64(3 * B + 8, "big") == 0
+    assert ram.stale_bytes() == SIZE - B
+
+
+def test_a_write_over_whole_stale_blocks_stores_exactly_its_bytes():
+    ram = used_then_reset()
+    ram.write(2 * B, bytes([7]) * (2 * B))
+    assert ram.stale_bytes() == SIZE - 2 * B
+    assert ram.read(2 * B, 2 * B) == bytes([7]) * (2 * B)
+
+
+def test_a_partial_write_leaves_the_rest_of_its_stale_block_zero():
+    ram = used_then_reset()
+    ram.write(B + 100, b"\x01\x02")
+    assert ram.read(B, B) == bytes(100) + b"\x01\x02" + bytes(B - 102)
+    ram.write(5 * B - 3, np.full(B + 6, 9, dtype=np.uint8))  # a uint8 array across three blocks
+    assert ram.read(4 * B, 3 * B) == bytes(B - 3) + bytes([9]) * (B + 6) + bytes(B - 3)
+
+
+def test_a_copy_from_stale_memory_copies_zeros_and_onto_it_leaves_no_earlier_bytes():
+    ram = used_then_reset()
+    ram.write(0, b"\x11" * 10)
+    ram.copy(4 * B, 0, 2 * B)  # from stale (zero) memory over written memory
+    ram.copy(0, 6 * B + 5, 20)  # onto a stale block, partly
+    assert ram.read(0, SIZE) == bytes(SIZE)
+
+
+def test_fill_with_zero_clears_stale_blocks_and_fill_with_a_value_sets_them():
+    ram = used_then_reset()
+    ram.fill(0, B + 1, 0)
+    ram.fill(3 * B + 1, 2, 0x33)
+    assert ram.read(0, 4 * B) == bytes(3 * B + 1) + b"\x33\x33" + bytes(B - 3)
+
+
+def test_a_second_reset_keeps_blocks_nobody_touched_stale():
+    ram = used_then_reset()
+    ram.write(0, b"x")
+    ram.reset()
+    assert ram.stale_bytes() == SIZE
+    assert ram.read(0, SIZE) == bytes(SIZE)
+
+
+def test_beyond_keep_resident_the_written_pages_go_back_to_the_kernel(monkeypatch):
+    monkeypatch.setattr(ram_module, "KEEP_RESIDENT", 2 * B)
+    ram = used_then_reset()
+    assert ram.stale_bytes() == 0
+    assert ram.read(0, SIZE) == bytes(SIZE)
+
+
+def test_a_reused_smaller_partition_does_not_see_the_earlier_partitions_bytes():
+    PartitionRAM.drop_spares()
+    big = PartitionRAM.reuse(4 * B)
+    big.fill(0, 4 * B, 0x5A)
+    big.release()
+    small = PartitionRAM.reuse(2 * B)
+    assert small is big
+    assert small.read(0, 2 * B) == bytes(2 * B)
+    small.release()
+    again = PartitionRAM.reuse(4 * B)
+    assert again.read(0, 4 * B) == bytes(4 * B)
+    PartitionRAM.drop_spares()
+
+
+@st.composite
+def ops(draw):
+    kind = draw(st.sampled_from(["bytes", "array", "fill", "copy", "read"]))
+    addr = draw(st.integers(0, SIZE - 1))
+    length = draw(st.integers(0, min(3 * B, SIZE - addr)))
+    if kind == "copy":
+        return kind, addr, length, draw(st.integers(0, SIZE - length))
+    return kind, addr, length, draw(st.integers(0, 255))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=st.lists(ops(), max_size=6), after=st.lists(ops(), min_size=1, max_size=8))
+def test_after_reset_any_sequence_of_accesses_behaves_like_a_fresh_ram(before, after):
+    """Whatever an earlier run wrote, the next run sees exactly what it would see on a never-used RAM."""
+    used, fresh = PartitionRAM(SIZE), PartitionRAM(SIZE)
+    for ram, script in ((used, before), (used, [("reset",)]), (used, after), (fresh, after)):
+        for op in script:
+            apply(ram, op)
+    assert used.read(0, SIZE) == fresh.read(0, SIZE)
+
+
+def apply(ram: PartitionRAM, op: tuple) -> None:
+    kind = op[0]
+    if kind == "reset":
+        ram.reset()
+        return
+    _, addr, length, value = op
+    if kind == "bytes":
+        ram.write(addr, bytes([value or 1]) * length)
+    elif kind == "array":
+        ram.write(addr, np.full(length, value, dtype=np.uint8))
+    elif kind == "fill":
+        ram.fill(addr, length, value)
+    elif kind == "copy":
+        ram.copy(addr, value, length)
+    else:
+        ram.read(addr, length)
+
+
+def test_a_mapping_too_large_for_block_flags_is_zeroed_in_place_at_reset(monkeypatch):
+    monkeypatch.setattr(ram_module, "REUSE_MAPPING", SIZE // 2)
+    ram = used_then_reset()
+    assert ram.stale_bytes() == 0
+    assert ram.read(0, SIZE) == bytes(SIZE)

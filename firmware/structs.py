@@ -94,6 +94,12 @@ def overlap_destination(mem: Container) -> Container:
     return bad
 
 
+def requested_section(kind: int, source: int, length: int, destination: int) -> Container:
+    """One section as a kernel asks for it at registration: the request flag set, nothing dumped yet."""
+    return Container(request_flag=abi.REQUEST_FLAG, source_data_type=kind, error_flags=0, source_address=source,
+                     source_len=length, bytes_dumped=0, destination_address=destination)
+
+
 def sections_of(kind: int, mem: Container) -> list[Container]:
     """The sections of a parsed DumpMemStruct whose source_data_type is ``kind``."""
     return [s for s in mem.sections if s.source_data_type == kind]

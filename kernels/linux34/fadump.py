@@ -14,7 +14,7 @@ from emulator.hw.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct, sections_of
+from firmware.structs import DumpMemStruct, requested_section, sections_of
 from kernels import elfcore
 from kernels.crash import save_crash_info
 from kernels.image import SYMBOLS, va
@@ -184,15 +184,11 @@ class Fadump34(CaptureMixin, SysfsMixin):
         fw = self.fw_dump
         addr &= ~(self.k.page_size - 1)
 
-        def section(kind, src, length, dest):
-            return Container(request_flag=abi.REQUEST_FLAG, source_data_type=kind, error_flags=0,
-                             source_address=src, source_len=length, bytes_dumped=0, destination_address=dest)
-
-        cpu = section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)
+        cpu = requested_section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)
         addr += fw.cpu_state_data_size
-        hpte = section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr)
+        hpte = requested_section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr)
         addr += fw.hpte_region_size
-        rmr = section(SectionType.REAL_MODE_REGION, RMA_START, fw.boot_memory_size, addr)
+        rmr = requested_section(SectionType.REAL_MODE_REGION, RMA_START, fw.boot_memory_size, addr)
         addr += fw.boot_memory_size
         header = Container(dump_format_version=abi.DUMP_FORMAT_VERSION, dump_num_sections=3,
                            dump_status_flag=0, offset_first_dump_section=abi.SECTION_HEADER_SIZE,

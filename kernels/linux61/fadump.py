@@ -19,7 +19,7 @@ from emulator.hw.layout import Range
 from emulator.units import align_up
 from firmware import abi
 from firmware.abi import SectionType
-from firmware.structs import sections_of
+from firmware.structs import requested_section, sections_of
 from kernels import elfcore
 from kernels.crash import save_crash_info
 from kernels.image import va
@@ -98,15 +98,11 @@ class Fadump61(Fadump610):
         fw, page = self.fw_dump, self.k.page_size
         addr = fw.reserve_dump_area_start & ~(page - 1)
 
-        def section(kind, src, length, dest):
-            return Container(request_flag=abi.REQUEST_FLAG, source_data_type=kind, error_flags=0,
-                             source_address=src, source_len=length, bytes_dumped=0, destination_address=dest)
-
-        cpu = section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)
+        cpu = requested_section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)
         addr += fw.cpu_state_data_size
-        hpte = section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr)
+        hpte = requested_section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr)
         addr = align_up(addr + fw.hpte_region_size, page)
-        rmr = section(SectionType.REAL_MODE_REGION, 0, fw.boot_memory_size, addr)
+        rmr = requested_section(SectionType.REAL_MODE_REGION, 0, fw.boot_memory_size, addr)
         header = Container(dump_format_version=abi.DUMP_FORMAT_VERSION, dump_num_sections=3, dump_status_flag=0,
                            offset_first_dump_section=abi.SECTION_HEADER_SIZE, dd_block_size=0, dd_block_offset=0,
                            dd_num_blocks=0, dd_offset_disk_path=0, max_time_auto=0)

@@ -17,7 +17,7 @@ from emulator.hw.layout import Range
 from emulator.units import align_up, memparse
 from firmware import abi
 from firmware.abi import DumpCommand, RtasStatus, SectionType
-from firmware.structs import DumpMemStruct
+from firmware.structs import DumpMemStruct, requested_section
 from kernels import cmdline as cmdline_mod
 from kernels.process_steps import RTAS_TIMED_OUT
 from kernels.crash import save_crash_info
@@ -303,20 +303,16 @@ class Fadump610(CaptureMixin, SysfsMixin):
         fw = self.fw_dump
         addr = fw.reserve_dump_area_start & ~(self.k.page_size - 1)
 
-        def rgn(kind, src, length, dest):
-            return Container(request_flag=abi.REQUEST_FLAG, source_data_type=kind, error_flags=0,
-                             source_address=src, source_len=length, bytes_dumped=0, destination_address=dest)
-
-        sections = [rgn(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)]
+        sections = [requested_section(SectionType.CPU_STATE_DATA, 0, fw.cpu_state_data_size, addr)]
         addr += fw.cpu_state_data_size
-        sections.append(rgn(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr))
+        sections.append(requested_section(SectionType.HPTE_REGION, 0, fw.hpte_region_size, addr))
         addr = align_up(addr + fw.hpte_region_size, self.k.page_size)
         fw.boot_mem_dest_addr = addr
         for r in fw.boot_mem_regions:
-            sections.append(rgn(SectionType.REAL_MODE_REGION, r.start, r.size, addr))
+            sections.append(requested_section(SectionType.REAL_MODE_REGION, r.start, r.size, addr))
             addr += r.size
         if fw.param_area:
-            sections.append(rgn(SectionType.PARAM_AREA, fw.param_area, COMMAND_LINE_SIZE, fw.param_area))
+            sections.append(requested_section(SectionType.PARAM_AREA, fw.param_area, COMMAND_LINE_SIZE, fw.param_area))
         header = Container(dump_format_version=abi.DUMP_FORMAT_VERSION, dump_num_sections=len(sections),
                            dump_status_flag=0, offset_first_dump_section=abi.SECTION_HEADER_SIZE,
                            dd_block_size=0, dd_block_offset=0, dd_num_blocks=0, dd_offset_disk_path=0,

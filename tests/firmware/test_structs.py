@@ -13,6 +13,7 @@ from firmware.structs import (
     RegSaveHeader,
     RegSaveLoPAR,
     Section,
+    requested_section,
     SectionHeader,
     sections_of,
 )
@@ -255,3 +256,13 @@ def test_hpte_save_header_is_32_bytes_round_trips_and_checks_its_magic():
     assert HpteSaveHeader.build(HpteSaveHeader.parse(raw)) == raw
     with pytest.raises(ConstructError):
         HpteSaveHeader.parse(b"REGSAVE\0" + raw[8:])
+
+
+def test_a_requested_section_asks_firmware_to_dump_and_round_trips_with_nothing_dumped_yet():
+    """What each release's registration fills per section (rtas_fadump_init_mem_struct(), fadump-rtas.c 6.10;
+    init_fadump_mem_struct(), fadump.c 3.4): request flag 0x00000001, no error flags, 0 bytes dumped (firmware's to set)."""
+    s = requested_section(abi.SectionType.REAL_MODE_REGION, 0, 0x4000_0000, 0x2000_0000)
+    raw = Section.build(s)
+    assert Section.parse(raw) == s and len(raw) == Section.sizeof()
+    assert (s.request_flag, s.error_flags, s.bytes_dumped) == (abi.REQUEST_FLAG, 0, 0)
+    assert raw[:4] == b"\x00\x00\x00\x01"  # the 32-bit request flag first, big-endian

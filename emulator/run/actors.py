@@ -66,13 +66,13 @@ class KernelActors:
         request.done.succeed(ended)
         return ended
 
-    def strike(self, cpu: int, message: str) -> simpy.Event:
+    def strike(self, cpu: int, message: str, line: int | None) -> simpy.Event:
         """The fault plan's crash on ``cpu``, inside the call the running kernel is making: a process delivers it
         into the kernel's process as an interrupt, as the operator delivers a [crash]. The call waits on the event
         returned, which never fires: the crash arrives first, at the same instant."""
         m = self.machine
         kernel = m.env.active_process
-        ev = Event("crash", m.boot_count, m.uptime(), None, crash=CrashSpec(cpu=cpu, message=message))
+        ev = Event("crash", m.boot_count, m.uptime(), line, crash=CrashSpec(cpu=cpu, message=message))
         m.env.process(self.deliver(kernel, ev))
         return m.env.event()
 

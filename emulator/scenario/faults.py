@@ -67,12 +67,13 @@ class DiskFull(OSError):
         self.written = written
 
 
-Strike = Callable[[int, str], object]
-"""``strike(cpu, message)``: deliver a crash on ``cpu`` into the running kernel's process (the run's actors do it
-as the operator delivers one); returns the SimPy event the interrupted call waits on."""
+Strike = Callable[[int, str, int | None], object]
+"""``strike(cpu, message, line)``: deliver a crash on ``cpu`` into the running kernel's process (the run's actors do
+it as the operator delivers one), located at the fault's ``line`` of the scenario; returns the SimPy event the
+interrupted call waits on."""
 
 
-def _no_strike(cpu: int, message: str):
+def _no_strike(cpu: int, message: str, line: int | None):
     raise RuntimeError("this fault plan was given no way to deliver a crash (FaultPlan(strike=...))")
 
 
@@ -184,7 +185,7 @@ class FaultPlan:
         if command == DumpCommand.REGISTER and self.has("crash-during-registration"):
             f = self.kinds.pop("crash-during-registration")
             self.narrate_machine("fault: crash-during-registration", FAULTS["crash-during-registration"][0])
-            return self.strike(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration")
+            return self.strike(f.params.get("cpu", 0), "fadump-emu: crash during fadump registration", f.line)
         return None
 
 

@@ -189,3 +189,13 @@ def test_a_run_without_boot_state_files_writes_no_boot_folders_and_the_same_vmco
     assert without.sysfs_state == with_files.sysfs_state and without.outcome == with_files.outcome == "vmcore"
     assert filecmp.cmp(tmp_path / "without" / "vmcore", tmp_path / "with" / "vmcore", shallow=False)
     assert without.partition.console.text() == with_files.partition.console.text()
+
+
+def test_a_crash_during_registration_on_an_offline_cpu_is_refused_at_the_faults_line():
+    """The fault's crash (cpu 0 unless it says) needs an online CPU, as an operator's [crash] does; with CPU 0 left
+    offline the refusal names the [[faults]] entry's line (what test_scenario_fuzz.py found without a line)."""
+    text = ('[machine]\nmemory = "1GiB"\ncpus = 2\nonline_cpus = [1]\n[kernel]\nprofile = "linux-3.4"\n'
+            '[[faults]]\nkind = "crash-during-registration"\n')
+    with pytest.raises(ScenarioError) as err:
+        run_of(text).execute()
+    assert str(err.value) == "<scenario>:7: crash cpu 0 is offline"  # the [[faults]] line

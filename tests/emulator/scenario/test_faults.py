@@ -35,7 +35,7 @@ def test_a_crash_during_registration_strikes_the_first_register_call_only():
     to wait on (the crash arrives as an event, not an exception); then it is spent."""
     struck = []
 
-    def strike(cpu, message):
+    def strike(cpu, message, line):
         struck.append((cpu, message))
         return "the event the call waits on"
 

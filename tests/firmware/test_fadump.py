@@ -413,7 +413,8 @@ def test_the_hypervisor_terminating_a_registered_partition_starts_a_dump():
 
 
 def test_the_hypervisor_terminating_an_unregistered_partition_says_memory_is_not_preserved():
-    """Nothing registered: firmware resets the partition and logs so itself, as PHYP."""
+    """LoPAR (ibm,configure-kernel-dump): with nothing registered the partition is reset without preserving
+    memory; the PHYP line saying so is the emulator's wording (PowerVM prints no such line a guest can read)."""
     m = new_machine()
     assert not m.fadump.terminate_partition() and not m.fadump.state.pending
     assert [line.text for line in m.console.lines] == [

@@ -11,7 +11,7 @@ NIP = 0xC000_0000_000A_5F10
 
 
 def test_an_oops_frame_holds_trap_0x300_under_the_registers_the_trigger_gives():
-    """die() gets the bad access's pt_regs (traps.c): the CPU's live registers, trap 0x300 (data storage), and
+    """die() gets the bad access's pt_regs (arch/powerpc/kernel/traps.c, 3.4-7.2): the CPU's live registers, trap 0x300 (data storage), and
     what the scenario says the frame held on top."""
     k = booted()
     live = dict(k.machine.cpus[2].regs)
@@ -22,6 +22,8 @@ def test_an_oops_frame_holds_trap_0x300_under_the_registers_the_trigger_gives():
 
 
 def test_a_system_reset_is_taken_by_every_online_cpu_inside_the_crash_path():
+    """A system reset (the HMC's, or QEMU's nmi) interrupts every online CPU with trap 0x100:
+    system_reset_exception(), arch/powerpc/kernel/traps.c (6.10); offline CPUs take none."""
     k = booted(online_cpus=[0, 1, 3])
     assert k.crash("system-reset", 1, {}, "") == Verdict.DUMPED
     assert [c.regs["trap"] == TRAP_SYSTEM_RESET for c in k.machine.cpus] == [True, True, False, True]
@@ -29,7 +31,7 @@ def test_a_system_reset_is_taken_by_every_online_cpu_inside_the_crash_path():
 
 
 def test_the_crashing_cpu_waits_inside_enter_rtas_while_firmware_dumps():
-    """rtas_os_term() with a registration never returns: firmware finds the CPU in enter_rtas, called from the
+    """rtas_os_term() (arch/powerpc/kernel/rtas.c, 6.10) with a registration never returns: firmware finds the CPU in enter_rtas, called from the
     crash site (link)."""
     k = booted()
     assert k.crash("panic", 3, {"nip": NIP}, "test") == Verdict.DUMPED
@@ -37,7 +39,7 @@ def test_the_crashing_cpu_waits_inside_enter_rtas_while_firmware_dumps():
 
 
 def test_an_os_term_that_returns_puts_the_crashing_cpu_back_where_it_was():
-    """rtas_os_term() (rtas.c): a failing ibm,os-term returns "ibm,os-term call failed -1" and the panic goes
+    """rtas_os_term() (arch/powerpc/kernel/rtas.c, 6.10): a failing ibm,os-term returns "ibm,os-term call failed -1" and the panic goes
     on; the CPU is no longer in RTAS."""
     k = booted()
     k.machine.rtas.faults[abi.DT_OS_TERM] = [-1]
@@ -48,7 +50,7 @@ def test_an_os_term_that_returns_puts_the_crashing_cpu_back_where_it_was():
 
 
 def test_a_system_reset_the_kernel_returns_from_goes_back_to_firmware():
-    """No registration: system_reset_exception() panics and hangs; firmware's R1-3 fallback
+    """No registration: system_reset_exception() (arch/powerpc/kernel/traps.c, 6.10) panics and hangs; LoPAR firmware's R1-3 fallback
     (FadumpFirmware.system_reset_unhandled) then decides, and its answer is the verdict."""
     k = booted(cmdline="fadump=off")
     asked = []

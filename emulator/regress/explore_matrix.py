@@ -43,6 +43,10 @@ has one to overwrite)."""
 NO_FAULT = "none"
 BATCH = 25
 """Runs per task handed to a worker (fewer round trips, one RAM mapping reused across the batch)."""
+BASELINE_BATCH = 6
+"""Baselines per task: the 288 cells of the full matrix as 48 tasks, enough for two or more workers to share
+evenly, few enough that a Dask scheduler's round trip per task no longer shows (one task per cell took
+4.0 s against 2.5 s in a local process pool)."""
 
 
 def fault_kinds() -> list[str]:
@@ -88,6 +92,11 @@ def _baseline(cell: tuple[str, str, str]) -> tuple[tuple[str, str, str], list[st
         return cell, labels
     except FadumpEmuError as exc:
         return cell, f"{type(exc).__name__}: {exc}"
+
+
+def _baselines(cells: list[tuple[str, str, str]]) -> list[tuple[tuple[str, str, str], list[str] | str]]:
+    """The baselines of several cells, in order (one task for a worker instead of one per cell)."""
+    return [_baseline(cell) for cell in cells]
 
 
 def _run_batch(jobs: list[tuple]) -> list[dict]:
@@ -162,7 +171,8 @@ def run_matrix(triggers=TRIGGERS, workers: int | None = None, limit: int | None 
     try:
         t0 = time.perf_counter()
         todo = cells(profiles, layouts, faults)
-        baselines = dict(_map(_baseline, todo, workers, client, chunk=4))
+        groups = [todo[i:i + BASELINE_BATCH] for i in range(0, len(todo), BASELINE_BATCH)]
+        baselines = dict(b for group in _map(_baselines, groups, workers, client) for b in group)
         total = len(plan(baselines, triggers))
         jobs = plan(baselines, triggers, limit)
         t1 = time.perf_counter()

@@ -100,3 +100,21 @@ def test_the_matrix_finds_the_same_points_on_dask(scheduler):
     here = mx.run_matrix(workers=1, **kw)
     there = mx.run_matrix(scheduler=scheduler, **kw)
     assert there["points"] == here["points"] and len(here["points"]) == 8
+
+
+def _profiler_enabled() -> bool:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_a_local_cluster_s_workers_run_without_dask_s_statistical_profiler():
+    """Its 10 ms stack sampling cost about 6% of every run, for a dashboard --cluster does not serve."""
+    from emulator.regress import dask_engine
+
+    cl = dask_engine.client(cluster="local:1")
+    try:
+        assert cl.submit(_profiler_enabled, pure=False).result() is False
+    finally:
+        dask_engine.close(cl)
+    assert _profiler_enabled() is True  # this process's own configuration is left as it was

@@ -72,3 +72,11 @@ def test_the_matrix_command_prints_a_summary_by_dimension_and_writes_json(tmp_pa
 def test_bad_matrix_options_are_bad_input(argv, says, capsys):
     assert main(["explore", "--matrix", *argv]) == 2
     assert says in capsys.readouterr().err
+
+
+def test_baselines_taken_in_batches_are_the_baselines_of_each_cell_in_order():
+    from emulator.regress import explore_matrix as mx
+
+    cells = mx.cells(profiles=["linux-3.4", "linux-6.12"], layouts=["1GiB-2cpu"], faults=["none", "disk-full"])
+    assert mx._baselines(cells) == [mx._baseline(c) for c in cells]
+    assert all(isinstance(labels, list) and labels for _, labels in mx._baselines(cells))

@@ -35,10 +35,9 @@ def _scratch_tile(boot: int) -> bytes:
 
 def write_scratch(ram, start: int, size: int, boot: int) -> None:
     """Fill [start, start+size) with boot ``boot``'s scratch pattern, repeated from ``start``, a tile at a time
-    (not one block of ``size`` bytes built first: 4 MiB per boot of fresh memory for one copy)."""
-    tile = _scratch_tile(boot)
-    for off in range(0, size, len(tile)):
-        ram.write(start + off, tile if off + len(tile) <= size else tile[:size - off])
+    (not one block of ``size`` bytes built first: 4 MiB per boot of fresh memory for one copy), in one RAM
+    call: a tile is not block-sized, so writing tile by tile zeroed every stale block it began or ended in."""
+    ram.write_repeated(start, size, _scratch_tile(boot))
 
 MEMORY_MODELS = {"flatmem": MemMap, "sparsemem-vmemmap": SparseVmemmap}
 """A profile's ``memory_model`` names how its struct pages are laid out and found."""

@@ -215,6 +215,26 @@ class PartitionRAM:
         self._bytes[addr:addr + len(arr)] = arr
         self._mark(addr, len(arr))
 
+    def write_repeated(self, addr: int, length: int, tile: bytes) -> None:
+        """Store ``tile`` again and again from ``addr`` until ``length`` bytes are written (the last copy cut
+        short): what one write() per tile stores, with the range's bookkeeping done once. Stale blocks the
+        range covers whole are not zeroed first, though the tiles' own edges fall inside blocks."""
+        n = len(tile)
+        self.check(addr, max(0, length))
+        if n == 0 or length <= 0:
+            return
+        if self._stale_count:
+            self._unstale(addr, length, overwritten=True)
+        if self._aliases:
+            self._before_write(addr, length)
+        m = self._map
+        for off in range(addr, addr + length - n + 1, n):
+            m[off:off + n] = tile
+        rest = length % n
+        if rest:
+            m[addr + length - rest:addr + length] = tile[:rest]
+        self._mark(addr, length)
+
     def fill(self, addr: int, length: int, value: int = 0) -> None:
         """Set [addr, addr+length) to one byte value (zeroing untouched memory is free)."""
         self.check(addr, length)

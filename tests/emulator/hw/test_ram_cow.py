@@ -175,7 +175,10 @@ anywhere = st.integers(0, SIZE - 1)
 
 @st.composite
 def operations(draw):
-    kind = draw(st.sampled_from(["write", "fill", "copy", "copy", "copy-unaligned"]))
+    kind = draw(st.sampled_from(["write", "fill", "copy", "copy", "copy-unaligned", "repeated"]))
+    if kind == "repeated":
+        addr = draw(st.one_of(aligned, anywhere))
+        return kind, addr, draw(st.integers(0, SIZE - addr)), draw(st.binary(min_size=1, max_size=B + 7))
     if kind == "write":
         addr = draw(anywhere)
         return kind, addr, draw(st.binary(min_size=1, max_size=min(3 * B, SIZE - addr)).map(lambda d: d or b"\1"))
@@ -200,6 +203,10 @@ def test_any_sequence_of_writes_fills_and_copies_reads_as_a_flat_byte_array(ops)
             _, addr, data = op
             ram.write(addr, data)
             model[addr:addr + len(data)] = data
+        elif op[0] == "repeated":
+            _, addr, length, tile = op
+            ram.write_repeated(addr, length, tile)
+            model[addr:addr + length] = (tile * (length // len(tile) + 1))[:length]
         elif op[0] == "fill":
             _, addr, length, value = op
             ram.fill(addr, length, value)

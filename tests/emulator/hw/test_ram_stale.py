@@ -108,7 +108,7 @@ def test_a_reused_smaller_partition_does_not_see_the_earlier_partitions_bytes():
 
 @st.composite
 def ops(draw):
-    kind = draw(st.sampled_from(["bytes", "array", "fill", "copy", "read"]))
+    kind = draw(st.sampled_from(["bytes", "array", "fill", "copy", "read", "repeated"]))
     addr = draw(st.integers(0, SIZE - 1))
     length = draw(st.integers(0, min(3 * B, SIZE - addr)))
     if kind == "copy":
@@ -141,6 +141,8 @@ def apply(ram: PartitionRAM, op: tuple) -> None:
         ram.fill(addr, length, value)
     elif kind == "copy":
         ram.copy(addr, value, length)
+    elif kind == "repeated":  # tiles not block-sized, as the scratch pattern's (65520 bytes) is not
+        ram.write_repeated(addr, length, bytes([value or 1, 7, value]) * (value + 1))
     else:
         ram.read(addr, length)
 
@@ -150,3 +152,26 @@ def test_a_mapping_too_large_for_block_flags_is_zeroed_in_place_at_reset(monkeyp
     ram = used_then_reset()
     assert ram.stale_bytes() == 0
     assert ram.read(0, SIZE) == bytes(SIZE)
+
+
+def test_a_repeated_tile_over_stale_blocks_zeroes_none_it_covers_whole():
+    """write_scratch's tiles are not block-sized: written tile by tile, every stale block a tile began or
+    ended in was zeroed before being overwritten; written as one range, only the range's own edge blocks are."""
+    ram = used_then_reset()
+    zeroed = []
+    real = ram._bytes
+
+    class Watch:
+        def __setitem__(self, key, value):
+            zeroed.append(key)
+            real[key] = value
+
+        def __getitem__(self, key):
+            return real[key]
+
+    ram._bytes = Watch()
+    ram.write_repeated(B + 5, 3 * B, b"tile" * 1000)
+    ram._bytes = real
+    assert zeroed == [slice(B, 2 * B), slice(4 * B, 5 * B)]
+    assert ram.read(B + 5, 3 * B) == (b"tile" * (3 * B // 4000 * 1000 + 1000))[:3 * B]
+    assert ram.read(B, 5) == bytes(5) and ram.read(4 * B + 5, B - 5) == bytes(B - 5)

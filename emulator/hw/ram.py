@@ -260,10 +260,19 @@ class PartitionRAM:
         self.check(dst, length)
         if length == 0:
             return 0
+        overlap = src < dst + length and dst < src + length
         if self._stale_count:
-            self._unstale(src, length)
-            self._unstale(dst, length)
-        if src < dst + length and dst < src + length:
+            w0, w1 = -(-dst >> BLOCK_SHIFT), (dst + length) >> BLOCK_SHIFT
+            head, tail = (w0 << BLOCK_SHIFT) - dst, dst + length - (w1 << BLOCK_SHIFT)
+            if not overlap and w0 < w1 and not (src + head) & (BLOCK_SIZE - 1):
+                # Only the partial end blocks move now; whole blocks become aliases of touched source
+                # blocks (never stale) or stay as they read (_copy_lazily): no stale block is zeroed for them.
+                for a, n in ((src, head), (dst, head), (src + length - tail, tail), (w1 << BLOCK_SHIFT, tail)):
+                    self._unstale(a, n)
+            else:
+                self._unstale(src, length)
+                self._unstale(dst, length)
+        if overlap:
             return self._copy_now(src, dst, length, progress)
         return self._copy_lazily(src, dst, length, progress)
 
@@ -370,6 +379,8 @@ class PartitionRAM:
         for b0, b1 in _subtract(self._touched.runs(w0, w1 - 1), [(d0, d1) for d0, d1, _ in plan]):
             self._bytes[b0 << BLOCK_SHIFT:b1 << BLOCK_SHIFT] = 0  # written before, zero in the source
         for d0, d1, where in plan:
+            if self._stale_count:  # an alias's own bytes are never read: it stops being stale as it is
+                self._unstale(d0 << BLOCK_SHIFT, (d1 - d0) << BLOCK_SHIFT, overwritten=True)
             self._aliases.add(d0, d1, where)
             self._touched.mark(d0, d1 - 1)
             moved += (d1 - d0) << BLOCK_SHIFT

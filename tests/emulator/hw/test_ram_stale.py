@@ -6,7 +6,7 @@ the same places, overwrites them without zeroing them first; every other access 
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import emulator.hw.ram as ram_module
@@ -117,6 +117,10 @@ def ops(draw):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", 0, 10, 1), ("copy", 0, 3 * B, 4 * B), ("read", 0, SIZE, 0)])
+@example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", B + 3, 10, 1), ("copy", 5, 3 * B, 4 * B + 5)])
+@example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", 9, 10, 1), ("copy", 0, 2 * B + 7, 5 * B + 3),
+                                               ("bytes", 5 * B, 2, 2), ("copy", 4 * B, B, 0)])
 @given(before=st.lists(ops(), max_size=6), after=st.lists(ops(), min_size=1, max_size=8))
 def test_after_reset_any_sequence_of_accesses_behaves_like_a_fresh_ram(before, after):
     """Whatever an earlier run wrote, the next run sees exactly what it would see on a never-used RAM."""
@@ -175,3 +179,32 @@ def test_a_repeated_tile_over_stale_blocks_zeroes_none_it_covers_whole():
     assert zeroed == [slice(B, 2 * B), slice(4 * B, 5 * B)]
     assert ram.read(B + 5, 3 * B) == (b"tile" * (3 * B // 4000 * 1000 + 1000))[:3 * B]
     assert ram.read(B, 5) == bytes(5) and ram.read(4 * B + 5, B - 5) == bytes(B - 5)
+
+
+def test_a_copy_onto_stale_memory_zeroes_only_the_partial_blocks_at_its_ends():
+    """Firmware's preservation copies boot memory onto the dump area, which an earlier run in this worker left
+    stale: the whole blocks become aliases or stay stale (both read right), so none of them is zeroed."""
+    ram = used_then_reset()
+    ram.write(100, b"boot memory")
+    ram.write(B + 5, b"more")
+    zeroed = []
+    real = ram._bytes
+
+    class Watch:
+        def __setitem__(self, key, value):
+            if isinstance(value, int) and value == 0:
+                zeroed.append(key)
+            real[key] = value
+
+        def __getitem__(self, key):
+            return real[key]
+
+    ram._bytes = Watch()
+    ram.copy(100, 4 * B + 100, 2 * B)
+    ram._bytes = real
+    # the destination's partial blocks and the source's stale tail; not block 5 (an alias of block 1)
+    assert zeroed == [slice(4 * B, 5 * B), slice(2 * B, 3 * B), slice(6 * B, 7 * B)]
+    want = b"boot memory" + bytes(B - 111) + bytes(5) + b"more" + bytes(B - 9) + bytes(100)
+    assert ram.read(4 * B + 100, 2 * B) == want
+    assert ram.read(100, 2 * B) == want
+    assert ram.read(0, 100) == bytes(100) and ram.read(3 * B, B) == bytes(B)

@@ -238,8 +238,8 @@ class PartitionRAM:
     def fill(self, addr: int, length: int, value: int = 0) -> None:
         """Set [addr, addr+length) to one byte value (zeroing untouched memory is free)."""
         self.check(addr, length)
-        if self._stale_count:
-            self._unstale(addr, length, overwritten=value != 0)
+        if self._stale_count and value != 0:  # stale blocks read as zero already: a zero fill leaves them be
+            self._unstale(addr, length, overwritten=True)
         if self._aliases:
             self._before_write(addr, length)
         if value == 0:

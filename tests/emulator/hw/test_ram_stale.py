@@ -70,7 +70,7 @@ def test_a_copy_from_stale_memory_copies_zeros_and_onto_it_leaves_no_earlier_byt
     assert ram.read(0, SIZE) == bytes(SIZE)
 
 
-def test_fill_with_zero_clears_stale_blocks_and_fill_with_a_value_sets_them():
+def test_fill_with_zero_reads_zero_and_fill_with_a_value_sets_stale_blocks():
     ram = used_then_reset()
     ram.fill(0, B + 1, 0)
     ram.fill(3 * B + 1, 2, 0x33)
@@ -208,3 +208,16 @@ def test_a_copy_onto_stale_memory_zeroes_only_the_partial_blocks_at_its_ends():
     assert ram.read(4 * B + 100, 2 * B) == want
     assert ram.read(100, 2 * B) == want
     assert ram.read(0, 100) == bytes(100) and ram.read(3 * B, B) == bytes(B)
+
+
+def test_a_zero_fill_over_stale_memory_leaves_it_stale_and_writes_nothing():
+    """A booting kernel zeroes its static data (the printk ring, the fadump structures) where the last run's
+    kernel left it: stale blocks read as zero already, so nothing is written and they stay stale."""
+    ram = used_then_reset()
+    ram._bytes.flags.writeable = False  # any store into the mapping's bytes would raise
+    try:
+        ram.fill(B + 7, 3 * B, 0)
+    finally:
+        ram._bytes.flags.writeable = True
+    assert ram.stale_bytes() == SIZE
+    assert ram.read(0, SIZE) == bytes(SIZE)

@@ -106,7 +106,8 @@ class CaptureSteps:
             v = cap.verification or {}
             m.narrate(f"kdump (boot {k.boot})", "save /proc/vmcore", "kdump service",
                       f"/proc/vmcore is saved as {path.name} ({cap.format}, {cap.disk_bytes} bytes of data); read "
-                      "back, it " + ("matches crash-time memory" if v.get("ok") else
+                      "back, it " + ("is left to `fadump-emu verify`" if not self.verify_saved else
+                                     "matches crash-time memory" if v.get("ok") else
                                      "does NOT match crash-time memory (" + ", ".join(
                                          f"{len(v.get(key) or [])} {key}" for key in ("missing", "bogus", "differs"))
                                      + ")"))
@@ -130,6 +131,8 @@ class CaptureSteps:
                 saved.update(saved_record(str(path)))
             saved["covered"] = [[l.paddr, l.size] for l in k.vmcore.loads]
             snap.save(path.parent, path.name, saved)
+            if not self.verify_saved:
+                return None
             source = open_source(str(path), saved)
         checked = len(snap.grains) * 4096
         try:

@@ -50,6 +50,9 @@ class Run(KernelActors, CaptureSteps):
         """Drop events a crash made impossible instead of calling them a scenario mistake (explore)."""
         self.boot_state_files = True
         """Write each boot's /proc/device-tree under OUT/boot-N (explore's throw-away runs do without)."""
+        self.verify_saved = True
+        """Verify each saved vmcore, read back from disk, as the run goes (explore verifies the folder afterwards
+        from the digests the run saved, as `fadump-emu verify` does, and does without)."""
         self.export_mode = export_mode
         self.out = Path(out_dir) if out_dir else None
         self.force = force

@@ -211,3 +211,24 @@ def test_runs_from_one_parsed_scenario_leave_it_untouched_and_match_runs_from_fr
         explore._parsed.cache_clear()
         fresh.append(explore.run_point(j))
     assert [asdict(p) for p in shared] == [asdict(p) for p in fresh]
+
+
+def test_each_saved_vmcore_is_verified_once_from_the_folder_the_run_left(monkeypatch):
+    """The run saves the digests but leaves the check to _check_saved, which reads them and the vmcore back
+    from the folder as `fadump-emu verify` does: one verification per saved vmcore, not two."""
+    from emulator.run import kdump_service, verify_command
+
+    calls = []
+    real = verify_command.verify
+
+    def counted(snap, source, progress=None):
+        calls.append(source.describe())
+        return real(snap, source, progress)
+
+    monkeypatch.setattr(kdump_service, "verify", counted)
+    monkeypatch.setattr(verify_command, "verify", counted)
+    labels = explore.baseline(scenario.load(SMALL))
+    point = explore.run_point((str(SMALL), labels, len(labels) - 1, "panic"))
+    assert point.ok and point.outcome == "vmcore" and point.verified == "1 vmcore(s) match"
+    files = [c for c in calls if "(not saved)" not in c]  # a capture kernel crashed before saving: its /proc/vmcore
+    assert len(files) == 1 and files[0].endswith("/vmcore")

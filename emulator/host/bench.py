@@ -15,8 +15,9 @@ each row beside the physical reference measured in the same run:
 5. scenarios per second per core: ``fadump-emu test`` on the bundled suite and
    on a folder of small (1 GiB) scenarios, and ``explore`` of the default
    scenario, beside the cost of starting one process per scenario;
-6. ``explore --matrix`` on ``--cluster local:N``: its baselines and a sample of its runs (--matrix-sample,
-   default 1000), the whole matrix's time extrapolated from them (--matrix-full runs all of it).
+6. ``explore --matrix`` on ``--cluster local:N`` and on N local worker processes: its baselines and a sample
+   of its runs (--matrix-sample, default 1000), the whole matrix's time extrapolated from them (--matrix-full
+   runs all of it).
 The load average is recorded: other work on the machine slows every row.
 """
 
@@ -230,19 +231,22 @@ def explore_rate(path: str, workers: int) -> dict:
             "cpu_seconds": cpu, "per_cpu_second": len(points) / cpu}
 
 
-def matrix_rate(workers: int, limit: int | None) -> dict | None:
-    """``explore --matrix`` on ``--cluster local:N`` (None without Dask): baselines, then ``limit`` runs of it
-    (an even sample; all of it with None), and the whole matrix's time extrapolated from the sample's rate."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        return None
+def matrix_rate(workers: int, limit: int | None, engine: str = "dask") -> dict | None:
+    """``explore --matrix`` on ``--cluster local:N`` (engine "dask"; None without Dask) or on N local worker
+    processes (engine "local"): baselines, then ``limit`` runs of it (an even sample; all of it with None), and
+    the whole matrix's time extrapolated from the sample's rate."""
+    if engine == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            return None
     from emulator.regress import explore_matrix
     from emulator.scenario.model import CRASH_KINDS
 
     c = _all_cpu()  # before the clock starts: it may wait for the forkserver
     t = time.perf_counter()
-    res = explore_matrix.run_matrix(CRASH_KINDS, limit=limit, cluster=f"local:{workers}")
+    where = {"cluster": f"local:{workers}"} if engine == "dask" else {"workers": workers}
+    res = explore_matrix.run_matrix(CRASH_KINDS, limit=limit, **where)
     seconds = time.perf_counter() - t
     cpu = _all_cpu() - c  # the cluster's start, the baselines and the sample's runs
     runs = res["seconds"]["runs"]
@@ -395,6 +399,7 @@ def main(argv=None) -> int:
                               key=lambda x: x["seconds"])
         res["cpu_rates"] = cpu_rates(bundled, os.path.join(tmp, "cpu"), args.repeat)
         res["matrix"] = matrix_rate(cores, None if args.matrix_full else args.matrix_sample)
+        res["matrix_local"] = matrix_rate(cores, None if args.matrix_full else args.matrix_sample, engine="local")
         for key in ("test_bundled", "test_bundled_dask", "sweep", "explore"):
             row = res[key]
             if row is None:
@@ -413,7 +418,7 @@ def main(argv=None) -> int:
         "matrix_seconds": res["matrix"] is not None and res["matrix"]["whole_matrix_seconds"] <= TARGETS["matrix_seconds"],
         "verified": res["throughput"]["verified"] and all(s["ok"] for k, s in scale.items() if isinstance(s, dict))
         and res["explore"]["ok"] and res["sweep"]["passed"] == res["sweep"]["scenarios"]
-        and (res["matrix"] is None or res["matrix"]["ok"]),
+        and (res["matrix"] is None or res["matrix"]["ok"]) and res["matrix_local"]["ok"],
     }
     res["targets"], res["met"] = TARGETS, checks
     with open(args.out, "w") as f:
@@ -492,6 +497,12 @@ def show(res: dict) -> None:
             f"{mx['baseline_seconds']:.1f} s of baselines, then {mx['per_core_per_second']:.1f} runs/s per core "
             f"({sample}); {mx['runs'] / mx['cpu_seconds']:.1f} runs per CPU second with baselines and cluster start",
             "<= 120 s", "matrix_seconds")
+    ml = res.get("matrix_local")
+    if ml is not None:
+        t.add_row(f"  the same on {ml['workers']} local worker processes (no Dask)",
+                  f"{ml['whole_matrix_seconds']:.0f} s{' (extrapolated)' if ml['runs'] != ml['total_runs'] else ''}: "
+                  f"{ml['baseline_seconds']:.1f} s of baselines, then {ml['per_core_per_second']:.1f} runs/s per "
+                  "core", "", "")
     la = res["load_average"]
     t.add_row("load average (1 min) at start / end", f"{la['start'][0]:.2f} / {la['end'][0]:.2f}", "", "")
     Console().print(t)

@@ -141,8 +141,12 @@ class Machine:
             cpu.regs = default_registers(cpu.id, self.config.little_endian)
 
     def power_loss(self) -> None:
-        """Power goes away: memory and the hypervisor's dump state are gone."""
-        self.ram = PartitionRAM(self.ram.size)
+        """Power goes away: memory and the hypervisor's dump state are gone.
+
+        The same RAM is zeroed in place (reset: every byte reads as zero, no copy-on-write alias survives)
+        rather than replaced by a new mapping, whose every page a long-lived worker would fault in again.
+        """
+        self.ram.reset()
         self.fadump.power_loss()
 
     def narrate(self, actor: str, function: str, source: str, text: str, **structs) -> None:

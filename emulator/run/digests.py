@@ -125,44 +125,6 @@ def grain_digests(data, at: int | None = None) -> np.ndarray:
     return MEMO.digests(mv[:n * GRAIN], at // GRAIN)
 
 
-COMPARE_GROUP = 16
-"""Grains compared by one memcmp in changed_rows(): 64 KiB, one RAM block."""
-_MEMCMP: list = []
-"""The C library's memcmp, looked up on first use (empty: not yet; [None]: not available here)."""
-
-
-def _memcmp():
-    if not _MEMCMP:
-        try:
-            import ctypes
-
-            fn = ctypes.CDLL(None).memcmp
-            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-            _MEMCMP.append(fn)
-        except (OSError, AttributeError):
-            _MEMCMP.append(None)
-    return _MEMCMP[0]
-
-
-def changed_rows(kept: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Indexes of the grains (rows of GRAIN bytes) in which ``kept`` and ``rows`` differ, ascending.
-
-    Run after run nearly every grain a worker digests again is unchanged: memcmp of 64 KiB at a time finds
-    the groups that differ reading each byte once (numpy's element-wise != builds a temporary and reads it
-    again: about a quarter slower), and only those groups are compared grain by grain.
-    """
-    memcmp = _memcmp()
-    if memcmp is None or not (kept.flags.c_contiguous and rows.flags.c_contiguous):
-        return np.flatnonzero((kept != rows).any(axis=1))
-    a, b, n = kept.ctypes.data, rows.ctypes.data, len(kept)
-    out = []
-    for g in range(0, n, COMPARE_GROUP):
-        k = min(COMPARE_GROUP, n - g)
-        if memcmp(a + g * GRAIN, b + g * GRAIN, k * GRAIN):
-            out.append(np.flatnonzero((kept[g:g + k] != rows[g:g + k]).any(axis=1)) + g)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
 class DigestMemo:
     """Grains digested before in this process, by grain number: their bytes and their digest.
 
@@ -234,7 +196,7 @@ class DigestMemo:
     def _in_a_row(self, mv: memoryview, rows: np.ndarray, s0: int, n: int) -> np.ndarray:
         """Every grain was kept, in consecutive slots: compare in place, hash and keep only what changed."""
         kept = self.data[s0:s0 + n]
-        changed = changed_rows(kept, rows)
+        changed = np.flatnonzero((kept != rows).any(axis=1))
         out = self.sums[s0:s0 + n].copy()
         self.hits += n - len(changed)
         if len(changed):

@@ -16,6 +16,7 @@ same whichever engine ran the work; each result records which worker ran it.
 
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -111,15 +112,39 @@ def gather_files(folder: Path) -> dict[str, dict]:
 
 
 def write_files(folder: str, files: dict[str, dict]) -> None:
-    """The collected files of one run into ``folder`` (sparse where they were sparse)."""
+    """The collected files of one run into ``folder`` (sparse where they were sparse).
+
+    Each file is written under a fresh random name beside its own (O_EXCL, O_NOFOLLOW) and renamed over it:
+    a symlink planted at OUT/NAME/vmcore is replaced, never written through, and a reader never sees a file
+    half written. A folder that is itself a symlink, or a name that is not a plain file name (a worker is
+    another machine), is refused.
+    """
     out = Path(folder)
+    if out.is_symlink():
+        raise BadInputError(f"{out}: is a symlink (to {os.path.realpath(out)}); --collect writes only into a real "
+                            "folder, never through a link: remove the link and run again")
     out.mkdir(parents=True, exist_ok=True)
     for name, f in files.items():
-        with open(out / name, "wb") as dst:
-            dst.truncate(f["size"])
-            for offset, data in f["extents"]:
-                dst.seek(offset)
-                dst.write(data)
+        if name in ("", ".", "..") or name != Path(name).name:
+            raise BadInputError(f"{out}: a worker sent a file named {name!r}, which is not a plain file name; "
+                                "check the workers: they must run the same fadump-emu")
+        while True:
+            tmp = out / f".{name}.collect.{os.getpid()}.{secrets.token_hex(4)}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+                break
+            except FileExistsError:
+                continue
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                dst.truncate(f["size"])
+                for offset, data in f["extents"]:
+                    dst.seek(offset)
+                    dst.write(data)
+            os.replace(tmp, out / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 # --- on the client ---

@@ -118,3 +118,42 @@ def test_a_local_cluster_s_workers_run_without_dask_s_statistical_profiler():
     finally:
         dask_engine.close(cl)
     assert _profiler_enabled() is True  # this process's own configuration is left as it was
+
+
+def test_collected_files_replace_a_planted_link_and_never_write_through_it(tmp_path):
+    """--collect brings a run's files back into OUT/NAME: a link planted there (vmcore -> a file outside) is
+    replaced by the collected file, and the file outside is left untouched."""
+    from emulator.regress import dask_engine
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    out = tmp_path / "out" / "small"
+    out.mkdir(parents=True)
+    (out / "vmcore").symlink_to(victim)
+    dask_engine.write_files(str(out), {"vmcore": {"size": 8, "extents": [(0, b"\x7fELF")]}})
+    assert victim.read_text() == "keep\n"
+    assert not (out / "vmcore").is_symlink() and (out / "vmcore").read_bytes() == b"\x7fELF\0\0\0\0"
+    assert sorted(p.name for p in out.iterdir()) == ["vmcore"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc/passwd", "..", "sub/file"])
+def test_a_collected_file_name_that_is_not_a_plain_name_is_refused(tmp_path, name):
+    from emulator.errors import BadInputError
+    from emulator.regress import dask_engine
+
+    with pytest.raises(BadInputError, match="not a plain file name"):
+        dask_engine.write_files(str(tmp_path / "out"), {name: {"size": 1, "extents": [(0, b"x")]}})
+    assert not (tmp_path / "escape").exists()
+
+
+def test_a_run_folder_planted_as_a_link_is_refused_by_collect(tmp_path):
+    from emulator.errors import BadInputError
+    from emulator.regress import dask_engine
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "small").symlink_to(elsewhere)
+    with pytest.raises(BadInputError, match="is a symlink"):
+        dask_engine.write_files(str(tmp_path / "out" / "small"), {"vmcore": {"size": 1, "extents": [(0, b"x")]}})
+    assert list(elsewhere.iterdir()) == []

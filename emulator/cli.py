@@ -7,6 +7,7 @@ import re
 import sys
 from contextlib import contextmanager
 
+from emulator import dataclass_code
 from emulator.cli_parser import DEFAULT_SCENARIO, build_parser, parser_for  # noqa: F401 (re-exported)
 from emulator.errors import FadumpEmuError
 from emulator.units import fmt_size
@@ -36,6 +37,7 @@ def single_threaded_blas(environ=os.environ) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     single_threaded_blas()
+    dataclass_code.install()  # before the command imports the modules that declare dataclasses
     argv = sys.argv[1:] if argv is None else list(argv)
     tool_args = []
     if argv and argv[0] in ("gdb", "drgn", "crash") and "--" in argv:

@@ -14,10 +14,11 @@ an earlier one, runs as the code object compiled then, with the very globals and
 the class gets is what compiling the text again would have given it (tests/emulator/test_dataclass_code.py
 compares the functions).
 
-The compiled texts are kept, with marshal (as bytecode is), in ``__pycache__/dataclass_code.cpython-311.
-dataclasses.marshal`` beside this module's bytecode, written when the process exits if it compiled a text
-the file did not hold; the file is keyed by the interpreter's bytecode magic number, its version and its
--O level. Like bytecode, it is not written under PYTHONDONTWRITEBYTECODE (or where the folder is
+The compiled texts are kept, each text with its code object marshalled (as bytecode is), in
+``__pycache__/dataclass_code.cpython-311.dataclasses.marshal`` beside this module's bytecode, written when the
+process exits if it compiled a text the file did not hold; the file is keyed by the interpreter's bytecode
+magic number, its version and its -O level. A process unmarshals only the code of the texts it runs (the
+file also holds those of other commands): reading it costs a quiet run about a millisecond. Like bytecode, it is not written under PYTHONDONTWRITEBYTECODE (or where the folder is
 read-only), and an unreadable or foreign file is ignored.
 """
 
@@ -27,8 +28,9 @@ import importlib.util
 import marshal
 import os
 import sys
+import types
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when the cache file's layout changes."""
 LIMIT = 4096
 """At most this many texts are kept: past it, the file keeps only those the writing process used."""
@@ -40,7 +42,11 @@ class CodeCache:
     def __init__(self, path: str | None):
         self.path = path
         """The cache file (None: none); tests point it elsewhere."""
-        self.codes: dict[str, object] = {}
+        self.codes: dict[str, types.CodeType] = {}
+        """Code objects of the texts run in this process."""
+        self.blobs: dict[str, bytes] = {}
+        """Each known text's code object, marshalled: one is unmarshalled only when its text runs (the file
+        also holds the texts of other commands and processes)."""
         self.used: set[str] = set()
         self.compiled = 0
         """Texts this process compiled (not found in the cache)."""
@@ -58,12 +64,12 @@ class CodeCache:
             return
         try:
             with open(self.path, "rb") as f:
-                key, codes = marshal.load(f)
-            if tuple(key) != self.key() or not isinstance(codes, dict):
+                key, blobs = marshal.load(f)
+            if tuple(key) != self.key() or not isinstance(blobs, dict):
                 return
         except Exception:  # noqa: BLE001 - any unreadable, foreign or damaged file: compile instead
             return
-        self.codes.update(codes)
+        self.blobs.update(blobs)
 
     def exec(self, source, globals=None, locals=None, /):
         """builtins.exec, running a source text as the code object compiled from it before, if any."""
@@ -73,10 +79,11 @@ class CodeCache:
         if type(source) is str:
             if not self.loaded:
                 self.load()
-            code = self.codes.get(source)
+            code = self.codes.get(source) or self._unmarshal(source)
             if code is None:
                 # As exec compiles a text: file name "<string>", no __future__ flags (dataclasses has none).
                 code = self.codes[source] = compile(source, "<string>", "exec", dont_inherit=True)
+                self.blobs[source] = marshal.dumps(code)
                 self.compiled += 1
             else:
                 self.reused += 1
@@ -84,18 +91,31 @@ class CodeCache:
             source = code
         return builtins.exec(source, globals, locals)
 
+    def _unmarshal(self, source: str):
+        blob = self.blobs.get(source)
+        if blob is None:
+            return None
+        try:
+            code = marshal.loads(blob)
+        except (EOFError, ValueError, TypeError):  # a damaged entry: compile the text instead
+            return None
+        if not isinstance(code, types.CodeType):
+            return None
+        self.codes[source] = code
+        return code
+
     def save(self) -> None:
         """Write the texts to the cache file if this process compiled new ones (a new file moved over the
         old one: readers never see half a file)."""
         if not self.compiled or not self.path or sys.dont_write_bytecode:
             return
-        codes = self.codes if len(self.codes) <= LIMIT else {s: self.codes[s] for s in self.used}
+        blobs = self.blobs if len(self.blobs) <= LIMIT else {s: self.blobs[s] for s in self.used}
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             with os.fdopen(fd, "wb") as f:
-                marshal.dump((self.key(), codes), f)
+                marshal.dump((self.key(), blobs), f)
             os.replace(tmp, self.path)
             self.compiled = 0
         except (OSError, ValueError):  # a read-only install: the next process compiles them again

@@ -112,7 +112,8 @@ def test_nothing_is_written_under_pythondontwritebytecode_or_when_nothing_was_co
 
 
 @pytest.mark.parametrize("content", [b"", b"not marshal at all", marshal.dumps(((0, b"", "other", 0), {"x": 1})),
-                                     marshal.dumps([1, 2, 3])])
+                                     marshal.dumps([1, 2, 3]),
+                                     marshal.dumps((CodeCache(None).key(), {"x": b"not a code object"}))])
 def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(cached, tmp_path, content):
     (tmp_path / "dc.marshal").write_bytes(content)
     cache = cached()
@@ -121,6 +122,20 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(cached, tmp_pat
     cache.save()
     again = cached()
     assert functions(declare()[1]) == plain and again.compiled == 0
+
+
+def test_a_damaged_entry_is_compiled_again(cached, tmp_path):
+    cache = cached()
+    plain = functions(declare()[1])
+    compiled = cache.compiled
+    cache.save()
+    key, blobs = marshal.loads((tmp_path / "dc.marshal").read_bytes())
+    damaged = dict.fromkeys(blobs, b"\xff")
+    damaged[next(iter(blobs))] = marshal.dumps("a string, not code")
+    (tmp_path / "dc.marshal").write_bytes(marshal.dumps((key, damaged)))
+    again = cached()
+    assert functions(declare()[1]) == plain
+    assert again.reused == 0 and again.compiled == compiled > 3
 
 
 def test_an_unwritable_cache_folder_is_no_error(cached, tmp_path):

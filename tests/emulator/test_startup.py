@@ -57,8 +57,8 @@ capture-tool entry points), the zip readers of importlib.resources, subprocess (
 
 def run_twice_with_a_schema_cache(tmp_path, scenario="scenarios/basic-panic.toml"):
     """Two fresh processes running ``scenario`` quietly, the model's validator cache in tmp_path (written even
-    when PYTHONDONTWRITEBYTECODE is set): [status, loaded_from_cache, pydantic modules, UNNEEDED_STDLIB loaded]
-    of each."""
+    when PYTHONDONTWRITEBYTECODE is set): [status, loaded_from_cache, pydantic modules, UNNEEDED_STDLIB loaded,
+    pydantic_core modules] of each."""
     code = ("import json, sys\n"
             "sys.dont_write_bytecode = False\n"
             "from emulator.scenario import model\n"
@@ -67,23 +67,26 @@ def run_twice_with_a_schema_cache(tmp_path, scenario="scenarios/basic-panic.toml
             f"status = main(['run', {scenario!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet', '--force'])\n"
             "print(json.dumps([status, model.MODELS.loaded_from_cache,\n"
             "                  sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'),\n"
-            f"                  sorted(m for m in sys.modules if m in {UNNEEDED_STDLIB!r})]))\n")
+            f"                  sorted(m for m in sys.modules if m in {UNNEEDED_STDLIB!r}),\n"
+            "                  sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic_core')]))\n")
     return [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                       check=True).stdout.splitlines()[-1]) for _ in range(2)]
 
 
 def test_a_run_with_the_schema_cache_imports_pydantic_core_but_not_pydantic(tmp_path):
     """pydantic itself (its json_schema, fields, plugin loader: most of its import time) only builds the cache."""
-    (status1, cached1, pydantic1, _), (status2, cached2, pydantic2, _) = run_twice_with_a_schema_cache(tmp_path)
+    (status1, cached1, pydantic1, _, _), (status2, cached2, pydantic2, _, core2) = \
+        run_twice_with_a_schema_cache(tmp_path)
     assert (status1, status2) == (0, 0)
     assert cached1 is False and "pydantic.json_schema" in pydantic1  # the first builds it with pydantic
     assert cached2 is True and pydantic2 == []
+    assert core2 == ["pydantic_core._pydantic_core"]  # the extension alone: not the package's core_schema
 
 
 def test_a_run_by_name_from_another_folder_imports_no_package_metadata_zip_readers_or_subprocess(tmp_path,
                                                                                               monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _, (status, cached, _, unneeded) = run_twice_with_a_schema_cache(tmp_path, "basic-panic")
+    _, (status, cached, _, unneeded, _) = run_twice_with_a_schema_cache(tmp_path, "basic-panic")
     assert status == 0 and cached is True
     assert unneeded == []
 

@@ -184,3 +184,55 @@ def test_an_unknown_or_missing_subcommand_gets_the_whole_parser_listing_every_su
         assert exc.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'rnu'" in err and "'explore'" in err and "'run'" in err
+
+
+PROGRAM = ("import sys, atexit, threading, time\n"
+           "sys.argv = ['fadump-emu', 'run', 'scenarios/basic-panic.toml', '-q', '--force', '--out', sys.argv[1]]\n"
+           "atexit.register(lambda: print('atexit handler ran'))\n"
+           "class Held:\n"
+           "    def __del__(self):\n"
+           "        print('interpreter torn down')\n"
+           "held = Held()\n"
+           "{thread}"
+           "from emulator.cli import main\n"
+           "status = main()\n"
+           "print('main returned', status)\n")
+
+
+def run_program(tmp_path, thread: str = "") -> subprocess.CompletedProcess:
+    code = PROGRAM.replace("{thread}", thread)
+    return subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True)
+
+
+def test_a_run_as_the_program_ends_the_process_itself_after_flushing_and_the_atexit_handlers(tmp_path):
+    """fadump-emu run (main() reading sys.argv) exits without tearing the interpreter down: the summary and the
+    atexit handlers' output are all there, the status is the run's, and no object is finalized."""
+    proc = run_program(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "outcome   vmcore" in proc.stdout and proc.stdout.endswith("atexit handler ran\n")
+    assert "main returned" not in proc.stdout and "interpreter torn down" not in proc.stdout
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["ok"] is True
+
+
+def test_with_another_thread_running_the_run_returns_and_python_exits_as_usual(tmp_path):
+    proc = run_program(tmp_path, "threading.Thread(target=time.sleep, args=(1,)).start()\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "main returned 0" in proc.stdout and "atexit handler ran" in proc.stdout
+    assert proc.stdout.count("atexit handler ran") == 1
+
+
+def test_exit_now_keeps_the_status_and_runs_each_atexit_handler_once():
+    code = ("import atexit, sys\n"
+            "from emulator.cli import exit_now\n"
+            "atexit.register(lambda: print('handler'))\n"
+            "print('before', end='')\n"
+            "exit_now(3)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (3, "beforehandler\n")
+
+
+def test_a_run_called_with_arguments_returns_its_status(tmp_path):
+    """Tests and scripts calling main([...]) get the status back: only the program's own run ends the process."""
+    from emulator import cli
+
+    assert cli.main(["run", "scenarios/basic-panic.toml", "-q", "--out", str(tmp_path / "out")]) == 0

@@ -21,12 +21,12 @@ unreadable or stale file is ignored.
 
 import dataclasses
 import enum
-import hashlib
 import os
 import pickle
 import sys
 import typing
 
+from blake3 import blake3
 
 
 def _pydantic_core_extension():
@@ -132,7 +132,7 @@ class ValidatedModels:
     def key(self) -> str:
         """What the validators depend on: Python, pydantic and pydantic-core, and the shape of every class the
         model reaches (fields, their types, defaults and factories, config; nested dataclasses and enums)."""
-        h = hashlib.sha256()
+        h = blake3()  # not hashlib, whose OpenSSL module costs ~2.5 ms to load; a run loads blake3 for its digests
         h.update(f"{sys.version}\0{PYDANTIC_CORE_VERSION}\0".encode())
         h.update(_pydantic_version_text())
         lines: list[str] = []

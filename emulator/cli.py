@@ -7,6 +7,7 @@ import re
 import sys
 from contextlib import contextmanager
 
+from emulator import dataclass_code
 from emulator.cli_parser import DEFAULT_SCENARIO, build_parser, parser_for  # noqa: F401 (re-exported)
 from emulator.errors import FadumpEmuError
 from emulator.units import fmt_size
@@ -35,7 +36,11 @@ def single_threaded_blas(environ=os.environ) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; ``argv`` None means the process's own (``fadump-emu``, ``python -m emulator``): then a
+    run that finished ends the process itself (exit_now)."""
     single_threaded_blas()
+    dataclass_code.install()  # before the command imports the modules that declare dataclasses
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     tool_args = []
     if argv and argv[0] in ("gdb", "drgn", "crash") and "--" in argv:
@@ -48,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "run":
-            return cmd_run(args)
+            status = cmd_run(args)
+            return exit_now(status) if as_program else status
         if args.command == "explore":
             return cmd_explore(args)
         if args.command == "explain":
@@ -72,6 +78,37 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     return 2
+
+
+def exit_now(status: int) -> int:
+    """End the process with ``status`` as Python's exit would, less tearing the interpreter down.
+
+    A process ending normally frees every object and module it holds before it exits (about 6 ms of CPU after a
+    run of the default scenario here), which the operating system does at once when the process ends anyway.
+    Here the standard streams are flushed and the atexit handlers run (as Python's exit does), then the
+    process ends with os._exit. Every file a run writes is complete and closed before its command returns.
+    When that is not safe, ``status`` is returned for the caller to exit the ordinary way: another thread is
+    still running (Python's exit would wait for it), or a standard stream cannot be flushed (Python's exit then
+    reports it).
+    """
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        return status
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return status
+    atexit._run_exitfuncs()
+    atexit._clear()  # run once: not again should the ordinary exit follow
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return status
+    os._exit(status)
 
 
 def cmd_explore(args) -> int:

@@ -17,10 +17,9 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic_core import ValidationError  # pydantic.ValidationError itself, without importing pydantic
-
 from emulator.scenario import toml_lines
 from emulator.errors import ScenarioError
+from emulator.scenario.validated import ValidationError  # pydantic's, without importing pydantic or its core_schema
 from emulator.scenario.model import (  # noqa: F401  (the names scenario users import from here)
     ACTIONS, CAPTURE_AFTER, CRASH_KINDS, DEFAULT_EPOCH, DEFAULT_RELEASES, HOTPLUG_KINDS, OUTCOMES, PAGE_KINDS,
     PROFILES, CrashSpec, Event, Expect, KernelSpec, Scenario,

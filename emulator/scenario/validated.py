@@ -21,13 +21,51 @@ unreadable or stale file is ignored.
 
 import dataclasses
 import enum
-import hashlib
 import os
 import pickle
 import sys
 import typing
 
-from pydantic_core import ArgsKwargs, SchemaValidator, __version__ as PYDANTIC_CORE_VERSION
+from blake3 import blake3
+
+
+def _pydantic_core_extension():
+    """pydantic-core's compiled module, ``pydantic_core._pydantic_core``, which holds everything used here.
+
+    Importing it the ordinary way runs the ``pydantic_core`` package first, whose ``__init__`` imports its
+    ``core_schema`` (hundreds of TypedDicts and Literals, for type checkers and for building schemas, which
+    only pydantic does): about 10 ms of CPU here, of the 12 ms the package cost a quiet run. When nothing
+    imported the package yet, the extension is loaded alone, under its own name in sys.modules; a later
+    ``import pydantic_core`` (pydantic building the cache, a test) runs the package, whose
+    ``from ._pydantic_core import ...`` finds this very module there. Should the extension not be found
+    that way, it is imported the ordinary way.
+    """
+    name = "pydantic_core._pydantic_core"
+    if name in sys.modules:
+        return sys.modules[name]
+    from importlib import machinery, util
+
+    try:
+        folder = util.find_spec("pydantic_core").submodule_search_locations[0]
+        spec = machinery.FileFinder(folder, (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES)) \
+            .find_spec(name)
+        module = util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    except Exception:  # noqa: BLE001 - laid out otherwise (a zipped or vendored install): the ordinary import
+        sys.modules.pop(name, None)
+        import pydantic_core._pydantic_core as module
+
+        return module
+
+
+PYDANTIC_CORE = _pydantic_core_extension()
+ArgsKwargs = PYDANTIC_CORE.ArgsKwargs
+SchemaValidator = PYDANTIC_CORE.SchemaValidator
+ValidationError = PYDANTIC_CORE.ValidationError
+"""pydantic.ValidationError itself (pydantic re-exports pydantic-core's)."""
+PYDANTIC_CORE_VERSION = PYDANTIC_CORE.__version__
 
 CACHE_FORMAT = 2
 """Bumped when the cache file's layout changes."""
@@ -94,7 +132,7 @@ class ValidatedModels:
     def key(self) -> str:
         """What the validators depend on: Python, pydantic and pydantic-core, and the shape of every class the
         model reaches (fields, their types, defaults and factories, config; nested dataclasses and enums)."""
-        h = hashlib.sha256()
+        h = blake3()  # not hashlib, whose OpenSSL module costs ~2.5 ms to load; a run loads blake3 for its digests
         h.update(f"{sys.version}\0{PYDANTIC_CORE_VERSION}\0".encode())
         h.update(_pydantic_version_text())
         lines: list[str] = []
@@ -127,16 +165,26 @@ class ValidatedModels:
             return None
         try:
             with open(self.cache_path, "rb") as f:
-                header = pickle.load(f)
+                header = _Unpickler(f).load()
                 if header["format"] != CACHE_FORMAT or header["key"] != self.key():
                     return None  # stale: its validators are not even read
-                validators = pickle.load(f)
+                validators = _Unpickler(f).load()
             if set(validators) != set(self.classes):
                 return None
         except Exception:  # noqa: BLE001 - any unreadable, foreign or stale file: build the validators instead
             return None
         self.loaded_from_cache = True
         return validators
+
+
+class _Unpickler(pickle.Unpickler):
+    """Finds SchemaValidator in the extension loaded above: pickle's own lookup imports the pydantic_core
+    package first, which the extension was loaded alone to avoid."""
+
+    def find_class(self, module: str, name: str):
+        if module == PYDANTIC_CORE.__name__:
+            return getattr(PYDANTIC_CORE, name)
+        return super().find_class(module, name)
 
 
 def _cache_path(module: str) -> str | None:

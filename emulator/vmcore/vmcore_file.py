@@ -38,10 +38,20 @@ MAX_NOTES_BYTES = 64 << 20
 
 
 _COMPILED: dict[bool, object] = {}
+COMPILE_FROM = 128
+"""Program header tables of at least this many entries are parsed by the compiled Elf64_Phdr: compiling it
+costs about 1 ms (as much as parsing ~100 entries the plain way), and most vmcores have a few dozen."""
+
+
+def _phdr_parser(ks, count: int):
+    """How to parse ``count`` program headers: kernels.structs' Elf64_Phdr as it is for a short table (what a
+    run's own vmcore has), compiled by construct for a long one (a 65535-entry table parses in under a
+    second); both give the same Containers."""
+    return _compiled_phdr(ks.little_endian) if count >= COMPILE_FROM else ks.elf64_phdr.parse
 
 
 def _compiled_phdr(little_endian: bool):
-    """kernels.structs' Elf64_Phdr, compiled by construct (a 65535-entry table parses in under a second)."""
+    """kernels.structs' Elf64_Phdr, compiled by construct."""
     if little_endian not in _COMPILED:
         ks = kernel_structs(little_endian, PT_REGS_FIELDS_6_10, 2048)
         _COMPILED[little_endian] = ks.elf64_phdr.compile().parse
@@ -153,7 +163,7 @@ class VmcoreFile:
             raise self._bad(f"the program header table (e_phoff {eh.e_phoff:#x}, {eh.e_phnum} entries) runs past "
                             f"the end of the file ({self.size} bytes)")
         raw = self._pread(eh.e_phoff, eh.e_phnum * PHDR_SIZE)
-        parse = _compiled_phdr(self.ks.little_endian)
+        parse = _phdr_parser(self.ks, eh.e_phnum)
         self.phdrs = [parse(raw[i * PHDR_SIZE:(i + 1) * PHDR_SIZE]) for i in range(eh.e_phnum)]
         self.loads = sorted((ph for ph in self.phdrs if ph.p_type == PT_LOAD), key=lambda ph: ph.p_paddr)
 

@@ -50,15 +50,16 @@ def test_a_quiet_run_imports_no_module_of_another_command(tmp_path):
     assert loaded == []
 
 
-UNNEEDED_STDLIB = ("importlib.metadata", "email", "zipfile", "subprocess", "importlib.resources")
+UNNEEDED_STDLIB = ("importlib.metadata", "email", "zipfile", "subprocess", "importlib.resources", "html")
 """Standard modules a run has no use for: package metadata (SimPy's version string, pydantic's plugins, the
-capture-tool entry points), the zip readers of importlib.resources, subprocess (only makedumpfile runs one)."""
+capture-tool entry points), the zip readers of importlib.resources, subprocess (only makedumpfile runs one), the
+html package (its table of named entities; report.html escapes text itself)."""
 
 
 def run_twice_with_a_schema_cache(tmp_path, scenario="scenarios/basic-panic.toml"):
     """Two fresh processes running ``scenario`` quietly, the model's validator cache in tmp_path (written even
-    when PYTHONDONTWRITEBYTECODE is set): [status, loaded_from_cache, pydantic modules, UNNEEDED_STDLIB loaded]
-    of each."""
+    when PYTHONDONTWRITEBYTECODE is set): [status, loaded_from_cache, pydantic modules, UNNEEDED_STDLIB loaded,
+    pydantic_core modules] of each."""
     code = ("import json, sys\n"
             "sys.dont_write_bytecode = False\n"
             "from emulator.scenario import model\n"
@@ -67,23 +68,26 @@ def run_twice_with_a_schema_cache(tmp_path, scenario="scenarios/basic-panic.toml
             f"status = main(['run', {scenario!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet', '--force'])\n"
             "print(json.dumps([status, model.MODELS.loaded_from_cache,\n"
             "                  sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'),\n"
-            f"                  sorted(m for m in sys.modules if m in {UNNEEDED_STDLIB!r})]))\n")
+            f"                  sorted(m for m in sys.modules if m in {UNNEEDED_STDLIB!r}),\n"
+            "                  sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic_core')]))\n")
     return [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                       check=True).stdout.splitlines()[-1]) for _ in range(2)]
 
 
 def test_a_run_with_the_schema_cache_imports_pydantic_core_but_not_pydantic(tmp_path):
     """pydantic itself (its json_schema, fields, plugin loader: most of its import time) only builds the cache."""
-    (status1, cached1, pydantic1, _), (status2, cached2, pydantic2, _) = run_twice_with_a_schema_cache(tmp_path)
+    (status1, cached1, pydantic1, _, _), (status2, cached2, pydantic2, _, core2) = \
+        run_twice_with_a_schema_cache(tmp_path)
     assert (status1, status2) == (0, 0)
     assert cached1 is False and "pydantic.json_schema" in pydantic1  # the first builds it with pydantic
     assert cached2 is True and pydantic2 == []
+    assert core2 == ["pydantic_core._pydantic_core"]  # the extension alone: not the package's core_schema
 
 
 def test_a_run_by_name_from_another_folder_imports_no_package_metadata_zip_readers_or_subprocess(tmp_path,
                                                                                               monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _, (status, cached, _, unneeded) = run_twice_with_a_schema_cache(tmp_path, "basic-panic")
+    _, (status, cached, _, unneeded, _) = run_twice_with_a_schema_cache(tmp_path, "basic-panic")
     assert status == 0 and cached is True
     assert unneeded == []
 
@@ -181,3 +185,55 @@ def test_an_unknown_or_missing_subcommand_gets_the_whole_parser_listing_every_su
         assert exc.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'rnu'" in err and "'explore'" in err and "'run'" in err
+
+
+PROGRAM = ("import sys, atexit, threading, time\n"
+           "sys.argv = ['fadump-emu', 'run', 'scenarios/basic-panic.toml', '-q', '--force', '--out', sys.argv[1]]\n"
+           "atexit.register(lambda: print('atexit handler ran'))\n"
+           "class Held:\n"
+           "    def __del__(self):\n"
+           "        print('interpreter torn down')\n"
+           "held = Held()\n"
+           "{thread}"
+           "from emulator.cli import main\n"
+           "status = main()\n"
+           "print('main returned', status)\n")
+
+
+def run_program(tmp_path, thread: str = "") -> subprocess.CompletedProcess:
+    code = PROGRAM.replace("{thread}", thread)
+    return subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True)
+
+
+def test_a_run_as_the_program_ends_the_process_itself_after_flushing_and_the_atexit_handlers(tmp_path):
+    """fadump-emu run (main() reading sys.argv) exits without tearing the interpreter down: the summary and the
+    atexit handlers' output are all there, the status is the run's, and no object is finalized."""
+    proc = run_program(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "outcome   vmcore" in proc.stdout and proc.stdout.endswith("atexit handler ran\n")
+    assert "main returned" not in proc.stdout and "interpreter torn down" not in proc.stdout
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["ok"] is True
+
+
+def test_with_another_thread_running_the_run_returns_and_python_exits_as_usual(tmp_path):
+    proc = run_program(tmp_path, "threading.Thread(target=time.sleep, args=(1,)).start()\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "main returned 0" in proc.stdout and "atexit handler ran" in proc.stdout
+    assert proc.stdout.count("atexit handler ran") == 1
+
+
+def test_exit_now_keeps_the_status_and_runs_each_atexit_handler_once():
+    code = ("import atexit, sys\n"
+            "from emulator.cli import exit_now\n"
+            "atexit.register(lambda: print('handler'))\n"
+            "print('before', end='')\n"
+            "exit_now(3)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (3, "beforehandler\n")
+
+
+def test_a_run_called_with_arguments_returns_its_status(tmp_path):
+    """Tests and scripts calling main([...]) get the status back: only the program's own run ends the process."""
+    from emulator import cli
+
+    assert cli.main(["run", "scenarios/basic-panic.toml", "-q", "--out", str(tmp_path / "out")]) == 0

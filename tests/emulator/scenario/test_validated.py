@@ -5,8 +5,11 @@ caches it beside the bytecode; these tests hold it to what a pydantic dataclass 
 """
 
 import dataclasses
+import json
 import pickle
 import re
+import subprocess
+import sys
 
 import pytest
 from pydantic import ValidationError
@@ -209,3 +212,39 @@ def pydantic_twin_schema() -> dict:
     from pydantic import TypeAdapter
 
     return TypeAdapter(pydantic_twin(Scenario)).json_schema()
+
+
+REFUSALS = ("from emulator.scenario.model import MODELS, KernelSpec, Scenario\n"
+            "MODELS.cache_path = sys.argv[1]\n"
+            "s = Scenario(path='x', name='y')\n"
+            "core = sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic_core')\n"
+            "def refusal(make):\n"
+            "    try:\n"
+            "        make()\n"
+            "    except Exception as exc:\n"
+            "        return [type(exc).__module__, type(exc).__name__, exc.errors(), str(exc)]\n"
+            "found = [refusal(lambda: KernelSpec(profile=3)), refusal(lambda: Scenario(path='x', name=['y'])),\n"
+            "         refusal(lambda: setattr(s, 'name', 7))]\n"
+            "from emulator.scenario import validated\n"
+            "import json, pydantic, pydantic_core\n"
+            "same = [pydantic.ValidationError is validated.ValidationError,\n"
+            "        pydantic_core.SchemaValidator is validated.SchemaValidator]\n"
+            "print(json.dumps([found, core, same], default=str))\n")
+
+
+def test_without_the_pydantic_core_package_the_model_refuses_values_with_pydantics_own_errors(tmp_path):
+    """A process that loads only pydantic-core's extension (validated._pydantic_core_extension) validates with
+    it, and gets the errors, messages and locations of a process that imported the pydantic_core package and
+    pydantic first (the messages import pydantic for their links: the package then reuses the same extension
+    module, so its classes are the ones already in use)."""
+    cache = str(tmp_path / "model.pydantic.pickle")
+    start = "import sys\nsys.dont_write_bytecode = False\n"
+    runs = [json.loads(subprocess.run([sys.executable, "-c", code, cache], capture_output=True, text=True,
+                                      check=True).stdout.splitlines()[-1])
+            for code in (start + "import pydantic_core, pydantic\n" + REFUSALS, start + REFUSALS)]
+    (found_after_package, core_after_package, same_after_package), (found, core, same) = runs  # 1st: the cache
+    assert core == ["pydantic_core._pydantic_core"] and same == [True, True]
+    assert "pydantic_core.core_schema" in core_after_package and same_after_package == [True, True]
+    assert len(found) == 3 and all(f and f[1] == "ValidationError" for f in found)
+    assert "Input should be a valid string" in found[0][3]
+    assert found == found_after_package

@@ -93,3 +93,16 @@ def test_headless_chromium_renders_every_section_and_a_screenshot_is_kept(page):
     assert done.returncode == 0, done.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a rendered page, not a blank one
+
+
+def test_the_pages_escape_is_html_escape_for_every_character_that_matters():
+    """The page escapes text itself (not importing the html package): exactly html.escape(text, quote=True)."""
+    import html
+    import random
+
+    rnd = random.Random(3)
+    alphabet = "&<>\"'a;#x27 é\n"
+    samples = ["", "&amp;", "<b>'x' & \"y\"</b>", *("".join(rnd.choice(alphabet) for _ in range(rnd.randrange(30)))
+                                                   for _ in range(500))]
+    for text in samples:
+        assert html_report.escape(text) == html.escape(text)

@@ -303,9 +303,11 @@ class OutputFolder:
                     from None
             raise BadInputError(f"--out {self.path}: cannot create the lock file ({exc.strerror}); "
                                 "choose a writable folder") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted there: never write into it
-            os.close(fd)
-            raise BadInputError(f"{lock} is not a regular file; remove it")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a FIFO, a device or another file's hard link
+            os.close(fd)  # planted there: the lock's pid is never written into it
+            what = "is not a regular file" if not stat.S_ISREG(st.st_mode) else "is a hard link to another file"
+            raise BadInputError(f"{lock} {what}; remove it (fadump-emu writes only into its own lock file)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -577,6 +577,17 @@ def test_a_fifo_planted_as_the_lock_is_refused_with_exit_2(tmp_path, small, caps
     assert "is not a regular file; remove it" in err and "Traceback" not in err
 
 
+def test_a_hard_link_planted_as_the_lock_is_refused_and_the_linked_file_untouched(tmp_path, small, decoy, capsys):
+    """OUT/.fadump-emu.lock as a hard link to a file elsewhere (O_NOFOLLOW cannot see it): the lock would truncate
+    it and write a pid into it; the run exits 2 instead, with a sentence, and the file keeps its content."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(decoy / "passwd", out / LOCK)
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 2
+    assert "is a hard link to another file; remove it" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+
+
 def test_a_fifo_planted_as_the_manifest_does_not_hang_the_run(tmp_path):
     """OUT/.fadump-emu-manifest.json as a FIFO: opening it must not wait for a writer that never comes."""
     import threading

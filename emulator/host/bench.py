@@ -342,6 +342,14 @@ def main(argv=None) -> int:
                         "extrapolated from them (default 1000)")
     p.add_argument("--matrix-full", action="store_true", help="run the whole explore --matrix (over 10,000 runs)")
     args = p.parse_args(argv)
+    from emulator.errors import BadInputError
+    from emulator.run.outdir import check_file_target, write_file
+
+    try:  # before the hour of measuring: a folder, or a file in a missing folder, is refused
+        check_file_target(args.out, "--out")
+    except BadInputError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
     cores = os.cpu_count() or 1
     res: dict = {"machine": {"cpus": cores, "platform": platform.platform(), "python": platform.python_version()},
                  "load_average": {"start": os.getloadavg()}}
@@ -421,8 +429,7 @@ def main(argv=None) -> int:
         and (res["matrix"] is None or res["matrix"]["ok"]) and res["matrix_local"]["ok"],
     }
     res["targets"], res["met"] = TARGETS, checks
-    with open(args.out, "w") as f:
-        json.dump(res, f, indent=2)
+    write_file(args.out, json.dumps(res, indent=2))  # a symlink at --out is replaced, never written through
     show(res)
     return 0 if all(checks.values()) else 1
 

@@ -18,8 +18,10 @@ memory zones or modules for crash's full initialisation, but its log, symbols an
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,12 @@ class RunDebugInfo:
     @property
     def debug_dir(self) -> Path:
         return self.run_dir / DEBUG_DIR
+
+    def made_debug_dir(self) -> Path:
+        """RUN_DIR/debug, created if missing; a symlink there is refused (nothing is written through it)."""
+        from emulator.run.outdir import check_out_dir
+
+        return check_out_dir(self.debug_dir, "the debug folder")
 
 
 def read_run(run_dir: str, vmcore_name: str | None = None) -> RunDebugInfo:
@@ -90,30 +98,43 @@ def read_run(run_dir: str, vmcore_name: str | None = None) -> RunDebugInfo:
 
 def symbol_file(info: RunDebugInfo) -> Path:
     """RUN_DIR/debug/vmlinux, built when missing or older than the vmcore."""
-    out = info.debug_dir / "vmlinux"
-    if out.exists() and out.stat().st_mtime >= info.vmcore.stat().st_mtime:
+    out = info.made_debug_dir() / "vmlinux"
+    if up_to_date(out, info.vmcore):
         return out
     return build(ImageDescription.of_profile(info.profile, info.little_endian, info.release), out)
 
 
 def gdb_core(info: RunDebugInfo) -> Path:
     """RUN_DIR/debug/vmcore.gdb: the vmcore with pid = CPU + 1 in each NT_PRSTATUS note (sparse copy)."""
-    out = info.debug_dir / "vmcore.gdb"
-    if out.exists() and out.stat().st_mtime >= info.vmcore.stat().st_mtime:
+    out = info.made_debug_dir() / "vmcore.gdb"
+    if up_to_date(out, info.vmcore):
         return out
-    info.debug_dir.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".gdb.partial")
-    done = subprocess.run(["cp", "--sparse=always", "--reflink=auto", str(info.vmcore), str(tmp)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BadInputError(f"cannot copy {info.vmcore} for gdb: {done.stderr.strip()}")
-    order = "little" if info.little_endian else "big"
-    with open(tmp, "r+b") as f:
-        for cpu, desc in zip(info.note_cpus, info.prstatus_offsets):
-            f.seek(desc + PRSTATUS_PID_OFFSET)
-            f.write((cpu + 1).to_bytes(4, order))
-    os.replace(tmp, out)
+    fd, tmp = tempfile.mkstemp(prefix=".vmcore.gdb.", dir=out.parent)  # a new file: no planted link is followed
+    os.close(fd)
+    try:
+        done = subprocess.run(["cp", "--sparse=always", "--reflink=auto", str(info.vmcore), tmp],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BadInputError(f"cannot copy {info.vmcore} for gdb: {done.stderr.strip()}")
+        order = "little" if info.little_endian else "big"
+        with open(tmp, "r+b") as f:
+            for cpu, desc in zip(info.note_cpus, info.prstatus_offsets):
+                f.seek(desc + PRSTATUS_PID_OFFSET)
+                f.write((cpu + 1).to_bytes(4, order))
+        os.replace(tmp, out)  # a symlink named vmcore.gdb is replaced, never written through
+    except BaseException:
+        os.unlink(tmp)
+        raise
     return out
+
+
+def up_to_date(derived: Path, vmcore: Path) -> bool:
+    """``derived`` is a regular file (a symlink is not: it is rebuilt, replacing the link) newer than the vmcore."""
+    try:
+        st = os.lstat(derived)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mtime >= vmcore.stat().st_mtime
 
 
 def gdb_argv(info: RunDebugInfo, cpu: int | None, extra: list[str]) -> list[str]:

@@ -79,9 +79,11 @@ def compare(fld: Field, run_dir: Path, rep: dict) -> list[Point]:
 
 
 def write_text(path: str, text: str) -> None:
+    """The scenario into ``path``, whole (a symlink there is replaced, never written through)."""
+    from emulator.run.outdir import write_file
+
     try:
-        with open(path, "w") as f:
-            f.write(text)
+        write_file(path, text)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot write the scenario: {exc.strerror}; give -o a file in a folder that "
                             "exists and is writable") from None

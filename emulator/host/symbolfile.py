@@ -259,6 +259,15 @@ def build(d: ImageDescription, out: str | os.PathLike) -> Path:
         if done.returncode != 0:
             raise RuntimeError(f"{cc} failed building the symbol file:\n{done.stderr}")
         out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(Path(tmp) / "vmlinux", out) if Path(tmp).stat().st_dev == out.parent.stat().st_dev \
-            else shutil.copyfile(Path(tmp) / "vmlinux", out)
+        built = Path(tmp) / "vmlinux"
+        if Path(tmp).stat().st_dev != out.parent.stat().st_dev:  # copied to a new file beside ``out`` first
+            fd, beside = tempfile.mkstemp(prefix=".vmlinux.", dir=out.parent)
+            built, src = Path(beside), built
+            try:
+                with os.fdopen(fd, "wb") as dst, open(src, "rb") as f:
+                    shutil.copyfileobj(f, dst)
+            except BaseException:
+                built.unlink()
+                raise
+        os.replace(built, out)  # a rename: a symlink at ``out`` is replaced, never written through
     return out

@@ -177,7 +177,10 @@ def run_tasks(cl, tasks: list[dict], update_golden: bool = False, collect: bool 
             res = fut.result()
             files = res.pop("files", None)
             if files is not None:
-                write_files(tasks[i]["out"], files)
+                try:
+                    write_files(tasks[i]["out"], files)
+                except BadInputError as exc:  # that scenario's folder cannot take them: its row says why
+                    res.update(error=str(exc), error_type=type(exc).__name__)
             results[i] = suite.finish(res, update_golden)
             if progress is not None:
                 progress(results[i])

@@ -202,16 +202,17 @@ def to_json(path: str, points: list[Point], unmodelled: str | None) -> dict:
 
 
 def write_repro(path: str, point: Point, out_dir: str) -> str:
-    """A copy of the scenario with the injected fault added, to reproduce a violation."""
-    os.makedirs(out_dir, exist_ok=True)
+    """A copy of the scenario with the injected fault added, to reproduce a violation (a link there is replaced)."""
+    from emulator.run.outdir import check_out_dir, write_file
+
+    check_out_dir(out_dir)
     with open(path) as f:
         text = f.read()
     name = f"{os.path.splitext(os.path.basename(path))[0]}-boundary{point.index}-{point.trigger}.toml"
     text += (f"\n# fadump-emu explore: violation at boundary {point.index} ({point.label}): {point.problem}\n"
              f"[[faults]]\nkind = \"crash-at-boundary\"\nboundary = {point.index}\ntrigger = \"{point.trigger}\"\n")
     dest = os.path.join(out_dir, name)
-    with open(dest, "w") as f:
-        f.write(text)
+    write_file(dest, text, sync=False)
     return dest
 
 
@@ -226,8 +227,10 @@ def command(args) -> int:
     from rich.table import Table
 
     from emulator.errors import BadInputError
+    from emulator.run.outdir import check_out_dir, write_file
 
     sc = scenario.load(args.scenario)  # bad input is reported before any work
+    check_out_dir(args.out)  # a real folder (never a symlink), before hours of runs
     triggers = tuple(t.strip() for t in args.triggers.split(",") if t.strip())
     unknown = [t for t in triggers if t not in scenario.CRASH_KINDS]
     if unknown:
@@ -264,10 +267,9 @@ def command(args) -> int:
                 cells.append(f"{mark} {run['predicted']} -> {run['outcome']}")
         table.add_row(str(row["index"]), row["label"], *cells)
     con.print(table)
-    os.makedirs(args.out, exist_ok=True)
+    check_out_dir(args.out)
     json_path = os.path.join(args.out, "explore.json")
-    with open(json_path, "w") as f:
-        json.dump(to_json(args.scenario, points, unmodelled), f, indent=2)
+    write_file(json_path, json.dumps(to_json(args.scenario, points, unmodelled), indent=2), sync=False)
     bad = [p for p in points if not p.ok]
     for p in bad:
         repro = write_repro(args.scenario, p, args.out)

@@ -210,6 +210,9 @@ def command(args) -> int:
     violation."""
     import sys
 
+    from emulator.run.outdir import check_out_dir, write_file
+
+    check_out_dir(args.out)  # a real folder (never a symlink), before the runs
     triggers = tuple(t.strip() for t in args.triggers.split(",") if t.strip())
     total = [0]
 
@@ -240,11 +243,11 @@ def command(args) -> int:
         for r in rows:
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))
             print(f"  {r[dim]:<{width}}  {r['runs']:6d} runs  {r['violations']:4d} violations  {outcomes}")
-    os.makedirs(args.out, exist_ok=True)
+    check_out_dir(args.out)
     path = os.path.join(args.out, "matrix.json")
-    with open(path, "w") as f:
-        json.dump({"runs": len(points), "violations": len(bad), "seconds": res["seconds"],
-                   "refused": res["refused"], "summary": table, "points": points}, f, indent=1)
+    write_file(path, json.dumps({"runs": len(points), "violations": len(bad), "seconds": res["seconds"],
+                                 "refused": res["refused"], "summary": table, "points": points}, indent=1),
+               sync=False)
     for p in bad[:20]:
         print(f"VIOLATION {p['profile']} {p['layout']} {p['fault']} boundary {p['index']} ({p['label']}), "
               f"{p['trigger']}: {p['problem']}")

@@ -1,5 +1,25 @@
 """The output folder of a run: locked, staged, replaced all at once, never through a symlink.
 
+``--out`` itself must be a real folder: a symlink there (or a path whose last
+component is one, or whose ``..`` climbs back out of one) is refused with exit
+status 2 and a sentence naming the real folder. Why refuse rather than follow:
+the default ``out/NAME`` is a predictable name in a shared working folder, and
+a link planted there (``out/basic-panic -> /etc``) would make an innocent run
+write its results, and with ``--force`` remove files, wherever the link
+points. Refusing costs a user who made the link on purpose one retyped path
+(the message gives it); following costs whatever the link points at. Folders
+*above* ``--out`` that are symlinks (``/tmp`` or a home folder on some systems,
+``out`` itself on a bigger disk) are the user's own choice and keep working:
+only the output folder and what is inside it are guarded.
+
+Inside the folder nothing is followed either: the folder is opened once
+(``O_NOFOLLOW | O_DIRECTORY``) and the lock, the staging folder, the manifest
+and every rename that publishes the results are made relative to that open
+folder (``dir_fd``), with ``O_NOFOLLOW`` / ``O_EXCL`` on every file opened, so
+a link planted inside (``OUT/vmcore -> /etc/passwd``) is replaced, never
+written through, and swapping the folder's path for a link during the run
+cannot redirect the results.
+
 A run never writes into ``--out`` directly:
 
 * ``OUT/.fadump-emu.lock`` is locked (``fcntl.flock``) for the whole run, so a
@@ -22,7 +42,9 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
+import stat
 import signal
 import threading
 from pathlib import Path
@@ -38,9 +60,27 @@ REPORT = "report.json"
 VMCORE_NAME = re.compile(r"^vmcore(\.\d+)?$")
 
 
-def check_out_dir(path: str | Path) -> Path:
-    """``--out`` as a usable folder: created if missing; BadInputError with a sentence if it cannot be."""
+def refuse_symlink(path: str | Path, option: str) -> None:
+    """BadInputError if the folder ``path`` names is reached through a symlink of its own (see the module's
+    docstring: its last component is a link, or a ``..`` after a link makes it name another folder)."""
+    p = Path(path)
+    if os.path.islink(p):
+        real = os.path.realpath(p)
+        fix = f"give the real folder ({option} {real}) or remove the link" if option.startswith("-") else \
+            "remove the link"
+        raise BadInputError(f"{option} {p}: is a symlink (to {real}); fadump-emu writes only into a real folder, "
+                            f"never through a link, so a link planted there cannot send the files elsewhere; {fix}")
+    meant, reached = os.path.realpath(os.path.normpath(p)), os.path.realpath(p)
+    if meant != reached:
+        raise BadInputError(f"{option} {p}: its '..' climbs out of a symlink, so it names {reached}, not "
+                            f"{meant}; give the folder without '..' ({option} {reached} if that is the one)")
+
+
+def check_out_dir(path: str | Path, option: str = "--out") -> Path:
+    """``--out`` as a usable real folder: created if missing; BadInputError with a sentence if it cannot be
+    (a symlink is refused: see the module's docstring)."""
     out = Path(path)
+    refuse_symlink(out, option)
     if out.exists() and not out.is_dir():
         raise BadInputError(f"--out {out}: is a file, not a folder; choose a folder for the results")
     try:
@@ -72,8 +112,9 @@ def check_file_target(path: str | Path, option: str) -> Path:
 
 
 def check_dir_target(path: str | Path, option: str) -> Path:
-    """A folder the run will fill (``--map``): not a file, creatable, writable."""
+    """A folder the run will fill (``--map``): not a file, not a symlink, creatable, writable."""
     p = Path(path)
+    refuse_symlink(p, option)
     if p.exists() and not p.is_dir():
         raise BadInputError(f"{option} {p}: is a file, not a folder; give a folder for the pictures")
     try:
@@ -89,13 +130,20 @@ def check_dir_target(path: str | Path, option: str) -> Path:
 def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
     """Write a whole file atomically: a temporary file beside it, fsync, then rename over the name.
 
-    A symlink at ``path`` is replaced, never followed. ``sync`` False skips the fsync, for files in a
-    staging folder that commit() fsyncs (or, for scratch runs, need not be) before publishing them.
+    A symlink at ``path`` is replaced, never followed. The temporary name is random and created with
+    ``O_EXCL``: a file or link planted under a guessable name (``.NAME.tmp.PID``) is never opened. ``sync``
+    False skips the fsync, for files in a staging folder that commit() fsyncs (or, for scratch runs, need not
+    be) before publishing them.
     """
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}")
     raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    while True:
+        tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -108,21 +156,39 @@ def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
         raise
 
 
-def _remove(p: Path) -> None:
-    """Remove a file, a symlink (not its target) or a folder tree; nothing if it is gone."""
+def _remove(p: str | Path, dir_fd: int | None = None) -> None:
+    """Remove a file, a symlink (not its target) or a folder tree; nothing if it is gone. With ``dir_fd``,
+    ``p`` is a name in that open folder."""
     try:
-        st = os.lstat(p)
+        st = os.stat(p, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return
-    import stat
-
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree(p, ignore_errors=True, dir_fd=dir_fd)
     else:
         try:
-            os.unlink(p)
+            os.unlink(p, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
+
+
+def _lexists(name: str, dir_fd: int) -> bool:
+    """Whether ``name`` (a file, folder or link, never followed) is in the open folder ``dir_fd``."""
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``name`` (in ``dir_fd``), which must not be a symlink (ELOOP otherwise)."""
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+def _move(name: str, src_fd: int, dst_fd: int) -> None:
+    """Rename ``name`` from one open folder to another: a rename replaces a link at the target, never follows it."""
+    os.replace(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
 
 
 FSYNC_THREADS = 8
@@ -171,19 +237,12 @@ def _fsync(path: str, flags: int) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class OutputFolder:
     """``with OutputFolder(out, force) as staging:`` write into ``staging``; ``commit()`` publishes it.
 
     Leaving the block without commit() (an error, Ctrl-C) removes the staging
-    folder and keeps the previous results.
+    folder and keeps the previous results. The folder is opened once, without
+    following a symlink; everything after is done relative to that descriptor.
     """
 
     def __init__(self, path: str | Path, force: bool = False, names: tuple[str, ...] = (), durable: bool = True):
@@ -195,6 +254,9 @@ class OutputFolder:
         self.names = names
         """File names the scenario itself asks for (capture paths): refused like vmcores without --force."""
         self._lock_fd = -1
+        self._fd = -1
+        """The output folder, opened with O_NOFOLLOW: the lock, staging and publishing renames are relative to it."""
+        self._staging_fd = -1
         self.staging: Path | None = None
         self.committed = False
 
@@ -202,35 +264,50 @@ class OutputFolder:
 
     def __enter__(self) -> Path:
         check_out_dir(self.path)
-        self._lock()
         try:
+            self._fd = _open_dir(self.path)
+        except OSError as exc:  # made a symlink (or removed) since the check: the same refusal, now for certain
+            if exc.errno == errno.ELOOP:
+                refuse_symlink(self.path, "--out")
+            raise BadInputError(f"--out {self.path}: cannot open this folder ({exc.strerror}); "
+                                "choose another --out") from None
+        try:
+            self._lock()
             self._refuse_to_overwrite()
-            for stale in self.path.glob(STAGING_PREFIX + "*"):
-                _remove(stale)  # left by a run that was killed: we hold the lock, nobody else writes there
-            self.staging = self.path / f"{STAGING_PREFIX}{os.getpid()}"
-            self.staging.mkdir()
+            for stale in os.listdir(self._fd):
+                if stale.startswith(STAGING_PREFIX):
+                    _remove(stale, self._fd)  # left by a killed run: we hold the lock, nobody else writes there
+            name = f"{STAGING_PREFIX}{os.getpid()}"
+            os.mkdir(name, dir_fd=self._fd)
+            self._staging_fd = _open_dir(name, self._fd)
+            self.staging = self.path / name
         except BaseException:
-            self._unlock()
+            self._close()
             raise
         return self.staging
 
     def __exit__(self, *exc) -> None:
         try:
             if self.staging is not None and not self.committed:
-                _remove(self.staging)
+                _remove(self.staging.name, self._fd)
         finally:
-            self._unlock()
+            self._close()
 
     def _lock(self) -> None:
         lock = self.path / LOCK
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self._fd)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise BadInputError(f"{lock} is a symlink; remove it (fadump-emu never writes through symlinks)") \
                     from None
             raise BadInputError(f"--out {self.path}: cannot create the lock file ({exc.strerror}); "
                                 "choose a writable folder") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a FIFO, a device or another file's hard link
+            os.close(fd)  # planted there: the lock's pid is never written into it
+            what = "is not a regular file" if not stat.S_ISREG(st.st_mode) else "is a hard link to another file"
+            raise BadInputError(f"{lock} {what}; remove it (fadump-emu writes only into its own lock file)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -243,20 +320,22 @@ class OutputFolder:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
-    def _unlock(self) -> None:
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)  # closing the descriptor releases the flock
-            self._lock_fd = -1
+    def _close(self) -> None:
+        for attr in ("_staging_fd", "_lock_fd", "_fd"):  # closing the lock's descriptor releases the flock
+            fd = getattr(self, attr)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, attr, -1)
 
     def manifest(self) -> list[str]:
         """What the previous run wrote here, by its manifest (names only, never paths outside)."""
         try:
-            fd = os.open(self.path / MANIFEST, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=self._fd)
         except OSError:  # results of a version without manifests: the names the tool always wrote
-            return sorted(p.name for p in self.path.iterdir() if RESULT_NAME.match(p.name))
+            return sorted(n for n in os.listdir(self._fd) if RESULT_NAME.match(n))
         with os.fdopen(fd) as f:
             try:
-                names = json.load(f).get("files", [])
+                names = json.load(f).get("files", []) if stat.S_ISREG(os.fstat(fd).st_mode) else []
             except (ValueError, AttributeError):
                 return []
         return [n for n in names if isinstance(n, str) and "/" not in n and n not in ("", ".", "..")]
@@ -264,8 +343,7 @@ class OutputFolder:
     def _refuse_to_overwrite(self) -> None:
         if self.force:
             return
-        present = sorted(p.name for p in self.path.iterdir()
-                         if VMCORE_NAME.match(p.name) or (p.name in self.names))
+        present = sorted(n for n in os.listdir(self._fd) if VMCORE_NAME.match(n) or (n in self.names))
         if present:
             raise OutputExistsError(f"{self.path / present[0]} already exists; choose another --out folder or "
                                     "pass --force to replace the results of the earlier run (files you added "
@@ -299,33 +377,46 @@ class OutputFolder:
             signal.raise_signal(pending[0])  # now the results are whole: interrupt as the user asked
 
     def _commit(self) -> None:
-        staging, out = self.staging, self.path
-        new = sorted(p.name for p in staging.iterdir())
-        write_file(staging / MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
-        trash = staging / TRASH
-        trash.mkdir()
-        # 1. The old report goes first: from now on no report stands beside files it does not describe.
-        if os.path.lexists(out / REPORT):
-            os.replace(out / REPORT, trash / REPORT)
-        # 2. Files of the earlier run that this run does not write again (only the tool's own, by manifest).
-        for name in self.manifest():
-            if name not in new and name != REPORT and os.path.lexists(out / name):
-                os.replace(out / name, trash / name)
-        # 3. The new results. Whatever has the name already is moved aside first: rename cannot replace a
-        # folder, and renaming a file over another makes ext4 (auto_da_alloc) write the new file's data out
-        # at once, several milliseconds per file that a scratch run (durable False) never asked for.
-        for name in new:
-            if name == REPORT:
-                continue
-            if os.path.lexists(out / name):
-                os.replace(out / name, trash / name)
-            os.replace(staging / name, out / name)
-        if os.path.lexists(out / MANIFEST):
-            os.replace(out / MANIFEST, trash / MANIFEST)
-        os.replace(staging / MANIFEST, out / MANIFEST)
-        if REPORT in new:
-            os.replace(staging / REPORT, out / REPORT)
+        out, staging = self._fd, self._staging_fd
+        new = sorted(os.listdir(staging))
+        _write_new(staging, MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
+        os.mkdir(TRASH, dir_fd=staging)
+        trash = _open_dir(TRASH, staging)
+        try:
+            # 1. The old report goes first: from now on no report stands beside files it does not describe.
+            if _lexists(REPORT, out):
+                _move(REPORT, out, trash)
+            # 2. Files of the earlier run that this run does not write again (only the tool's own, by manifest).
+            for name in self.manifest():
+                if name not in new and name != REPORT and _lexists(name, out):
+                    _move(name, out, trash)
+            # 3. The new results. Whatever has the name already is moved aside first: rename cannot replace a
+            # folder, and renaming a file over another makes ext4 (auto_da_alloc) write the new file's data out
+            # at once, several milliseconds per file that a scratch run (durable False) never asked for.
+            for name in new:
+                if name == REPORT:
+                    continue
+                if _lexists(name, out):
+                    _move(name, out, trash)
+                _move(name, staging, out)
+            if _lexists(MANIFEST, out):
+                _move(MANIFEST, out, trash)
+            _move(MANIFEST, staging, out)
+            if REPORT in new:
+                _move(REPORT, staging, out)
+        finally:
+            os.close(trash)
         if self.durable:
-            _fsync_dir(out)
+            os.fsync(out)
         self.committed = True
-        _remove(staging)
+        _remove(self.staging.name, out)
+
+
+def _write_new(dir_fd: int, name: str, text: str, sync: bool) -> None:
+    """Create the file ``name`` in the open folder ``dir_fd`` (it must not exist: O_EXCL, never a link)."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())

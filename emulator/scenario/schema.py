@@ -10,6 +10,8 @@ the rest (ranges that depend on the machine, timelines).
 
 import copy
 import json
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -98,6 +100,20 @@ def build() -> dict:
             "title": "fadump-emu scenario", **schema}
 
 
+def replace_file(target: Path, text: str) -> None:
+    """``text`` into a new file beside ``target``, renamed over it: a symlink at ``target`` is replaced, never
+    written through (emulator.run.outdir.write_file does the same, a layer above this one)."""
+    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def command(args) -> int:
     if getattr(args, "markdown", False):
         from emulator.scenario import scenario_doc
@@ -112,7 +128,7 @@ def command(args) -> int:
     if target.is_dir():
         raise BadInputError(f"{args.output}: is a folder; give a file name, e.g. {args.output}/scenario.schema.json")
     try:
-        target.write_text(text, encoding="utf-8")
+        replace_file(target, text)
     except OSError as exc:
         raise BadInputError(f"{args.output}: cannot write the schema ({exc.strerror}); give a writable file") \
             from None

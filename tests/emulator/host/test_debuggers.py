@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.errors import BadInputError
 from emulator.host import debuggers
 from emulator.host import ppc64el_tools
 from emulator.run import report
@@ -187,3 +188,37 @@ def test_readme_debugger_examples_run_as_written(tmp_path):
         for pattern in expect:
             assert re.search(pattern, proc.stdout, re.MULTILINE), (line, pattern, proc.stdout)
     assert debuggers.DEBUG_DIR in os.listdir(tmp_path / "out" / "basic-panic")
+
+
+# --- RUN_DIR/debug is written by these commands: never through a symlink planted there ---
+
+@pytest.fixture
+def decoy(tmp_path) -> Path:
+    """What a planted link points at (standing in for /etc): it must stay as it is."""
+    folder = tmp_path / "decoy"
+    folder.mkdir()
+    (folder / "passwd").write_text("root:x:0:0\n")
+    return folder
+
+
+def test_a_debug_folder_planted_as_a_symlink_is_refused_and_nothing_is_built_through_it(tmp_path, decoy, capsys):
+    """RUN_DIR/debug -> a folder outside: exit 2 with a sentence; neither vmlinux nor vmcore.gdb lands there."""
+    run_dir = _run(tmp_path, "planted", "linux-3.4", "little", 2)
+    (run_dir / debuggers.DEBUG_DIR).symlink_to(decoy)
+    info = debuggers.read_run(str(run_dir))
+    for build in (debuggers.gdb_core, debuggers.symbol_file):
+        with pytest.raises(BadInputError, match="the debug folder .*: is a symlink .*; remove the link"):
+            build(info)
+    assert sorted(p.name for p in decoy.iterdir()) == ["passwd"]
+
+
+@pytest.mark.parametrize("planted", ["vmcore.gdb", "vmcore.gdb.partial"])
+def test_the_gdb_core_replaces_a_planted_link_and_never_writes_through_it(tmp_path, decoy, planted):
+    """RUN_DIR/debug/vmcore.gdb (or the old fixed temporary name beside it) as a link to a file outside: the
+    derived core is built anyway, as a regular file, and the file outside is untouched."""
+    run_dir = _run(tmp_path, "planted", "linux-3.4", "little", 2)
+    (run_dir / debuggers.DEBUG_DIR).mkdir()
+    (run_dir / debuggers.DEBUG_DIR / planted).symlink_to(decoy / "passwd")
+    core = debuggers.gdb_core(debuggers.read_run(str(run_dir)))
+    assert (decoy / "passwd").read_text() == "root:x:0:0\n"
+    assert core.is_file() and not core.is_symlink() and core.read_bytes()[:4] == b"\x7fELF"

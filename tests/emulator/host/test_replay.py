@@ -118,3 +118,14 @@ def test_from_console_still_writes_a_scenario_no_profile_can_run_and_says_so_at_
 def test_an_unwritable_output_is_exit_2(tmp_path, capsys):
     assert cli.main(["from-console", str(FIELD_LOGS / "disk-full.log"), "-o", str(tmp_path / "no/such/dir.toml")]) == 2
     assert "cannot write the scenario" in capsys.readouterr().err
+
+
+def test_from_console_output_planted_as_a_symlink_is_replaced_never_written_through(tmp_path, capsys):
+    """-o LINK (LINK -> a file outside): LINK becomes the scenario; the file it pointed at is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    link = tmp_path / "field.toml"
+    link.symlink_to(victim)
+    assert cli.main(["from-console", str(FIELD_LOGS / "disk-full.log"), "-o", str(link)]) == 0
+    assert victim.read_text() == "keep\n"
+    assert not link.is_symlink() and "[kernel]" in link.read_text()

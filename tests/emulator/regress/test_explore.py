@@ -232,3 +232,31 @@ def test_each_saved_vmcore_is_verified_once_from_the_folder_the_run_left(monkeyp
     assert point.ok and point.outcome == "vmcore" and point.verified == "1 vmcore(s) match"
     files = [c for c in calls if "(not saved)" not in c]  # a capture kernel crashed before saving: its /proc/vmcore
     assert len(files) == 1 and files[0].endswith("/vmcore")
+
+
+def test_a_reproducing_file_planted_as_a_symlink_is_replaced_never_written_through(tmp_path):
+    """OUT/NAME-boundaryN-TRIGGER.toml as a link to a file outside: the repro replaces the link; the file it
+    pointed at is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    point = explore.Point(3, "boot 1: somewhere", "panic", ok=False, problem="a planted problem")
+    (out / f"{SMALL.stem}-boundary3-panic.toml").symlink_to(victim)
+    repro = Path(explore.write_repro(str(SMALL), point, str(out)))
+    assert victim.read_text() == "keep\n"
+    assert not repro.is_symlink() and "boundary = 3" in repro.read_text()
+
+
+def test_a_reproducing_file_is_never_written_into_an_out_that_is_a_symlink(tmp_path):
+    """write_repro's folder (explore --out) as a link to a folder outside: refused; the folder stays empty."""
+    import pytest
+
+    from emulator.errors import BadInputError
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out").symlink_to(outside)
+    with pytest.raises(BadInputError, match="is a symlink"):
+        explore.write_repro(str(SMALL), explore.Point(3, "b", "panic", ok=False), str(tmp_path / "out"))
+    assert not any(outside.iterdir())

@@ -37,6 +37,11 @@ def finished(tmp_path, small, capsys) -> Path:
     return out
 
 
+def in_folder(name, dir_fd=None) -> str:
+    """The full path of ``name`` in the open folder ``dir_fd`` (outdir renames relative to descriptors)."""
+    return str(name) if dir_fd is None else os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)
+
+
 def snapshot(folder: Path) -> dict[str, str]:
     """Every regular file under ``folder`` (but the lock) with its digest."""
     return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*"))
@@ -108,9 +113,10 @@ def test_a_rerun_never_renames_over_an_existing_name_and_the_results_are_the_new
     renames = []
     real_replace = os.replace
 
-    def replace(src, dst):
-        renames.append((str(src), str(dst), os.path.lexists(dst)))
-        real_replace(src, dst)
+    def replace(src, dst, src_dir_fd=None, dst_dir_fd=None):
+        src_path, dst_path = in_folder(src, src_dir_fd), in_folder(dst, dst_dir_fd)
+        renames.append((src_path, dst_path, os.path.lexists(dst_path)))
+        real_replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
     monkeypatch.setattr(outdir.os, "replace", replace)
     (tmp_path / "small.toml").write_text(small_scenario_text(extra='[expect]\noutcome = "vmcore"\n')
@@ -362,8 +368,8 @@ def _renames_interrupted_from_another_thread(tmp_path, monkeypatch):
     folder = OutputFolder(out, force=True)
     real_replace, sent = os.replace, []
 
-    def replace_then_interrupt(src, dst):
-        real_replace(src, dst)
+    def replace_then_interrupt(src, dst, **dir_fds):
+        real_replace(src, dst, **dir_fds)
         if not sent:  # after the first rename (the old report moved aside), from another thread
             sent.append(1)
             t = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
@@ -404,9 +410,9 @@ def record_fsyncs_and_renames(monkeypatch) -> list[tuple[str, str]]:
         with lock:
             events.append(("fsync", path))
 
-    def replace(src, dst):
-        events.append(("rename", str(src)))
-        real_replace(src, dst)
+    def replace(src, dst, src_dir_fd=None, dst_dir_fd=None):
+        events.append(("rename", in_folder(src, src_dir_fd)))
+        real_replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
     monkeypatch.setattr(outdir.os, "fsync", fsync)
     monkeypatch.setattr(outdir.os, "replace", replace)
@@ -456,3 +462,198 @@ def test_a_failed_fsync_moves_nothing_and_the_earlier_results_stay(finished, sma
     assert "cannot write the results (Input/output error)" in flat(capsys.readouterr().err)
     assert snapshot(finished) == before
     assert not list(finished.glob(STAGING_PREFIX + "*"))
+
+
+# --- a symlink as the output folder itself, or planted inside it (links point at a decoy under tmp_path) ---
+
+@pytest.fixture
+def decoy(tmp_path) -> Path:
+    """The folder a planted link points at (standing in for /etc): it must stay exactly as it is."""
+    folder = tmp_path / "decoy"
+    folder.mkdir()
+    (folder / "passwd").write_text("root:x:0:0\n")
+    return folder
+
+
+def untouched(decoy: Path) -> bool:
+    return sorted(p.name for p in decoy.iterdir()) == ["passwd"] and (decoy / "passwd").read_text() == "root:x:0:0\n"
+
+
+def test_out_that_is_a_symlink_to_a_folder_is_refused_with_exit_2_naming_the_real_folder(tmp_path, small, decoy,
+                                                                                          capsys):
+    """--out LINK (LINK -> a folder): exit 2 before the run, a sentence saying it is a symlink and which real
+    folder to give instead, no traceback, nothing written where the link points."""
+    link = tmp_path / "results"
+    link.symlink_to(decoy)
+    assert main(["run", str(small), "--out", str(link), "--quiet"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert err.startswith(f"fadump-emu: --out {link}: is a symlink (to {decoy})") and "Traceback" not in err
+    assert f"give the real folder (--out {decoy})" in err
+    assert untouched(decoy)
+
+
+def test_a_link_planted_at_the_default_out_name_is_refused(tmp_path, small, decoy, capsys, monkeypatch):
+    """No --out: the default out/NAME is a predictable name; a link planted there is refused, not followed."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "small").symlink_to(decoy)
+    assert main(["run", str(small), "--quiet", "--force"]) == 2
+    assert "out/small: is a symlink" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+
+
+@pytest.mark.parametrize("spelling", ["{link}/", "{link}/.", "{link}//"])
+def test_a_symlinked_out_is_refused_however_it_is_spelled(tmp_path, small, decoy, capsys, spelling):
+    """A trailing slash or dot makes the kernel follow the link: the refusal does not depend on the spelling."""
+    link = tmp_path / "results"
+    link.symlink_to(decoy)
+    assert main(["run", str(small), "--out", spelling.format(link=link), "--quiet"]) == 2
+    assert "is a symlink" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+
+
+def test_a_dangling_symlink_as_out_is_refused_and_its_target_not_created(tmp_path, small, decoy, capsys):
+    link = tmp_path / "results"
+    link.symlink_to(decoy / "new")
+    assert main(["run", str(small), "--out", str(link), "--quiet"]) == 2
+    assert "is a symlink" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+
+
+def test_dot_dot_climbing_out_of_a_symlink_is_refused_naming_both_folders(tmp_path, small, decoy, capsys):
+    """--out LINK/.. where LINK -> DECOY/sub: the kernel reaches DECOY, the user read it as LINK's folder."""
+    (decoy / "sub").mkdir()
+    (tmp_path / "here").mkdir()
+    link = tmp_path / "here" / "link"
+    link.symlink_to(decoy / "sub")
+    assert main(["run", str(small), "--out", f"{link}/..", "--quiet"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert "climbs out of a symlink" in err and f"names {decoy}, not {tmp_path / 'here'}" in err
+    assert sorted(p.name for p in decoy.iterdir()) == ["passwd", "sub"] and not any((decoy / "sub").iterdir())
+
+
+def test_a_symlinked_folder_above_out_is_the_users_choice_and_works(tmp_path, small, capsys):
+    """Only --out itself is guarded: a parent that is a symlink (/tmp, a home folder, out/ on a bigger disk)
+    keeps working, and the results land in the real folder it points at."""
+    real = tmp_path / "bigdisk"
+    real.mkdir()
+    (tmp_path / "out").symlink_to(real)
+    assert main(["run", str(small), "--out", str(tmp_path / "out" / "small"), "--quiet"]) == 0
+    assert (real / "small" / "report.json").is_file() and (real / "small" / "vmcore").is_file()
+
+
+def test_map_naming_a_symlink_to_a_folder_is_refused_before_the_run(tmp_path, small, decoy, capsys):
+    link = tmp_path / "maps"
+    link.symlink_to(decoy)
+    assert main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet", "--map", str(link)]) == 2
+    assert f"--map {link}: is a symlink" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_output_folder_swapped_for_a_link_during_the_run_still_gets_the_results(tmp_path, decoy):
+    """The folder is opened once and published into by descriptor: renaming it away and planting a link at its
+    path while the run is staging sends nothing through the link; the results land in the folder opened."""
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    folder = OutputFolder(out)
+    with folder as staging:
+        (staging / "report.json").write_text("report")
+        (staging / "vmcore").write_text("vmcore")
+        os.rename(out, moved)
+        out.symlink_to(decoy)
+        folder.commit()
+    assert untouched(decoy)
+    assert (moved / "report.json").read_text() == "report" and (moved / "vmcore").read_text() == "vmcore"
+    assert not list(moved.glob(STAGING_PREFIX + "*"))
+
+
+def test_a_fifo_planted_as_the_lock_is_refused_with_exit_2(tmp_path, small, capsys):
+    """OUT/.fadump-emu.lock as a FIFO (or a device): never written into; exit 2 with a sentence."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / LOCK)
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert "is not a regular file; remove it" in err and "Traceback" not in err
+
+
+def test_a_hard_link_planted_as_the_lock_is_refused_and_the_linked_file_untouched(tmp_path, small, decoy, capsys):
+    """OUT/.fadump-emu.lock as a hard link to a file elsewhere (O_NOFOLLOW cannot see it): the lock would truncate
+    it and write a pid into it; the run exits 2 instead, with a sentence, and the file keeps its content."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(decoy / "passwd", out / LOCK)
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 2
+    assert "is a hard link to another file; remove it" in flat(capsys.readouterr().err)
+    assert untouched(decoy)
+
+
+def test_a_fifo_planted_as_the_manifest_does_not_hang_the_run(tmp_path):
+    """OUT/.fadump-emu-manifest.json as a FIFO: opening it must not wait for a writer that never comes."""
+    import threading
+
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / MANIFEST)
+    folder = OutputFolder(out, force=True)
+    found: list = []
+    with folder:
+        reader = threading.Thread(target=lambda: found.append(folder.manifest()), daemon=True)
+        reader.start()
+        reader.join(10)
+        if reader.is_alive():  # unblock the stuck open so the thread ends, then fail
+            os.close(os.open(out / MANIFEST, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(5)
+            pytest.fail("manifest() blocked on a FIFO")
+    assert found == [[]]
+
+
+def test_a_stale_staging_name_planted_as_a_link_is_removed_not_followed(tmp_path, small, decoy, capsys):
+    """OUT/.fadump-emu-incomplete.N -> a folder outside: the next run unlinks the link and empties nothing."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"{STAGING_PREFIX}999999").symlink_to(decoy)
+    assert main(["run", str(small), "--out", str(out), "--quiet"]) == 0
+    assert untouched(decoy)
+    assert not os.path.lexists(out / f"{STAGING_PREFIX}999999")
+
+
+def test_write_file_never_opens_a_file_planted_at_a_guessable_temporary_name(tmp_path, decoy):
+    """A link planted at .NAME.tmp.PID (the name a pid-only scheme would use): write_file still writes NAME
+    whole, and the file the link points at is untouched."""
+    (tmp_path / f".report.json.tmp.{os.getpid()}").symlink_to(decoy / "passwd")
+    outdir.write_file(tmp_path / "report.json", "{}\n")
+    assert (tmp_path / "report.json").read_text() == "{}\n"
+    assert untouched(decoy)
+
+
+# --- the other commands that write folders: test, explore ---
+
+def test_fadump_emu_test_with_out_naming_a_symlink_exits_2_before_running(tmp_path, small, decoy, capsys):
+    link = tmp_path / "results"
+    link.symlink_to(decoy)
+    assert main(["test", str(small), "--out", str(link), "-j", "1"]) == 2
+    err = flat(capsys.readouterr().err)
+    assert "--out" in err and "is a symlink" in err and "Traceback" not in err
+    assert untouched(decoy)
+
+
+def test_fadump_emu_test_refuses_a_link_planted_at_one_scenarios_folder_as_that_scenarios_error(tmp_path, small,
+                                                                                              decoy, capsys):
+    """OUT/NAME planted as a link: that scenario is an ERROR row saying so; nothing is written through it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "small").symlink_to(decoy)
+    assert main(["test", str(small), "--out", str(out), "-j", "1"]) == 1
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert results[0]["verdict"] == "ERROR" and "is a symlink" in results[0]["error"]
+    assert untouched(decoy)
+
+
+def test_explore_with_out_naming_a_symlink_exits_2_before_exploring(tmp_path, small, decoy, capsys):
+    link = tmp_path / "results"
+    link.symlink_to(decoy)
+    assert main(["explore", str(small), "--out", str(link), "-j", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "is a symlink" in flat(captured.err) and "explored" not in captured.out
+    assert untouched(decoy)

@@ -146,3 +146,15 @@ def test_schema_command_refuses_a_folder_with_exit_2(tmp_path, capsys):
     assert main(["schema", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a folder" in err and "Traceback" not in err
+
+
+def test_schema_output_planted_as_a_symlink_is_replaced_never_written_through(tmp_path, capsys):
+    """-o LINK (LINK -> a file outside): LINK becomes the schema; the file it pointed at is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    link = tmp_path / "scenario.schema.json"
+    link.symlink_to(victim)
+    assert main(["schema", "-o", str(link)]) == 0
+    assert victim.read_text() == "keep\n"
+    assert not link.is_symlink() and json.loads(link.read_text()) == build()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.schema.json", "victim"]

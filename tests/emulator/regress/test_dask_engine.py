@@ -157,3 +157,18 @@ def test_a_run_folder_planted_as_a_link_is_refused_by_collect(tmp_path):
     with pytest.raises(BadInputError, match="is a symlink"):
         dask_engine.write_files(str(tmp_path / "out" / "small"), {"vmcore": {"size": 1, "extents": [(0, b"x")]}})
     assert list(elsewhere.iterdir()) == []
+
+
+def test_collect_into_a_run_folder_planted_as_a_link_is_that_scenario_s_error_row(tmp_path, capsys, scheduler):
+    """The run happens on the worker; bringing its files back into OUT/alpha, a link to a folder outside, is
+    refused: alpha is an ERROR row that says why, beta is collected as usual, nothing lands outside."""
+    folder = write_scenarios(tmp_path / "scenarios", failing=False)
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    out.mkdir()
+    (out / "alpha").symlink_to(outside)
+    status, table = run_test(capsys, folder, "--out", out, "--scheduler", scheduler, "--collect")
+    rows = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert status == 1 and rows["alpha"]["verdict"] == "ERROR" and "is a symlink" in rows["alpha"]["error"]
+    assert rows["beta"]["verdict"] == "PASS" and (out / "beta" / "vmcore").is_file()
+    assert list(outside.iterdir()) == []

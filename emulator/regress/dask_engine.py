@@ -16,7 +16,6 @@ same whichever engine ran the work; each result records which worker ran it.
 
 import os
 import re
-import secrets
 import tempfile
 from pathlib import Path
 
@@ -129,7 +128,7 @@ def write_files(folder: str, files: dict[str, dict]) -> None:
             raise BadInputError(f"{out}: a worker sent a file named {name!r}, which is not a plain file name; "
                                 "check the workers: they must run the same fadump-emu")
         while True:
-            tmp = out / f".{name}.collect.{os.getpid()}.{secrets.token_hex(4)}"
+            tmp = out / f".{name}.collect.{os.getpid()}.{os.urandom(4).hex()}"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
                 break

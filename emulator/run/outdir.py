@@ -42,7 +42,6 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import signal
@@ -138,7 +137,7 @@ def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
     p = Path(path)
     raw = data.encode() if isinstance(data, str) else data
     while True:
-        tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             break

@@ -11,7 +11,6 @@ the rest (ranges that depend on the machine, timelines).
 import copy
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -103,7 +102,7 @@ def build() -> dict:
 def replace_file(target: Path, text: str) -> None:
     """``text`` into a new file beside ``target``, renamed over it: a symlink at ``target`` is replaced, never
     written through (emulator.run.outdir.write_file does the same, a layer above this one)."""
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

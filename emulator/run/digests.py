@@ -125,6 +125,19 @@ def grain_digests(data, at: int | None = None) -> np.ndarray:
     return MEMO.digests(mv[:n * GRAIN], at // GRAIN)
 
 
+def _slot_runs(idx: np.ndarray, slots: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """Grains ``idx`` (ascending) kept in ``slots``, as (first, end, first slot) runs consecutive in both: a run
+    is copied or compared as one slice, where indexing grain by grain copied whole chunks first. None when the
+    grains are too scattered for runs to pay (more than one run per 8 grains)."""
+    if not len(idx):
+        return []
+    cuts = np.flatnonzero((np.diff(idx) != 1) | (np.diff(slots) != 1)) + 1
+    if len(cuts) > len(idx) // 8:
+        return None
+    cuts = cuts.tolist()
+    return [(int(idx[a]), int(idx[b - 1]) + 1, int(slots[a])) for a, b in zip([0, *cuts], [*cuts, len(idx)])]
+
+
 class DigestMemo:
     """Grains digested before in this process, by grain number: their bytes and their digest.
 
@@ -181,13 +194,18 @@ class DigestMemo:
         known = np.flatnonzero(slots >= 0)
         same = np.zeros(n, dtype=bool)
         if len(known):
-            same[known] = (self.data[slots[known]] == rows[known]).all(axis=1)
+            runs = _slot_runs(known, slots[known])
+            if runs is None:
+                same[known] = (self.data[slots[known]] == rows[known]).all(axis=1)
+            for i0, i1, s in runs or ():
+                same[i0:i1] = (self.data[s:s + i1 - i0] == rows[i0:i1]).all(axis=1)
             hit = known[same[known]]
             out[hit] = self.sums[slots[hit]]
             self.hits += len(hit)
         todo = np.flatnonzero(~same)
         if len(todo):
-            zero = ~rows[todo].any(axis=1)
+            # Most of a chunk seen for the first time: test every row in place rather than gather them.
+            zero = ~rows.any(axis=1)[todo] if 2 * len(todo) > n else ~rows[todo].any(axis=1)
             out[todo[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
             _hash_work(mv, rows, todo[~zero], out)
             self._keep(todo, slots, rows, out, first)
@@ -220,10 +238,14 @@ class DigestMemo:
             at = np.searchsorted(self._keys, new + first)  # new grains are ascending: merge, not re-sort
             self._keys = np.insert(self._keys, at, new + first)
             self._key_slots = np.insert(self._key_slots, at, np.arange(base, base + len(new)))
-        kept = np.concatenate([old, new])
-        if len(kept):
+        kept = np.sort(np.concatenate([old, new]))
+        runs = _slot_runs(kept, slots[kept])
+        if runs is None:
             self.data[slots[kept]] = rows[kept]
             self.sums[slots[kept]] = out[kept]
+        for i0, i1, s in runs or ():
+            self.data[s:s + i1 - i0] = rows[i0:i1]
+            self.sums[s:s + i1 - i0] = out[i0:i1]
 
     def clear(self) -> None:
         self.__init__(self.capacity)

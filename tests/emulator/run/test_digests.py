@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from blake3 import blake3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.run import digests
 from emulator.run.digests import DIGEST_SIZE, GRAIN, ZERO, DigestMemo, grain_digests
@@ -126,3 +128,27 @@ def test_the_memo_finds_its_grains_by_number_after_keeping_them_out_of_order(mem
     assert memo.slots(9, 6).tolist() == [-1, 2, 3, 4, 5, -1]
     assert (grain_digests(data[:4 * GRAIN], at=10 * GRAIN) == plain(data[:4 * GRAIN])).all()
     assert memo.hits == 4
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 40), st.integers(1, 40), st.lists(st.integers(0, 79), max_size=12)),
+                      min_size=1, max_size=8),
+       capacity=st.sampled_from([4, 16, 200]))
+def test_any_mix_of_kept_scattered_and_new_grains_gets_the_plain_digests(steps, capacity):
+    """Spans over grains kept in runs, kept one here one there, and never seen, in a memo that fills up:
+    every answer is plain BLAKE3 (the runs are compared and kept as slices, scattered grains one by one)."""
+    saved, digests.MEMO = digests.MEMO, DigestMemo(capacity=capacity)
+    try:
+        _mix(steps)
+    finally:
+        digests.MEMO = saved
+
+
+def _mix(steps) -> None:
+    memory = bytearray(np.random.default_rng(7).integers(0, 256, 80 * GRAIN, dtype=np.uint8).tobytes())
+    for first, count, changed in steps:
+        for g in changed:
+            memory[g * GRAIN + 5] ^= 0xFF
+        count = min(count, 80 - first)
+        data = bytes(memory[first * GRAIN:(first + count) * GRAIN])
+        assert (grain_digests(data, first * GRAIN) == plain(data)).all()

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from emulator.errors import BadInputError
+from emulator.run.outdir import new_file_beside
 
 LOCAL = re.compile(r"local:(\d+)$")
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
@@ -127,13 +128,7 @@ def write_files(folder: str, files: dict[str, dict]) -> None:
         if name in ("", ".", "..") or name != Path(name).name:
             raise BadInputError(f"{out}: a worker sent a file named {name!r}, which is not a plain file name; "
                                 "check the workers: they must run the same fadump-emu")
-        while True:
-            tmp = out / f".{name}.collect.{os.getpid()}.{os.urandom(4).hex()}"
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-                break
-            except FileExistsError:
-                continue
+        fd, tmp = new_file_beside(out / name, "collect")
         try:
             with os.fdopen(fd, "wb") as dst:
                 dst.truncate(f["size"])

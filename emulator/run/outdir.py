@@ -126,6 +126,18 @@ def check_dir_target(path: str | Path, option: str) -> Path:
     return p
 
 
+def new_file_beside(path: Path, tag: str = "tmp") -> tuple[int, Path]:
+    """A new file for writing next to ``path``, under a random name (``.NAME.TAG.PID.RANDOM``) created with
+    ``O_EXCL | O_NOFOLLOW``: nothing planted under a guessable name is ever opened. Its descriptor and name;
+    the caller renames it over ``path`` (replacing a symlink there, never following it)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{tag}.{os.getpid()}.{os.urandom(4).hex()}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644), tmp
+        except FileExistsError:
+            continue
+
+
 def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
     """Write a whole file atomically: a temporary file beside it, fsync, then rename over the name.
 
@@ -136,13 +148,7 @@ def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
     """
     p = Path(path)
     raw = data.encode() if isinstance(data, str) else data
-    while True:
-        tmp = p.with_name(f".{p.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-            break
-        except FileExistsError:
-            continue
+    fd, tmp = new_file_beside(p)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)

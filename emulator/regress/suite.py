@@ -13,14 +13,12 @@ bad-input errors) is an ERROR row carrying its ``file:line: message``, never a
 traceback; a traceback is kept only for a fault of the emulator itself.
 """
 
-import importlib
 import json
 import multiprocessing
 import os
 import re
 import signal
 import sys
-import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -403,33 +401,13 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     elif show_progress:
         results = _run_with_progress(tasks, workers, update_golden)
     else:
-        table = _import_in_background(TABLE_MODULES)  # while the workers run, not after them
         results = run_all(tasks, workers, update_golden)
-        table.join()  # done long before; print_table never imports them concurrently
     seconds = time.perf_counter() - start
     summ = summary(results, seconds, workers)
     junit.write(results, junit_path, seconds)
     write_json(results, json_path, summ)
     print_table(results, summ, stdout)
     return 0 if summ["ok"] else 1
-
-
-TABLE_MODULES = ("rich.console", "rich.table", "rich.text")
-"""What print_table imports (about 17 ms of CPU)."""
-
-
-def _import_in_background(modules) -> threading.Thread:
-    """Import ``modules`` in a daemon thread: the parent only waits while the workers run."""
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # print_table reports it when it imports the module itself
-                return
-
-    t = threading.Thread(target=load, name="import", daemon=True)
-    t.start()
-    return t
 
 
 def check_targets(out_root, junit_path, json_path) -> tuple[Path, Path]:

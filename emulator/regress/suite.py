@@ -210,31 +210,78 @@ WARM_MIN_PER_WORKER = 4
 with WARM_MIN_PER_WORKER scenarios each: its warm-up (about 0.25 s of CPU, before any worker starts) saves each
 worker about 0.05 s of first-scenario work, so it pays only where it is shared by several workers."""
 
+PRELOAD_MIN_WORKERS = 2
+"""From this many workers on, the forkserver also runs emulator.regress.worker_preload (about 40 ms: the
+modules a run imports late and the kallsyms tables every worker would otherwise build for itself)."""
 
-def _pool_context(warm: bool = False):
+PRELOAD = ["__main__", "emulator.run.runner", "emulator.run.report", "emulator.regress.suite"]
+"""What the forkserver always imports before it forks a worker. ``__main__`` is the program's script (the
+fadump-emu entry point, pytest's): every worker would otherwise run it again to set itself up."""
+
+
+def preload_for(workers: int, tasks: int) -> list[str]:
+    """The forkserver's preload for a pool of ``workers`` running ``tasks`` scenarios: the more workers share
+    it, the more one-time work is worth doing once before forking instead of once in every worker."""
+    if workers >= WARM_MIN_WORKERS and tasks >= WARM_MIN_PER_WORKER * workers:
+        return PRELOAD + ["emulator.regress.warm_worker"]
+    if workers >= PRELOAD_MIN_WORKERS:
+        return PRELOAD + ["emulator.regress.worker_preload"]
+    return list(PRELOAD)
+
+
+def _pool_context(preload: list[str] = PRELOAD):
     """forkserver where there is one (no fork of a threaded parent), otherwise spawn.
 
-    The forkserver imports what a run needs before it forks the workers, and with ``warm`` also runs
-    emulator.regress.warm_worker, so the workers start with the one-time work of a first scenario done once
-    for all of them. (The forkserver is started once per process: the first pool decides what it preloads.)
+    The forkserver imports ``preload`` (preload_for()) before it forks the workers, so they start with that
+    one-time work done once for all of them. (The forkserver is started once per process: the first pool
+    decides what it preloads, later pools share it.)
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["emulator.run.runner", "emulator.run.report", "emulator.regress.suite"]
-                                   + (["emulator.regress.warm_worker"] if warm else []))
+        ctx.set_forkserver_preload(list(preload))
         return ctx
     return multiprocessing.get_context("spawn")
 
 
+def start_forkserver(workers: int, tasks: int) -> None:
+    """Start the forkserver now (when there is one), so that its imports overlap whatever the caller does
+    before run_all (planning the suite) instead of delaying the first worker."""
+    if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    _pool_context(preload_for(workers, tasks))
+    forkserver.ensure_running()
+
+
+def cost(task: dict) -> int:
+    """How long a task is expected to take, for ordering only: the size of its golden transcript (a longer
+    console means more boots, crashes and captures), else of its scenario file. 0 when neither can be read."""
+    for path in (Path(task["path"]).with_suffix(".log"), Path(task["path"])):
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            continue
+    return 0
+
+
+def dispatch_order(tasks: list[dict]) -> list[int]:
+    """Indexes of ``tasks`` longest first (ties in file order): the short ones come last, so the workers
+    run out of work at nearly the same moment instead of one finishing a long scenario alone."""
+    return sorted(range(len(tasks)), key=lambda i: -cost(tasks[i]))
+
+
 def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
-    """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each."""
+    """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each.
+
+    Tasks are handed out longest first (dispatch_order); results and folders do not depend on that order.
+    """
     results: list[dict | None] = [None] * len(tasks)
     workers = max(1, min(workers, len(tasks)))
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               mp_context=_pool_context(warm=workers >= WARM_MIN_WORKERS
-                                                         and len(tasks) >= WARM_MIN_PER_WORKER * workers))
+                               mp_context=_pool_context(preload_for(workers, len(tasks))))
     try:
-        futures = {pool.submit(_run_task, t, update_golden): i for i, t in enumerate(tasks)}
+        futures = {pool.submit(_run_task, tasks[i], update_golden): i for i in dispatch_order(tasks)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
@@ -335,6 +382,8 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     junit_path, json_path = check_targets(out_root, junit_path, json_path)
     if update_golden:
         refuse_installed_goldens(files)
+    if not (scheduler or cluster):
+        start_forkserver(min(workers, len(files)), len(files))  # its imports overlap the planning below
     tasks = plan(files, out_root)
     workers = min(workers, len(tasks))
     if show_progress is None:

@@ -364,3 +364,63 @@ def test_a_fault_of_the_emulator_is_an_error_row_with_the_traceback_kept_in_json
     assert r["error"] == "internal error: RuntimeError: emulator bug"
     assert "Traceback" in r["traceback"]
     assert suite.details(r) == [r["error"]]
+
+
+def test_tasks_are_handed_out_longest_golden_first_with_ties_in_file_order(tmp_path):
+    """dispatch_order: the longer a scenario's golden transcript (its scenario file when it has none), the sooner
+    it starts, so two workers finish together; equal costs keep file order."""
+    names = {"short": 10, "long": 300, "none": None, "tie-a": 100, "tie-b": 100}
+    tasks = []
+    for name, golden_size in names.items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text("x" * 50)  # the scenario file's size counts only without a golden transcript
+        if golden_size is not None:
+            path.with_suffix(".log").write_text("y" * golden_size)
+        tasks.append({"path": str(path), "name": name, "out": str(tmp_path / "out" / name)})
+    tasks.append({"path": str(tmp_path / "missing.toml"), "name": "missing", "out": str(tmp_path / "out" / "m")})
+    order = [tasks[i]["name"] for i in suite.dispatch_order(tasks)]
+    assert order == ["long", "tie-a", "tie-b", "none", "short", "missing"]
+
+
+def test_run_all_starts_the_longest_scenario_first_and_returns_results_in_file_order(tmp_path):
+    """With one worker the results arrive in the order the tasks were handed out: the scenario with the longer
+    golden transcript first; run_all still returns them in file order."""
+    folder = write_scenarios(tmp_path / "scenarios", failing=False)
+    (folder / "nested" / "beta.log").write_text("a long transcript\n" * 100)
+    (folder / "alpha.log").write_text("short\n")
+    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+    arrived = []
+    results = suite.run_all(tasks, 1, progress=lambda r: arrived.append(r["name"]))
+    assert arrived == ["beta", "alpha"]
+    assert [r["name"] for r in results] == ["alpha", "beta"]
+
+
+def test_the_forkserver_preloads_more_the_more_workers_share_it():
+    """One worker imports only what a run needs; two or three also run worker_preload (imports and kallsyms
+    tables); four or more with enough scenarios each run the full warm-up."""
+    assert suite.preload_for(1, 50) == suite.PRELOAD
+    assert suite.preload_for(2, 50) == suite.PRELOAD + ["emulator.regress.worker_preload"]
+    assert suite.preload_for(4, 16) == suite.PRELOAD + ["emulator.regress.warm_worker"]
+    assert suite.preload_for(4, 15) == suite.PRELOAD + ["emulator.regress.worker_preload"]
+
+
+def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_folder(tmp_path):
+    """KeyboardInterrupt in the parent (here from the progress callback, after the first result) stops the
+    workers at once: run_all re-raises it, no worker process is left and no scenario's staging folder stays."""
+    import multiprocessing
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"s{i}.toml").write_text(small_scenario_text(name=f"s{i}", extra=PASSING))
+    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+
+    def interrupt(_result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        suite.run_all(tasks, 2, progress=interrupt)
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")
+                or p.name.startswith("ForkServerProcess")]
+    assert not list((tmp_path / "out").rglob(".fadump-emu-incomplete.*"))
+    assert (Path(tasks[0]["out"]).parent).is_dir()

@@ -21,6 +21,8 @@ import hashlib, json, os, re, sys
 from pathlib import Path
 if sys.argv[1] == "warm":
     import emulator.regress.warm_worker  # noqa: F401 (importing it warms this process up)
+elif sys.argv[1] == "preload":
+    import emulator.regress.worker_preload  # noqa: F401 (importing it prepares this process)
 from emulator.hw import ram
 from emulator.regress import suite
 def digest(p):  # a vmcore is sparse (8 GiB here): its size and data extents

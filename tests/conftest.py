@@ -79,3 +79,13 @@ def run_live(tmp_path):
         return result, result.report, live.kernels
 
     return run
+
+
+@pytest.fixture
+def decoy(tmp_path):
+    """The folder a planted symlink points at in the attacker tests (standing in for /etc): it must stay
+    exactly as it is."""
+    folder = tmp_path / "decoy"
+    folder.mkdir()
+    (folder / "passwd").write_text("root:x:0:0\n")
+    return folder

@@ -192,15 +192,6 @@ def test_readme_debugger_examples_run_as_written(tmp_path):
 
 # --- RUN_DIR/debug is written by these commands: never through a symlink planted there ---
 
-@pytest.fixture
-def decoy(tmp_path) -> Path:
-    """What a planted link points at (standing in for /etc): it must stay as it is."""
-    folder = tmp_path / "decoy"
-    folder.mkdir()
-    (folder / "passwd").write_text("root:x:0:0\n")
-    return folder
-
-
 def test_a_debug_folder_planted_as_a_symlink_is_refused_and_nothing_is_built_through_it(tmp_path, decoy, capsys):
     """RUN_DIR/debug -> a folder outside: exit 2 with a sentence; neither vmlinux nor vmcore.gdb lands there."""
     run_dir = _run(tmp_path, "planted", "linux-3.4", "little", 2)

@@ -466,15 +466,6 @@ def test_a_failed_fsync_moves_nothing_and_the_earlier_results_stay(finished, sma
 
 # --- a symlink as the output folder itself, or planted inside it (links point at a decoy under tmp_path) ---
 
-@pytest.fixture
-def decoy(tmp_path) -> Path:
-    """The folder a planted link points at (standing in for /etc): it must stay exactly as it is."""
-    folder = tmp_path / "decoy"
-    folder.mkdir()
-    (folder / "passwd").write_text("root:x:0:0\n")
-    return folder
-
-
 def untouched(decoy: Path) -> bool:
     return sorted(p.name for p in decoy.iterdir()) == ["passwd"] and (decoy / "passwd").read_text() == "root:x:0:0\n"
 

@@ -169,4 +169,6 @@ def test_a_second_quiet_run_compiles_no_dataclass_function(tmp_path):
     (status1, compiled1, _, installed1), (status2, compiled2, reused2, installed2) = runs
     assert (status1, status2) == (0, 0) and installed1 and installed2
     assert compiled1 > 100
-    assert compiled2 == 0 and reused2 >= compiled1
+    # The first run of a fresh checkout also builds the scenario validator's cache with pydantic, whose own
+    # dataclasses it compiles too: the second needs fewer, and compiles none of them.
+    assert compiled2 == 0 and reused2 > 100

@@ -8,7 +8,10 @@ at a few tens of milliseconds:
 * imports what a run loads late: each kernel profile's package (kernels.registry imports them when first
   looked up), the views that write report.html (emulator.views.observers, html_report, memmap_view);
 * builds the kallsyms tables of every kernel build that has them (kernels.kallsyms.encode, cached per process:
-  about 9 ms each, the same for every boot of that build).
+  about 9 ms each, the same for every boot of that build);
+* finds and loads the installed capture tools (the entry points kdump_service.capture_tool reads: reading the
+  installed packages' metadata and importing the tool cost a worker's first makedumpfile scenario ~35 ms,
+  ~2 ms after that).
 
 Everything it leaves is code or a cache of a pure function of its inputs (the tables a boot would compute
 itself, byte for byte), so no result can depend on it. A failure here is ignored: the workers simply start
@@ -21,9 +24,15 @@ from types import SimpleNamespace
 
 def prepare() -> list[str]:
     """Import the late modules and build each kallsyms-bearing build's tables; the profiles prepared."""
+    from importlib.metadata import entry_points
+
+    from emulator.run.kdump_service import CAPTURE_TOOLS
     from emulator.views import html_report, memmap_view, observers  # noqa: F401 (imported for the workers)
     from kernels import kallsyms
     from kernels.registry import PROFILES
+
+    for ep in entry_points(group=CAPTURE_TOOLS):  # what kdump_service.capture_tool finds and loads
+        ep.load()
 
     prepared, seen = [], set()
     for name in PROFILES:

@@ -21,7 +21,8 @@ print(json.dumps({"prepared": w.prepare(), "profiles": list(PROFILES),
                   "views": all(m in sys.modules for m in ("emulator.views.observers", "emulator.views.html_report",
                                                          "emulator.views.memmap_view")),
                   "tables": before.currsize, "new_tables": after.misses - before.misses, "verdict": r["verdict"],
-                  "frozen": gc.get_freeze_count() > 0}))
+                  "frozen": gc.get_freeze_count() > 0,
+                  "capture_tool": "emulator.host.ppc64el_tools" in sys.modules}))
 """
 
 
@@ -32,6 +33,7 @@ def test_preparing_imports_every_profile_and_the_views_and_builds_the_kallsyms_t
                           cwd=ROOT, capture_output=True, text=True, check=True)
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["prepared"] == got["profiles"] and all(got["loaded"]) and got["views"] and got["frozen"]
+    assert got["capture_tool"]  # makedumpfile's entry point found and its module loaded once, for every worker
     assert got["tables"] >= 1  # one per distinct symbol set (builds of the same symbols share one)
     assert got["new_tables"] == 0 and got["verdict"] == "PASS"
 

@@ -179,6 +179,9 @@ def _worker_init() -> None:
 
 
 def _terminate(signum, frame):
+    # Further SIGTERMs are ignored: when one worker leaves, the pool calls the rest broken and terminates them
+    # again, and a second SystemExit inside the clean-up (removing the staging folder) would cut it short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(130)
 
 

@@ -4,6 +4,8 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -424,3 +426,35 @@ def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_fo
                 or p.name.startswith("ForkServerProcess")]
     assert not list((tmp_path / "out").rglob(".fadump-emu-incomplete.*"))
     assert (Path(tasks[0]["out"]).parent).is_dir()
+
+
+SECOND_SIGTERM = """
+import os, signal, sys
+from emulator.regress import suite
+from emulator.run import outdir, runner
+suite._worker_init()
+runner.Run.execute = lambda self: os.kill(os.getpid(), signal.SIGTERM)  # stopped mid-run by the parent
+real = outdir._remove
+
+def remove(p, dir_fd=None):
+    os.kill(os.getpid(), signal.SIGTERM)  # the pool terminates the workers again while this one cleans up
+    real(p, dir_fd)
+
+outdir._remove = remove
+try:
+    suite.run_one(sys.argv[1], sys.argv[2])
+except SystemExit as exc:
+    print(exc.code)
+"""
+
+
+def test_a_second_sigterm_while_a_stopped_worker_cleans_up_does_not_leave_its_staging_folder(tmp_path):
+    """Ctrl-C: the parent terminates every worker, and the pool terminates those still alive once more when the
+    first one leaves; a worker in the middle of removing its staging folder ignores the second."""
+    path = tmp_path / "s.toml"
+    path.write_text(small_scenario_text(name="s", extra=PASSING))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", SECOND_SIGTERM, str(path), str(out)], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[3])
+    assert proc.stdout.strip() == "130", proc.stderr
+    assert out.is_dir() and not list(out.glob(".fadump-emu-incomplete.*"))

@@ -143,8 +143,7 @@ class PartitionRAM(CopyOnWrite):
     def read(self, addr: int, length: int) -> bytes:
         """A copy of [addr, addr+length)."""
         self.check(addr, length)
-        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
-                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+        if self._stale_count:
             self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             return b"".join(self._bytes[p:p + n].tobytes() for p, n in self._pieces(addr, length))
@@ -156,8 +155,7 @@ class PartitionRAM(CopyOnWrite):
         Valid until the next write to RAM (like any view of memory that changes).
         """
         self.check(addr, length)
-        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
-                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+        if self._stale_count:
             self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             pieces = self._pieces(addr, length)
@@ -172,8 +170,7 @@ class PartitionRAM(CopyOnWrite):
         """[addr, addr+length) as read-only arrays of RAM's own bytes, in order: what view() gives, without
         joining the pieces an aliased range reads from into one new array. Valid until the next write."""
         self.check(addr, length)
-        if self._stale_count and length and self._stale.find(1, addr >> BLOCK_SHIFT,
-                                                            ((addr + length - 1) >> BLOCK_SHIFT) + 1) >= 0:
+        if self._stale_count:
             self._unstale(addr, length)
         if self._aliases and self._aliased(addr, length):
             out = [self._bytes[p:p + n] for p, n in self._pieces(addr, length)]
@@ -189,8 +186,7 @@ class PartitionRAM(CopyOnWrite):
             n = len(data)
             if addr < 0 or addr + n > self.size:
                 self.check(addr, n)
-            if self._stale_count and n and self._stale.find(1, addr >> BLOCK_SHIFT,
-                                                            ((addr + n - 1) >> BLOCK_SHIFT) + 1) >= 0:
+            if self._stale_count:
                 self._unstale(addr, n, overwritten=True)
             if self._aliases:
                 self._before_write(addr, n)

@@ -60,7 +60,7 @@ def _repeats(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Which grains ``idx`` (sorted indexes into ``rows``) hold exactly the bytes of the grain before them.
 
     Two words are compared first, so that grains which differ (nearly all of them in most memory) cost
-    next to nothing; the grains left are compared in full, a run of consecutive ones as one slice.
+    next to nothing; the grains left are compared in full (_equal_rows).
     """
     same = np.zeros(len(idx), dtype=bool)
     inner = np.flatnonzero(idx > 0)
@@ -68,16 +68,8 @@ def _repeats(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return same
     at = idx[inner]
     cand = inner[(rows[at, 0] == rows[at - 1, 0]) & (rows[at, -1] == rows[at - 1, -1])]
-    if not len(cand):
-        return same
-    at = idx[cand]
-    cuts = np.flatnonzero(np.diff(at) != 1) + 1
-    if len(cuts) > len(at) // 16:  # scattered: compare the gathered grains
-        same[cand] = (rows[at] == rows[at - 1]).all(axis=1)
-        return same
-    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(at)]):
-        a0, a1 = int(at[lo]), int(at[hi - 1]) + 1
-        same[cand[lo:hi]] = (rows[a0:a1] == rows[a0 - 1:a1 - 1]).all(axis=1)
+    if len(cand):
+        same[cand] = _equal_rows(rows, idx[cand], rows, idx[cand] - 1)
     return same
 
 
@@ -125,17 +117,29 @@ def grain_digests(data, at: int | None = None) -> np.ndarray:
     return MEMO.digests(mv[:n * GRAIN], at // GRAIN)
 
 
-def _slot_runs(idx: np.ndarray, slots: np.ndarray) -> list[tuple[int, int, int]] | None:
-    """Grains ``idx`` (ascending) kept in ``slots``, as (first, end, first slot) runs consecutive in both: a run
-    is copied or compared as one slice, where indexing grain by grain copied whole chunks first. None when the
-    grains are too scattered for runs to pay (more than one run per 8 grains)."""
-    if not len(idx):
+def _runs(ai: np.ndarray, bi: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """Ascending indexes ``ai`` paired with ``bi``, as (first a, end a, first b) runs consecutive in both: a run
+    is read or written as one slice, where indexing row by row gathered copies first. None when the pairs are
+    too scattered for runs to pay (more than one run per 8 rows)."""
+    if not len(ai):
         return []
-    cuts = np.flatnonzero((np.diff(idx) != 1) | (np.diff(slots) != 1)) + 1
-    if len(cuts) > len(idx) // 8:
+    cuts = np.flatnonzero((np.diff(ai) != 1) | (np.diff(bi) != 1)) + 1
+    if len(cuts) > len(ai) // 8:
         return None
     cuts = cuts.tolist()
-    return [(int(idx[a]), int(idx[b - 1]) + 1, int(slots[a])) for a, b in zip([0, *cuts], [*cuts, len(idx)])]
+    return [(int(ai[a]), int(ai[b - 1]) + 1, int(bi[a])) for a, b in zip([0, *cuts], [*cuts, len(ai)])]
+
+
+def _equal_rows(a: np.ndarray, ai: np.ndarray, b: np.ndarray, bi: np.ndarray) -> np.ndarray:
+    """``(a[ai] == b[bi]).all(axis=1)``: whether each row ``ai`` of ``a`` equals row ``bi`` of ``b``."""
+    runs = _runs(ai, bi)
+    if runs is None:
+        return (a[ai] == b[bi]).all(axis=1)
+    out, pos = np.empty(len(ai), dtype=bool), 0
+    for a0, a1, b0 in runs:
+        out[pos:pos + a1 - a0] = (a[a0:a1] == b[b0:b0 + a1 - a0]).all(axis=1)
+        pos += a1 - a0
+    return out
 
 
 class DigestMemo:
@@ -194,11 +198,7 @@ class DigestMemo:
         known = np.flatnonzero(slots >= 0)
         same = np.zeros(n, dtype=bool)
         if len(known):
-            runs = _slot_runs(known, slots[known])
-            if runs is None:
-                same[known] = (self.data[slots[known]] == rows[known]).all(axis=1)
-            for i0, i1, s in runs or ():
-                same[i0:i1] = (self.data[s:s + i1 - i0] == rows[i0:i1]).all(axis=1)
+            same[known] = _equal_rows(rows, known, self.data, slots[known])
             hit = known[same[known]]
             out[hit] = self.sums[slots[hit]]
             self.hits += len(hit)
@@ -239,7 +239,7 @@ class DigestMemo:
             self._keys = np.insert(self._keys, at, new + first)
             self._key_slots = np.insert(self._key_slots, at, np.arange(base, base + len(new)))
         kept = np.sort(np.concatenate([old, new]))
-        runs = _slot_runs(kept, slots[kept])
+        runs = _runs(kept, slots[kept])
         if runs is None:
             self.data[slots[kept]] = rows[kept]
             self.sums[slots[kept]] = out[kept]

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from emulator.errors import BadInputError
-from emulator.run.outdir import new_file_beside
+from emulator.new_files import new_file_beside
 
 LOCAL = re.compile(r"local:(\d+)$")
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False}

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from emulator.scenario.checks import RESULT_NAME, is_reserved  # noqa: F401 (the folder's own names)
 from emulator.errors import BadInputError, OutputExistsError
+from emulator.new_files import replace_with
 
 LOCK = ".fadump-emu.lock"
 MANIFEST = ".fadump-emu-manifest.json"
@@ -126,39 +127,16 @@ def check_dir_target(path: str | Path, option: str) -> Path:
     return p
 
 
-def new_file_beside(path: Path, tag: str = "tmp") -> tuple[int, Path]:
-    """A new file for writing next to ``path``, under a random name (``.NAME.TAG.PID.RANDOM``) created with
-    ``O_EXCL | O_NOFOLLOW``: nothing planted under a guessable name is ever opened. Its descriptor and name;
-    the caller renames it over ``path`` (replacing a symlink there, never following it)."""
-    while True:
-        tmp = path.with_name(f".{path.name}.{tag}.{os.getpid()}.{os.urandom(4).hex()}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644), tmp
-        except FileExistsError:
-            continue
-
-
 def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:
-    """Write a whole file atomically: a temporary file beside it, fsync, then rename over the name.
+    """Write a whole file atomically: a temporary file beside it, fsync, then rename over the name
+    (emulator.new_files.replace_with).
 
     A symlink at ``path`` is replaced, never followed. The temporary name is random and created with
     ``O_EXCL``: a file or link planted under a guessable name (``.NAME.tmp.PID``) is never opened. ``sync``
     False skips the fsync, for files in a staging folder that commit() fsyncs (or, for scratch runs, need not
     be) before publishing them.
     """
-    p = Path(path)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = new_file_beside(p)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        _remove(tmp)
-        raise
+    replace_with(path, data, sync)
 
 
 def _remove(p: str | Path, dir_fd: int | None = None) -> None:

@@ -10,11 +10,11 @@ the rest (ranges that depend on the machine, timelines).
 
 import copy
 import json
-import os
 import sys
 from pathlib import Path
 
 from emulator.errors import BadInputError
+from emulator.new_files import replace_with
 from emulator.scenario.faults import FAULTS
 from emulator.scenario.keys import EVENT_COMMON, FAULT_PARAMS, FAULT_REQUIRED, KEYS, table
 
@@ -99,20 +99,6 @@ def build() -> dict:
             "title": "fadump-emu scenario", **schema}
 
 
-def replace_file(target: Path, text: str) -> None:
-    """``text`` into a new file beside ``target``, renamed over it: a symlink at ``target`` is replaced, never
-    written through (emulator.run.outdir.write_file does the same, a layer above this one)."""
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def command(args) -> int:
     if getattr(args, "markdown", False):
         from emulator.scenario import scenario_doc
@@ -127,7 +113,7 @@ def command(args) -> int:
     if target.is_dir():
         raise BadInputError(f"{args.output}: is a folder; give a file name, e.g. {args.output}/scenario.schema.json")
     try:
-        replace_file(target, text)
+        replace_with(target, text)
     except OSError as exc:
         raise BadInputError(f"{args.output}: cannot write the schema ({exc.strerror}); give a writable file") \
             from None

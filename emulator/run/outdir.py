@@ -35,6 +35,11 @@ A run never writes into ``--out`` directly:
 
 An interrupted or failed run removes its staging folder and leaves the
 previous results exactly as they were.
+
+Small folders the run hands over as bytes (each boot's ``boot-N``:
+``add_tree``) are written into the staging folder at commit, or, when the
+previous results hold exactly the same folder, kept as they are
+(emulator.run.small_trees).
 """
 
 import errno
@@ -51,6 +56,7 @@ from pathlib import Path
 from emulator.scenario.checks import RESULT_NAME, is_reserved  # noqa: F401 (the folder's own names)
 from emulator.errors import BadInputError, OutputExistsError
 from emulator.new_files import replace_with
+from emulator.run import small_trees
 
 LOCK = ".fadump-emu.lock"
 MANIFEST = ".fadump-emu-manifest.json"
@@ -242,6 +248,9 @@ class OutputFolder:
         self._staging_fd = -1
         self.staging: Path | None = None
         self.committed = False
+        self.trees: dict[str, small_trees.Tree] = {}
+        """Small folders written at commit, or kept from the previous results when byte-identical (add_tree)."""
+        self._kept: set[str] = set()
 
     # --- opening ---
 
@@ -334,6 +343,14 @@ class OutputFolder:
 
     # --- publishing ---
 
+    def add_tree(self, name: str, files: small_trees.Tree) -> None:
+        """The folder ``name`` of the results holds ``files`` (emulator.run.small_trees): it is written into
+        the staging folder at commit, unless the previous results hold exactly the same folder, which is kept."""
+        if "/" in name or name in ("", ".", "..") or name.startswith(".fadump-emu"):
+            raise ValueError(f"not a result name: {name!r}")
+        small_trees.check_paths(files)
+        self.trees[name] = dict(files)
+
     def commit(self) -> None:
         """Move the staged results into place, report last; remove the earlier run's other files.
 
@@ -343,6 +360,13 @@ class OutputFolder:
         signal there and Python still raises KeyboardInterrupt in the main thread, between two renames.
         """
         assert self.staging is not None
+        for name, files in self.trees.items():  # read and written before anything moves: still interruptible
+            if small_trees.same_tree(self._fd, name, files):
+                self._kept.add(name)
+                if self.durable:
+                    _fsync_tree(self.path / name)  # kept from a scratch run, perhaps never written out
+            else:
+                small_trees.write_tree(self._staging_fd, name, files)
         if self.durable:
             _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
         if threading.current_thread() is not threading.main_thread():  # a Dask worker thread: no signals here
@@ -361,7 +385,7 @@ class OutputFolder:
 
     def _commit(self) -> None:
         out, staging = self._fd, self._staging_fd
-        new = sorted(os.listdir(staging))
+        new = sorted({*os.listdir(staging), *self._kept})
         _write_new(staging, MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
         os.mkdir(TRASH, dir_fd=staging)
         trash = _open_dir(TRASH, staging)
@@ -377,7 +401,7 @@ class OutputFolder:
             # folder, and renaming a file over another makes ext4 (auto_da_alloc) write the new file's data out
             # at once, several milliseconds per file that a scratch run (durable False) never asked for.
             for name in new:
-                if name == REPORT:
+                if name == REPORT or name in self._kept:
                     continue
                 if _lexists(name, out):
                     _move(name, out, trash)

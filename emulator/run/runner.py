@@ -55,6 +55,8 @@ class Run(KernelActors, CaptureSteps):
         from the digests the run saved, as `fadump-emu verify` does, and does without)."""
         self.export_mode = export_mode
         self.out = Path(out_dir) if out_dir else None
+        self.folder: OutputFolder | None = None
+        """The output folder being staged (run_scenario): small result folders are handed to it to publish."""
         self.force = force
         self.machine = Machine(scenario.machine, echo)
         self.bus = EventBus(self.machine.now)
@@ -285,9 +287,13 @@ class Run(KernelActors, CaptureSteps):
         self.result.sysfs_state[k.boot] = files
         if self.out is None or not self.boot_state_files:
             return
+        tree = self.machine.devicetree.proc_files()
+        if self.folder is not None:  # written when the results are published, or kept when unchanged
+            self.folder.add_tree(f"boot-{k.boot}", {path.lstrip("/"): raw for path, raw in tree.items()})
+            return
         root = self.out / f"boot-{k.boot}"
         made = set()
-        for path, raw in self.machine.devicetree.proc_files().items():
+        for path, raw in tree.items():
             dest = root / path.lstrip("/")
             if dest.parent not in made:
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -409,7 +415,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
         return result
     folder = OutputFolder(out_dir, force, run.sc.capture_names(), durable)
     with folder as staging:
-        run.out = staging
+        run.out, run.folder = staging, folder
         try:
             result = run.execute()
             for cap in result.captures:  # the report names where the files will be, not where they were staged

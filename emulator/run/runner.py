@@ -420,7 +420,9 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
             result = run.execute()
             for cap in result.captures:  # the report names where the files will be, not where they were staged
                 if cap.path:
-                    cap.path = str(Path(out_dir) / Path(cap.path).name)
+                    staged, cap.path = cap.path, str(Path(out_dir) / Path(cap.path).name)
+                    if cap.verification and cap.verification.get("source") == staged:
+                        cap.verification["source"] = cap.path
             result.expectations = report.check_expectations(result)
             result.report = report.write(result, str(staging), result.expectations, sync=False)
             run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, folder=staging)

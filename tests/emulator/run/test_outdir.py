@@ -89,9 +89,11 @@ def test_results_appear_together_with_a_manifest_and_no_staging_folder_left(fini
 
 
 def test_the_report_names_the_vmcore_where_it_ends_up_not_the_staging_folder(finished):
-    """report.json's captures[0].vmcore is OUT/vmcore."""
+    """report.json's captures[0].vmcore, and the file its verification read back, are OUT/vmcore."""
     rep = json.loads((finished / "report.json").read_text())
     assert rep["captures"][0]["vmcore"] == str(finished / "vmcore")
+    assert rep["captures"][0]["verification"]["source"] == str(finished / "vmcore")
+    assert STAGING_PREFIX not in (finished / "report.json").read_text()
 
 
 def test_a_run_that_fails_at_run_time_keeps_the_previous_results_byte_for_byte(finished, tmp_path, capsys):

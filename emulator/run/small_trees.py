@@ -95,9 +95,11 @@ def same_tree(dir_fd: int, name: str, files: Tree) -> bool:
 def _same_folder(fd: int, folder: str, folders: dict[str, dict[str, bool]], files: Tree) -> bool:
     entries = folders[folder]
     try:
-        if sorted(os.listdir(fd)) != sorted(entries):
-            return False
+        with os.scandir(fd) as listing:  # the kinds come with the names: nothing but a plain file is opened
+            kinds = {e.name: _kind(e) for e in listing}
     except OSError:
+        return False
+    if kinds != entries:  # a name missing or extra, a folder where a file should be, a link, a FIFO, a device
         return False
     for entry, is_dir in entries.items():
         path = f"{folder}/{entry}".lstrip("/")
@@ -114,6 +116,13 @@ def _same_folder(fd: int, folder: str, folders: dict[str, dict[str, bool]], file
         finally:
             os.close(child)
     return True
+
+
+def _kind(entry: os.DirEntry) -> bool | None:
+    """True for a folder, False for a plain file, None for anything else (a link, a FIFO, a device)."""
+    if entry.is_dir(follow_symlinks=False):
+        return True
+    return False if entry.is_file(follow_symlinks=False) else None
 
 
 def _same_file(fd: int, data: bytes) -> bool:

@@ -76,6 +76,22 @@ def test_a_symlink_a_fifo_or_a_linked_folder_is_never_the_same_and_never_followe
         os.close(fd)
 
 
+def test_only_folders_and_plain_files_are_ever_opened_while_comparing(tmp_path, monkeypatch):
+    """A FIFO (or a device) where a file was is told by its kind in the folder listing, never opened."""
+    fd = written(tmp_path)
+    os_term = tmp_path / "boot-1" / "proc" / "device-tree" / "rtas" / "ibm,os-term"
+    os_term.unlink()
+    os.mkfifo(os_term)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(small_trees.os, "open", lambda name, *a, **k: opened.append(name) or real_open(name, *a, **k))
+    try:
+        assert not small_trees.same_tree(fd, "boot-1", TREE)
+    finally:
+        os.close(fd)
+    assert "ibm,os-term" not in opened and "boot-1" in opened
+
+
 @pytest.mark.parametrize("path", ["", "/etc/passwd", "proc/../../x", "proc//x", "./x"])
 def test_a_path_that_is_not_plain_and_relative_is_refused(path):
     with pytest.raises(ValueError):

@@ -47,17 +47,15 @@ SYMBOLS = {
 }
 """Physical addresses of the kernel's static objects (all inside the image)."""
 
+KALLSYMS_START = 0x0120_0000
+KALLSYMS_ROOM = {"kallsyms_num_syms": 4, "kallsyms_names": 0xFFF8, "kallsyms_markers": 0x1000,
+                 "kallsyms_token_table": 0x1000, "kallsyms_token_index": 0x1000, "kallsyms_offsets": 0x9000,
+                 "kallsyms_relative_base": 8, "kallsyms_seqs_of_names": 0x3FF8}
+"""Room for each kallsyms table: laid out from KALLSYMS_START in the release's order (Version.kallsyms_layout),
+each table aligned as its output_label() aligns it (Version.kallsyms_align), so the SYMBOL()s keep the real
+kernel's order and the gap between num_syms and names (8 bytes in 6.x, 4 in 7.2)."""
+
 RELEASE_SYMBOLS = {
-    # kernels.kallsyms: the tables scripts/kallsyms.c emits, in its order (.rodata), num_syms 8 bytes before names
-    # as on the real 6.12.117 (SYMBOL(kallsyms_num_syms)=...d58, SYMBOL(kallsyms_names)=...d60).
-    "kallsyms_num_syms": 0x0120_0000,
-    "kallsyms_names": 0x0120_0008,
-    "kallsyms_markers": 0x0121_0000,
-    "kallsyms_token_table": 0x0121_1000,
-    "kallsyms_token_index": 0x0121_2000,
-    "kallsyms_offsets": 0x0121_3000,
-    "kallsyms_relative_base": 0x0121_C000,
-    "kallsyms_seqs_of_names": 0x0121_C008,
     # kernels.mmzone: !CONFIG_NUMA's one node (mm/memblock.c contig_page_data) and node_states[] (mm/page_alloc.c)
     "contig_page_data": 0x0175_0000,
     "node_states": 0x0175_1000,
@@ -75,11 +73,25 @@ KALLSYMS_END = 0x0122_0000
 
 def release_symbols(version) -> dict[str, int]:
     """The RELEASE_SYMBOLS of the objects ``version`` (kernels.versions.Version) has in its image."""
-    groups = {"kallsyms_": version.kallsyms, "contig_page_data": version.pgdat is not None,
+    groups = {"contig_page_data": version.pgdat is not None,
               "node_states": version.pgdat is not None, "cur_cpu_spec": version.cpu_spec is not None,
               "the_cpu_spec": version.cpu_spec is not None, "vmap_area_": version.vmap_area_list}
-    return {name: addr for name, addr in RELEASE_SYMBOLS.items()
-            if any(name.startswith(prefix) and on for prefix, on in groups.items())}
+    found = {name: addr for name, addr in RELEASE_SYMBOLS.items()
+             if any(name.startswith(prefix) and on for prefix, on in groups.items())}
+    return kallsyms_symbols(version.kallsyms_layout, version.kallsyms_align) | found if version.kallsyms else found
+
+
+@lru_cache(maxsize=8)
+def kallsyms_symbols(layout: tuple[str, ...], align: int) -> dict[str, int]:
+    """Where each kallsyms table of ``layout`` starts (KALLSYMS_ROOM), in that order from KALLSYMS_START."""
+    out, at = {}, KALLSYMS_START
+    for table in layout:
+        at += -at % align
+        out[table] = at
+        at += KALLSYMS_ROOM[table]
+    if at > KALLSYMS_END:
+        raise ValueError(f"kallsyms tables end at {at:#x}, past KALLSYMS_END {KALLSYMS_END:#x}")
+    return out
 
 TEXT_SIZE = 0x0010_0000
 NEW_UTSNAME_FIELD = 65

@@ -16,6 +16,10 @@ kernel/kallsyms.c kallsyms_expand_symbol()/kallsyms_sym_address() (6.12):
 - kallsyms_relative_base: an unsigned long, the lowest symbol address;
 - kallsyms_seqs_of_names: per symbol in name order, its index in address order, 3 bytes, most significant first.
 
+The tables' order in .rodata and their alignment are the release's (kernels.versions: kallsyms_layout,
+kallsyms_align; 6.1 writes the offsets first and kallsyms_seqs_of_names before the token tables, 7.2 drops
+kallsyms_relative_base and aligns each table to 4 bytes); kernels.image lays them out.
+
 The encoder is ours: a code no symbol text uses stands for the most frequent pair of adjacent codes, pair after
 pair (the idea of scripts/kallsyms.c's optimize_token_table(), done our way), so tokens can nest.
 """
@@ -24,10 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kernels.image import KALLSYMS_END, SYMBOLS, release_symbols, va
+from kernels.image import KALLSYMS_ROOM, SYMBOLS, release_symbols, va
 
-TABLES = ("kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table", "kallsyms_token_index",
-          "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_seqs_of_names")
 TEXT_SYMBOLS = {"_stext"}
 """Symbols in .text (nm type T); the image's other objects are data (D), the kallsyms tables read-only (R)."""
 
@@ -137,10 +139,8 @@ def place(kernel) -> None:
         at = va(sym["kallsyms_offsets"])
         data["kallsyms_offsets"] = b"".join((enc.relative_base + o - (at + 4 * i)).to_bytes(4, order, signed=True)
                                             for i, o in enumerate(enc.offsets))
-        data["kallsyms_relative_base"] = b""
-    ends = [sym[t] for t in TABLES[1:]] + [KALLSYMS_END]
-    for table, end in zip(TABLES, ends):
-        if sym[table] + len(data[table]) > end:
+    for table in kernel.version.kallsyms_layout:
+        if len(data[table]) > KALLSYMS_ROOM[table]:
             raise ValueError(f"kallsyms: {table} needs {len(data[table])} bytes, the image map leaves "
-                             f"{end - sym[table]} (kernels/image.py RELEASE_SYMBOLS)")
+                             f"{KALLSYMS_ROOM[table]} (kernels/image.py KALLSYMS_ROOM)")
         kernel.ram.write(sym[table], data[table])

@@ -308,6 +308,18 @@ KEYS_7_2 = tuple("OFFSET(page.compound_info)" if k == "OFFSET(page.compound_head
 arch/powerpc/kexec/vmcore_info.c (7.2) still writes SYMBOL(contig_page_data) a second time on a non-NUMA kernel
 (measured: the real 7.2.13 note has the line twice, 114 lines for 113 keys)."""
 
+KALLSYMS_6_12 = ("kallsyms_num_syms", "kallsyms_names", "kallsyms_markers", "kallsyms_token_table",
+                 "kallsyms_token_index", "kallsyms_offsets", "kallsyms_relative_base", "kallsyms_seqs_of_names")
+"""scripts/kallsyms.c (6.12) write_src(): the tables' order in .rodata (measured on the real 6.12.117:
+SYMBOL(kallsyms_num_syms) < names < token_table < token_index < offsets < relative_base)."""
+KALLSYMS_6_1 = ("kallsyms_offsets", "kallsyms_relative_base", "kallsyms_num_syms", "kallsyms_names",
+                "kallsyms_markers", "kallsyms_seqs_of_names", "kallsyms_token_table", "kallsyms_token_index")
+"""scripts/kallsyms.c (6.1.192, Debian's linux-source-6.1) write_src(): the addresses first (kallsyms_offsets,
+then kallsyms_relative_base), and kallsyms_seqs_of_names before the token tables (measured on the real 6.1.192:
+SYMBOL(kallsyms_offsets) < relative_base < num_syms < names < token_table < token_index)."""
+KALLSYMS_7_2 = tuple(t for t in KALLSYMS_6_12 if t != "kallsyms_relative_base")
+"""scripts/kallsyms.c (7.2) write_src(): 6.12's order without kallsyms_relative_base (offsets are place-relative)."""
+
 
 # --- the whole release ---
 
@@ -377,6 +389,10 @@ class Version:
     kallsyms_place_relative: bool = False
     """kallsyms_offsets hold each symbol's address minus the entry's own address (7.2: offset_to_ptr), with no
     kallsyms_relative_base; False: address minus kallsyms_relative_base (6.x)."""
+    kallsyms_layout: tuple[str, ...] = KALLSYMS_6_12
+    """The kallsyms tables in the order scripts/kallsyms.c write_src() emits them into .rodata."""
+    kallsyms_align: int = 8
+    """What output_label() aligns each table to: ALGN, .balign 8 on 64-bit (6.x); .balign 4 (7.2)."""
 
     elfcorehdr_by: str = "capture kernel"
     """Who builds the ELF core header: "first kernel" (3.4 to 6.9: register_fadump() writes it behind the FADMPINF
@@ -478,6 +494,7 @@ LINUX_6_1 = Version(
     pgdat=PGDAT_6_1,
     cpu_spec=None,
     kallsyms=True,
+    kallsyms_layout=KALLSYMS_6_1,
     # fadump.c (6.1) setup_fadump(): "fw_dump.ops->fadump_init_mem_struct(&fw_dump); register_fadump();" (measured:
     # "rtas fadump: Registration is successful!" at boot, before /init).
     registers_at_boot=True,
@@ -591,6 +608,10 @@ LINUX_7_2 = replace(
     # kallsyms_relative_base table any more.
     kallsyms=True,
     kallsyms_place_relative=True,
+    # scripts/kallsyms.c (7.2) output_label(): "\t.balign 4" (6.x: ALGN, 8 on 64-bit); measured on the real 7.2.13:
+    # SYMBOL(kallsyms_names) 4 bytes after SYMBOL(kallsyms_num_syms).
+    kallsyms_layout=KALLSYMS_7_2,
+    kallsyms_align=4,
     # fadump.c (7.2) fadump_setup_param_area(): returns unless fadump_enabled; hash MMU: [MIN_RMA (768 MiB),
     # min(ppc64_rma_size, boot_mem_top)).
     param_area_rule="7.2",

@@ -9,6 +9,8 @@ The decoder here follows kernel/kallsyms.c (6.12, Debian linux-source-6.12 6.12.
 """
 
 import random
+import re
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
 from kernels import kallsyms, vmcoreinfo
 from kernels.image import SYMBOLS, pa, release_symbols, va
+from kernels.linux61.kernel import Linux61
 from kernels.linux610 import Linux610
 from kernels.linux612.kernel import Linux612, Linux72
 
@@ -172,3 +175,35 @@ def test_7_2_offsets_are_place_relative_and_there_is_no_relative_base():
     listed = read_kallsyms(k.ram, info, k.byteorder)
     image = {n: va(a) for n, a in (SYMBOLS | release_symbols(k.version)).items()}
     assert {n: a for n, (_, a) in listed.items()} == image
+
+
+def real_kallsyms_symbols(profile: str) -> dict[str, int]:
+    """SYMBOL(kallsyms_*) from the real kernel's VMCOREINFO note (tests/reference/PROFILE/hash/vmcore-head.bin)."""
+    head = (Path(__file__).parents[1] / "reference" / profile / "hash" / "vmcore-head.bin").read_bytes()
+    return {m.group(1).decode(): int(m.group(2), 16)
+            for m in re.finditer(rb"SYMBOL\((kallsyms_\w+)\)=([0-9a-f]+)\n", head)}
+
+
+@pytest.mark.parametrize("profile, cls", [("linux-6.1", Linux61), ("linux-6.12", Linux612), ("linux-7.2", Linux72)])
+def test_the_tables_lie_in_the_real_kernels_order_with_its_alignment(profile, cls):
+    """scripts/kallsyms.c write_src() emits the tables in a release's own order and output_label() aligns each:
+    6.1 (6.1.192) kallsyms_offsets and kallsyms_relative_base first, kallsyms_seqs_of_names before the token
+    tables, ALGN (8); 6.12 (6.12.117) the names first and the addresses after the token tables, ALGN (8); 7.2
+    (7.2.13) 6.12's order without kallsyms_relative_base, ".balign 4". Held against each real kernel's VMCOREINFO:
+    the order of the SYMBOL()s and how far kallsyms_names lies behind kallsyms_num_syms (one aligned .long)."""
+    real = real_kallsyms_symbols(profile)
+    k = boot(cls)
+    ours = {key[7:-1]: int(v, 16) for key, v in vmcoreinfo.parse(k.vmcoreinfo_text).items()
+            if key.startswith("SYMBOL(kallsyms_")}
+    assert set(ours) == set(real)
+    assert sorted(ours, key=ours.get) == sorted(real, key=real.get)
+    gap = real["kallsyms_names"] - real["kallsyms_num_syms"]
+    assert ours["kallsyms_names"] - ours["kallsyms_num_syms"] == gap == k.version.kallsyms_align
+
+
+def test_6_1_tables_in_their_own_order_read_back_as_every_static_symbol():
+    """kernel/kallsyms.c (6.1.192) reads the same formats as 6.12 (kallsyms_expand_symbol(), kallsyms_sym_address():
+    kallsyms_relative_base + (u32)offsets[i]): only where each table lies differs."""
+    k = boot(Linux61)
+    listed = read_kallsyms(k.ram, vmcoreinfo.parse(k.vmcoreinfo_text), k.byteorder)
+    assert {n: a for n, (_, a) in listed.items()} == {n: va(a) for n, a in (SYMBOLS | release_symbols(k.version)).items()}

@@ -5,6 +5,9 @@ through, and the temporary name is random and created with ``O_EXCL | O_NOFOLLOW
 guessable name is opened either. A reader sees the old file or the new one, never half of one. The run's
 output folder (emulator.run.outdir), ``--collect`` (emulator.regress.dask_engine) and ``schema -o`` all
 write this way; it sits in the lowest layer so that each of them can.
+
+Files and folders made inside an open folder (``create_file``, ``open_folder``) are never reached through a
+link either: the output folder's staging and the small trees it publishes (emulator.run.small_trees) use them.
 """
 
 import os
@@ -35,3 +38,19 @@ def replace_with(path: str | Path, data: bytes | str, sync: bool = False) -> Non
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def open_folder(name: str | Path, dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``name`` (in ``dir_fd``), which must not be a symlink (ELOOP otherwise)."""
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+def create_file(dir_fd: int, name: str, data: bytes | str, sync: bool = False) -> None:
+    """Create the file ``name`` in the open folder ``dir_fd`` holding ``data`` (it must not exist: O_EXCL, never
+    a link), fsynced with ``sync``."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())

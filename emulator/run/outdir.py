@@ -55,7 +55,7 @@ from pathlib import Path
 
 from emulator.scenario.checks import RESULT_NAME, is_reserved  # noqa: F401 (the folder's own names)
 from emulator.errors import BadInputError, OutputExistsError
-from emulator.new_files import replace_with
+from emulator.new_files import create_file, open_folder, replace_with
 from emulator.run import small_trees
 
 LOCK = ".fadump-emu.lock"
@@ -170,11 +170,6 @@ def _lexists(name: str, dir_fd: int) -> bool:
     return True
 
 
-def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
-    """A descriptor of the folder ``name`` (in ``dir_fd``), which must not be a symlink (ELOOP otherwise)."""
-    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-
-
 def _move(name: str, src_fd: int, dst_fd: int) -> None:
     """Rename ``name`` from one open folder to another: a rename replaces a link at the target, never follows it."""
     os.replace(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
@@ -257,7 +252,7 @@ class OutputFolder:
     def __enter__(self) -> Path:
         check_out_dir(self.path)
         try:
-            self._fd = _open_dir(self.path)
+            self._fd = open_folder(self.path)
         except OSError as exc:  # made a symlink (or removed) since the check: the same refusal, now for certain
             if exc.errno == errno.ELOOP:
                 refuse_symlink(self.path, "--out")
@@ -271,7 +266,7 @@ class OutputFolder:
                     _remove(stale, self._fd)  # left by a killed run: we hold the lock, nobody else writes there
             name = f"{STAGING_PREFIX}{os.getpid()}"
             os.mkdir(name, dir_fd=self._fd)
-            self._staging_fd = _open_dir(name, self._fd)
+            self._staging_fd = open_folder(name, self._fd)
             self.staging = self.path / name
         except BaseException:
             self._close()
@@ -386,9 +381,9 @@ class OutputFolder:
     def _commit(self) -> None:
         out, staging = self._fd, self._staging_fd
         new = sorted({*os.listdir(staging), *self._kept})
-        _write_new(staging, MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
+        create_file(staging, MANIFEST, json.dumps({"files": new}, indent=1) + "\n", sync=self.durable)
         os.mkdir(TRASH, dir_fd=staging)
-        trash = _open_dir(TRASH, staging)
+        trash = open_folder(TRASH, staging)
         try:
             # 1. The old report goes first: from now on no report stands beside files it does not describe.
             if _lexists(REPORT, out):
@@ -417,13 +412,3 @@ class OutputFolder:
             os.fsync(out)
         self.committed = True
         _remove(self.staging.name, out)
-
-
-def _write_new(dir_fd: int, name: str, text: str, sync: bool) -> None:
-    """Create the file ``name`` in the open folder ``dir_fd`` (it must not exist: O_EXCL, never a link)."""
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode())
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())

@@ -8,11 +8,13 @@ is collected in a RunResult and written by report.py.
 """
 
 import errno
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
-from emulator.run import export
+from emulator.new_files import open_folder
+from emulator.run import export, small_trees
 from emulator.run.actors import KernelActors
 from emulator.run.events import EventBus, Lifecycle
 from emulator.run.kdump_service import CaptureSteps, CaptureTool, capture_tool
@@ -287,18 +289,16 @@ class Run(KernelActors, CaptureSteps):
         self.result.sysfs_state[k.boot] = files
         if self.out is None or not self.boot_state_files:
             return
-        tree = self.machine.devicetree.proc_files()
+        name = f"boot-{k.boot}"
+        tree = {path.lstrip("/"): raw for path, raw in self.machine.devicetree.proc_files().items()}
         if self.folder is not None:  # written when the results are published, or kept when unchanged
-            self.folder.add_tree(f"boot-{k.boot}", {path.lstrip("/"): raw for path, raw in tree.items()})
+            self.folder.add_tree(name, tree)
             return
-        root = self.out / f"boot-{k.boot}"
-        made = set()
-        for path, raw in tree.items():
-            dest = root / path.lstrip("/")
-            if dest.parent not in made:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                made.add(dest.parent)
-            dest.write_bytes(raw)
+        fd = open_folder(self.out)  # a folder given to Run directly (no staging): written now
+        try:
+            small_trees.write_tree(fd, name, tree)
+        finally:
+            os.close(fd)
 
     def check_write(self, k, ev: Event) -> None:
         r = Range(ev.addr, ev.addr + len(ev.data))

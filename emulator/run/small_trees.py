@@ -19,12 +19,12 @@ then moved aside and removed like any earlier result, the link itself, never wha
 import os
 import stat
 
+from emulator.new_files import create_file, open_folder
+
 Tree = dict[str, bytes]
 """Paths relative to the tree's folder ("proc/device-tree/rtas/ibm,os-term") and each file's bytes."""
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a planted FIFO must not block the run
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def layout(files: Tree) -> dict[str, dict[str, bool]]:
@@ -55,35 +55,25 @@ def write_tree(dir_fd: int, name: str, files: Tree) -> None:
     fds: dict[str, int] = {}
     try:
         os.mkdir(name, dir_fd=dir_fd)
-        fds[""] = os.open(name, _DIR, dir_fd=dir_fd)
+        fds[""] = open_folder(name, dir_fd)
         for folder in sorted(folders, key=lambda f: (f.count("/"), f)):  # parents before their children
             for entry, is_dir in folders[folder].items():
                 path = f"{folder}/{entry}".lstrip("/")
                 if is_dir:
                     os.mkdir(entry, dir_fd=fds[folder])
-                    fds[path] = os.open(entry, _DIR, dir_fd=fds[folder])
+                    fds[path] = open_folder(entry, fds[folder])
                 else:
-                    _write_new(fds[folder], entry, files[path])
+                    create_file(fds[folder], entry, files[path])
     finally:
         for fd in fds.values():
             os.close(fd)
-
-
-def _write_new(dir_fd: int, name: str, data: bytes) -> None:
-    fd = os.open(name, _CREATE, 0o644, dir_fd=dir_fd)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
 
 
 def same_tree(dir_fd: int, name: str, files: Tree) -> bool:
     """Whether ``name`` in the open folder ``dir_fd`` is a folder holding exactly ``files``: the same
     folders and files, nothing else, every file plain and byte for byte equal. Never follows a link."""
     try:
-        fd = os.open(name, _DIR, dir_fd=dir_fd)
+        fd = open_folder(name, dir_fd)
     except OSError:  # absent, a link (ELOOP), not a folder
         return False
     try:
@@ -104,7 +94,7 @@ def _same_folder(fd: int, folder: str, folders: dict[str, dict[str, bool]], file
     for entry, is_dir in entries.items():
         path = f"{folder}/{entry}".lstrip("/")
         try:
-            child = os.open(entry, _DIR if is_dir else _READ, dir_fd=fd)
+            child = open_folder(entry, fd) if is_dir else os.open(entry, _READ, dir_fd=fd)
         except OSError:
             return False
         try:

@@ -13,7 +13,6 @@ bad-input errors) is an ERROR row carrying its ``file:line: message``, never a
 traceback; a traceback is kept only for a fault of the emulator itself.
 """
 
-import json
 import multiprocessing
 import os
 import re
@@ -29,6 +28,7 @@ from emulator import __version__
 from emulator.regress import golden
 from emulator.regress import junit
 from emulator.errors import BadInputError, FadumpEmuError
+from emulator.json_text import indented
 
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 DEFAULT_PATHS = ("scenarios",)
@@ -316,7 +316,7 @@ def write_json(results: list[dict], path: str | Path, summ: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"fadump_emu": __version__, "summary": summ,
            "results": [{k: v for k, v in r.items() if k != "console"} for r in results]}
-    write_file(path, json.dumps(doc, indent=2) + "\n")
+    write_file(path, indented(doc))
 
 
 def details(r: dict) -> list[str]:

@@ -33,6 +33,7 @@ import numpy as np
 from blake3 import blake3
 
 from emulator.errors import BadInputError
+from emulator.json_text import indented
 from emulator.hw.layout import Range
 
 GRAIN = 4096
@@ -324,7 +325,7 @@ class CrashSnapshot:
             "vmcore": {"name": vmcore_name, **saved},
         }
         json_path = folder / f"{vmcore_name}.json"
-        json_path.write_text(json.dumps(header, indent=2) + "\n")
+        json_path.write_text(indented(header))
         return json_path
 
 

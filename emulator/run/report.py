@@ -1,9 +1,9 @@
 """What a run says about itself: expectations met, verification, report.json, console.log."""
 
-import json
 from pathlib import Path
 
 from emulator import __version__
+from emulator.json_text import indented
 from emulator.run import value_diff
 from emulator.run.outdir import write_file
 from emulator.run.results import RunResult
@@ -121,5 +121,5 @@ def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool 
     out.mkdir(parents=True, exist_ok=True)
     write_file(out / "console.log", result.partition.console.text(), sync)
     report = to_json(result, expectations)
-    write_file(out / "report.json", json.dumps(report, indent=2) + "\n", sync)
+    write_file(out / "report.json", indented(report), sync)
     return report

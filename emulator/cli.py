@@ -7,7 +7,7 @@ import re
 import sys
 from contextlib import contextmanager
 
-from emulator import dataclass_code
+from emulator import dataclass_code, single_threaded_blas
 from emulator.cli_parser import DEFAULT_SCENARIO, build_parser, parser_for  # noqa: F401 (re-exported)
 from emulator.errors import FadumpEmuError
 from emulator.units import fmt_size
@@ -19,20 +19,6 @@ COMMAND_MODULES = {
     "from-console": "emulator.host.replay", "replay": "emulator.host.replay",
 }
 """Subcommands whose module has a ``command(args)``."""
-
-
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
-"""What OpenBLAS (numpy's linear algebra, loaded by ``import numpy``) reads for its thread count, in its order."""
-
-
-def single_threaded_blas(environ=os.environ) -> None:
-    """Ask numpy's OpenBLAS for one thread unless the user chose a number.
-
-    fadump-emu does no linear algebra, yet ``import numpy`` starts an OpenBLAS thread per core, which costs a
-    whole-process run about 40 ms of CPU here; with one thread it starts none. Only before numpy is imported
-    (the command line does it first); child processes (workers, tools) inherit the setting."""
-    if not any(name in environ for name in BLAS_THREAD_VARIABLES):
-        environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def main(argv: list[str] | None = None) -> int:

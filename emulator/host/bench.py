@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from emulator import single_threaded_blas
 from emulator.units import GiB, MiB
 
 TARGETS = {"preserve_ratio": 0.5, "export_to_file_write": 0.5, "scale_ratio": 1.5, "64TiB_seconds": 2.0,
@@ -344,6 +345,7 @@ def main(argv=None) -> int:
                         "extrapolated from them (default 1000)")
     p.add_argument("--matrix-full", action="store_true", help="run the whole explore --matrix (over 10,000 runs)")
     args = p.parse_args(argv)
+    single_threaded_blas()  # as the command line does: the pools and clusters the rows start inherit it
     from emulator.errors import BadInputError
     from emulator.run.outdir import check_file_target, write_file
 

@@ -93,14 +93,14 @@ def test_a_run_by_name_from_another_folder_imports_no_package_metadata_zip_reade
 
 
 def test_a_run_asks_openblas_for_one_thread_unless_the_user_chose(monkeypatch):
-    from emulator import cli
+    import emulator
 
     env = {}
-    cli.single_threaded_blas(env)
+    emulator.single_threaded_blas(env)
     assert env == {"OPENBLAS_NUM_THREADS": "1"}
-    for name in cli.BLAS_THREAD_VARIABLES:
+    for name in emulator.BLAS_THREAD_VARIABLES:
         env = {name: "4"}
-        cli.single_threaded_blas(env)
+        emulator.single_threaded_blas(env)
         assert env == {name: "4"}
 
 
@@ -109,8 +109,8 @@ def test_numpy_imported_after_the_command_line_starts_no_blas_threads():
     code = ("import os\n"
             "for name in ('OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS', 'OMP_NUM_THREADS'):\n"
             "    os.environ.pop(name, None)\n"
-            "from emulator import cli\n"
-            "cli.single_threaded_blas()\n"
+            "import emulator\n"
+            "emulator.single_threaded_blas()\n"
             "import numpy\n"
             "print(len(os.listdir('/proc/self/task')))\n")
     threads = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

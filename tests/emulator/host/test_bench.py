@@ -1,0 +1,24 @@
+"""make bench measures the command line as a user runs it: its pools and clusters start with the same
+one-thread OpenBLAS that the command line asks for (emulator.single_threaded_blas)."""
+
+import os
+
+from emulator.host import bench
+
+
+def test_bench_asks_openblas_for_one_thread_before_it_measures_anything(monkeypatch, tmp_path):
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.setenv(name, "")  # recorded, so that what main() sets is undone after the test
+        monkeypatch.delenv(name)
+    # A --out in a missing folder is refused before the first row: nothing is measured, the setting is made.
+    assert bench.main(["--out", str(tmp_path / "missing" / "bench.json")]) == 2
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_bench_keeps_a_thread_count_the_user_chose(monkeypatch, tmp_path):
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert bench.main(["--out", str(tmp_path / "missing" / "bench.json")]) == 2
+    assert "OPENBLAS_NUM_THREADS" not in os.environ

@@ -211,7 +211,7 @@ def importing():
 
 def cmd_run(args) -> int:
     with importing():  # reading the scenario imports the kernel profile it names
-        from emulator.run import outdir
+        from emulator.run import out_paths
         from emulator.scenario import loader as scenario
         from emulator.run.runner import run_scenario
         from emulator.views import observers
@@ -221,11 +221,11 @@ def cmd_run(args) -> int:
         sc = scenario.load(scenario_path(args.scenario))
     out = args.out or f"out/{sc.name}"
     # Every output target is checked before the run starts: a bad one costs nothing.
-    outdir.check_out_dir(out)
+    out_paths.check_out_dir(out)
     if args.trace:
-        outdir.check_file_target(args.trace, "--trace")
+        out_paths.check_file_target(args.trace, "--trace")
     if args.map:
-        outdir.check_dir_target(args.map, "--map")
+        out_paths.check_dir_target(args.map, "--map")
     watching = list(observers.FOR_OUTPUT)
     if args.trace:
         from emulator.views.trace import Trace

@@ -347,7 +347,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     single_threaded_blas()  # as the command line does: the pools and clusters the rows start inherit it
     from emulator.errors import BadInputError
-    from emulator.run.outdir import check_file_target, write_file
+    from emulator.run.out_paths import check_file_target, write_file
 
     try:  # before the hour of measuring: a folder, or a file in a missing folder, is refused
         check_file_target(args.out, "--out")

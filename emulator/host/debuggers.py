@@ -58,7 +58,7 @@ class RunDebugInfo:
 
     def made_debug_dir(self) -> Path:
         """RUN_DIR/debug, created if missing; a symlink there is refused (nothing is written through it)."""
-        from emulator.run.outdir import check_out_dir
+        from emulator.run.out_paths import check_out_dir
 
         return check_out_dir(self.debug_dir, "the debug folder")
 

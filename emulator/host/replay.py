@@ -80,7 +80,7 @@ def compare(fld: Field, run_dir: Path, rep: dict) -> list[Point]:
 
 def write_text(path: str, text: str) -> None:
     """The scenario into ``path``, whole (a symlink there is replaced, never written through)."""
-    from emulator.run.outdir import write_file
+    from emulator.run.out_paths import write_file
 
     try:
         write_file(path, text)
@@ -127,9 +127,9 @@ def replay_command(args) -> int:
         print(compare_real.table(points))
         return 1
     if args.out:
-        from emulator.run import outdir
+        from emulator.run import out_paths
 
-        outdir.check_out_dir(args.out)
+        out_paths.check_out_dir(args.out)
     with tempfile.TemporaryDirectory(prefix="fadump-emu-replay.") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
         rep = run(sc, str(out))

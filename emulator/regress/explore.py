@@ -203,7 +203,7 @@ def to_json(path: str, points: list[Point], unmodelled: str | None) -> dict:
 
 def write_repro(path: str, point: Point, out_dir: str) -> str:
     """A copy of the scenario with the injected fault added, to reproduce a violation (a link there is replaced)."""
-    from emulator.run.outdir import check_out_dir, write_file
+    from emulator.run.out_paths import check_out_dir, write_file
 
     check_out_dir(out_dir)
     with open(path) as f:
@@ -227,7 +227,7 @@ def command(args) -> int:
     from rich.table import Table
 
     from emulator.errors import BadInputError
-    from emulator.run.outdir import check_out_dir, write_file
+    from emulator.run.out_paths import check_out_dir, write_file
 
     sc = scenario.load(args.scenario)  # bad input is reported before any work
     check_out_dir(args.out)  # a real folder (never a symlink), before hours of runs

@@ -210,7 +210,7 @@ def command(args) -> int:
     violation."""
     import sys
 
-    from emulator.run.outdir import check_out_dir, write_file
+    from emulator.run.out_paths import check_out_dir, write_file
 
     check_out_dir(args.out)  # a real folder (never a symlink), before the runs
     triggers = tuple(t.strip() for t in args.triggers.split(",") if t.strip())

@@ -8,7 +8,7 @@ wording, order or timing that the scenario's [expect] needles would let pass.
 import difflib
 from pathlib import Path
 
-from emulator.run.outdir import write_file
+from emulator.run.out_paths import write_file
 
 DIFF_LINES = 20
 """How many lines of the unified diff a failure shows (the rest is counted, not shown)."""

@@ -55,7 +55,7 @@ def write(results: list[dict], path: str | Path, seconds: float) -> None:
     """Write the JUnit XML file (creating its folder)."""
     import io
 
-    from emulator.run.outdir import write_file
+    from emulator.run.out_paths import write_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

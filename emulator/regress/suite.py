@@ -310,7 +310,7 @@ def summary(results: list[dict], seconds: float, workers: int) -> dict:
 
 def write_json(results: list[dict], path: str | Path, summ: dict) -> None:
     """results.json: the summary and each scenario's result (without the console, which is in its folder)."""
-    from emulator.run.outdir import write_file
+    from emulator.run.out_paths import write_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -415,9 +415,9 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
 
 def check_targets(out_root, junit_path, json_path) -> tuple[Path, Path]:
     """--out, --junit and --json usable before anything runs (BadInputError with a sentence otherwise)."""
-    from emulator.run import outdir
+    from emulator.run import out_paths
 
-    outdir.check_out_dir(out_root)
+    out_paths.check_out_dir(out_root)
     targets = []
     for given, default, option in ((junit_path, "junit.xml", "--junit"), (json_path, "results.json", "--json")):
         path = Path(given) if given else Path(out_root) / default
@@ -427,7 +427,7 @@ def check_targets(out_root, junit_path, json_path) -> tuple[Path, Path]:
             except OSError as exc:
                 raise BadInputError(f"{option} {path}: cannot create its folder ({exc.strerror or exc}); "
                                     "choose another path") from None
-        targets.append(outdir.check_file_target(path, option))
+        targets.append(out_paths.check_file_target(path, option))
     return targets[0], targets[1]
 
 

@@ -306,13 +306,11 @@ class CrashSnapshot:
 
     # --- the run folder ---
 
-    def save(self, run_dir: str | os.PathLike, vmcore_name: str, saved: dict) -> Path:
-        """Write digests/<vmcore_name>.json and .bin; ``saved`` describes the vmcore file as written."""
-        folder = Path(run_dir) / DIGEST_DIR
-        folder.mkdir(parents=True, exist_ok=True)
+    def files(self, vmcore_name: str, saved: dict) -> dict[str, bytes]:
+        """The files of digests/ for one vmcore, by name: <vmcore_name>.bin and .json (see the module's docstring);
+        ``saved`` describes the vmcore file as written."""
         blob = self.grains.astype("<i8").tobytes() + np.ascontiguousarray(self.digests).tobytes()
-        bin_path = folder / f"{vmcore_name}.bin"
-        bin_path.write_bytes(blob)
+        bin_name = f"{vmcore_name}.bin"
         header = {
             "fadump_emu_digests": FORMAT_VERSION,
             "algorithm": ALGORITHM, "grain": GRAIN, "zero_digest": ZERO.hex(),
@@ -321,12 +319,19 @@ class CrashSnapshot:
             "excluded": [[r.start, r.end, why] for r, why in self.excluded],
             "pieces": [[a, b, d.hex()] for (a, b), d in sorted(self.pieces.items())],
             "written_grains": len(self.grains),
-            "binary": {"file": bin_path.name, "size": len(blob), "digest": digest(blob).hex()},
+            "binary": {"file": bin_name, "size": len(blob), "digest": digest(blob).hex()},
             "vmcore": {"name": vmcore_name, **saved},
         }
-        json_path = folder / f"{vmcore_name}.json"
-        json_path.write_text(indented(header))
-        return json_path
+        return {bin_name: blob, f"{vmcore_name}.json": indented(header).encode()}
+
+    def save(self, run_dir: str | os.PathLike, vmcore_name: str, saved: dict) -> Path:
+        """Write digests/<vmcore_name>.json and .bin into ``run_dir`` now; the header's path. (A run that publishes
+        through an output folder hands the files to it instead: OutputFolder.add_tree.)"""
+        folder = Path(run_dir) / DIGEST_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in self.files(vmcore_name, saved).items():
+            (folder / name).write_bytes(data)
+        return folder / f"{vmcore_name}.json"
 
 
 def load(json_path: str | os.PathLike) -> tuple[CrashSnapshot, dict]:

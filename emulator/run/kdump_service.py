@@ -13,6 +13,7 @@ from emulator.run.events import Lifecycle
 from emulator.errors import BadInputError, OutputExistsError
 from emulator.scenario.faults import DiskFull
 from emulator.run.results import Capture
+from emulator.run.digests import DIGEST_DIR
 from emulator.run.dump_sources import ProcVmcoreSource, open_source, saved_record
 from emulator.run.verify import verify
 from kernels import elfcore
@@ -130,7 +131,10 @@ class CaptureSteps:
             if not fmt.startswith("kdump-compressed"):
                 saved.update(saved_record(str(path)))
             saved["covered"] = [[l.paddr, l.size] for l in k.vmcore.loads]
-            snap.save(path.parent, path.name, saved)
+            if self.folder is not None and path.parent == self.out:  # written at commit, or kept when unchanged
+                self.folder.add_tree(DIGEST_DIR, snap.files(path.name, saved))
+            else:
+                snap.save(path.parent, path.name, saved)
             if not self.verify_saved:
                 return None
             source = open_source(str(path), saved)

@@ -5,7 +5,7 @@ from pathlib import Path
 from emulator import __version__
 from emulator.json_text import indented
 from emulator.run import value_diff
-from emulator.run.outdir import write_file
+from emulator.run.out_paths import write_file
 from emulator.run.results import RunResult
 from emulator.run.verify import describe
 
@@ -111,15 +111,19 @@ def to_json(result: RunResult, expectations: list[dict]) -> dict:
     }
 
 
-def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool = True) -> dict:
+def write(result: RunResult, out_dir: str, expectations: list[dict], sync: bool = True, folder=None) -> dict:
     """Write console.log and report.json into out_dir (each atomically, never through a symlink); the report.
 
     report.html is a view: emulator.views.observers.html_report writes it when the run is published. ``sync``
     False leaves fsync to whoever publishes the folder (runner.publish writes into a staging folder that
-    OutputFolder.commit fsyncs when the run is durable)."""
+    OutputFolder.commit fsyncs when the run is durable). With ``folder`` (that OutputFolder), console.log is
+    handed to it instead: written at commit, or kept when the previous results hold the same bytes."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_file(out / "console.log", result.partition.console.text(), sync)
+    if folder is not None:
+        folder.add_file("console.log", result.partition.console.text())
+    else:
+        write_file(out / "console.log", result.partition.console.text(), sync)
     report = to_json(result, expectations)
     write_file(out / "report.json", indented(report), sync)
     return report

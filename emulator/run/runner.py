@@ -424,7 +424,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
                     if cap.verification and cap.verification.get("source") == staged:
                         cap.verification["source"] = cap.path
             result.expectations = report.check_expectations(result)
-            result.report = report.write(result, str(staging), result.expectations, sync=False)
+            result.report = report.write(result, str(staging), result.expectations, sync=False, folder=folder)
             run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, folder=staging)
             folder.commit()
         except OSError as exc:  # the host's disk (full, gone read-only): the earlier results stay as they were

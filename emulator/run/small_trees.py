@@ -1,4 +1,5 @@
-"""Small folders a run writes whole (each boot's ``boot-N/proc/device-tree``): made at commit, or kept.
+"""Small results a run writes whole (each boot's ``boot-N/proc/device-tree``, ``digests``, ``console.log``): made at
+commit, or kept.
 
 A run's output folder is staged and published at once (emulator.run.outdir). Most of what a re-run
 publishes is byte for byte what the previous run left: a scenario that did not change boots the same
@@ -120,3 +121,17 @@ def _same_file(fd: int, data: bytes) -> bool:
     if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
         return False
     return os.pread(fd, len(data) + 1, 0) == data
+
+
+def same_file(dir_fd: int, name: str, data: bytes) -> bool:
+    """Whether ``name`` in the open folder ``dir_fd`` is a plain file holding exactly ``data`` (never followed)."""
+    try:
+        if not stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            return False  # a link, a FIFO, a device, a folder: never opened
+        fd = os.open(name, _READ, dir_fd=dir_fd)
+    except OSError:  # absent, or replaced by a link since (ELOOP)
+        return False
+    try:
+        return _same_file(fd, data)
+    finally:
+        os.close(fd)

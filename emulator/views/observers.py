@@ -15,7 +15,7 @@ none of them.
 """
 
 from emulator.run.events import Event, EventBus, Lifecycle
-from emulator.run.outdir import write_file
+from emulator.run.out_paths import write_file
 from emulator.views import memmap_view
 from emulator.views import progress
 

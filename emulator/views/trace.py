@@ -131,6 +131,6 @@ def export(result, spans: list[dict], path: str) -> None:
     doc = {"traceEvents": events(result, spans), "displayTimeUnit": "ms",
            "otherData": {"scenario": result.scenario.name, "outcome": result.outcome,
                          "clock": "simulated partition time"}}
-    from emulator.run.outdir import write_file
+    from emulator.run.out_paths import write_file
 
     write_file(path, json.dumps(doc, indent=None, separators=(",", ":")) + "\n")

@@ -183,20 +183,129 @@ def test_a_tree_cannot_take_a_name_outside_the_results(tmp_path, name):
             folder.add_tree(name, TREE)
 
 
-def test_a_rerun_keeps_its_boot_folders_and_they_hold_what_a_fresh_run_writes(tmp_path, capsys):
-    """The whole run: boot-1 and boot-2 of an unchanged scenario are kept, byte for byte a fresh run's."""
+SMALL_RESULTS = ("boot-*/**/*", "digests/*", "console.log", MANIFEST)
+"""What a re-run of an unchanged scenario keeps: what it writes is byte for byte what is there."""
+
+
+def small_results(out: Path) -> dict[Path, int]:
+    return {p: inode(p) for pattern in SMALL_RESULTS for p in out.glob(pattern)}
+
+
+def test_a_rerun_keeps_its_small_results_and_they_hold_what_a_fresh_run_writes(tmp_path, capsys):
+    """The whole run: boot-1, boot-2, digests/, console.log and the manifest of an unchanged scenario are kept,
+    byte for byte a fresh run's; the report, report.html and the vmcore are written anew; verify still passes."""
     scenario = tmp_path / "small.toml"
     scenario.write_text(small_scenario_text(extra='[expect]\noutcome = "vmcore"\n'))
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 0
-    kept = {p: inode(p) for p in out.glob("boot-*/**/*")}
-    assert kept and all(p.relative_to(out).parts[0] in ("boot-1", "boot-2") for p in kept)
+    kept = small_results(out)
+    assert {p.relative_to(out).parts[0] for p in kept} == {"boot-1", "boot-2", "digests", "console.log", MANIFEST}
+    renewed = {name: inode(out / name) for name in ("report.json", "report.html", "vmcore")}
     assert main(["run", str(scenario), "--out", str(out), "--quiet", "--force"]) == 0
     assert main(["run", str(scenario), "--out", str(fresh), "--quiet"]) == 0
+    assert main(["verify", str(out)]) == 0
     capsys.readouterr()
-    assert {p: inode(p) for p in out.glob("boot-*/**/*")} == kept
+    assert small_results(out) == kept
+    assert all(inode(out / name) != before for name, before in renewed.items())
     for p in kept:
         twin = fresh / p.relative_to(out)
         assert p.is_dir() == twin.is_dir() and (p.is_dir() or p.read_bytes() == twin.read_bytes())
-    assert sorted(p.relative_to(fresh) for p in fresh.glob("boot-*/**/*")) == \
-        sorted(p.relative_to(out) for p in kept)
+    assert sorted(p.relative_to(fresh) for p in small_results(fresh)) == sorted(p.relative_to(out) for p in kept)
+
+
+# --- small files (console.log) and the earlier results set aside ---
+
+def folder_run(out: Path, files: dict[str, bytes], trees: dict | None = None) -> None:
+    folder = OutputFolder(out, force=True, durable=False)
+    with folder:
+        for name, data in files.items():
+            folder.add_file(name, data)
+        for name, tree in (trees or {}).items():
+            folder.add_tree(name, tree)
+        folder.commit()
+
+
+def test_an_unchanged_file_is_kept_and_a_changed_one_replaced(tmp_path):
+    out = tmp_path / "out"
+    folder_run(out, {"console.log": b"booted\n", "extra.log": b"one\n"})
+    log, extra = inode(out / "console.log"), inode(out / "extra.log")
+    folder_run(out, {"console.log": b"booted\n", "extra.log": b"two\n"})
+    assert inode(out / "console.log") == log and (out / "console.log").read_bytes() == b"booted\n"
+    assert inode(out / "extra.log") != extra and (out / "extra.log").read_bytes() == b"two\n"
+    assert not list(out.glob(".fadump-emu-old*")) and not list(out.glob(STAGING_PREFIX + "*"))
+
+
+@pytest.mark.parametrize("plant", ["symlink", "fifo", "hardlink-elsewhere-differs"])
+def test_a_link_or_fifo_where_the_file_was_is_replaced_and_never_opened(tmp_path, plant):
+    out, decoy = tmp_path / "out", tmp_path / "decoy"
+    folder_run(out, {"console.log": b"booted\n"})
+    decoy.write_bytes(b"booted\n")  # the very bytes the run writes: still not kept through a link
+    (out / "console.log").unlink()
+    if plant == "symlink":
+        (out / "console.log").symlink_to(decoy)
+    elif plant == "fifo":
+        os.mkfifo(out / "console.log")
+    else:
+        decoy.write_bytes(b"the user's file\n")
+        os.link(decoy, out / "console.log")
+    folder_run(out, {"console.log": b"booted\n"})
+    assert not (out / "console.log").is_symlink() and (out / "console.log").is_file()
+    assert (out / "console.log").read_bytes() == b"booted\n"
+    assert decoy.read_bytes() in (b"booted\n", b"the user's file\n")  # untouched either way
+    if plant == "hardlink-elsewhere-differs":
+        assert decoy.read_bytes() == b"the user's file\n"
+
+
+def test_a_name_is_either_a_file_or_a_tree_and_never_the_folder_s_own(tmp_path):
+    folder = OutputFolder(tmp_path / "out", force=True, durable=False)
+    with folder:
+        folder.add_tree("digests", {"vmcore.bin": b"x"})
+        for name in ("digests", ".fadump-emu-old.report.json", "a/b", ".."):
+            with pytest.raises(ValueError):
+                folder.add_file(name, b"y")
+        folder.add_file("console.log", b"y")
+        with pytest.raises(ValueError):
+            folder.add_tree("console.log", {"x": b"z"})
+
+
+def test_each_capture_adds_its_digests_to_the_one_digests_folder(tmp_path):
+    out = tmp_path / "out"
+    folder_run(out, {}, {"digests": {"vmcore.bin": b"1", "vmcore.json": b"{}"}})
+    folder = OutputFolder(out, force=True, durable=False)
+    with folder:
+        folder.add_tree("digests", {"vmcore.bin": b"1", "vmcore.json": b"{}"})
+        folder.add_tree("digests", {"vmcore.2.bin": b"2", "vmcore.2.json": b"{}"})
+        folder.commit()
+    assert sorted(p.name for p in (out / "digests").iterdir()) == ["vmcore.2.bin", "vmcore.2.json", "vmcore.bin",
+                                                                  "vmcore.json"]
+
+
+def test_the_manifest_is_kept_while_the_list_is_the_same_and_rewritten_when_it_changes(tmp_path):
+    out = tmp_path / "out"
+    folder_run(out, {"console.log": b"a\n"})
+    first = inode(out / MANIFEST)
+    folder_run(out, {"console.log": b"b\n"})
+    assert inode(out / MANIFEST) == first
+    folder_run(out, {"console.log": b"b\n", "vmcore": b"core"})
+    assert inode(out / MANIFEST) != first and "vmcore" in (out / MANIFEST).read_text()
+
+
+def test_the_earlier_results_go_aside_into_the_staging_folder_without_a_folder_of_their_own(tmp_path, monkeypatch):
+    """Only the staging folder is made at all (a changed tree makes its own): nothing is made to hold the earlier
+    results, which leave with the staging folder."""
+    out = tmp_path / "out"
+    folder_run(out, {"console.log": b"a\n", "report.json": b"{}"})
+    made = []
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *a, **k):
+        if k.get("dir_fd") is not None:  # made inside the output folder (check_out_dir only makes sure of OUT)
+            made.append(str(path))
+        return real_mkdir(path, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    folder_run(out, {"console.log": b"b\n", "report.json": b"{}"})
+    assert len(made) == 1 and made[0].startswith(STAGING_PREFIX), made
+    assert sorted(p.name for p in out.iterdir()) == sorted([".fadump-emu.lock", MANIFEST, "console.log",
+                                                           "report.json"])
+    assert (out / "console.log").read_bytes() == b"b\n"

@@ -20,7 +20,7 @@ import numpy as np
 from emulator.errors import BadInputError
 from emulator.hw.layout import Range
 from emulator.units import align_up
-from kernels import versions
+from kernels import version_layouts
 from kernels.image import va
 
 FULL_DESCRIPTION_LIMIT = 64 << 20
@@ -38,7 +38,7 @@ PAGE_MAPPING_ANON = 1
 
 @dataclass(frozen=True)
 class PageLayout:
-    """struct page of one kernel release (include/linux/mm_types.h), from kernels.versions.
+    """struct page of one kernel release (include/linux/mm_types.h), from kernels.version_layouts.
 
     ``pg`` are enum pageflags bits (include/linux/page-flags.h); ``buddy_mapcount`` and ``slab_type`` the value
     a typed page holds in its _mapcount/page_type word (slab_type None: slab is the PG_slab flag, as in 3.4).
@@ -58,7 +58,7 @@ class PageLayout:
     slab_type: int | None = None
 
     @classmethod
-    def of(cls, table: versions.PageTable) -> "PageLayout":
+    def of(cls, table: version_layouts.PageTable) -> "PageLayout":
         o = table.offsets
         return cls(size=table.size, flags=o["flags"], mapping=o["mapping"], index=o["index"], private=o["private"],
                    mapcount=o["_mapcount"], refcount=o["refcount"], lru=o["lru"], refcount_name=table.refcount_name,
@@ -131,10 +131,10 @@ class PageLayout:
         return raw.reshape(-1)
 
 
-PAGE_3_4 = PageLayout.of(versions.PAGE_3_4)
-PAGE_6_10 = PageLayout.of(versions.PAGE_6_10)
-PAGE_6_12 = PageLayout.of(versions.PAGE_6_12)
-PAGE_7_2 = PageLayout.of(versions.PAGE_7_2)
+PAGE_3_4 = PageLayout.of(version_layouts.PAGE_3_4)
+PAGE_6_10 = PageLayout.of(version_layouts.PAGE_6_10)
+PAGE_6_12 = PageLayout.of(version_layouts.PAGE_6_12)
+PAGE_7_2 = PageLayout.of(version_layouts.PAGE_7_2)
 
 
 class StructPages:

@@ -3,7 +3,7 @@
 VMCOREINFO names them (kernel/vmcore_info.c crash_save_vmcoreinfo_init(), 6.12: SYMBOL(node_online_map),
 SYMBOL(contig_page_data), SIZE/OFFSET of pglist_data, zone, free_area, list_head, nodemask_t); a dump reader such as
 makedumpfile follows them, so the image holds them for real, in the kernel's byte order, at the layout the release's
-kernels.versions.PgdatLayout gives (include/linux/mmzone.h).
+kernels.version_layouts.PgdatLayout gives (include/linux/mmzone.h).
 
 What the emulated node holds: one node (node_id 0) from pfn 0 spanning the partition's memory; ZONE_NORMAL spans
 it all and ZONE_MOVABLE nothing (nr_zones 1: free_area_init() counts zones up to the highest populated one); every
@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from construct import Array, Int32sb, Int32sl, Int64ub, Int64ul, Padding, Struct
 
 from kernels.image import va
-from kernels.versions import PgdatLayout
+from kernels.version_layouts import PgdatLayout
 
 N_GENERIC_INITIATOR = 5
 """enum node_states (include/linux/nodemask.h, 6.12): the one state mm/page_alloc.c leaves empty for !NUMA."""

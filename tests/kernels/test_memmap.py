@@ -12,7 +12,7 @@ import pytest
 
 from firmware.machine import Machine, MachineConfig
 from emulator.units import GiB
-from kernels import versions, vmcoreinfo
+from kernels import version_layouts, vmcoreinfo
 from kernels.linux612 import Linux612
 from kernels.memmap import PAGE_6_10, PAGE_6_12
 
@@ -75,7 +75,7 @@ def test_page_cache_and_anonymous_pages_carry_pg_lru_and_their_mapping(layout):
 
 def test_the_published_buddy_values_are_what_a_free_page_holds():
     """NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE): 6.10 ~PG_buddy = -129; 6.12 PGTY_buddy << 24 = -268435456 (measured)."""
-    for layout, table, value in ((PAGE_6_10, versions.PAGE_6_10, -129), (PAGE_6_12, versions.PAGE_6_12, -268435456)):
+    for layout, table, value in ((PAGE_6_10, version_layouts.PAGE_6_10, -129), (PAGE_6_12, version_layouts.PAGE_6_12, -268435456)):
         assert table.page_types["PAGE_BUDDY_MAPCOUNT_VALUE"] == value
         free = decode(layout.records(1, "free", "little").tobytes(), "little")
         assert free["page_type"] == value & 0xFFFF_FFFF
@@ -101,7 +101,7 @@ def test_a_long_run_of_struct_pages_is_written_in_tiles_and_reads_back_as_one_ar
     from emulator.hw.ram import PartitionRAM
     from kernels.memmap import TILE_RECORDS, MemMap, PageLayout
 
-    layout = PageLayout.of(versions.PAGE_3_4)  # a fresh layout: its records cache starts empty
+    layout = PageLayout.of(version_layouts.PAGE_3_4)  # a fresh layout: its records cache starts empty
     count = 2 * TILE_RECORDS + 5
     ram = PartitionRAM(64 << 20)
     kernel = SimpleNamespace(ram=ram, page_size=4096, byteorder="big",

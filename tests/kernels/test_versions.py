@@ -16,7 +16,7 @@ from emulator.run.runner import Run
 from kernels.registry import PROFILES
 from emulator.units import GiB, MiB
 from firmware.abi import RtasStatus
-from kernels import elfcore, versions, vmcoreinfo
+from kernels import elfcore, version_tables, versions, vmcoreinfo
 from kernels.linux34 import Linux34
 from kernels.linux610 import Linux610
 from kernels.linux612 import Linux72, Linux612
@@ -176,7 +176,7 @@ def test_3_4_vmcoreinfo_has_only_keys_3_4_wrote_with_3_4_values():
                   "NUMBER(PG_reserved)", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", "OFFSET(uts_namespace.name)",
                   "BUILD-ID", "KERNELOFFSET", "NUMBER(RADIX_MMU)"):
         assert never not in info
-    assert set(info) <= set(versions.KEYS_3_4)
+    assert set(info) <= set(version_tables.KEYS_3_4)
     assert (info["SIZE(page)"], info["OFFSET(page._count)"], info["NUMBER(PG_swapcache)"]) == ("56", "28", "16")
     assert (info["NUMBER(PG_lru)"], info["NUMBER(PG_private)"]) == ("5", "11")
 
@@ -342,7 +342,7 @@ def test_vmcoreinfo_as_6_10_publishes_it():
     k = booted(Linux610)
     info = vmcoreinfo.parse(note_text(k))
     printk_keys = set(vmcoreinfo.parse("\n".join(k.log.vmcoreinfo())))
-    assert set(info) - printk_keys <= set(versions.KEYS_6_10)
+    assert set(info) - printk_keys <= set(version_tables.KEYS_6_10)
     assert info["OFFSET(uts_namespace.name)"] == "0" and len(info["BUILD-ID"]) == 40
     assert info["NUMBER(VMALLOC_START)"] == "0xc008000000000000" and info["KERNELOFFSET"] == "0"
     assert {key: info[f"NUMBER({key})"] for key in ("PG_lru", "PG_private", "PG_swapcache", "PG_swapbacked",

@@ -16,7 +16,7 @@ import pytest
 from emulator.cli import main
 from emulator.run.runner import rehearse, run_scenario
 from emulator.scenario import loader as scenario
-from emulator.scenario import scenario_doc
+from emulator.scenario import doc_examples, scenario_doc
 from emulator.scenario.faults import FAULTS
 from emulator.scenario.keys import EVENT_COMMON, FAULT_PARAMS, KEYS
 from emulator.scenario.model import ACTIONS, OUTCOMES, PROFILES
@@ -55,22 +55,22 @@ def test_schema_markdown_writes_the_reference_and_follows_the_key_tables(tmp_pat
     assert "compress" not in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("section", sorted(scenario_doc.EXAMPLES))
+@pytest.mark.parametrize("section", sorted(doc_examples.EXAMPLES))
 def test_each_example_is_accepted_by_the_reader_and_the_run(section):
-    for snippet in scenario_doc.EXAMPLES[section]:
+    for snippet in doc_examples.EXAMPLES[section]:
         rehearse(scenario.from_document(with_base(snippet), f"example-{section}"))
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
 def test_each_fault_example_is_accepted_by_the_reader_and_the_run(kind):
-    snippet = scenario_doc.FAULT_CONTEXT.get(kind, "") + f'[[faults]]\nkind = "{kind}"\n' + \
-        scenario_doc.FAULT_EXAMPLES.get(kind, "")
+    snippet = doc_examples.FAULT_CONTEXT.get(kind, "") + f'[[faults]]\nkind = "{kind}"\n' + \
+        doc_examples.FAULT_EXAMPLES.get(kind, "")
     rehearse(scenario.from_document(with_base(snippet), f"example-{kind}"))
 
 
 def test_the_whole_example_runs_and_meets_every_expectation(tmp_path):
     path = tmp_path / "my-first-dump.toml"
-    path.write_text(scenario_doc.WHOLE)
+    path.write_text(doc_examples.WHOLE)
     result = run_scenario(scenario.load(path), None)
     assert result.report["ok"], [e for e in result.expectations if not e["ok"]]
     assert len(result.expectations) >= 6
@@ -165,7 +165,7 @@ def test_the_documented_defaults_are_what_a_scenario_gets_without_the_key():
     assert stated <= set(got), stated - set(got)
 
 
-@pytest.mark.parametrize("profile", sorted(scenario_doc.SYSFS_FILES))
+@pytest.mark.parametrize("profile", sorted(doc_examples.SYSFS_FILES))
 def test_the_documented_sysfs_files_are_the_ones_each_profile_has(profile):
     """The table of fadump files in the reference is what a run of that profile has in each boot."""
     from emulator.run.runner import Run
@@ -173,7 +173,7 @@ def test_the_documented_sysfs_files_are_the_ones_each_profile_has(profile):
     text = (f'[machine]\nmemory = "2GiB"\ncpus = 2\n[kernel]\nprofile = "{profile}"\ncmdline = "fadump=on"\n'
             '[crash]\nat = 10\n[capture]\nafter = "stay"\n')
     state = Run(scenario.loads(text, "sysfs.toml"), None).execute().sysfs_state
-    first, capture = scenario_doc.SYSFS_FILES[profile]
+    first, capture = doc_examples.SYSFS_FILES[profile]
     assert set(state[1]) == set(first)
     assert set(state[2]) == set(first) | set(capture)
-    assert set(scenario_doc.SYSFS_FILES) == set(PROFILES)
+    assert set(doc_examples.SYSFS_FILES) == set(PROFILES)

@@ -4,14 +4,14 @@ Linux 3.4 keeps a plain character ring (kernel/printk.c: ``__log_buf``,
 ``log_buf``, ``log_buf_len``, ``log_end``, ``logged_chars``): each line is
 stored as "<level>[seconds] text\\n". Later generations use other layouts
 (3.5-5.9 records, 5.10+ the lockless printk_ringbuffer behind ``prb``: see
-kernels.printk_ringbuffer, whose names are re-exported here so that every log
+kernels.printk_ringbuffer and kernels.printk_reader, whose names are re-exported here so that every log
 format is imported from one place).
 """
 
 from kernels.image import va
+from kernels.printk_reader import PrbRecord, prb_layout, prb_records, read_prb  # noqa: F401
 from kernels.printk_ringbuffer import (  # noqa: F401
-    DESC_FINALIZED, DESC_FLAGS_SHIFT, DESC_ID_MASK, DESC_REUSABLE, PRB_COUNT_BITS, PRB_SIZE_BITS,
-    PrbLogBuffer, PrbRecord, prb_layout, prb_records, read_prb,
+    DESC_FINALIZED, DESC_FLAGS_SHIFT, DESC_ID_MASK, DESC_REUSABLE, PRB_COUNT_BITS, PRB_SIZE_BITS, PrbLogBuffer,
 )
 
 LOG_BUF_LEN = 1 << 18

@@ -49,12 +49,12 @@ def small_suite(folder: str, count: int) -> str:
 
 def suite_rate(paths: list[str], out: str, workers: int) -> dict:
     """``fadump-emu test`` as a user runs it (its worker processes included): scenarios per second."""
-    from emulator.regress import suite
+    from emulator.regress import suite, suite_pool
 
     tasks = suite.plan(suite.collect(paths), out)
     c = _all_cpu()  # before the clock starts: it may wait for the forkserver
     t = time.perf_counter()
-    results = suite.run_all(tasks, workers)
+    results = suite_pool.run_all(tasks, workers)
     seconds = time.perf_counter() - t
     cpu = _all_cpu() - c
     passed = sum(r["verdict"] == suite.PASS for r in results)

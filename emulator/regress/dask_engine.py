@@ -144,7 +144,7 @@ def write_files(folder: str, files: dict[str, dict]) -> None:
 # --- on the client ---
 
 def run_tasks(cl, tasks: list[dict], update_golden: bool = False, collect: bool = False, progress=None) -> list[dict]:
-    """suite.run_all on a Dask cluster: results in task order, judged here against the golden files."""
+    """suite_pool.run_all on a Dask cluster: results in task order, judged here against the golden files."""
     from distributed import as_completed
 
     from emulator.regress import suite

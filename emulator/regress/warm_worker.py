@@ -5,7 +5,7 @@ A fresh worker spends its first few scenarios on one-time work: importing the mo
 that write report.html, numpy.random for the kernel text), making each release's kernel text and its structs,
 filling the digest memo with the kernel image's grains. Done once here, before the forkserver forks, that work
 is shared by every worker instead of repeated in each. It runs before any worker starts, so it pays only when
-several workers share it: suite.run_all asks for it from suite.WARM_MIN_WORKERS workers on.
+several workers share it: suite_pool.run_all asks for it from suite_pool.WARM_MIN_WORKERS workers on.
 
 warm_up() runs one small scenario of every kernel profile (explore --matrix's scenario: boot, register, a
 workload, panic, capture, verify) into a scratch folder that is removed again, exactly as a worker runs a

@@ -1,5 +1,5 @@
 """Importing this module prepares a process cheaply for running scenarios: the forkserver of ``fadump-emu test``'s
-worker pool imports it (suite.preload_for), so every worker forked from it starts with that work done once.
+worker pool imports it (suite_pool.preload_for), so every worker forked from it starts with that work done once.
 
 Unlike emulator.regress.warm_worker, which runs a whole scenario of every profile (about 0.25 s of CPU: a gain
 only when shared by four workers or more), this does only what every worker of a suite certainly does first,

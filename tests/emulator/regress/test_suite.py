@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from emulator.regress import golden
-from emulator.regress import suite
+from emulator.regress import suite, suite_pool
 from emulator.cli import main
 from emulator.regress.pytest_plugin import is_scenario_file
 from tests.conftest import small_scenario_text
@@ -380,7 +380,7 @@ def test_tasks_are_handed_out_longest_golden_first_with_ties_in_file_order(tmp_p
             path.with_suffix(".log").write_text("y" * golden_size)
         tasks.append({"path": str(path), "name": name, "out": str(tmp_path / "out" / name)})
     tasks.append({"path": str(tmp_path / "missing.toml"), "name": "missing", "out": str(tmp_path / "out" / "m")})
-    order = [tasks[i]["name"] for i in suite.dispatch_order(tasks)]
+    order = [tasks[i]["name"] for i in suite_pool.dispatch_order(tasks)]
     assert order == ["long", "tie-a", "tie-b", "none", "short", "missing"]
 
 
@@ -392,7 +392,7 @@ def test_run_all_starts_the_longest_scenario_first_and_returns_results_in_file_o
     (folder / "alpha.log").write_text("short\n")
     tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
     arrived = []
-    results = suite.run_all(tasks, 1, progress=lambda r: arrived.append(r["name"]))
+    results = suite_pool.run_all(tasks, 1, progress=lambda r: arrived.append(r["name"]))
     assert arrived == ["beta", "alpha"]
     assert [r["name"] for r in results] == ["alpha", "beta"]
 
@@ -400,10 +400,10 @@ def test_run_all_starts_the_longest_scenario_first_and_returns_results_in_file_o
 def test_the_forkserver_preloads_more_the_more_workers_share_it():
     """One worker imports only what a run needs; two or three also run worker_preload (imports and kallsyms
     tables); four or more with enough scenarios each run the full warm-up."""
-    assert suite.preload_for(1, 50) == suite.PRELOAD
-    assert suite.preload_for(2, 50) == suite.PRELOAD + ["emulator.regress.worker_preload"]
-    assert suite.preload_for(4, 16) == suite.PRELOAD + ["emulator.regress.warm_worker"]
-    assert suite.preload_for(4, 15) == suite.PRELOAD + ["emulator.regress.worker_preload"]
+    assert suite_pool.preload_for(1, 50) == suite_pool.PRELOAD
+    assert suite_pool.preload_for(2, 50) == suite_pool.PRELOAD + ["emulator.regress.worker_preload"]
+    assert suite_pool.preload_for(4, 16) == suite_pool.PRELOAD + ["emulator.regress.warm_worker"]
+    assert suite_pool.preload_for(4, 15) == suite_pool.PRELOAD + ["emulator.regress.worker_preload"]
 
 
 def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_folder(tmp_path):
@@ -421,7 +421,7 @@ def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_fo
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        suite.run_all(tasks, 2, progress=interrupt)
+        suite_pool.run_all(tasks, 2, progress=interrupt)
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")
                 or p.name.startswith("ForkServerProcess")]
     assert not list((tmp_path / "out").rglob(".fadump-emu-incomplete.*"))
@@ -430,9 +430,9 @@ def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_fo
 
 SECOND_SIGTERM = """
 import os, signal, sys
-from emulator.regress import suite
+from emulator.regress import suite, suite_pool
 from emulator.run import outdir, runner
-suite._worker_init()
+suite_pool._worker_init()
 runner.Run.execute = lambda self: os.kill(os.getpid(), signal.SIGTERM)  # stopped mid-run by the parent
 real = outdir._remove
 

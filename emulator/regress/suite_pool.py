@@ -1,0 +1,153 @@
+"""``fadump-emu test``'s local worker pool (emulator.regress.suite): each scenario runs in a worker process,
+forked from a forkserver that has imported, once for all of them, what every worker would import first; the
+longest scenarios are handed out first; Ctrl-C stops every worker, which removes its staging folder.
+"""
+
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+
+def _run_task(task: dict, update_golden: bool) -> dict:
+    from emulator.regress import suite  # imported here: suite imports this module at its top
+
+    try:
+        return {**suite.run_one(task["path"], task["out"], update_golden, task["name"]),
+                "worker": f"local:{os.getpid()}"}
+    except (KeyboardInterrupt, SystemExit):
+        # Stopped by the parent (Ctrl-C): the run has removed its staging folder; leave at once, quietly.
+        os._exit(130)
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them with SIGTERM (turned into a clean exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, frame):
+    # Further SIGTERMs are ignored: when one worker leaves, the pool calls the rest broken and terminates them
+    # again, and a second SystemExit inside the clean-up (removing the staging folder) would cut it short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(130)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Stop every worker now: SIGTERM (each removes its staging folder), SIGKILL after ``grace`` seconds."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lost(task: dict, why: str) -> dict:
+    """The ERROR result of a task whose worker process went away."""
+    from emulator.regress import suite
+
+    return {"name": task["name"], "path": task["path"], "out": task["out"], "profile": "", "outcome": "",
+            "verdict": suite.ERROR, "expectations": [], "met": 0, "total": 0, "seconds": 0.0, "golden": None,
+            "error": f"{task['path']}: {why}", "error_type": "WorkerLost", "traceback": None, "console": ""}
+
+
+WARM_MIN_WORKERS = 4
+WARM_MIN_PER_WORKER = 4
+"""The forkserver warms up before forking (emulator.regress.warm_worker) for at least WARM_MIN_WORKERS workers
+with WARM_MIN_PER_WORKER scenarios each: its warm-up (about 0.25 s of CPU, before any worker starts) saves each
+worker about 0.05 s of first-scenario work, so it pays only where it is shared by several workers."""
+
+PRELOAD_MIN_WORKERS = 2
+"""From this many workers on, the forkserver also runs emulator.regress.worker_preload (about 40 ms: the
+modules a run imports late and the kallsyms tables every worker would otherwise build for itself)."""
+
+PRELOAD = ["__main__", "emulator.run.runner", "emulator.run.report", "emulator.regress.suite"]
+"""What the forkserver always imports before it forks a worker. ``__main__`` is the program's script (the
+fadump-emu entry point, pytest's): every worker would otherwise run it again to set itself up."""
+
+
+def preload_for(workers: int, tasks: int) -> list[str]:
+    """The forkserver's preload for a pool of ``workers`` running ``tasks`` scenarios: the more workers share
+    it, the more one-time work is worth doing once before forking instead of once in every worker."""
+    if workers >= WARM_MIN_WORKERS and tasks >= WARM_MIN_PER_WORKER * workers:
+        return PRELOAD + ["emulator.regress.warm_worker"]
+    if workers >= PRELOAD_MIN_WORKERS:
+        return PRELOAD + ["emulator.regress.worker_preload"]
+    return list(PRELOAD)
+
+
+def _pool_context(preload: list[str] = PRELOAD):
+    """forkserver where there is one (no fork of a threaded parent), otherwise spawn.
+
+    The forkserver imports ``preload`` (preload_for()) before it forks the workers, so they start with that
+    one-time work done once for all of them. (The forkserver is started once per process: the first pool
+    decides what it preloads, later pools share it.)
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def start_forkserver(workers: int, tasks: int) -> None:
+    """Start the forkserver now (when there is one), so that its imports overlap whatever the caller does
+    before run_all (planning the suite) instead of delaying the first worker."""
+    if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    _pool_context(preload_for(workers, tasks))
+    forkserver.ensure_running()
+
+
+def cost(task: dict) -> int:
+    """How long a task is expected to take, for ordering only: the size of its golden transcript (a longer
+    console means more boots, crashes and captures), else of its scenario file. 0 when neither can be read."""
+    for path in (Path(task["path"]).with_suffix(".log"), Path(task["path"])):
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            continue
+    return 0
+
+
+def dispatch_order(tasks: list[dict]) -> list[int]:
+    """Indexes of ``tasks`` longest first (ties in file order): the short ones come last, so the workers
+    run out of work at nearly the same moment instead of one finishing a long scenario alone."""
+    return sorted(range(len(tasks)), key=lambda i: -cost(tasks[i]))
+
+
+def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
+    """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each.
+
+    Tasks are handed out longest first (dispatch_order); results and folders do not depend on that order.
+    """
+    results: list[dict | None] = [None] * len(tasks)
+    workers = max(1, min(workers, len(tasks)))
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               mp_context=_pool_context(preload_for(workers, len(tasks))))
+    try:
+        futures = {pool.submit(_run_task, tasks[i], update_golden): i for i in dispatch_order(tasks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except BrokenProcessPool:
+                results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
+            if progress is not None:
+                progress(results[i])
+    except BaseException:
+        _stop_workers(pool)  # Ctrl-C: no worker goes on with its scenario or starts the next one
+        raise
+    pool.shutdown(wait=True)
+    return results  # type: ignore[return-value]

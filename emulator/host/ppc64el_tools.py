@@ -24,10 +24,8 @@ first, so vmcores and outputs must not live under a folder the sysroot has (``/u
 """
 
 import argparse
-import glob
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +34,7 @@ import time
 from pathlib import Path
 
 from emulator.host import private_apt
+from emulator.host.host_debian import NoSource, host_arch, host_release, os_release, system_mirror
 from emulator.host.private_apt import KEYRING, fetched_bytes, relative_symlinks  # noqa: F401 (part of this module's API)
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -69,12 +68,6 @@ class BuildError(Exception):
 def dest_dir(dest: str | os.PathLike | None = None) -> Path:
     """DEST: the argument, else $FADUMP_EMU_PPC64EL_TOOLS, else .tools/ppc64el in the project."""
     return Path(dest or os.environ.get(DEST_ENV) or DEFAULT_DEST).resolve()
-
-
-def host_release() -> str:
-    """This machine's Debian codename (VERSION_CODENAME), or "" when it is not Debian."""
-    osr = os_release()
-    return osr.get("VERSION_CODENAME", "") if osr.get("ID") == "debian" else ""
 
 
 def release_dest(release: str | None) -> Path:
@@ -178,84 +171,6 @@ MAKEDUMPFILE = Makedumpfile()
 def crash(args, cwd=None, dest=None, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess:
     """Debian's ppc64el crash with ``args`` (e.g. ``["--osrelease", "vmcore"]``)."""
     return run("crash", args, cwd, dest, timeout)
-
-
-# --- what this machine uses ---
-
-def os_release(path: str = "/etc/os-release") -> dict[str, str]:
-    values = {}
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return values
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def apt_sources(etc: str = "/etc/apt") -> list[dict]:
-    """Every enabled deb source of the system: {"uris": [...], "suites": [...], "signed_by": str}."""
-    sources = []
-    one_line = [f"{etc}/sources.list"] + sorted(glob.glob(f"{etc}/sources.list.d/*.list"))
-    for path in one_line:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            line = line.split("#", 1)[0].strip()
-            options = ""
-            match = re.match(r"^deb\s+\[([^]]*)\]\s+(.*)$", line) or re.match(r"^deb\s+()(.*)$", line)
-            if not match:
-                continue
-            options, rest = match.groups()
-            words = rest.split()
-            if len(words) < 2:
-                continue
-            signed = re.search(r"signed-by=(\S+)", options)
-            sources.append({"uris": [words[0]], "suites": [words[1]], "signed_by": signed.group(1) if signed else ""})
-    for path in sorted(glob.glob(f"{etc}/sources.list.d/*.sources")):
-        try:
-            text = Path(path).read_text()
-        except OSError:
-            continue
-        for stanza in re.split(r"\n\s*\n", text):
-            fields: dict[str, str] = {}
-            key = None
-            for line in stanza.splitlines():
-                if line.startswith("#") or not line.strip():
-                    continue
-                if line[0] in " \t" and key:
-                    fields[key] += " " + line.strip()
-                    continue
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                fields[key] = value.strip()
-            if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes").lower() == "no":
-                continue
-            sources.append({"uris": fields.get("uris", "").split(), "suites": fields.get("suites", "").split(),
-                            "signed_by": fields.get("signed-by", "")})
-    return sources
-
-
-def system_mirror(codename: str, etc: str = "/etc/apt") -> str:
-    """The URI of the system's own source for the release itself (not -updates or -security)."""
-    candidates = [uri for s in apt_sources(etc) if codename in s["suites"] for uri in s["uris"]]
-    if not candidates:
-        raise BuildError(f"no deb source for suite {codename!r} in {etc}/sources.list or {etc}/sources.list.d/; "
-                         "pass --mirror URI (the Debian archive your machine uses)")
-    debian = [uri for uri in candidates if uri.rstrip("/").endswith("/debian")]
-    return (debian or candidates)[0].rstrip("/")
-
-
-def host_arch() -> str:
-    try:
-        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
-                              check=True).stdout.strip() or "amd64"
-    except (OSError, subprocess.CalledProcessError):
-        return "amd64"
 
 
 # --- the build ---
@@ -404,11 +319,14 @@ def build(dest=None, release: str | None = None, mirror: str | None = None, forc
         raise BuildError(f"{KEYRING} is missing; install it with `apt-get install debian-archive-keyring`")
     if mirror is None:
         try:
-            mirror = system_mirror(release)
-        except BuildError:
-            if not host_release():
-                raise
-            mirror = system_mirror(host_release())  # the same Debian archive carries every suite
+            try:
+                mirror = system_mirror(release)
+            except NoSource:
+                if not host_release():
+                    raise
+                mirror = system_mirror(host_release())  # the same Debian archive carries every suite
+        except NoSource as exc:
+            raise BuildError(str(exc)) from None
     return Builder(d, release, mirror, host_arch(), echo).build()
 
 

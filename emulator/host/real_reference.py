@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from emulator.host import host_debian
 from emulator.host import makedumpfile_verdict
 from emulator.host import ppc64el_tools
 from emulator.host import reference_cases
@@ -288,11 +289,11 @@ def main(argv=None) -> int:
             print(f"reference: {case_json.parent}: {len(boots)} boots")
         return 0
     try:
-        mirror = opts.mirror or ppc64el_tools.system_mirror(ppc64el_tools.host_release() or "bookworm")
+        mirror = opts.mirror or host_debian.system_mirror(host_debian.host_release() or "bookworm")
         reference(opts.kernel or ["6.12", "6.1"], opts.case, Path(opts.cache).resolve(), Path(opts.out).resolve(),
                   mirror, not opts.no_verdicts)
     except (ReferenceError, reference_kernel.KernelError, reference_qemu.QemuError, reference_guest.GuestError,
-            ppc64el_tools.BuildError, KeyError) as exc:
+            ppc64el_tools.BuildError, host_debian.NoSource, KeyError) as exc:
         print(f"reference: error: {exc}", file=sys.stderr)
         return 2
     return 0

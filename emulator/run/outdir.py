@@ -33,9 +33,10 @@ manifest) are written into the staging folder at commit, or, when the
 previous results hold exactly the same bytes, kept as they are
 (emulator.run.small_trees). A re-run of an unchanged scenario then makes and
 frees four inodes (the staging folder, the report, report.html, the vmcore)
-instead of ten: on ext4 without a journal each new inode scans past every
-inode freed in the last 30 seconds, which ``perf`` measured at 15% of a
-re-run suite's CPU.
+instead of ten. On ext4 without a journal every new inode is found by
+scanning past the inodes of its group freed in the last 30 seconds (``perf``
+put that scan at 15% of a re-run suite's CPU on the development machine,
+whose other work on the same disk frees inodes too).
 """
 
 import errno

@@ -6,8 +6,13 @@ scenario in-process into a tmp folder and fails with its unmet expectations
 (and the golden transcript diff when a NAME.log sits beside it). The usual
 ``pytest`` run (testpaths = ["tests"]) never walks scenarios/, so nothing is
 collected twice. Registered through the ``pytest11`` entry point.
+
+The scenarios that come with fadump-emu (emulator.scenario.bundled) are scenario files wherever they are: the
+checkout's scenarios/ or, in an installed wheel, its copies under site-packages, whose folder is not named
+``scenarios``. ``pytest --fadump-bundled`` runs them from any folder.
 """
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -16,18 +21,24 @@ SCENARIO_FOLDER = "scenarios"
 
 
 def pytest_addoption(parser) -> None:
+    parser.getgroup("fadump-emu").addoption(
+        "--fadump-bundled", action="store_true", dest="fadump_bundled",
+        help="also run the scenarios that come with fadump-emu (fadump-emu run --list), from any folder")
     parser.addini("fadump_scenario_folder", "name of the folders whose *.toml files are scenarios "
                   f"(default {SCENARIO_FOLDER})", default=SCENARIO_FOLDER)
     parser.addini("fadump_xfail", "scenarios expected to fail, one per line: NAME: reason", type="linelist",
                   default=[])
 
 
-def is_scenario_file(file_path: Path, rootpath: Path, folder: str = SCENARIO_FOLDER, named=()) -> bool:
+def is_scenario_file(file_path: Path, rootpath: Path, folder: str = SCENARIO_FOLDER, named=(),
+                     bundled_root: Path | None = None) -> bool:
     """Whether ``file_path`` is a *.toml inside a ``folder`` folder (judged below the rootdir when inside it),
-    or a *.toml named on the command line."""
+    a *.toml named on the command line, or one of the bundled scenarios (below ``bundled_root``)."""
     if file_path.suffix != ".toml":
         return False
     if file_path.resolve() in named:
+        return True
+    if bundled_root is not None and file_path.resolve().is_relative_to(bundled_root):
         return True
     try:
         folders = file_path.relative_to(rootpath).parts[:-1]
@@ -51,9 +62,32 @@ def xfail_reasons(config) -> dict[str, str]:
     return out
 
 
+@functools.cache
+def _bundled_root() -> Path | None:
+    """The bundled scenarios' folder, resolved (a checkout's link leads to its scenarios/); None without any."""
+    from emulator.scenario import bundled
+
+    root = bundled.folder()
+    return root.resolve() if root is not None else None
+
+
+def pytest_configure(config) -> None:
+    """--fadump-bundled: the bundled folder is one more path to collect (where it is depends on the install);
+    the only one when no path was given (not the current folder, or testpaths, as well)."""
+    if config.getoption("fadump_bundled", False):
+        root = _bundled_root()
+        if root is None:
+            raise pytest.UsageError("--fadump-bundled: this installation of fadump-emu has no bundled scenarios")
+        if config.getoption("file_or_dir"):
+            config.args.append(str(root))
+        else:
+            config.args[:] = [str(root)]
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     config = parent.config
-    if is_scenario_file(file_path, config.rootpath, config.getini("fadump_scenario_folder"), _named(config)):
+    if is_scenario_file(file_path, config.rootpath, config.getini("fadump_scenario_folder"), _named(config),
+                        _bundled_root()):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 

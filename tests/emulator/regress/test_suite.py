@@ -293,6 +293,30 @@ def test_only_toml_files_inside_a_scenarios_folder_are_scenario_files(tmp_path):
     assert not is_scenario_file(tmp_path / "scenarios" / "repo" / "pyproject.toml", tmp_path / "scenarios" / "repo")
 
 
+def test_the_bundled_scenarios_are_scenario_files_wherever_the_installation_keeps_them(tmp_path):
+    """A wheel's copies sit in site-packages/emulator/bundled_scenarios, a folder not named scenarios."""
+    root = (tmp_path / "site-packages" / "emulator" / "bundled_scenarios").resolve()
+    assert is_scenario_file(root / "basic-panic.toml", tmp_path / "elsewhere", bundled_root=root)
+    assert is_scenario_file(root / "faults" / "disk-full.toml", tmp_path / "elsewhere", bundled_root=root)
+    assert not is_scenario_file(tmp_path / "site-packages" / "other" / "a.toml", tmp_path / "elsewhere",
+                                bundled_root=root)
+    assert not is_scenario_file(root / "basic-panic.log", tmp_path / "elsewhere", bundled_root=root)
+
+
+def test_fadump_bundled_runs_the_bundled_scenarios_from_any_folder_and_nothing_else(pytester):
+    """`pytest --fadump-bundled` in a folder of its own: every bundled scenario is collected, a stray *.toml
+    there is not (the bundled folder replaces the current one when no path is given)."""
+    from emulator.scenario import bundled
+
+    (pytester.path / "stray.toml").write_text("x = 1\n")
+    result = pytester.runpytest("--fadump-bundled", "--collect-only", "-q", "-p", "no:cacheprovider")
+    names = {line.split("::")[-1] for line in result.stdout.lines if "::" in line}
+    assert names == {p.stem for p in bundled.folder().rglob("*.toml")} and "stray" not in names
+    write_scenarios(pytester.path / "scenarios")
+    result = pytester.runpytest("scenarios", "--fadump-bundled", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert f"{len(bundled.listing()) + 4} tests collected" in result.stdout.str()
+
+
 def test_pytest_collects_and_runs_every_scenario_under_a_scenarios_folder(pytester):
     """`pytest scenarios` makes one item per file: passing ones pass, the unmet and the bad one fail."""
     write_scenarios(pytester.path / "scenarios")

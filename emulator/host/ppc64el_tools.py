@@ -38,8 +38,26 @@ from emulator.host.host_debian import NoSource, host_arch, host_release, os_rele
 from emulator.host.private_apt import KEYRING, fetched_bytes, relative_symlinks  # noqa: F401 (part of this module's API)
 
 PROJECT = Path(__file__).resolve().parents[2]
-DEFAULT_DEST = PROJECT / ".tools" / "ppc64el"
-"""Where ``make ppc64el-tools`` puts the tool chain (ignored by git)."""
+
+
+def is_checkout(project: Path) -> bool:
+    """Whether ``project`` is a checkout of fadump-emu (its Makefile beside pyproject.toml), not the site-packages
+    folder an installed wheel sits in."""
+    return (project / "Makefile").is_file() and (project / "pyproject.toml").is_file()
+
+
+def default_dest(project: Path = PROJECT) -> Path:
+    """Where the tool chain goes by default: .tools/ppc64el in a checkout (ignored by git, what ``make
+    ppc64el-tools`` fills), else the user's cache ($XDG_CACHE_HOME or ~/.cache, then fadump-emu/ppc64el): an
+    installed wheel's site-packages is the package manager's, never written to."""
+    if is_checkout(project):
+        return project / ".tools" / "ppc64el"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "fadump-emu" / "ppc64el"
+
+
+DEFAULT_DEST = default_dest()
+"""Where the tool chain is built and looked for unless --dest or $FADUMP_EMU_PPC64EL_TOOLS says otherwise."""
 DEST_ENV = "FADUMP_EMU_PPC64EL_TOOLS"
 """Environment variable naming another DEST for makedumpfile() and crash()."""
 TOOL_PACKAGES = ("makedumpfile", "crash")
@@ -101,8 +119,10 @@ def how_to_install(dest=None) -> str:
     """One line saying how to get the tool chain."""
     d = dest_dir(dest)
     where = "" if d == DEFAULT_DEST.resolve() else f" --dest {d}"
-    return (f"Debian's ppc64el makedumpfile and crash are not set up in {d}; run `make ppc64el-tools` "
-            f"(or `python -m emulator.host.ppc64el_tools{where}`): it downloads about 72 MB of Debian packages "
+    how = (f"run `make ppc64el-tools` (or `python -m emulator.host.ppc64el_tools{where}`)" if is_checkout(PROJECT)
+           else f"run `python -m emulator.host.ppc64el_tools{where}`")
+    return (f"Debian's ppc64el makedumpfile and crash are not set up in {d}; {how}: it downloads about 72 MB of "
+            "Debian packages "
             "(makedumpfile, crash and their libraries for ppc64el, qemu-user-static) and 18 MB of indexes "
             "with a private apt state; "
             "it needs apt-get, dpkg-deb and network access to the Debian mirror, but not root")

@@ -55,3 +55,28 @@ def test_a_tool_build_without_any_source_for_its_release_stops_with_the_mirror_a
     monkeypatch.setattr(ppc64el_tools, "KEYRING", keyring)
     with pytest.raises(ppc64el_tools.BuildError, match="no deb source for suite 'sid'; pass --mirror URI"):
         ppc64el_tools.build(dest=tmp_path / "dest", release="sid")
+
+
+# --- where the tool chain goes ---
+
+def test_a_checkout_keeps_the_tools_in_its_own_tools_folder(tmp_path):
+    (tmp_path / "Makefile").write_text("all:\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    assert ppc64el_tools.default_dest(tmp_path) == tmp_path / ".tools" / "ppc64el"
+
+
+def test_an_installed_wheel_keeps_them_in_the_users_cache_never_in_site_packages(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert ppc64el_tools.default_dest(site) == tmp_path / "cache" / "fadump-emu" / "ppc64el"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert ppc64el_tools.default_dest(site) == tmp_path / "home" / ".cache" / "fadump-emu" / "ppc64el"
+
+
+def test_the_install_advice_names_make_only_in_a_checkout(tmp_path, monkeypatch):
+    assert "run `make ppc64el-tools`" in ppc64el_tools.how_to_install(tmp_path / "none")
+    monkeypatch.setattr(ppc64el_tools, "PROJECT", tmp_path)  # site-packages: no Makefile beside it
+    advice = ppc64el_tools.how_to_install(tmp_path / "none")
+    assert "make ppc64el-tools" not in advice and f"run `python -m emulator.host.ppc64el_tools --dest {tmp_path / 'none'}`" in advice

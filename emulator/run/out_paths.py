@@ -37,25 +37,32 @@ def refuse_symlink(path: str | Path, option: str) -> None:
                             f"{meant}; give the folder without '..' ({option} {reached} if that is the one)")
 
 
+def _real_folder(path: str | Path, option: str, meant_for: str, elsewhere: str, part_is_file: bool) -> Path:
+    """``path`` as a usable real folder, created if missing: BadInputError (``option PATH: what is wrong;
+    elsewhere``) for a symlink, a file, a folder that cannot be made or written. ``part_is_file`` names a file
+    in the middle of the path as such rather than as the system's error."""
+    p = Path(path)
+    refuse_symlink(p, option)
+    if p.exists() and not p.is_dir():
+        raise BadInputError(f"{option} {p}: is a file, not a folder; {meant_for}")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if part_is_file and isinstance(exc, FileExistsError):
+            raise BadInputError(f"{option} {p}: a part of this path is a file, not a folder; {elsewhere}") from None
+        raise BadInputError(f"{option} {p}: cannot create this folder ({exc.strerror or exc}); {elsewhere}") \
+            from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise BadInputError(f"{option} {p}: this folder is not writable; {elsewhere}"
+                            + (" or fix its permissions" if part_is_file else ""))
+    return p
+
+
 def check_out_dir(path: str | Path, option: str = "--out") -> Path:
     """``--out`` as a usable real folder: created if missing; BadInputError with a sentence if it cannot be
     (a symlink is refused: see the module's docstring)."""
-    out = Path(path)
-    refuse_symlink(out, option)
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"--out {out}: is a file, not a folder; choose a folder for the results")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise BadInputError(f"--out {out}: a part of this path is a file, not a folder; choose another --out") \
-            from None
-    except OSError as exc:
-        raise BadInputError(f"--out {out}: cannot create this folder ({exc.strerror}); choose another --out") \
-            from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise BadInputError(f"--out {out}: this folder is not writable; choose another --out or fix its "
-                            "permissions")
-    return out
+    elsewhere = f"choose another {option}" if option.startswith("-") else "choose another folder"
+    return _real_folder(path, option, "choose a folder for the results", elsewhere, True)
 
 
 def check_file_target(path: str | Path, option: str) -> Path:
@@ -74,18 +81,7 @@ def check_file_target(path: str | Path, option: str) -> Path:
 
 def check_dir_target(path: str | Path, option: str) -> Path:
     """A folder the run will fill (``--map``): not a file, not a symlink, creatable, writable."""
-    p = Path(path)
-    refuse_symlink(p, option)
-    if p.exists() and not p.is_dir():
-        raise BadInputError(f"{option} {p}: is a file, not a folder; give a folder for the pictures")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"{option} {p}: cannot create this folder ({exc.strerror or exc}); "
-                            "choose another path") from None
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise BadInputError(f"{option} {p}: this folder is not writable; choose another path")
-    return p
+    return _real_folder(path, option, "give a folder for the pictures", "choose another path", False)
 
 
 def write_file(path: str | Path, data: bytes | str, sync: bool = True) -> None:

@@ -299,6 +299,23 @@ def test_check_out_dir_refuses_with_bad_input_error(tmp_path):
         out_paths.check_dir_target(tmp_path / "f", "--map")
 
 
+@pytest.mark.parametrize("check, option, sentence", [
+    (out_paths.check_out_dir, "--out", "is a file, not a folder; choose a folder for the results"),
+    (out_paths.check_out_dir, "the debug folder", "is a file, not a folder; choose a folder for the results"),
+    (out_paths.check_dir_target, "--map", "is a file, not a folder; give a folder for the pictures"),
+])
+def test_each_folder_check_names_its_own_option_and_advice(tmp_path, check, option, sentence):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(BadInputError) as err:
+        check(tmp_path / "f", option)
+    assert str(err.value) == f"{option} {tmp_path / 'f'}: {sentence}"
+    with pytest.raises(BadInputError) as err:
+        check(tmp_path / "f" / "below", option)
+    advice = {"--out": "choose another --out", "the debug folder": "choose another folder", "--map": "choose another path"}
+    assert str(err.value).startswith(f"{option} {tmp_path / 'f' / 'below'}: cannot create this folder (")
+    assert str(err.value).endswith(advice[option])
+
+
 # --- fadump-emu test: its output root and report files ---
 
 def test_fadump_emu_test_with_out_naming_a_file_exits_2_before_running(tmp_path, small, capsys):

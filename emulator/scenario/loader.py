@@ -3,7 +3,7 @@
 Scenario files are data: nothing in them is executed. Every mistake is reported
 as ``file:line: what is wrong`` (ScenarioError). tomllib parses; the lines come
 from emulator.scenario.toml_lines, a tokenizer that keeps positions; each value is
-checked for type and range by the table readers (emulator.scenario.parts),
+checked for type and range by the table readers (emulator.scenario.machine_tables and .parts),
 the whole by emulator.scenario.checks, and the strict model
 (emulator.scenario.model) refuses whatever slips through. Hostile files are
 bounded before parsing: size, nesting depth.
@@ -26,7 +26,8 @@ from emulator.scenario.model import (  # noqa: F401  (the names scenario users i
 )
 from emulator.scenario.checks import check_memory_limit, check_name, check_timeline
 from emulator.scenario.keys import names
-from emulator.scenario.parts import MachineTables, TimelineTables
+from emulator.scenario.machine_tables import MachineTables
+from emulator.scenario.parts import TimelineTables
 from emulator.units import parse_size
 
 

@@ -1,7 +1,7 @@
 """What a scenario says: its data model and the names it may use.
 
 The model is dataclasses validated by pydantic (v2) in strict mode, on creation
-and on every assignment: whatever the readers in emulator.scenario.parts let
+and on every assignment: whatever the readers in emulator.scenario.parts (and .machine_tables) let
 through, a value of the wrong type (a boolean for a CPU number, a string for a
 size) cannot enter a Scenario; the reader turns such a ValidationError into a
 located ``file:line`` ScenarioError. ``json_schema()`` describes the model.

@@ -29,11 +29,7 @@ def replace_with(path: str | Path, data: bytes | str, sync: bool = False) -> Non
     p = Path(path)
     fd, tmp = new_file_beside(p)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
+        _write_all(fd, data, sync)
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -48,7 +44,12 @@ def open_folder(name: str | Path, dir_fd: int | None = None) -> int:
 def create_file(dir_fd: int, name: str, data: bytes | str, sync: bool = False) -> None:
     """Create the file ``name`` in the open folder ``dir_fd`` holding ``data`` (it must not exist: O_EXCL, never
     a link), fsynced with ``sync``."""
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    _write_all(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                       dir_fd=dir_fd), data, sync)
+
+
+def _write_all(fd: int, data: bytes | str, sync: bool) -> None:
+    """``data`` (text as UTF-8) into the new file open as ``fd``, then close it; fsynced first with ``sync``."""
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
         if sync:

@@ -36,9 +36,8 @@ def is_scenario_file(file_path: Path, rootpath: Path, folder: str = SCENARIO_FOL
     a *.toml named on the command line, or one of the bundled scenarios (below ``bundled_root``)."""
     if file_path.suffix != ".toml":
         return False
-    if file_path.resolve() in named:
-        return True
-    if bundled_root is not None and file_path.resolve().is_relative_to(bundled_root):
+    real = file_path.resolve()
+    if real in named or (bundled_root is not None and real.is_relative_to(bundled_root)):
         return True
     try:
         folders = file_path.relative_to(rootpath).parts[:-1]

@@ -34,6 +34,7 @@ from blake3 import blake3
 
 from emulator.errors import BadInputError
 from emulator.json_text import indented
+from emulator.new_files import replace_with
 from emulator.hw.layout import Range
 
 GRAIN = 4096
@@ -330,7 +331,7 @@ class CrashSnapshot:
         folder = Path(run_dir) / DIGEST_DIR
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in self.files(vmcore_name, saved).items():
-            (folder / name).write_bytes(data)
+            replace_with(folder / name, data)  # a link planted there is replaced, never written through
         return folder / f"{vmcore_name}.json"
 
 

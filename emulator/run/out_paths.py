@@ -37,10 +37,11 @@ def refuse_symlink(path: str | Path, option: str) -> None:
                             f"{meant}; give the folder without '..' ({option} {reached} if that is the one)")
 
 
-def _real_folder(path: str | Path, option: str, meant_for: str, elsewhere: str, part_is_file: bool) -> Path:
+def _real_folder(path: str | Path, option: str, meant_for: str, elsewhere: str, results: bool) -> Path:
     """``path`` as a usable real folder, created if missing: BadInputError (``option PATH: what is wrong;
-    elsewhere``) for a symlink, a file, a folder that cannot be made or written. ``part_is_file`` names a file
-    in the middle of the path as such rather than as the system's error."""
+    elsewhere``) for a symlink, a file, a folder that cannot be made or written. A ``results`` folder's sentences
+    also name a file in the middle of the path as such (rather than by the system's error) and suggest fixing
+    the permissions of one that cannot be written."""
     p = Path(path)
     refuse_symlink(p, option)
     if p.exists() and not p.is_dir():
@@ -48,13 +49,13 @@ def _real_folder(path: str | Path, option: str, meant_for: str, elsewhere: str, 
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        if part_is_file and isinstance(exc, FileExistsError):
+        if results and isinstance(exc, FileExistsError):
             raise BadInputError(f"{option} {p}: a part of this path is a file, not a folder; {elsewhere}") from None
         raise BadInputError(f"{option} {p}: cannot create this folder ({exc.strerror or exc}); {elsewhere}") \
             from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise BadInputError(f"{option} {p}: this folder is not writable; {elsewhere}"
-                            + (" or fix its permissions" if part_is_file else ""))
+                            + (" or fix its permissions" if results else ""))
     return p
 
 

@@ -302,12 +302,8 @@ class OutputFolder:
             else:
                 small_trees.write_tree(self._staging_fd, name, files)
         for name, data in self.files.items():
-            if small_trees.same_file(self._fd, name, data):
+            if self._keep_or_stage(name, data, sync=False):  # the staging folder is fsynced whole below
                 self._kept.add(name)
-                if self.durable:
-                    _fsync(str(self.path / name), os.O_RDONLY | os.O_NOFOLLOW)
-            else:
-                create_file(self._staging_fd, name, data)
         if self.durable:
             _fsync_tree(self.staging)  # the slow part, still interruptible: nothing has moved yet
         if threading.current_thread() is not threading.main_thread():  # a Dask worker thread: no signals here
@@ -324,15 +320,21 @@ class OutputFolder:
         if pending:
             signal.raise_signal(pending[0])  # now the results are whole: interrupt as the user asked
 
+    def _keep_or_stage(self, name: str, data: bytes | str, sync: bool) -> bool:
+        """True when the previous results hold exactly the file ``name`` with ``data`` (kept, and fsynced when the
+        run is durable: a scratch run may never have written it out); else it is created in the staging folder."""
+        raw = data.encode() if isinstance(data, str) else data
+        if small_trees.same_file(self._fd, name, raw):
+            if self.durable:
+                _fsync(str(self.path / name), os.O_RDONLY | os.O_NOFOLLOW)
+            return True
+        create_file(self._staging_fd, name, raw, sync=sync)
+        return False
+
     def _commit(self) -> None:
         out, staging = self._fd, self._staging_fd
         new = sorted({*os.listdir(staging), *self._kept})
-        manifest = (json.dumps({"files": new}, indent=1) + "\n").encode()
-        manifest_kept = small_trees.same_file(out, MANIFEST, manifest)
-        if not manifest_kept:
-            create_file(staging, MANIFEST, manifest, sync=self.durable)
-        elif self.durable:
-            _fsync(str(self.path / MANIFEST), os.O_RDONLY | os.O_NOFOLLOW)
+        manifest_kept = self._keep_or_stage(MANIFEST, json.dumps({"files": new}, indent=1) + "\n", self.durable)
         # The earlier run's files go aside into the staging folder (as TRASH.NAME), removed with it at the end.
         # 1. The old report goes first: from now on no report stands beside files it does not describe.
         if _lexists(REPORT, out) and REPORT not in self._kept:

@@ -10,7 +10,8 @@ ASCII (escaped as ``\\uXXXX`` beyond it). One thing differs, and only in how a n
 below 1e-4 is ``0.00001`` or ``2.5e-9`` where ``repr`` writes ``1e-05`` and ``2.5e-09`` (the same double,
 read back by any JSON reader). The standard library writes the file where orjson cannot:
 
-* text with a character beyond ASCII (orjson writes UTF-8; the files stay ASCII as they always were);
+* text with a character beyond ASCII (orjson writes UTF-8; the files stay ASCII as they always were), or with
+  DEL (0x7f), which json.dumps escapes and orjson does not;
 * what orjson refuses: integers beyond 64 bits, keys that are not strings, types it does not know.
 """
 
@@ -33,6 +34,7 @@ def indented(value) -> str:
             raw = orjson.dumps(value, option=_OPTIONS)
         except (orjson.JSONEncodeError, TypeError):
             raw = None
-        if raw is not None and raw.isascii():
+        # json.dumps also escapes DEL (0x7f, ASCII but not printable) as \u007f; orjson writes it raw.
+        if raw is not None and raw.isascii() and b"\x7f" not in raw:
             return raw.decode("ascii")
     return json.dumps(value, indent=2) + "\n"

@@ -48,6 +48,7 @@ def test_floats_are_spelled_as_repr_spells_them_except_below_1e_4():
 
 @pytest.mark.parametrize("value", [
     {"name": "caf\u00e9"}, {"name": "\u2028"},  # escaped by json.dumps, UTF-8 in orjson
+    {"name": "rub\x7fout"}, {"\x7f": 1},  # DEL: ASCII, escaped by json.dumps, raw in orjson (found by hypothesis)
     {"addr": 1 << 64}, {"addr": -(1 << 63) - 1},  # beyond orjson's 64 bits
     {1: "int key"}, {"nested": [{"deep": (1 << 65, "x")}]},
 ])

@@ -15,7 +15,6 @@ none of them.
 """
 
 from emulator.run.events import Event, EventBus, Lifecycle
-from emulator.run.out_paths import write_file
 from emulator.views import memmap_view
 from emulator.views import progress
 
@@ -72,8 +71,8 @@ def html_report(bus: EventBus) -> None:
     timeline.observe(bus)
 
     def write(event) -> None:
-        write_file(event.folder / "report.html", page.render(event.result, event.report, timeline.spans),
-                   False)  # commit fsyncs
+        # Through the output folder: a re-run whose page is unchanged keeps the file (and its inode).
+        event.output.add_file("report.html", page.render(event.result, event.report, timeline.spans))
 
     bus.subscribe(Lifecycle.PUBLISH, write)
 

@@ -90,7 +90,7 @@ def cores(tmp_path_factory):
             result = run_scenario(sc, str(folder))
             assert result.outcome == "vmcore", result.outcome
             assert Path(result.captures[0].path) == folder / "vmcore"
-            writes = [(ev.addr, bytes(ev.data)) for ev in sc.events if ev.action == "write" and ev.boot == 1]
+            writes = [(ev.addr, ev.data * ev.repeat) for ev in sc.events if ev.action == "write" and ev.boot == 1]
             dmesg = [line.render() for line in result.partition.console.lines if line.source == "kernel1"]
             built[path] = Core(folder, sc.kernel.release(sc.kernel.profile, False), writes, dmesg)
         return built[path]

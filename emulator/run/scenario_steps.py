@@ -21,8 +21,8 @@ class ScenarioSteps:
         """Carry out one event; the reason the boot ended, or None."""
         if ev.action == Action.WRITE:
             self.check_write(k, ev)
-            k.ram.write(ev.addr, ev.data)
-            k.page_kind(ev.addr, len(ev.data), ev.kind or "kernel")
+            k.ram.write_repeated(ev.addr, ev.length, ev.data)  # the pattern ev.repeat times, never expanded
+            k.page_kind(ev.addr, ev.length, ev.kind or "kernel")
             return None
         if ev.action == Action.REBOOT:
             k.userspace("# reboot")
@@ -57,7 +57,7 @@ class ScenarioSteps:
                                     "ok": ok, "time": round(self.machine.now(), 6)})
 
     def check_write(self, k, ev: Event) -> None:
-        r = Range(ev.addr, ev.addr + len(ev.data))
+        r = Range(ev.addr, ev.addr + ev.length)
         where = f"write [{r.start:#x}, {r.end:#x})"
         if r.start < IMAGE_SIZE:
             raise ScenarioError(f"{where} overlaps the running kernel's image [0, {IMAGE_SIZE:#x}); "

@@ -101,7 +101,7 @@ def check_placement(sc: Scenario) -> None:
     for ev in sc.events:
         if ev.action != "write":
             continue
-        start, end = ev.addr, ev.addr + len(ev.data)
+        start, end = ev.addr, ev.addr + ev.length
         where = f"write [{start:#x}, {end:#x})"
         if start < IMAGE_SIZE:
             raise ScenarioError(f"{where} overlaps the running kernel's image [0, {IMAGE_SIZE:#x}); "

@@ -138,11 +138,18 @@ class Event:
     line: int | None
     addr: int = 0
     data: bytes = b""
+    repeat: int = 1
+    """A write stores ``data`` this many times in a row (kept as one copy: the pattern, not its expansion)."""
     path: str = ""
     value: str = ""
     kind: str = ""
     cpu: int = 0
     crash: CrashSpec | None = None
+
+    @property
+    def length(self) -> int:
+        """How many bytes a write stores: ``data`` ``repeat`` times."""
+        return len(self.data) * self.repeat
 
 
 @dataclass

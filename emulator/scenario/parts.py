@@ -17,7 +17,8 @@ from emulator.scenario.keys import EVENT_COMMON, names
 from kernels.versions import VERSIONS
 
 MAX_WRITE = 1 << 30
-"""A scenario's memory writes fill at most 1 GiB in all (their bytes are held in host memory while it is read)."""
+"""A scenario's memory writes fill at most 1 GiB in all (every byte written takes a byte of host memory in the
+partition's RAM; the scenario itself keeps only each write's pattern)."""
 
 
 class TimelineTables:
@@ -79,13 +80,12 @@ class TimelineTables:
         self.workload = getattr(self, "workload", 0) + len(data) * repeat
         if self.workload > MAX_WRITE:
             raise self.sc.error(f"the scenario's memory writes add up to {self.workload} bytes, more than "
-                                f"{MAX_WRITE} (they are held in host memory while the scenario is read); "
+                                f"{MAX_WRITE} (every byte written takes host memory); "
                                 "write less, or smaller patterns", *path, "repeat" if "repeat" in t else "addr")
-        data *= repeat
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)
-        if addr + len(data) > top:
-            raise self.sc.error(f"write [{addr:#x}, {addr + len(data):#x}) runs past the end of memory "
+        if addr + len(data) * repeat > top:
+            raise self.sc.error(f"write [{addr:#x}, {addr + len(data) * repeat:#x}) runs past the end of memory "
                                 f"({top:#x}; raise machine.max_memory to leave room for hot-added LMBs)",
                                 *path, "addr")
         at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0
@@ -93,7 +93,7 @@ class TimelineTables:
         kind = self.choice(t.get("kind", "kernel"), PAGE_KINDS,
                            f"kind must be one of {', '.join(PAGE_KINDS)} (what the pages hold, for mem_map)",
                            *path, "kind")
-        return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data, kind=kind)
+        return Event("write", boot, at, self.sc.line_of(*path), addr=addr, data=data, repeat=repeat, kind=kind)
 
     def data(self, t: dict, *path) -> bytes:
         """The bytes of a write or memory sample: hex = "de ad be ef" or text = "..." (UTF-8)."""

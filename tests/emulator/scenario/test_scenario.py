@@ -357,7 +357,9 @@ def test_a_valid_file_loads_with_sizes_and_addresses_parsed(tmp_path):
     assert sc.capture_after == "stay"
     assert sc.expect.outcome == "vmcore"
     writes = [e for e in sc.events if e.action == "write"]
-    assert [(e.addr, e.data) for e in writes] == [(0x1_0000_0000, b"\xde\xad\xbe\xef"), (0x200_0000, b"ababab")]
+    assert [(e.addr, e.data, e.repeat) for e in writes] == [(0x1_0000_0000, b"\xde\xad\xbe\xef", 1),
+                                                             (0x200_0000, b"ab", 3)]
+    assert [e.length for e in writes] == [4, 6]  # a pattern is kept once, not expanded
     crash = next(e for e in sc.events if e.action == "crash").crash
     assert (crash.cpu, crash.kind) == (2, "panic")
     assert crash.regs == {"nip": 0xC000_0000_000A_5F10, "gpr1": 0xC000_0000_FB4F_3B80}

@@ -402,3 +402,30 @@ def test_copy_matches_memmove_for_any_source_destination_and_length(fills, ops, 
     ram.copy(src, dst, length)
     model_memmove(model, src, dst, length)
     assert ram.read(0, RAM_SIZE) == bytes(model)
+
+
+# --- write_repeated: a pattern stored again and again ---
+
+@settings(max_examples=150, deadline=None)
+@given(tile=st.binary(min_size=1, max_size=300), length=st.integers(0, 3 * 4096 + 17),
+       addr=st.integers(0, 3 * BLOCK_SIZE))
+def test_a_repeated_write_stores_the_tile_again_and_again_cut_short_at_the_end(tile, length, addr):
+    ram = PartitionRAM(8 * BLOCK_SIZE)
+    ram.write_repeated(addr, length, tile)
+    expected = (tile * (length // len(tile) + 1))[:length]
+    assert ram.read(addr, length) == expected
+    assert ram.read(0, addr) == bytes(addr)  # nothing before it
+    assert not ram.read(addr + length, 64).strip(b"\0")  # nor after it
+
+
+@pytest.mark.parametrize("tile", [b"x", b"ab", b"26 bytes of workload text.", bytes(range(251)) * 7])
+def test_a_repeated_write_longer_than_a_copy_piece_keeps_the_pattern_in_phase_across_pieces(tile, monkeypatch):
+    """The filled prefix is copied in pieces of at most REPEAT_CHUNK bytes, rounded down to whole tiles: with a
+    piece size no tile divides, a piece that started out of phase would shift the pattern after it."""
+    from emulator.hw import ram as ram_module
+
+    monkeypatch.setattr(ram_module, "REPEAT_CHUNK", 1000)  # small, and a multiple of none of the tiles but b"x"
+    ram = PartitionRAM(BLOCK_SIZE)
+    length = 20_011
+    ram.write_repeated(100, length, tile)
+    assert ram.read(100, length) == (tile * (length // len(tile) + 1))[:length]

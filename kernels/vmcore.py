@@ -156,18 +156,18 @@ class ProcVmcore:
     def read(self, offset: int, size: int) -> bytes:
         """read(2) on /proc/vmcore: bytes at [offset, offset+size), short at EOF."""
         end = min(offset + size, self.size)
-        out = bytearray()
+        out = []
         pos = offset
         while pos < end:
             seg = self.segments[bisect_right(self._starts, pos) - 1]
             take = min(end, seg.offset + seg.size) - pos
             inner = pos - seg.offset
             if seg.buffer is not None:
-                out += seg.buffer[inner:inner + take]
+                out.append(bytes(seg.buffer[inner:inner + take]))
             else:
-                out += self.ram.read(seg.paddr + inner, take)
+                out.append(self.ram.read(seg.paddr + inner, take))
             pos += take
-        return bytes(out)
+        return out[0] if len(out) == 1 else b"".join(out)  # one copy of the bytes, not three
 
     def read_paddr(self, paddr: int, size: int) -> bytes:
         """The vmcore's bytes for physical range [paddr, paddr+size), via its PT_LOADs."""

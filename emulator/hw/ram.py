@@ -227,7 +227,7 @@ class PartitionRAM(CopyOnWrite):
             self._before_write(addr, length)
         # One tile, then the filled prefix copied after itself, doubling up to REPEAT_CHUNK: a copy starts at a
         # whole number of tiles, so it continues the pattern; a few memcpys whatever the tile (a Python store
-        # per tile cost 0.3 s for a 26-byte text repeated a million times).
+        # per tile took 23 ms for kdump-utils-capture's 26-byte text repeated 100,000 times, this 0.2 ms).
         m = self._bytes
         first = min(n, length)
         self._map[addr:addr + first] = tile[:first]

@@ -32,7 +32,8 @@ Small results the run hands over as bytes (each boot's ``boot-N`` and the
 the manifest) are written into the staging folder at commit, or, when the
 previous results hold exactly the same bytes, kept as they are
 (emulator.run.small_trees). A re-run of an unchanged scenario then makes and
-frees three inodes (the staging folder, the report, the vmcore) instead of ten. On ext4 without a journal every new inode is found by
+frees three inodes (the staging folder, the report, the vmcore) instead of
+ten. On ext4 without a journal every new inode is found by
 scanning past the inodes of its group freed in the last 30 seconds (``perf``
 put that scan at 15% of a re-run suite's CPU on the development machine,
 whose other work on the same disk frees inodes too).

@@ -48,12 +48,33 @@ def client(scheduler: str | None = None, cluster: str | None = None):
         with dask.config.set(WORKER_CONFIG):  # each nanny hands the configuration it starts with to its worker
             lc = LocalCluster(n_workers=int(m.group(1)), threads_per_worker=1, processes=True,
                               dashboard_address=None)
-        return Client(lc)
+        return _prepared(Client(lc))
     try:
-        return Client(scheduler, timeout="20s")
+        return _prepared(Client(scheduler, timeout="20s"))
     except OSError as exc:
         raise BadInputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one "
                             "with `dask scheduler` and workers with `dask worker ADDRESS`") from None
+
+
+def _prepared(cl):
+    """``cl`` once every worker (and every worker that joins later) has run emulator.regress.worker_preload."""
+    cl.register_plugin(_preload_plugin())
+    return cl
+
+
+def _preload_plugin():
+    """A Dask WorkerPlugin whose setup imports emulator.regress.worker_preload on its worker: the modules a run
+    imports late and the kallsyms tables, as the local pool's forkserver does once for all its workers. Without
+    it each worker's first scenario did that work (and a LocalCluster's workers start from nothing)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WorkerPreload(WorkerPlugin):
+        name = "fadump-emu-worker-preload"
+
+        def setup(self, worker) -> None:
+            import emulator.regress.worker_preload  # noqa: F401 -- importing it is the preparation
+
+    return WorkerPreload()
 
 
 def close(cl) -> None:

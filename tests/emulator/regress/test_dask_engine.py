@@ -120,6 +120,25 @@ def test_a_local_cluster_s_workers_run_without_dask_s_statistical_profiler():
     assert _profiler_enabled() is True  # this process's own configuration is left as it was
 
 
+def _preloaded() -> bool:
+    import sys
+
+    return "emulator.regress.worker_preload" in sys.modules
+
+
+def test_every_worker_a_client_reaches_has_run_the_worker_preload_before_its_first_scenario(scheduler):
+    """As the local pool's forkserver does once for its workers (suite_pool.preload_for): the modules a run
+    imports late and the kallsyms tables are ready before a scenario starts, on a scheduler's workers too."""
+    from emulator.regress import dask_engine
+
+    cl = dask_engine.client(scheduler=scheduler)
+    try:
+        answers = cl.run(_preloaded)  # on every worker, outside any task
+    finally:
+        cl.close()
+    assert len(answers) == 2 and all(answers.values())
+
+
 def test_collected_files_replace_a_planted_link_and_never_write_through_it(tmp_path):
     """--collect brings a run's files back into OUT/NAME: a link planted there (vmcore -> a file outside) is
     replaced by the collected file, and the file outside is left untouched."""

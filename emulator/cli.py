@@ -322,4 +322,5 @@ def summarize(result, rep: dict, out: str) -> None:
         sign = "[green]ok  [/]" if e["ok"] else "[red]FAIL[/]"
         detail = f" ({e['detail']})" if e["detail"] and not e["ok"] else ""
         con.print(f"{sign} {e['what']}{detail}")
-    con.print(f"written   {out}/console.log, {out}/report.json, {out}/report.html")
+    # "results", not "written": a re-run keeps console.log and report.html when their bytes are unchanged.
+    con.print(f"results   {out}/console.log, {out}/report.json, {out}/report.html")

@@ -45,6 +45,8 @@ def test_run_exits_0_and_writes_console_log_report_and_vmcore(tmp_path, small, c
     stdout = capsys.readouterr().out
     assert "Kernel panic - not syncing" in stdout
     assert "summary" in stdout
+    # The summary names the results without claiming they were rewritten (a re-run keeps unchanged ones).
+    assert f"results   {out}/console.log, {out}/report.json, {out}/report.html" in stdout
     for name in ("console.log", "report.json", "vmcore"):
         assert (out / name).is_file(), name
     assert "Firmware-assisted dump is active." in (out / "console.log").read_text()

@@ -54,9 +54,9 @@ class Lifecycle(StrEnum):
     PROGRESS = "progress"
     """A long operation started (fields: description, total); ``advance`` is called as bytes move."""
     PUBLISH = "publish"
-    """The output folder is about to be published (fields: result, report, folder, output): add a file with
-    ``output.add_file(name, data)`` (kept from the earlier results when byte-identical: no new inode on a re-run),
-    or write it into the staging ``folder``."""
+    """The output folder is about to be published (fields: result, report, output: the OutputFolder): add a file
+    with ``output.add_file(name, data)`` (kept from the earlier results when byte-identical: no new inode on a
+    re-run), or write it into ``output.staging``."""
 
 
 @dataclass

@@ -315,8 +315,7 @@ def publish(run: Run, out_dir: str | None, force: bool = False, durable: bool = 
                         cap.verification["source"] = cap.path
             result.expectations = report.check_expectations(result)
             result.report = report.write(result, str(staging), result.expectations, sync=False, folder=folder)
-            run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, folder=staging,
-                            output=folder)
+            run.bus.publish(Lifecycle.PUBLISH, result=result, report=result.report, output=folder)
             folder.commit()
         except OSError as exc:  # the host's disk (full, gone read-only): the earlier results stay as they were
             raise FadumpEmuError(f"--out {out_dir}: cannot write the results ({exc.strerror or exc}); the folder "

@@ -73,19 +73,20 @@ class TimelineTables:
         data = self.data(t, *path)
         top = max(self.sc.machine.memory, self.sc.machine.max_memory or 0)
         repeat = self.int_(t.get("repeat", 1), "repeat", *path, "repeat", lo=1)
-        if len(data) * repeat > min(MAX_WRITE, top):
-            raise self.sc.error(f"repeat {repeat} makes a write of {len(data) * repeat} bytes; one write may "
+        length = len(data) * repeat  # what the write stores; the Event keeps only the pattern
+        if length > min(MAX_WRITE, top):
+            raise self.sc.error(f"repeat {repeat} makes a write of {length} bytes; one write may "
                                 f"fill at most {min(MAX_WRITE, top)} bytes (split it, or write a smaller pattern)",
                                 *path, "repeat")
-        self.workload = getattr(self, "workload", 0) + len(data) * repeat
+        self.workload = getattr(self, "workload", 0) + length
         if self.workload > MAX_WRITE:
             raise self.sc.error(f"the scenario's memory writes add up to {self.workload} bytes, more than "
                                 f"{MAX_WRITE} (every byte written takes host memory); "
                                 "write less, or smaller patterns", *path, "repeat" if "repeat" in t else "addr")
         if not data:
             raise self.sc.error("a memory write needs at least one byte", *path)
-        if addr + len(data) * repeat > top:
-            raise self.sc.error(f"write [{addr:#x}, {addr + len(data) * repeat:#x}) runs past the end of memory "
+        if addr + length > top:
+            raise self.sc.error(f"write [{addr:#x}, {addr + length:#x}) runs past the end of memory "
                                 f"({top:#x}; raise machine.max_memory to leave room for hot-added LMBs)",
                                 *path, "addr")
         at = self.seconds(t["at"], *path, "at") if "at" in t else 5.0

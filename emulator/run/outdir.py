@@ -236,8 +236,11 @@ class OutputFolder:
             who = f" (pid {holder})" if holder.isdigit() else ""
             raise BadInputError(f"--out {self.path}: another fadump-emu run is writing into this folder{who}; "
                                 "wait for it to finish or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # Written, then cut to its length: truncating to zero first made ext4 (auto_da_alloc) write the file
+        # out when it was closed, 30 µs of the close and about 165 µs a run in all on this machine, against 9.
+        line = f"{os.getpid()}\n".encode()
+        os.pwrite(fd, line, 0)
+        os.ftruncate(fd, len(line))
         self._lock_fd = fd
 
     def _close(self) -> None:

@@ -61,6 +61,13 @@ def test_a_run_into_a_folder_another_run_holds_exits_2_naming_the_other_run(fini
     assert snapshot(finished) == before
 
 
+def test_the_lock_holds_exactly_the_holders_pid_line_whatever_a_longer_earlier_holder_wrote(finished):
+    """The pid is written over the old one and the file cut to its length (never emptied first: see _lock)."""
+    (finished / LOCK).write_text("123456789012345678901234567890\n")
+    with OutputFolder(finished, force=True):
+        assert (finished / LOCK).read_text() == f"{os.getpid()}\n"
+
+
 def test_the_lock_is_released_when_the_run_ends(finished, small, capsys):
     """After a run, a new run into the same folder (with --force) is not refused."""
     assert main(["run", str(small), "--out", str(finished), "--quiet", "--force"]) == 0

@@ -35,6 +35,7 @@ from blake3 import blake3
 from emulator.errors import BadInputError
 from emulator.json_text import indented
 from emulator.new_files import replace_with
+from emulator.run.same_rows import same_rows
 from emulator.hw.layout import Range
 
 GRAIN = 4096
@@ -139,7 +140,7 @@ def _equal_rows(a: np.ndarray, ai: np.ndarray, b: np.ndarray, bi: np.ndarray) ->
         return (a[ai] == b[bi]).all(axis=1)
     out, pos = np.empty(len(ai), dtype=bool), 0
     for a0, a1, b0 in runs:
-        out[pos:pos + a1 - a0] = (a[a0:a1] == b[b0:b0 + a1 - a0]).all(axis=1)
+        out[pos:pos + a1 - a0] = same_rows(a[a0:a1], b[b0:b0 + a1 - a0])
         pos += a1 - a0
     return out
 
@@ -216,7 +217,7 @@ class DigestMemo:
     def _in_a_row(self, mv: memoryview, rows: np.ndarray, s0: int, n: int) -> np.ndarray:
         """Every grain was kept, in consecutive slots: compare in place, hash and keep only what changed."""
         kept = self.data[s0:s0 + n]
-        changed = np.flatnonzero((kept != rows).any(axis=1))
+        changed = np.flatnonzero(~same_rows(kept, rows))
         out = self.sums[s0:s0 + n].copy()
         self.hits += n - len(changed)
         if len(changed):

@@ -86,23 +86,26 @@ def plan(files: list[Path], out_root: str | Path) -> list[dict]:
 
     The name is the scenario's ``name`` (the file stem when the file cannot be
     read); a name used twice gets -2, -3, ... on its folder, in file order, so
-    folders do not depend on which worker finishes first.
+    folders do not depend on which worker finishes first. ``affinity`` groups
+    scenarios a worker runs best one after the other (pool_claims).
     """
+    from emulator.regress.pool_claims import affinity_key
     from emulator.scenario import loader as scenario
 
     tasks, used = [], set()
     for f in files:
         try:
-            name = scenario.load(f).name
+            sc = scenario.load(f)
+            name, affinity = sc.name, affinity_key(sc)
         except Exception:  # noqa: BLE001 -- any file that cannot be read becomes its own ERROR row when run
-            name = f.stem
+            name, affinity = f.stem, None
         base = folder_name(name)
         folder, n = base, 1
         while folder in used:
             n += 1
             folder = f"{base}-{n}"
         used.add(folder)
-        tasks.append({"path": str(f), "name": name, "out": str(Path(out_root) / folder)})
+        tasks.append({"path": str(f), "name": name, "out": str(Path(out_root) / folder), "affinity": affinity})
     return tasks
 
 

@@ -11,22 +11,38 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from emulator.regress.pool_claims import Claims
 
-def _run_task(task: dict, update_golden: bool) -> dict:
+
+_TASKS: list[dict] = []
+_CLAIMS: Claims | None = None
+"""A worker's share of its pool: every task, and the claims (pool_claims) by which it picks its next one."""
+
+
+def _run_next(update_golden: bool) -> tuple[int, dict] | None:
+    """Claim the next task (pool_claims) and run it: its index and result, or None when none was left."""
     from emulator.regress import suite  # imported here: suite imports this module at its top
 
+    i = _CLAIMS.claim()
+    if i is None:
+        return None
+    task = _TASKS[i]
     try:
-        return {**suite.run_one(task["path"], task["out"], update_golden, task["name"]),
-                "worker": f"local:{os.getpid()}"}
+        return i, {**suite.run_one(task["path"], task["out"], update_golden, task["name"]),
+                   "worker": f"local:{os.getpid()}"}
     except (KeyboardInterrupt, SystemExit):
         # Stopped by the parent (Ctrl-C): the run has removed its staging folder; leave at once, quietly.
         os._exit(130)
 
 
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them with SIGTERM (turned into a clean exit)."""
+def _worker_init(tasks: list[dict] | None = None, claims: tuple | None = None) -> None:
+    """Workers leave Ctrl-C to the parent, which stops them with SIGTERM (turned into a clean exit); each keeps
+    the pool's tasks and its claims."""
+    global _TASKS, _CLAIMS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminate)
+    if claims is not None:
+        _TASKS, _CLAIMS = tasks, Claims(*claims)
 
 
 def _terminate(signum, frame):
@@ -130,22 +146,33 @@ def dispatch_order(tasks: list[dict]) -> list[int]:
 def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progress=None) -> list[dict]:
     """Run every task in ``workers`` processes; results in task order. ``progress(result)`` after each.
 
-    Tasks are handed out longest first (dispatch_order); results and folders do not depend on that order.
+    Each worker claims its next task itself (pool_claims): one like the task it just ran, else the longest
+    left (dispatch_order). Results and folders do not depend on which worker ran what.
     """
     results: list[dict | None] = [None] * len(tasks)
     workers = max(1, min(workers, len(tasks)))
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               mp_context=_pool_context(preload_for(workers, len(tasks))))
+    ctx = _pool_context(preload_for(workers, len(tasks)))
+    claims = (dispatch_order(tasks), [t.get("affinity") for t in tasks], ctx.Array("b", len(tasks), lock=False),
+              ctx.Value("q", len(tasks), lock=False), ctx.Lock(), workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(tasks, claims),
+                               mp_context=ctx)
     try:
-        futures = {pool.submit(_run_task, tasks[i], update_golden): i for i in dispatch_order(tasks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
+        for fut in as_completed([pool.submit(_run_next, update_golden) for _ in tasks]):
             try:
-                results[i] = fut.result()
+                done = fut.result()
             except BrokenProcessPool:
-                results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)")
-            if progress is not None:
-                progress(results[i])
+                continue  # which task that worker held is not known: every task left without a result, below
+            if done is not None:
+                results[done[0]] = done[1]
+                if progress is not None:
+                    progress(done[1])
+        taken = claims[2]
+        for i, r in enumerate(results):
+            if r is None:
+                results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)" if taken[i]
+                                   else "not run: a worker process died (out of memory?) and the pool stopped")
+                if progress is not None:
+                    progress(results[i])
     except BaseException:
         _stop_workers(pool)  # Ctrl-C: no worker goes on with its scenario or starts the next one
         raise

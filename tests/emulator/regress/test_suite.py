@@ -452,6 +452,37 @@ def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_fo
     assert (Path(tasks[0]["out"]).parent).is_dir()
 
 
+def test_when_a_worker_dies_every_scenario_still_gets_a_row_saying_what_happened(tmp_path):
+    """A worker killed (as the kernel's OOM killer would) after the first result breaks the pool: run_all still
+    returns one result per scenario, in file order; those without one are WorkerLost ERROR rows, the one the
+    dead worker had claimed saying it died running it, the ones nobody started saying they were not run."""
+    import multiprocessing
+    import os
+    import signal
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"s{i}.toml").write_text(small_scenario_text(name=f"s{i}", extra=PASSING))
+    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+
+    def kill_a_worker(_result):
+        workers = [p for p in multiprocessing.active_children() if p.name.startswith("ForkServerProcess")
+                   or p.name.startswith("SpawnProcess")]
+        if workers:
+            os.kill(workers[0].pid, signal.SIGKILL)
+
+    results = suite_pool.run_all(tasks, 2, progress=kill_a_worker)
+    assert [r["name"] for r in results] == [f"s{i}" for i in range(8)]
+    lost = [r for r in results if r["verdict"] == suite.ERROR]
+    assert lost and all(r["error_type"] == "WorkerLost" for r in lost)
+    assert {r["error"].split(": ", 1)[1] for r in lost} <= {
+        "the worker process running it died (out of memory?)",
+        "not run: a worker process died (out of memory?) and the pool stopped"}
+    assert any("running it died" in r["error"] for r in lost) and any("not run" in r["error"] for r in lost)
+    assert all(r["verdict"] == suite.PASS for r in results if r not in lost)
+
+
 SECOND_SIGTERM = """
 import os, signal, sys
 from emulator.regress import suite, suite_pool

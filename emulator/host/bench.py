@@ -9,7 +9,8 @@ each row beside the physical reference measured in the same run:
    so the worst case that follows it (the capture kernel rewriting every
    preserved block) is measured too;
 3. whole-scenario wall time and peak RSS with 256 MiB touched on 1 GiB, 1 TiB
-   and 64 TiB partitions (each in a fresh process), and the 64 TiB / 1 GiB ratio;
+   and 64 TiB partitions (each in a fresh process; the fastest of --repeat,
+   with the highest peak RSS of them), and the 64 TiB / 1 GiB ratio;
 4. the default scenario as a whole process (best and median of 5), beside a
    bare interpreter importing numpy;
 5. scenarios per second per core: ``fadump-emu test`` on the bundled suite and
@@ -108,6 +109,15 @@ def best(times: int, measure, key=None):
     return min(results, key=key) if key else max(results)
 
 
+def best_scale_run(times: int, run) -> dict:
+    """The fastest of ``times`` whole-process runs, with the highest peak RSS of them all: on this shared host
+    a run's export sometimes waits for the disk (0.08 s becoming 0.8-1.0 s for the 64 TiB run, with the
+    same code), and a memory bound must hold for every run, not the best."""
+    runs = [run() for _ in range(max(1, times))]
+    fastest = min(runs, key=lambda r: r["process"])
+    return {**fastest, "rss_mib": max(r["rss_mib"] for r in runs), "runs": len(runs)}
+
+
 def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
     """Run scenario text in this process; host timings per phase and the report."""
     from emulator.scenario import loader as scenario
@@ -199,7 +209,7 @@ def main(argv=None) -> int:
         for label, memory in (("1GiB", "1GiB"), ("1TiB", "1TiB"), ("64TiB", "64TiB")):
             out = os.path.join(tmp, label)
             os.makedirs(out)
-            scale[label] = child(memory, 256 * MiB, out)
+            scale[label] = best_scale_run(args.repeat, lambda m=memory, o=out: child(m, 256 * MiB, o))
         res["scale"] = scale
         res["scale"]["ratio_64TiB_to_1GiB"] = scale["64TiB"]["process"] / scale["1GiB"]["process"]
         walls = []

@@ -22,3 +22,11 @@ def test_bench_keeps_a_thread_count_the_user_chose(monkeypatch, tmp_path):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert bench.main(["--out", str(tmp_path / "missing" / "bench.json")]) == 2
     assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_a_scale_row_keeps_its_fastest_run_but_the_highest_peak_rss_of_all_its_runs():
+    """A run slowed by the host's disk does not decide the time; a memory bound holds for every run."""
+    runs = iter([{"process": 2.3, "rss_mib": 540.0, "ok": True}, {"process": 0.9, "rss_mib": 530.0, "ok": True},
+                 {"process": 1.1, "rss_mib": 560.0, "ok": True}])
+    row = bench.best_scale_run(3, lambda: next(runs))
+    assert row == {"process": 0.9, "rss_mib": 560.0, "ok": True, "runs": 3}

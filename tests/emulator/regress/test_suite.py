@@ -430,24 +430,34 @@ def test_the_forkserver_preloads_more_the_more_workers_share_it():
     assert suite_pool.preload_for(4, 15) == suite_pool.PRELOAD + ["emulator.regress.worker_preload"]
 
 
+def passing_suite(tmp_path, count: int) -> list[dict]:
+    """``count`` small passing scenarios s0, s1, ... planned into tmp_path/out."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for i in range(count):
+        (folder / f"s{i}.toml").write_text(small_scenario_text(name=f"s{i}", extra=PASSING))
+    return suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+
+
+def pool_workers() -> list:
+    """This process's live pool worker processes (forkserver or spawn)."""
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")
+            or p.name.startswith("ForkServerProcess")]
+
+
 def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_folder(tmp_path):
     """KeyboardInterrupt in the parent (here from the progress callback, after the first result) stops the
     workers at once: run_all re-raises it, no worker process is left and no scenario's staging folder stays."""
-    import multiprocessing
-
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    for i in range(6):
-        (folder / f"s{i}.toml").write_text(small_scenario_text(name=f"s{i}", extra=PASSING))
-    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+    tasks = passing_suite(tmp_path, 6)
 
     def interrupt(_result):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         suite_pool.run_all(tasks, 2, progress=interrupt)
-    assert not [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")
-                or p.name.startswith("ForkServerProcess")]
+    assert not pool_workers()
     assert not list((tmp_path / "out").rglob(".fadump-emu-incomplete.*"))
     assert (Path(tasks[0]["out"]).parent).is_dir()
 
@@ -456,19 +466,13 @@ def test_when_a_worker_dies_every_scenario_still_gets_a_row_saying_what_happened
     """A worker killed (as the kernel's OOM killer would) after the first result breaks the pool: run_all still
     returns one result per scenario, in file order; those without one are WorkerLost ERROR rows, the one the
     dead worker had claimed saying it died running it, the ones nobody started saying they were not run."""
-    import multiprocessing
     import os
     import signal
 
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    for i in range(8):
-        (folder / f"s{i}.toml").write_text(small_scenario_text(name=f"s{i}", extra=PASSING))
-    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+    tasks = passing_suite(tmp_path, 8)
 
     def kill_a_worker(_result):
-        workers = [p for p in multiprocessing.active_children() if p.name.startswith("ForkServerProcess")
-                   or p.name.startswith("SpawnProcess")]
+        workers = pool_workers()
         if workers:
             os.kill(workers[0].pid, signal.SIGKILL)
 

@@ -41,7 +41,8 @@ class Claims:
         for i in order:
             if keys[i] is not None:
                 self.by_key.setdefault(keys[i], []).append(i)
-        self._cursor = {None: 0}
+        self._cursor: dict[str | None, int] = {}
+        """Per key (None: the dispatch order), how far this worker has found every task taken."""
         self.last: str | None = None
         """The key of the scenario this worker ran last."""
 

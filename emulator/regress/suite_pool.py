@@ -152,7 +152,8 @@ def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progre
     results: list[dict | None] = [None] * len(tasks)
     workers = max(1, min(workers, len(tasks)))
     ctx = _pool_context(preload_for(workers, len(tasks)))
-    claims = (dispatch_order(tasks), [t.get("affinity") for t in tasks], ctx.Array("b", len(tasks), lock=False),
+    taken = ctx.Array("b", len(tasks), lock=False)
+    claims = (dispatch_order(tasks), [t.get("affinity") for t in tasks], taken,
               ctx.Value("q", len(tasks), lock=False), ctx.Lock(), workers)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(tasks, claims),
                                mp_context=ctx)
@@ -166,7 +167,6 @@ def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progre
                 results[done[0]] = done[1]
                 if progress is not None:
                     progress(done[1])
-        taken = claims[2]
         for i, r in enumerate(results):
             if r is None:
                 results[i] = _lost(tasks[i], "the worker process running it died (out of memory?)" if taken[i]

@@ -21,7 +21,8 @@ each row beside the physical reference measured in the same run:
 6. ``explore --matrix`` on ``--cluster local:N`` and on N local worker processes: its baselines and a sample
    of its runs (--matrix-sample, default 1000), the whole matrix's time extrapolated from them (--matrix-full
    runs all of it).
-The load average is recorded: other work on the machine slows every row.
+The load average is recorded: other work on the machine slows every row. So is how much freed memory a
+virtual machine handed back to its host meanwhile (memory_given_back): new memory then costs more.
 """
 
 import argparse
@@ -101,6 +102,31 @@ def file_write_bandwidth(folder: str, size: int = GiB // 2) -> float:
     rate = size / (time.perf_counter() - t)
     os.unlink(path)
     return rate
+
+
+PAGE_REPORTING = "/sys/module/page_reporting/parameters"
+
+
+def memory_given_back(root: str = PAGE_REPORTING) -> int | None:
+    """KiB of freed memory this (virtual) machine's kernel has handed back to its host so far (free page
+    reporting, virtio-balloon), or None where the kernel does not count it.
+
+    Where it does, a page the kernel later hands out again costs a fault in the host as well (zeroed there):
+    about 10 us per 4 KiB page on the machine this was measured on (touching 4 GiB of new memory took 9.8 s;
+    writing 8 MiB into new page-cache pages 20 ms, 1.7 ms into pages just freed). The rows that get new memory
+    (a copy into never-written memory, a vmcore's page-cache pages, a new worker's heap) then depend on how
+    much was freed shortly before, so the bench records how much went back while it measured."""
+    try:
+        with open(os.path.join(root, "reported_kib")) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def given_back_since(start: int | None, root: str = PAGE_REPORTING) -> int | None:
+    """KiB handed back to the host since memory_given_back() read ``start`` (None where it is not counted)."""
+    now = memory_given_back(root)
+    return None if start is None or now is None else now - start
 
 
 def best(times: int, measure, key=None):
@@ -184,6 +210,7 @@ def main(argv=None) -> int:
     cores = os.cpu_count() or 1
     res: dict = {"machine": {"cpus": cores, "platform": platform.platform(), "python": platform.python_version()},
                  "load_average": {"start": os.getloadavg()}}
+    given_back = memory_given_back()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         bw = memcpy_bandwidth()
         res["memcpy_bytes_per_second"] = bw
@@ -246,6 +273,7 @@ def main(argv=None) -> int:
                 continue
             row["to_process_per_scenario"] = row["per_core_per_second"] * res["process_start_seconds"]
     res["load_average"]["end"] = os.getloadavg()
+    res["memory_given_back_kib"] = given_back_since(given_back)
     checks = {
         "preserve_ratio": res["throughput"]["preserve_ratio"] >= TARGETS["preserve_ratio"],
         # An export is a file write: its physical reference is the page cache, which runs well below memcpy.
@@ -346,6 +374,10 @@ def show(res: dict) -> None:
                   "core", "", "")
     la = res["load_average"]
     t.add_row("load average (1 min) at start / end", f"{la['start'][0]:.2f} / {la['end'][0]:.2f}", "", "")
+    if res.get("memory_given_back_kib") is not None:
+        t.add_row("freed memory handed back to the host while measuring (free page reporting)",
+                  f"{res['memory_given_back_kib'] / (1 << 20):.1f} GiB: memory got anew afterwards cost a host "
+                  "fault per page (rows writing into new memory vary with it)", "", "")
     Console().print(t)
 
 

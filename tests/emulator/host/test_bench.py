@@ -30,3 +30,23 @@ def test_a_scale_row_keeps_its_fastest_run_but_the_highest_peak_rss_of_all_its_r
                  {"process": 1.1, "rss_mib": 560.0, "ok": True}])
     row = bench.best_scale_run(3, lambda: next(runs))
     assert row == {"process": 0.9, "rss_mib": 560.0, "ok": True, "runs": 3}
+
+
+def test_the_memory_a_virtual_machine_handed_back_to_its_host_is_counted_between_two_readings(tmp_path):
+    """Free page reporting's running total (reported_kib beside page_reporting_order under
+    /sys/module/page_reporting/parameters on the development machine's kernel, 6.18): the bench keeps what
+    went back while it measured."""
+    (tmp_path / "reported_kib").write_text("45579796\n")
+    start = bench.memory_given_back(str(tmp_path))
+    assert start == 45579796
+    (tmp_path / "reported_kib").write_text("46628372\n")
+    assert bench.given_back_since(start, str(tmp_path)) == 1048576
+
+
+def test_a_kernel_that_does_not_count_it_gives_no_figure_rather_than_zero(tmp_path):
+    (tmp_path / "page_reporting_order").write_text("9\n")  # reporting built in, but no running total
+    assert bench.memory_given_back(str(tmp_path)) is None
+    assert bench.given_back_since(None, str(tmp_path)) is None
+    (tmp_path / "reported_kib").write_text("not a number\n")
+    assert bench.memory_given_back(str(tmp_path)) is None
+    assert bench.given_back_since(12, str(tmp_path)) is None

@@ -141,7 +141,8 @@ def children_cpu() -> float:
 
 def _all_cpu() -> float:
     """CPU seconds (user + system) of this process, its finished child processes, and the multiprocessing
-    forkserver with the workers it forked and reaped (fadump-emu test's pool): the work of a row whatever
+    forkserver with the workers it forked and reaped (fadump-emu test's pool when this process runs other threads;
+    workers forked from this process are its children): the work of a row whatever
     else the machine runs. Read before and after a row; the workers must have exited (pools shut down)."""
     import resource
 

@@ -64,7 +64,7 @@ def _prepared(cl):
 
 def _preload_plugin():
     """A Dask WorkerPlugin whose setup imports emulator.regress.worker_preload on its worker: the modules a run
-    imports late and the kallsyms tables, as the local pool's forkserver does once for all its workers. Without
+    imports late and the kallsyms tables, as the local pool does once for all its workers before forking them. Without
     it each worker's first scenario did that work (and a LocalCluster's workers start from nothing)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 

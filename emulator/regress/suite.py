@@ -25,7 +25,7 @@ from emulator.regress import golden
 from emulator.regress import junit
 from emulator.errors import BadInputError, FadumpEmuError
 from emulator.json_text import indented
-from emulator.regress.suite_pool import run_all, start_forkserver
+from emulator.regress.suite_pool import prepare_workers, run_all
 
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 DEFAULT_PATHS = ("scenarios",)
@@ -250,7 +250,7 @@ def run_suite(paths, out_root: str = DEFAULT_OUT, workers: int | None = None, ju
     if update_golden:
         refuse_installed_goldens(files)
     if not (scheduler or cluster):
-        start_forkserver(min(workers, len(files)), len(files))  # its imports overlap the planning below
+        prepare_workers(min(workers, len(files)), len(files))
     tasks = plan(files, out_root)
     workers = min(workers, len(tasks))
     if show_progress is None:
@@ -300,11 +300,15 @@ def _run_with_progress(tasks: list[dict], workers: int, update_golden: bool) -> 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # No refresh thread (auto_refresh): the bar is redrawn at each result, and this process stays
+    # single-threaded, so the workers can be forked from it (suite_pool.single_threaded).
     with Progress(TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
+                  auto_refresh=False) as bar:
         task = bar.add_task("", total=len(tasks))
+        bar.refresh()
 
         def advance(r: dict) -> None:
-            bar.update(task, advance=1, description=f"{r['name']}: {r['verdict']}")
+            bar.update(task, advance=1, description=f"{r['name']}: {r['verdict']}", refresh=True)
 
         return run_all(tasks, workers, update_golden, advance)

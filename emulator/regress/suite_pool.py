@@ -1,8 +1,10 @@
 """``fadump-emu test``'s local worker pool (emulator.regress.suite): each scenario runs in a worker process,
-forked from a forkserver that has imported, once for all of them, what every worker would import first; the
-longest scenarios are handed out first; Ctrl-C stops every worker, which removes its staging folder.
+forked from a process that has imported, once for all of them, what every worker would import first: this
+process itself when it runs no other thread, else a forkserver; the longest scenarios are handed out first;
+Ctrl-C stops every worker, which removes its staging folder.
 """
 
+import importlib
 import multiprocessing
 import os
 import signal
@@ -78,21 +80,21 @@ def _lost(task: dict, why: str) -> dict:
 
 WARM_MIN_WORKERS = 4
 WARM_MIN_PER_WORKER = 4
-"""The forkserver warms up before forking (emulator.regress.warm_worker) for at least WARM_MIN_WORKERS workers
-with WARM_MIN_PER_WORKER scenarios each: its warm-up (about 0.25 s of CPU, before any worker starts) saves each
+"""The process that forks the workers warms up first (emulator.regress.warm_worker) for at least WARM_MIN_WORKERS
+workers with WARM_MIN_PER_WORKER scenarios each: its warm-up (about 0.25 s of CPU, before any worker starts) saves each
 worker about 0.05 s of first-scenario work, so it pays only where it is shared by several workers."""
 
 PRELOAD_MIN_WORKERS = 2
-"""From this many workers on, the forkserver also runs emulator.regress.worker_preload (about 40 ms: the
+"""From this many workers on, the process that forks them also runs emulator.regress.worker_preload (about 40 ms: the
 modules a run imports late and the kallsyms tables every worker would otherwise build for itself)."""
 
 PRELOAD = ["__main__", "emulator.run.runner", "emulator.run.report", "emulator.regress.suite"]
-"""What the forkserver always imports before it forks a worker. ``__main__`` is the program's script (the
-fadump-emu entry point, pytest's): every worker would otherwise run it again to set itself up."""
+"""What is always imported before a worker is forked. ``__main__`` is the program's script (the fadump-emu
+entry point, pytest's): a forkserver imports it so that no worker runs it again to set itself up."""
 
 
 def preload_for(workers: int, tasks: int) -> list[str]:
-    """The forkserver's preload for a pool of ``workers`` running ``tasks`` scenarios: the more workers share
+    """What to import before forking a pool of ``workers`` running ``tasks`` scenarios: the more workers share
     it, the more one-time work is worth doing once before forking instead of once in every worker."""
     if workers >= WARM_MIN_WORKERS and tasks >= WARM_MIN_PER_WORKER * workers:
         return PRELOAD + ["emulator.regress.warm_worker"]
@@ -101,29 +103,61 @@ def preload_for(workers: int, tasks: int) -> list[str]:
     return list(PRELOAD)
 
 
-def _pool_context(preload: list[str] = PRELOAD):
-    """forkserver where there is one (no fork of a threaded parent), otherwise spawn.
+def single_threaded() -> bool:
+    """Whether this process runs one thread only, native threads included (numpy's OpenBLAS starts its own
+    unless told not to): only then is forking it safe, since no other thread can hold a lock that the child
+    would inherit locked. False where the threads cannot be counted (no /proc)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
-    The forkserver imports ``preload`` (preload_for()) before it forks the workers, so they start with that
-    one-time work done once for all of them. (The forkserver is started once per process: the first pool
-    decides what it preloads, later pools share it.)
+
+def _pool_context(preload: list[str] = PRELOAD):
+    """fork when this process runs no other thread, else forkserver where there is one, otherwise spawn.
+
+    Forked workers share what this process has imported, so ``preload`` (preload_for()) is imported here first:
+    once per process, and no second interpreter imports it all again (a forkserver's start, ~0.15 s of CPU
+    and as much wall time before the first worker, in every ``fadump-emu test``). A forkserver imports
+    ``preload`` itself before it forks the workers; it is started once per process: the first pool decides
+    what it preloads, later pools share it.
     """
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and single_threaded():
+        _prepare_here(preload)
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(list(preload))
         return ctx
     return multiprocessing.get_context("spawn")
 
 
-def start_forkserver(workers: int, tasks: int) -> None:
-    """Start the forkserver now (when there is one), so that its imports overlap whatever the caller does
-    before run_all (planning the suite) instead of delaying the first worker."""
-    if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return
-    from multiprocessing import forkserver
+def _prepare_here(preload: list[str]) -> None:
+    """Before forking workers from this process: import ``preload`` (``__main__`` is this process's own), and
+    give back the RAM mappings kept for this process's own next runs, which every worker would otherwise
+    inherit and copy page by page on its first write."""
+    for name in preload:
+        if name != "__main__":
+            importlib.import_module(name)
+    from emulator.hw.ram import PartitionRAM
 
-    _pool_context(preload_for(workers, tasks))
-    forkserver.ensure_running()
+    PartitionRAM.drop_spares()
+
+
+def prepare_workers(workers: int, tasks: int) -> str | None:
+    """Get the pool's start ready now, before the caller plans the suite: when workers will be forked from this
+    process, import what they need here (planning needs much of it too); with a forkserver, start it now so
+    that its imports overlap the planning instead of delaying the first worker. The start method, or None
+    for a single worker."""
+    if workers < 2:
+        return None
+    ctx = _pool_context(preload_for(workers, tasks))
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+    return ctx.get_start_method()
 
 
 def cost(task: dict) -> int:

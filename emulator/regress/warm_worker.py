@@ -1,9 +1,9 @@
-"""Importing this module warms the process up for running scenarios: the forkserver of ``fadump-emu test``'s
-worker pool imports it, so every worker forked from it starts warm.
+"""Importing this module warms the process up for running scenarios: the process that forks ``fadump-emu test``'s
+workers (the command itself, or a forkserver: suite_pool._pool_context) imports it, so every worker starts warm.
 
 A fresh worker spends its first few scenarios on one-time work: importing the modules a run uses late (the views
 that write report.html, numpy.random for the kernel text), making each release's kernel text and its structs,
-filling the digest memo with the kernel image's grains. Done once here, before the forkserver forks, that work
+filling the digest memo with the kernel image's grains. Done once here, before the workers are forked, that work
 is shared by every worker instead of repeated in each. It runs before any worker starts, so it pays only when
 several workers share it: suite_pool.run_all asks for it from suite_pool.WARM_MIN_WORKERS workers on.
 
@@ -51,4 +51,4 @@ try:
 except Exception:  # noqa: BLE001 -- only an optimisation: workers start cold, their scenarios report the problem
     pass
 gc.collect()
-gc.freeze()  # what the forkserver holds now stays out of the workers' collections: their pages stay shared
+gc.freeze()  # what this process holds now stays out of the workers' collections: their pages stay shared

@@ -1,5 +1,5 @@
-"""Importing this module prepares a process cheaply for running scenarios: the forkserver of ``fadump-emu test``'s
-worker pool imports it (suite_pool.preload_for), so every worker forked from it starts with that work done once.
+"""Importing this module prepares a process cheaply for running scenarios: the process that forks ``fadump-emu
+test``'s workers imports it (suite_pool.preload_for), so every worker starts with that work done once.
 
 Unlike emulator.regress.warm_worker, which runs a whole scenario of every profile (about 0.25 s of CPU: a gain
 only when shared by four workers or more), this does only what every worker of a suite certainly does first,
@@ -49,4 +49,4 @@ try:
 except Exception:  # noqa: BLE001 -- only an optimisation: workers start colder, their scenarios report problems
     pass
 gc.collect()
-gc.freeze()  # what the forkserver holds now stays out of the workers' collections: their pages stay shared
+gc.freeze()  # what this process holds now stays out of the workers' collections: their pages stay shared

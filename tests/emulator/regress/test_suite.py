@@ -421,7 +421,7 @@ def test_run_all_starts_the_longest_scenario_first_and_returns_results_in_file_o
     assert [r["name"] for r in results] == ["alpha", "beta"]
 
 
-def test_the_forkserver_preloads_more_the_more_workers_share_it():
+def test_the_workers_preload_more_the_more_of_them_share_it():
     """One worker imports only what a run needs; two or three also run worker_preload (imports and kallsyms
     tables); four or more with enough scenarios each run the full warm-up."""
     assert suite_pool.preload_for(1, 50) == suite_pool.PRELOAD
@@ -440,11 +440,11 @@ def passing_suite(tmp_path, count: int) -> list[dict]:
 
 
 def pool_workers() -> list:
-    """This process's live pool worker processes (forkserver or spawn)."""
+    """This process's live pool worker processes (forked from it, from a forkserver, or spawned)."""
     import multiprocessing
 
-    return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")
-            or p.name.startswith("ForkServerProcess")]
+    return [p for p in multiprocessing.active_children()
+            if p.name.startswith(("ForkProcess", "SpawnProcess", "ForkServerProcess"))]
 
 
 def test_ctrl_c_while_the_suite_runs_stops_every_worker_and_leaves_no_staging_folder(tmp_path):

@@ -144,6 +144,19 @@ def best_scale_run(times: int, run) -> dict:
     return {**fastest, "rss_mib": max(r["rss_mib"] for r in runs), "runs": len(runs)}
 
 
+ONE_PROCESS_REFERENCE = {"test_bundled": "test_per_cpu_second", "test_bundled_dask": "test_per_cpu_second",
+                         "explore": "explore_per_cpu_second"}
+"""The pool rows whose runs bench_rates.cpu_rates also measures in one long-lived process, and its figure for them."""
+
+
+def share_of_one_process(per_core_per_second: float, one_process_per_cpu_second: float) -> float:
+    """A pool's scenarios per second per core as a share of what one long-lived process does per CPU second
+    (bench_rates.cpu_rates, same run): 1.0 when its workers cost nothing beyond the scenarios' own work, less
+    by what starting them and their first scenarios cost. The scenarios' own work caps a pool near 1.0: a
+    per-core target above the one-process rate needs cheaper scenarios, not a better pool."""
+    return per_core_per_second / one_process_per_cpu_second
+
+
 def run_once(text: str, out: str, export_mode: str = "auto") -> dict:
     """Run scenario text in this process; host timings per phase and the report."""
     from emulator.scenario import loader as scenario
@@ -272,6 +285,9 @@ def main(argv=None) -> int:
             if row is None:
                 continue
             row["to_process_per_scenario"] = row["per_core_per_second"] * res["process_start_seconds"]
+            if key in ONE_PROCESS_REFERENCE:  # the same runs as cpu_rates measured in one process
+                one = res["cpu_rates"][ONE_PROCESS_REFERENCE[key]]
+                row["to_one_process"] = share_of_one_process(row["per_core_per_second"], one)
     res["load_average"]["end"] = os.getloadavg()
     res["memory_given_back_kib"] = given_back_since(given_back)
     checks = {
@@ -342,7 +358,9 @@ def show(res: dict) -> None:
             t.add_row(name, "not measured: Dask's distributed package is not installed", "", "")
             continue
         text = (f"{r['per_core_per_second']:.1f} /s per core ({r['per_second']:.1f} /s on {r['workers']}) = "
-                f"{r['to_process_per_scenario']:.2f} x one process start per scenario ({1 / per:.1f} /s)")
+                + (f"{r['to_one_process']:.2f} x one long-lived process per CPU second (below), "
+                   if "to_one_process" in r else "")
+                + f"{r['to_process_per_scenario']:.2f} x one process start per scenario ({1 / per:.1f} /s)")
         if r.get("per_cpu_second"):
             text += f"; {r['per_cpu_second']:.1f} per CPU second of all its processes"
         if key == "test_bundled":

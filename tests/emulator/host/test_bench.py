@@ -3,6 +3,8 @@ one-thread OpenBLAS that the command line asks for (emulator.single_threaded_bla
 
 import os
 
+import pytest
+
 from emulator.host import bench
 
 
@@ -50,3 +52,10 @@ def test_a_kernel_that_does_not_count_it_gives_no_figure_rather_than_zero(tmp_pa
     (tmp_path / "reported_kib").write_text("not a number\n")
     assert bench.memory_given_back(str(tmp_path)) is None
     assert bench.given_back_since(12, str(tmp_path)) is None
+
+
+def test_a_pool_s_rate_per_core_is_shown_as_a_share_of_one_long_lived_process_s_rate_per_cpu_second():
+    """29.8 scenarios/s per core beside 33.1 per CPU second in one process (the 2026-12-01 run): the pool
+    keeps 90% of what the scenarios' own work allows; a pool twice as fast per core as one process is 2.0."""
+    assert bench.share_of_one_process(29.8, 33.1) == pytest.approx(0.90, abs=0.005)
+    assert bench.share_of_one_process(66.2, 33.1) == pytest.approx(2.0)

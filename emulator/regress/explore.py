@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from emulator.regress import explore_model
+from emulator.regress import explore_model, suite_pool
 from emulator.scenario import loader as scenario
 from emulator.errors import FadumpEmuError
 from emulator.scenario.faults import Fault
@@ -176,8 +176,10 @@ def explore(path: str, triggers=TRIGGERS, workers: int | None = None, progress=N
             if progress:
                 progress()
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            for p in pool.map(run_point, jobs, chunksize=4):
+        # One run at a time (chunksize 1): the runs differ in length, and the baseline above left this
+        # process warm for the workers it forks (suite_pool.worker_context).
+        with ProcessPoolExecutor(workers, mp_context=suite_pool.worker_context()) as pool:
+            for p in pool.map(run_point, jobs):
                 points.append(p)
                 if progress:
                     progress()

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 
+from emulator.regress import suite_pool
 from emulator.regress.explore import TRIGGERS, Point, run_point
 from kernels.versions import VERSIONS
 
@@ -151,7 +152,7 @@ def _map(fn, items: list, workers: int, client=None, progress=None, chunk: int =
                 progress(out[-1])
         return out
     out = []
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=suite_pool.worker_context()) as pool:
         for r in pool.map(fn, items, chunksize=chunk):
             out.append(r)
             if progress:

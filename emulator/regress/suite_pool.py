@@ -113,8 +113,9 @@ def single_threaded() -> bool:
         return False
 
 
-def _pool_context(preload: list[str] = PRELOAD):
-    """fork when this process runs no other thread, else forkserver where there is one, otherwise spawn.
+def worker_context(preload: list[str] = PRELOAD):
+    """The start method for worker processes (``fadump-emu test``'s pool, explore's, explore --matrix's): fork
+    when this process runs no other thread, else forkserver where there is one, otherwise spawn.
 
     Forked workers share what this process has imported, so ``preload`` (preload_for()) is imported here first:
     once per process, and no second interpreter imports it all again (a forkserver's start, ~0.15 s of CPU
@@ -152,7 +153,7 @@ def prepare_workers(workers: int, tasks: int) -> str | None:
     for a single worker."""
     if workers < 2:
         return None
-    ctx = _pool_context(preload_for(workers, tasks))
+    ctx = worker_context(preload_for(workers, tasks))
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -185,7 +186,7 @@ def run_all(tasks: list[dict], workers: int, update_golden: bool = False, progre
     """
     results: list[dict | None] = [None] * len(tasks)
     workers = max(1, min(workers, len(tasks)))
-    ctx = _pool_context(preload_for(workers, len(tasks)))
+    ctx = worker_context(preload_for(workers, len(tasks)))
     taken = ctx.Array("b", len(tasks), lock=False)
     claims = (dispatch_order(tasks), [t.get("affinity") for t in tasks], taken,
               ctx.Value("q", len(tasks), lock=False), ctx.Lock(), workers)

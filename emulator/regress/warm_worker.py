@@ -1,5 +1,5 @@
 """Importing this module warms the process up for running scenarios: the process that forks ``fadump-emu test``'s
-workers (the command itself, or a forkserver: suite_pool._pool_context) imports it, so every worker starts warm.
+workers (the command itself, or a forkserver: suite_pool.worker_context) imports it, so every worker starts warm.
 
 A fresh worker spends its first few scenarios on one-time work: importing the modules a run uses late (the views
 that write report.html, numpy.random for the kernel text), making each release's kernel text and its structs,

@@ -16,6 +16,7 @@ same whichever engine ran the work; each result records which worker ran it.
 
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,12 @@ Python stack every 10 ms (for its dashboard, which --cluster does not serve); a 
 generators, so sampling it cost about 6% of every run's time (explore --matrix, 1000 runs on local:2:
 17.7 -> 16.7 ms per run and core)."""
 WORKER_ROOT = "fadump-emu-dask"
-"""Folder under each worker's temporary directory where runs write their outputs."""
+"""Folder under each worker's temporary directory where runs write their outputs: one folder per worker
+process, named by its pid."""
+KEEP_EXITED = 4
+"""Folders of worker processes that have exited kept under WORKER_ROOT (the most recently written ones); a
+worker removes the older ones before its first run, so that cluster after cluster (every --cluster local:N
+starts new worker processes) does not fill the temporary directory. --collect brings a run's files back."""
 
 
 def client(scheduler: str | None = None, cluster: str | None = None):
@@ -95,11 +101,54 @@ def _worker_name() -> str:
         return f"local:{os.getpid()}"
 
 
+_OWN_FOLDER: Path | None = None
+
+
+def _own_folder() -> Path:
+    """This worker process's folder under WORKER_ROOT; the first call prunes what exited workers left."""
+    global _OWN_FOLDER
+    if _OWN_FOLDER is None:
+        root = Path(tempfile.gettempdir()) / WORKER_ROOT
+        prune_exited(root, KEEP_EXITED)
+        _OWN_FOLDER = root / str(os.getpid())
+    return _OWN_FOLDER
+
+
+def prune_exited(root: Path, keep: int) -> list[Path]:
+    """Remove the folders under ``root`` of worker processes that have exited, all but the ``keep`` most
+    recently written; the folders removed. A folder is a worker's when its name is a pid; it has exited when
+    no process has that pid (one that merely belongs to another user is alive). Links are never followed."""
+    exited = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    for e in entries:
+        if not e.name.isdigit() or int(e.name) in (0, os.getpid()) or not e.is_dir(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(e.name), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            exited.append((e.stat(follow_symlinks=False).st_mtime, Path(e.path)))
+        except OSError:
+            continue
+    exited.sort(reverse=True)
+    removed = [p for _, p in exited[keep:]]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)  # fd-based on Linux: never follows a link inside
+    return removed
+
+
 def run_remote(task: dict, collect: bool) -> dict:
     """One scenario on a worker: run it from its text into a folder of the worker's own (judge=False)."""
     from emulator.regress import suite
 
-    out = Path(tempfile.gettempdir()) / WORKER_ROOT / str(os.getpid()) / Path(task["out"]).name
+    out = _own_folder() / Path(task["out"]).name
     res = suite.run_one(task["path"], str(out), name=task["name"], text=task["text"], judge=False)
     res.update(out=task["out"], worker=_worker_name(), worker_out=str(out))
     if collect:

@@ -191,3 +191,37 @@ def test_collect_into_a_run_folder_planted_as_a_link_is_that_scenario_s_error_ro
     assert status == 1 and rows["alpha"]["verdict"] == "ERROR" and "is a symlink" in rows["alpha"]["error"]
     assert rows["beta"]["verdict"] == "PASS" and (out / "beta" / "vmcore").is_file()
     assert list(outside.iterdir()) == []
+
+
+def test_a_worker_removes_what_exited_workers_left_but_the_newest_few_and_never_a_live_one_s_or_a_link(tmp_path):
+    """Every --cluster local:N starts new worker processes, each with a folder named by its pid under the
+    temporary directory: a new worker removes the folders of exited ones beyond the KEEP_EXITED newest, and
+    leaves alone a running process's folder (however old), other names, and a link named like a pid."""
+    import subprocess
+    import sys
+
+    from emulator.regress import dask_engine
+
+    dead = []
+    for _ in range(7):
+        p = subprocess.Popen([sys.executable, "-c", "pass"])
+        p.wait()
+        dead.append(p.pid)
+    for age, pid in enumerate(dead[:6]):  # dead[0] written last
+        folder = tmp_path / str(pid)
+        (folder / "basic-panic").mkdir(parents=True)
+        os.utime(folder, (1e9 - 100 * age, 1e9 - 100 * age))
+    running = tmp_path / str(os.getppid())
+    running.mkdir()
+    os.utime(running, (1, 1))
+    (tmp_path / "notes").mkdir()
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "keep.txt").write_text("mine")
+    (tmp_path / str(dead[6])).symlink_to(decoy)
+
+    removed = dask_engine.prune_exited(tmp_path, 4)
+    assert sorted(removed) == sorted(tmp_path / str(pid) for pid in dead[4:6])
+    assert all((tmp_path / str(pid) / "basic-panic").is_dir() for pid in dead[:4])
+    assert running.is_dir() and (tmp_path / "notes").is_dir()
+    assert (tmp_path / str(dead[6])).is_symlink() and (decoy / "keep.txt").read_text() == "mine"

@@ -217,12 +217,13 @@ def run_tasks(cl, tasks: list[dict], update_golden: bool = False, collect: bool 
     """suite_pool.run_all on a Dask cluster: results in task order, judged here against the golden files."""
     from distributed import as_completed
 
-    from emulator.regress import suite
+    from emulator.regress import suite, suite_pool
     from emulator.scenario.loader import MAX_FILE_BYTES
 
     results: list[dict | None] = [None] * len(tasks)
     futures = {}
-    for i, t in enumerate(tasks):
+    for i in suite_pool.dispatch_order(tasks):  # longest first, as the local pool hands them out: no long tail
+        t = tasks[i]
         try:
             if Path(t["path"]).stat().st_size > MAX_FILE_BYTES:
                 raise OSError("too large to be a scenario")

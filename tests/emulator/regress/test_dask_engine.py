@@ -225,3 +225,43 @@ def test_a_worker_removes_what_exited_workers_left_but_the_newest_few_and_never_
     assert all((tmp_path / str(pid) / "basic-panic").is_dir() for pid in dead[:4])
     assert running.is_dir() and (tmp_path / "notes").is_dir()
     assert (tmp_path / str(dead[6])).is_symlink() and (decoy / "keep.txt").read_text() == "mine"
+
+
+def test_dask_gets_the_longest_scenarios_first_as_the_local_pool_hands_them_out(tmp_path, monkeypatch):
+    """Dask runs its tasks roughly in the order they were submitted: the scenario with the longer golden
+    transcript goes first (suite_pool.dispatch_order), so no long one is left to finish alone; the results
+    still come back in file order."""
+    import tempfile
+
+    import distributed
+
+    from emulator.regress import dask_engine, suite
+    from tests.conftest import small_scenario_text
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for name, log in (("alpha", "short\n"), ("beta", "a long transcript\n" * 100)):
+        (folder / f"{name}.toml").write_text(small_scenario_text(name=name))
+        (folder / f"{name}.log").write_text(log)
+    tasks = suite.plan(suite.collect([str(folder)]), tmp_path / "out")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "worker-tmp"))
+    monkeypatch.setattr(dask_engine, "_OWN_FOLDER", None)  # this process plays the worker: a folder of its own
+    (tmp_path / "worker-tmp").mkdir()
+    submitted = []
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class Client:
+        def submit(self, fn, task, collect, pure, key):
+            submitted.append(task["name"])
+            return Done(fn(task, collect))
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(futures))
+    results = dask_engine.run_tasks(Client(), tasks)
+    assert submitted == ["beta", "alpha"]
+    assert [r["name"] for r in results] == ["alpha", "beta"]

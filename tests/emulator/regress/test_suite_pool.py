@@ -11,8 +11,7 @@ from pathlib import Path
 from emulator.hw import ram
 from emulator.regress import suite, suite_pool
 from tests.conftest import small_scenario_text
-
-PASSING = '[expect]\noutcome = "vmcore"\nconsole = ["Firmware-assisted dump is active."]\n'
+from tests.emulator.regress.test_suite import PASSING
 
 BOTH_WAYS = """
 import json, multiprocessing, sys, threading

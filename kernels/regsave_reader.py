@@ -6,6 +6,7 @@ only GPR00-31, NIA, MSR, CTR, LR, XER, CR, DAR and DSISR, stop at CPUEND.
 """
 
 import errno
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,23 +102,24 @@ def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int
     ends = np.flatnonzero(entries[:, 0] == cpuend)
     if 0 < num_cpus <= len(ends):
         entries = entries[:ends[num_cpus - 1] + 1]
-    pairs = entries.tolist()
+    ids = entries[:, 0]
+    # set_regval() stores a few dozen of the few hundred register ids an area holds per CPU: work out each
+    # id's field once, and walk only the entries it stores.
+    field = {rid: _field_of(rid) for rid in np.unique(ids).tolist()}
+    stored = np.flatnonzero(np.isin(ids, np.array([r for r, f in field.items() if f], dtype=ids.dtype)))
+    at, stored_ids, stored_values = stored.tolist(), ids[stored].tolist(), entries[stored, 1].tolist()
+    ends = iter(np.flatnonzero(ids == cpuend).tolist() + [len(ids)])
     cpus, i = [], 0
     for _ in range(num_cpus):
-        if i >= len(pairs) or pairs[i][0] != cpustrt:
+        if i >= len(ids) or int(ids[i]) != cpustrt:
             raise RegSaveError("cpustrt")
-        saved = SavedCpu(pairs[i][1] & abi.CPU_ID_MASK, {f: 0 for f in fields})
-        i += 1
-        regs, seen = saved.regs, _FIELDS_SEEN
-        while i < len(pairs):
-            rid, value = pairs[i]
-            i += 1
-            if rid == cpuend:
-                break
-            name = seen[rid] if rid in seen else _field_of(rid)  # set_regval, inlined: once per saved register
-            if name:
-                regs[name] = value
+        end = next(e for e in ends if e > i)  # this CPU's CPUEND, or the area's end without one
+        saved = SavedCpu(int(entries[i, 1]) & abi.CPU_ID_MASK, {f: 0 for f in fields})
+        lo, hi = bisect_right(at, i), bisect_left(at, end)
+        # In the area's order: a register listed twice keeps its later value, as the walk stores it.
+        saved.regs.update(zip(map(field.__getitem__, stored_ids[lo:hi]), stored_values[lo:hi]))
         cpus.append(saved)
+        i = end + 1
     return num_cpus, cpus
 
 

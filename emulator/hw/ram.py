@@ -267,11 +267,13 @@ class PartitionRAM(CopyOnWrite):
         if self._stale_count:
             w0, w1 = -(-dst >> BLOCK_SHIFT), (dst + length) >> BLOCK_SHIFT
             head, tail = (w0 << BLOCK_SHIFT) - dst, dst + length - (w1 << BLOCK_SHIFT)
-            if not overlap and w0 < w1 and not (src + head) & (BLOCK_SIZE - 1):
+            if not overlap and w0 < w1:
                 # Only the partial end blocks move now; whole blocks become aliases of touched source
                 # blocks (never stale) or stay as they read (_copy_lazily): no stale block is zeroed for them.
                 for a, n in ((src, head), (dst, head), (src + length - tail, tail), (w1 << BLOCK_SHIFT, tail)):
                     self._unstale(a, n)
+                if (src + head) & (BLOCK_SIZE - 1):
+                    self._unstale_neighbours(src + head, (w1 - w0) << BLOCK_SHIFT)
             else:
                 self._unstale(src, length)
                 self._unstale(dst, length)
@@ -335,6 +337,17 @@ class PartitionRAM(CopyOnWrite):
             if not w0 <= b < w1:
                 self._bytes[b << BLOCK_SHIFT:(b + 1) << BLOCK_SHIFT] = 0
         self._stale_count -= len(blocks)
+
+    def _unstale_neighbours(self, first: int, length: int) -> None:
+        """Before whole blocks become aliases of [first, first+length), a source not block-aligned: each alias
+        reads two source blocks as they are, so the block just before and just after every written run of the
+        source (which may still hold an earlier run's bytes) is zeroed. Stale blocks further away are never read
+        through an alias and stay as they are."""
+        b0, b1 = first >> BLOCK_SHIFT, ((first + length - 1) >> BLOCK_SHIFT) + 1
+        for t0, t1 in self._touched.runs(b0, b1 - 1):
+            for b in (t0 - 1, t1):
+                if b0 <= b < b1:
+                    self._unstale(b << BLOCK_SHIFT, BLOCK_SIZE)
 
     def aliased_bytes(self) -> int:
         """How many bytes currently read as a copy that has not been made yet."""

@@ -145,6 +145,25 @@ def _equal_rows(a: np.ndarray, ai: np.ndarray, b: np.ndarray, bi: np.ndarray) ->
     return out
 
 
+def _nonzero_rows(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``rows[idx].any(axis=1)``: whether each row ``idx`` (ascending) holds a non-zero byte, tested run by run
+    in place where the rows come in runs, rather than gathered into a copy first."""
+    runs = _runs(idx, idx)
+    if runs is None:
+        return rows[idx].any(axis=1)
+    return np.concatenate([rows[a0:a1].any(axis=1) for a0, a1, _ in runs]) if runs else np.zeros(0, dtype=bool)
+
+
+def _copy_rows(dst: np.ndarray, src: np.ndarray, idx: np.ndarray) -> None:
+    """``dst[idx] = src[idx]`` for ascending ``idx``, a run at a time where the rows come in runs."""
+    runs = _runs(idx, idx)
+    if runs is None:
+        dst[idx] = src[idx]
+        return
+    for a0, a1, _ in runs:
+        dst[a0:a1] = src[a0:a1]
+
+
 class DigestMemo:
     """Grains digested before in this process, by grain number: their bytes and their digest.
 
@@ -207,8 +226,7 @@ class DigestMemo:
             self.hits += len(hit)
         todo = np.flatnonzero(~same)
         if len(todo):
-            # Most of a chunk seen for the first time: test every row in place rather than gather them.
-            zero = ~rows.any(axis=1)[todo] if 2 * len(todo) > n else ~rows[todo].any(axis=1)
+            zero = ~_nonzero_rows(rows, todo)
             out[todo[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
             _hash_work(mv, rows, todo[~zero], out)
             self._keep(todo, slots, rows, out, first)
@@ -221,10 +239,10 @@ class DigestMemo:
         out = self.sums[s0:s0 + n].copy()
         self.hits += n - len(changed)
         if len(changed):
-            zero = ~rows[changed].any(axis=1)
+            zero = ~_nonzero_rows(rows, changed)
             out[changed[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
             _hash_work(mv, rows, changed[~zero], out)
-            kept[changed] = rows[changed]
+            _copy_rows(kept, rows, changed)
             self.sums[s0 + changed] = out[changed]
         return out
 

@@ -70,6 +70,24 @@ def test_a_copy_from_stale_memory_copies_zeros_and_onto_it_leaves_no_earlier_byt
     assert ram.read(0, SIZE) == bytes(SIZE)
 
 
+def test_a_copy_from_an_unaligned_source_reads_the_stale_blocks_beside_its_written_runs_as_zero():
+    ram = used_then_reset()
+    ram.write(B, b"\x33" * B)  # block 1 written; blocks 0 and 2 beside it still hold the earlier bytes
+    ram.copy(100, 4 * B, 3 * B)  # each destination block reads two source blocks, partly stale ones
+    assert ram.read(4 * B, 3 * B) == bytes(B - 100) + b"\x33" * B + bytes(B + 100)  # the destination alone
+    assert ram.stale_bytes() == 2 * B  # blocks 3 and 7, which nothing reached
+
+
+def test_an_unaligned_copy_zeroes_only_the_stale_blocks_its_aliases_read():
+    ram = used_then_reset()
+    ram.write(3 * B, b"\x44" * 10)  # one written block in a source spanning blocks 0-4
+    ram.copy(7, 5 * B, 3 * B)  # source [7, 3B+7) lies in blocks 0-3; only block 2 sits beside block 3
+    # Stale still: blocks 0, 1 and 4 (no alias reads them) and destination blocks 5 and 6 (their source was
+    # never written, so they read as zero as they are); block 3 was written, 2 zeroed, 7 became an alias.
+    assert ram.stale_bytes() == 5 * B
+    assert ram.read(5 * B, 3 * B) == bytes(3 * B - 7) + b"\x44" * 7
+
+
 def test_fill_with_zero_reads_zero_and_fill_with_a_value_sets_stale_blocks():
     ram = used_then_reset()
     ram.fill(0, B + 1, 0)
@@ -121,14 +139,25 @@ def ops(draw):
 @example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", B + 3, 10, 1), ("copy", 5, 3 * B, 4 * B + 5)])
 @example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", 9, 10, 1), ("copy", 0, 2 * B + 7, 5 * B + 3),
                                                ("bytes", 5 * B, 2, 2), ("copy", 4 * B, B, 0)])
+@example(before=[("fill", 0, SIZE, 0x5A)], after=[("bytes", B, B, 0x33), ("copy", 100, 3 * B, 4 * B)])
 @given(before=st.lists(ops(), max_size=6), after=st.lists(ops(), min_size=1, max_size=8))
 def test_after_reset_any_sequence_of_accesses_behaves_like_a_fresh_ram(before, after):
-    """Whatever an earlier run wrote, the next run sees exactly what it would see on a never-used RAM."""
-    used, fresh = PartitionRAM(SIZE), PartitionRAM(SIZE)
-    for ram, script in ((used, before), (used, [("reset",)]), (used, after), (fresh, after)):
-        for op in script:
-            apply(ram, op)
-    assert used.read(0, SIZE) == fresh.read(0, SIZE)
+    """Whatever an earlier run wrote, the next run sees exactly what it would see on a never-used RAM.
+
+    Each block is read on its own, upwards in one used RAM and downwards in a second one: a read zeroes the
+    stale blocks it reaches, so one read of everything would zero a stale block before a copy's destination
+    read it as the source it aliases."""
+    up, down, fresh = PartitionRAM(SIZE), PartitionRAM(SIZE), PartitionRAM(SIZE)
+    for ram in (up, down):
+        for script in (before, [("reset",)], after):
+            for op in script:
+                apply(ram, op)
+    for op in after:
+        apply(fresh, op)
+    blocks = range(SIZE // B)
+    expected = [fresh.read(b * B, B) for b in blocks]
+    assert [up.read(b * B, B) for b in blocks] == expected
+    assert [down.read(b * B, B) for b in reversed(blocks)] == expected[::-1]
 
 
 def apply(ram: PartitionRAM, op: tuple) -> None:

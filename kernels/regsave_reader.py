@@ -99,21 +99,22 @@ def read_area(ram, addr: int, length: int, fields: tuple[str, ...]) -> tuple[int
     cpustrt, cpuend = abi.reg_id("CPUSTRT"), abi.reg_id("CPUEND")
     # The walk below stops after the num_cpus-th CPUEND (every CPUEND ends a CPU's list): entries after it,
     # the room left for every possible CPU, are never looked at and need not become Python lists.
-    ends = np.flatnonzero(entries[:, 0] == cpuend)
-    if 0 < num_cpus <= len(ends):
-        entries = entries[:ends[num_cpus - 1] + 1]
+    cpu_ends = np.flatnonzero(entries[:, 0] == cpuend)
+    if 0 < num_cpus <= len(cpu_ends):
+        cpu_ends = cpu_ends[:num_cpus]
+        entries = entries[:cpu_ends[-1] + 1]
     ids = entries[:, 0]
     # set_regval() stores a few dozen of the few hundred register ids an area holds per CPU: work out each
     # id's field once, and walk only the entries it stores.
     field = {rid: _field_of(rid) for rid in np.unique(ids).tolist()}
     stored = np.flatnonzero(np.isin(ids, np.array([r for r, f in field.items() if f], dtype=ids.dtype)))
     at, stored_ids, stored_values = stored.tolist(), ids[stored].tolist(), entries[stored, 1].tolist()
-    ends = iter(np.flatnonzero(ids == cpuend).tolist() + [len(ids)])
+    ends = iter(cpu_ends.tolist() + [len(ids)])  # each CPU's list ends at the first of these after its CPUSTRT
     cpus, i = [], 0
     for _ in range(num_cpus):
         if i >= len(ids) or int(ids[i]) != cpustrt:
             raise RegSaveError("cpustrt")
-        end = next(e for e in ends if e > i)  # this CPU's CPUEND, or the area's end without one
+        end = next(e for e in ends if e > i)
         saved = SavedCpu(int(entries[i, 1]) & abi.CPU_ID_MASK, {f: 0 for f in fields})
         lo, hi = bisect_right(at, i), bisect_left(at, end)
         # In the area's order: a register listed twice keeps its later value, as the walk stores it.

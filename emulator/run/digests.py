@@ -145,18 +145,17 @@ def _equal_rows(a: np.ndarray, ai: np.ndarray, b: np.ndarray, bi: np.ndarray) ->
     return out
 
 
-def _nonzero_rows(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``rows[idx].any(axis=1)``: whether each row ``idx`` (ascending) holds a non-zero byte, tested run by run
-    in place where the rows come in runs, rather than gathered into a copy first."""
-    runs = _runs(idx, idx)
+def _nonzero_rows(rows: np.ndarray, idx: np.ndarray, runs: list | None) -> np.ndarray:
+    """``rows[idx].any(axis=1)``: whether each row ``idx`` (ascending; ``runs`` is ``_runs(idx, idx)``) holds a
+    non-zero byte, tested run by run in place where the rows come in runs, rather than gathered into a copy first."""
     if runs is None:
         return rows[idx].any(axis=1)
     return np.concatenate([rows[a0:a1].any(axis=1) for a0, a1, _ in runs]) if runs else np.zeros(0, dtype=bool)
 
 
-def _copy_rows(dst: np.ndarray, src: np.ndarray, idx: np.ndarray) -> None:
-    """``dst[idx] = src[idx]`` for ascending ``idx``, a run at a time where the rows come in runs."""
-    runs = _runs(idx, idx)
+def _copy_rows(dst: np.ndarray, src: np.ndarray, idx: np.ndarray, runs: list | None) -> None:
+    """``dst[idx] = src[idx]`` for ascending ``idx`` (``runs`` as for _nonzero_rows), a run at a time where the
+    rows come in runs."""
     if runs is None:
         dst[idx] = src[idx]
         return
@@ -226,7 +225,7 @@ class DigestMemo:
             self.hits += len(hit)
         todo = np.flatnonzero(~same)
         if len(todo):
-            zero = ~_nonzero_rows(rows, todo)
+            zero = ~_nonzero_rows(rows, todo, _runs(todo, todo))
             out[todo[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
             _hash_work(mv, rows, todo[~zero], out)
             self._keep(todo, slots, rows, out, first)
@@ -239,10 +238,11 @@ class DigestMemo:
         out = self.sums[s0:s0 + n].copy()
         self.hits += n - len(changed)
         if len(changed):
-            zero = ~_nonzero_rows(rows, changed)
+            runs = _runs(changed, changed)
+            zero = ~_nonzero_rows(rows, changed, runs)
             out[changed[zero]] = np.frombuffer(ZERO, dtype=np.uint8)
             _hash_work(mv, rows, changed[~zero], out)
-            _copy_rows(kept, rows, changed)
+            _copy_rows(kept, rows, changed, runs)
             self.sums[s0 + changed] = out[changed]
         return out
 

@@ -301,3 +301,19 @@ def test_the_reader_takes_only_the_first_num_cpus_lists_and_refuses_a_num_cpus_b
     data[at:at + 4] = (4).to_bytes(4, "big")
     with pytest.raises(regsave_reader.RegSaveError):
         regsave_reader.read_area(FakeRam(ADDR, bytes(data)), ADDR, len(data), PT_REGS_FIELDS_6_10)
+
+
+def test_a_register_listed_twice_keeps_its_later_value_and_ids_the_reader_does_not_take_are_skipped():
+    """fadump_build_cpu_notes (fadump.c 3.4) / rtas_fadump_build_cpu_notes (rtas-fadump.c 6.10) call
+    fadump_set_regval() for each entry from CPUSTRT to CPUEND in the area's order: a later GPR05 overwrites an
+    earlier one, and ids it does not know (FPR05, a junk id) change nothing."""
+    def entry(ident, value):
+        return abi.reg_id(ident).to_bytes(8, "big") + value.to_bytes(8, "big")
+
+    body = (entry("CPUSTRT", 3) + entry("GPR05", 1) + entry("FPR05", 7) + entry("NIA", 0xC000) + entry("GPR5", 2)
+            + entry("CPUEND", 0))
+    data = abi.REGSAVE_MAGIC + bytes(4) + (16).to_bytes(4, "big") + (1).to_bytes(4, "big") + body
+    num, saved = regsave_reader.read_area(FakeRam(ADDR, data), ADDR, len(data), PT_REGS_FIELDS_6_10)
+    assert num == 1 and saved[0].cpu == 3
+    assert saved[0].regs["gpr5"] == 2 and saved[0].regs["nip"] == 0xC000
+    assert list(saved[0].regs) == list(PT_REGS_FIELDS_6_10)  # no field beyond pt_regs'
